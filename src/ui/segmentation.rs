@@ -1,0 +1,16 @@
+//! The Segmentation tab.
+
+use eframe::egui;
+use serde::{Deserialize, Serialize};
+
+use super::TabCx;
+
+#[derive(Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SegmentationTab {}
+
+impl SegmentationTab {
+    pub fn ui(&mut self, ui: &mut egui::Ui, _cx: &mut TabCx<'_>) {
+        ui.heading("Segmentation");
+    }
+}
