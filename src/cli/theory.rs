@@ -45,7 +45,7 @@ pub fn table(results: &[CheckResult]) -> String {
     );
     for r in results {
         out.push_str(&format!(
-            "{:<20} {:<6} {:>12.4e} {:>12.4e} {:>8} {:>8.2}\n",
+            "{:<20} {:<6} {:>12.4e} {:>12e} {:>8} {:>8.2}\n",
             r.id,
             if r.holds { "yes" } else { "NO" },
             r.worst,

@@ -119,16 +119,9 @@ impl TheoryTab {
         info: &'static CheckInfo,
         running: Option<JobId>,
     ) {
-        ui.heading(info.title);
-        ui.label(info.claim);
-        ui.add_space(4.0);
-        ui.label(egui::RichText::new(info.formulas).monospace());
-        ui.separator();
-        let changed = params_ui(ui, info.id, &mut self.params);
-        if changed && info.quick {
-            self.dirty = true;
-        }
+        // Buttons first, so they stay on screen in small windows.
         ui.horizontal(|ui| {
+            ui.heading(info.title);
             if ui
                 .add_enabled(running.is_none(), egui::Button::new("Run check"))
                 .clicked()
@@ -167,6 +160,14 @@ impl TheoryTab {
             None => {
                 ui.label("Verdict: not checked yet (press Run check)");
             }
+        }
+        ui.separator();
+        ui.label(info.claim);
+        ui.add_space(4.0);
+        ui.label(egui::RichText::new(info.formulas).monospace());
+        ui.add_space(4.0);
+        if params_ui(ui, info.id, &mut self.params) && info.quick {
+            self.dirty = true;
         }
         ui.separator();
         // Live curves while the job runs, the result's curves afterwards.
@@ -252,11 +253,11 @@ fn running_job(jobs: &Jobs) -> Option<JobId> {
         .map(|j| j.id)
 }
 
-/// ✔ / ✘ / · before a claim's id.
+/// √ / × / · before a claim's id.
 fn badge(ui: &mut egui::Ui, r: Option<&CheckResult>) {
     match r {
-        Some(r) if r.holds => ui.colored_label(egui::Color32::from_rgb(0, 158, 115), "✔"),
-        Some(_) => ui.colored_label(egui::Color32::from_rgb(213, 94, 0), "✘"),
+        Some(r) if r.holds => ui.colored_label(egui::Color32::from_rgb(0, 158, 115), "√"),
+        Some(_) => ui.colored_label(egui::Color32::from_rgb(213, 94, 0), "×"),
         None => ui.weak("·"),
     };
 }
@@ -264,12 +265,12 @@ fn badge(ui: &mut egui::Ui, r: Option<&CheckResult>) {
 fn verdict_ui(ui: &mut egui::Ui, r: &CheckResult) {
     let (text, color) = if r.holds {
         (
-            "✔ Verdict: the claim holds",
+            "√ Verdict: the claim holds",
             egui::Color32::from_rgb(0, 158, 115),
         )
     } else {
         (
-            "✘ Verdict: the claim fails",
+            "× Verdict: the claim fails",
             egui::Color32::from_rgb(213, 94, 0),
         )
     };
@@ -401,8 +402,10 @@ fn slider_u(ui: &mut egui::Ui, v: &mut usize, lo: usize, hi: usize, log: bool, t
 
 fn seed_ui(ui: &mut egui::Ui, seed: &mut u64) -> bool {
     ui.horizontal(|ui| {
-        ui.label("seed");
-        ui.add(egui::DragValue::new(seed)).changed()
+        let l = ui.label("seed");
+        ui.add(egui::DragValue::new(seed))
+            .labelled_by(l.id)
+            .changed()
     })
     .inner
 }
@@ -498,10 +501,11 @@ fn params_ui(ui: &mut egui::Ui, id: &str, p: &mut TheoryParams) -> bool {
             c |= slider_u(ui, &mut q.n_max, 2, 64, false, "max n");
             c |= slider_u(ui, &mut q.trials, 10, 2000, true, "random sequences");
             ui.horizontal(|ui| {
-                ui.label("kernel to emulate (offsets -1, 0, +1):");
+                let l = ui.label("kernel to emulate (offsets -1, 0, +1):");
                 for v in q.custom_kernel.iter_mut() {
                     c |= ui
                         .add(egui::DragValue::new(v).speed(0.05).range(-5.0..=5.0))
+                        .labelled_by(l.id)
                         .changed();
                 }
             });
@@ -566,7 +570,122 @@ fn params_ui(ui: &mut egui::Ui, id: &str, p: &mut TheoryParams) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use egui_kittest::Harness;
+    use egui_kittest::kittest::Queryable;
+
     use super::*;
+    use crate::ui::files::FileTasks;
+
+    struct State {
+        tab: TheoryTab,
+        jobs: Jobs,
+        files: FileTasks,
+        data_dir: PathBuf,
+    }
+
+    fn harness() -> Harness<'static, State> {
+        let state = State {
+            tab: TheoryTab::default(),
+            jobs: Jobs::default(),
+            files: FileTasks::default(),
+            data_dir: PathBuf::from("datasets"),
+        };
+        Harness::builder()
+            .with_size(egui::vec2(1280.0, 820.0))
+            .build_ui_state(
+                |ui, s: &mut State| {
+                    s.jobs.poll();
+                    let mut cx = TabCx {
+                        jobs: &mut s.jobs,
+                        files: &mut s.files,
+                        data_dir: &s.data_dir,
+                        waker: Arc::new(|| {}),
+                    };
+                    s.tab.ui(ui, &mut cx);
+                },
+                state,
+            )
+    }
+
+    /// Steps the UI until no theory job runs (the jobs report over channels, not repaints).
+    fn wait_jobs(h: &mut Harness<'static, State>) {
+        let t = Instant::now();
+        loop {
+            h.step();
+            if running_job(&h.state().jobs).is_none() && !h.state().tab.dirty {
+                break;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(60),
+                "theory job did not end"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        h.step();
+        h.step();
+    }
+
+    /// Every fixed text the tab draws must have glyphs in egui's default fonts (tofu otherwise).
+    #[test]
+    fn all_claim_texts_have_glyphs() {
+        let ctx = egui::Context::default();
+        let mut out = ctx.run_ui(Default::default(), |_| {});
+        out.textures_delta.clear();
+        let mut missing = Vec::new();
+        for c in CHECKS.iter() {
+            // The formulas are drawn in monospace, everything else in both families.
+            let texts = [
+                (c.title, false),
+                (c.claim, false),
+                (c.formulas, true),
+                ("√ × · • …", false),
+            ];
+            for (text, mono_only) in texts {
+                for family in [egui::FontFamily::Proportional, egui::FontFamily::Monospace] {
+                    if mono_only && family == egui::FontFamily::Proportional {
+                        continue;
+                    }
+                    let id = egui::FontId::new(14.0, family.clone());
+                    for ch in text.chars().filter(|ch| !ch.is_control()) {
+                        if !ctx.fonts_mut(|f| f.has_glyph(&id, ch)) {
+                            missing.push((c.id, family.clone(), ch));
+                        }
+                    }
+                }
+            }
+        }
+        missing.dedup();
+        assert!(missing.is_empty(), "{missing:?}");
+    }
+
+    #[test]
+    fn clicking_a_claim_and_run_check_shows_its_verdict() {
+        let mut h = harness();
+        h.step();
+        h.get_by_label("attention_conv1d").click();
+        h.step();
+        assert_eq!(h.state().tab.selected, "attention_conv1d");
+        h.get_by_label("Run check").click();
+        h.step();
+        assert_eq!(h.state().jobs.iter().count(), 1, "Run check started no job");
+        wait_jobs(&mut h);
+        let r = h
+            .state()
+            .tab
+            .results
+            .get("attention_conv1d")
+            .expect("a result");
+        assert!(!r.holds);
+        assert!(h.query_by_label_contains("fails").is_some());
+        assert!(
+            h.query_by_label_contains("Smallest counterexample")
+                .is_some()
+        );
+    }
 
     #[test]
     fn settings_round_trip_keeps_selection_and_sliders() {
@@ -580,5 +699,25 @@ mod tests {
         let back: TheoryTab = ron::from_str(&text).unwrap();
         assert_eq!(back.selected, "attention_maxpool");
         assert_eq!(back.params, t.params);
+    }
+
+    #[test]
+    fn run_all_gives_every_claim_a_verdict_and_sliders_rerun_quick_checks() {
+        let mut h = harness();
+        h.step();
+        h.get_by_label("Run all").click();
+        h.step();
+        wait_jobs(&mut h);
+        assert_eq!(h.state().tab.results.len(), 7);
+        assert!(h.query_by_label_contains("holds").is_some());
+        // A slider change on a quick check starts one job by itself once nothing runs.
+        h.state_mut().tab.selected = "jl_near_orthogonal".into();
+        h.state_mut().tab.params.jl_near_orthogonal.c = 1.0;
+        h.state_mut().tab.dirty = true;
+        h.step();
+        assert_eq!(h.state().jobs.iter().count(), 2);
+        wait_jobs(&mut h);
+        assert!(!h.state().tab.results["jl_near_orthogonal"].holds);
+        assert!(h.query_by_label_contains("fails").is_some());
     }
 }

@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 
 use super::linalg::{gauss, rng};
 use super::{
-    CheckInfo, CheckResult, Corrected, Counterexample, PlotInfo, Recorder, Worst, finish, round_vec,
+    CheckInfo, CheckResult, Corrected, Counterexample, PlotInfo, Recorder, Worst, finish,
+    round_vec, sequence_size,
 };
 use crate::experiments::{Sink, StopFlag};
 
@@ -20,10 +21,10 @@ pub const INFO: CheckInfo = CheckInfo {
     id: ID,
     title: "Attention as Conv1D",
     claim: "Self-attention with W_Q = W_K = 0, relative position bias p_{-1} = ln 2, p_{+1} = 0, p = -inf elsewhere and W_V = 3 outputs y_i = 2 x_{i-1} + x_{i+1}, the zero-padded Conv1D with kernel (2, 0, 1), at every position i.",
-    formulas: "sᵢⱼ = (W_Q xᵢ)(W_K xⱼ) + p_{j−i} = p_{j−i}\n\
-               p₋₁ = ln 2,  p₊₁ = 0,  p = −∞ elsewhere,  W_V = 3\n\
-               yᵢ = 3 (2/3 xᵢ₋₁ + 1/3 xᵢ₊₁) = 2 xᵢ₋₁ + xᵢ₊₁   (interior)\n\
-               one head: yᵢ = W_V Σₒ aₒ xᵢ₊ₒ with aₒ ≥ 0, Σ aₒ = 1  ⇒ kernel weights share one sign",
+    formulas: "s_ij = (W_Q x_i)(W_K x_j) + p_(j−i) = p_(j−i)\n\
+               p_(−1) = ln 2,  p_(+1) = 0,  p = −∞ elsewhere,  W_V = 3\n\
+               y_i = 3 (2/3 x_(i−1) + 1/3 x_(i+1)) = 2 x_(i−1) + x_(i+1)   (interior)\n\
+               one head: y_i = W_V Σ_o a_o x_(i+o),  a_o ≥ 0,  Σ a_o = 1  ⇒  one sign",
     quick: true,
     plots: &[PlotInfo {
         key: "sample",
@@ -204,10 +205,6 @@ fn max_err(a: &[f64], b: &[f64]) -> f64 {
     })
 }
 
-fn l1(x: &[f64]) -> f64 {
-    x.iter().map(|v| v.abs()).sum()
-}
-
 /// Test inputs: every x in {-1, 0, 1}^n for n = 2, 3 (smallest first), then random ones of
 /// both signs up to n_max and a few long sequences.
 fn inputs(p: &Params) -> Vec<Vec<f64>> {
@@ -250,7 +247,7 @@ fn check(head: &Head, kernel: &[f64], conv: Convention, xs: &[Vec<f64>], tol: f6
         let got = head.apply(x, conv);
         let scale = x.iter().fold(1e-300f64, |m, v| m.max(v.abs()));
         let err = max_err(&got, &want) / scale;
-        w.trial(err, x.len() as f64 * 1e6 + l1(x), || {
+        w.trial(err, sequence_size(x), || {
             let bad: Vec<usize> = (0..x.len())
                 .filter(|&i| !((got[i] - want[i]).abs() <= tol * scale))
                 .collect();

@@ -12,7 +12,7 @@ use serde_json::json;
 use super::linalg::{gauss, rng};
 use super::{
     CheckInfo, CheckResult, Corrected, Counterexample, PlotInfo, Recorder, Worst, finish, round,
-    round_vec,
+    round_vec, sequence_size,
 };
 use crate::experiments::{Sink, StopFlag};
 
@@ -22,10 +22,10 @@ pub const INFO: CheckInfo = CheckInfo {
     id: ID,
     title: "Attention as max-pooling",
     claim: "With W_Q = W_K = c (scalar inputs, d_k = 1), W_V = 1 and bias p = 0 inside the window |j - i| <= k, -inf outside, the attention output approaches MaxPool(x)_i = max_{|j-i|<=k} x_j as c grows.",
-    formulas: "sᵢⱼ = (c xᵢ)(c xⱼ) = c² xᵢ xⱼ   for |j − i| ≤ k\n\
-               yᵢ = Σⱼ softmaxⱼ(c² xᵢ xⱼ) xⱼ  →  max xⱼ  only if xᵢ > 0\n\
-               xᵢ < 0: → min xⱼ;   xᵢ = 0: → mean xⱼ\n\
-               corrected: query from a constant feature, sᵢⱼ = c² xⱼ  →  max xⱼ",
+    formulas: "s_ij = (c x_i)(c x_j) = c² x_i x_j   for |j − i| ≤ k\n\
+               y_i = Σ_j softmax_j(c² x_i x_j) x_j  →  max x_j  only if x_i > 0\n\
+               x_i < 0: → min x_j;   x_i = 0: → mean x_j\n\
+               corrected: query from a constant feature, s_ij = c² x_j  →  max x_j",
     quick: true,
     plots: &[PlotInfo {
         key: "error",
@@ -168,7 +168,7 @@ fn judge(xs: &[(Vec<f64>, &'static str)], p: &Params, q: Query, tol: f64) -> Wor
     let mut w = Worst::new(tol);
     for (x, kind) in xs {
         let e = err(x, p.k, p.c_max, q);
-        w.trial(e, x.len() as f64 * 1e6 + x.iter().map(|v| v.abs()).sum::<f64>(), || {
+        w.trial(e, sequence_size(x), || {
             let got = attention(x, p.k, p.c_max, q);
             let neg = x.iter().enumerate().any(|(i, v)| *v < 0.0 && (got[i] - maxpool(x, p.k)[i]).abs() > tol);
             let zero = x.iter().enumerate().any(|(i, v)| *v == 0.0 && (got[i] - maxpool(x, p.k)[i]).abs() > tol);

@@ -17,8 +17,8 @@ pub const INFO: CheckInfo = CheckInfo {
     id: ID,
     title: "Near-orthogonal vectors (JL)",
     claim: "For c = 72, every n and delta in (0,1), there are at least floor(exp(n delta^2 / c)) - 1 unit vectors in R^n with pairwise |u_i^T u_j| <= delta, obtained by normalising the columns of a random Gaussian n x d matrix (Johnson-Lindenstrauss).",
-    formulas: "uᵢ = M eᵢ / ‖M eᵢ‖,   M ∈ ℝⁿˣᵈ Gaussian\n\
-               |uᵢᵀuⱼ| ≤ δ  for all i ≠ j\n\
+    formulas: "u_i = M e_i / ‖M e_i‖,   M ∈ R^(n×d) Gaussian\n\
+               |u_i⊤ u_j| ≤ δ  for all distinct i, j\n\
                d ≥ ⌊exp(n δ² / c)⌋ − 1,   c = 72",
     quick: true,
     plots: &[PlotInfo {

@@ -17,8 +17,8 @@ pub const INFO: CheckInfo = CheckInfo {
     id: ID,
     title: "Linear attention",
     claim: "With a kernel k(q,k) = phi(q)^T phi(k) and phi positive (elu + 1), alpha_i = sum_j k(Q_i,K_j) V_j / sum_j k(Q_i,K_j) equals phi(Q_i)^T (sum_j phi(K_j) V_j^T) / phi(Q_i)^T sum_j phi(K_j), which costs O(n) instead of O(n^2).",
-    formulas: "αᵢ = Σⱼ φ(Qᵢ)ᵀφ(Kⱼ) Vⱼ / Σⱼ φ(Qᵢ)ᵀφ(Kⱼ)            O(n² d)\n\
-               αᵢ = φ(Qᵢ)ᵀ (Σⱼ φ(Kⱼ) Vⱼᵀ) / φ(Qᵢ)ᵀ (Σⱼ φ(Kⱼ))     O(n d²)\n\
+    formulas: "α_i = Σ_j φ(Q_i)⊤φ(K_j) V_j / Σ_j φ(Q_i)⊤φ(K_j)             O(n² d)\n\
+               α_i = φ(Q_i)⊤ (Σ_j φ(K_j) V_j⊤) / φ(Q_i)⊤ (Σ_j φ(K_j))     O(n d²)\n\
                φ(x) = elu(x) + 1 > 0",
     quick: false,
     plots: &[

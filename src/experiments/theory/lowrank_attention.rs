@@ -17,8 +17,8 @@ pub const INFO: CheckInfo = CheckInfo {
     id: ID,
     title: "Low-rank attention",
     claim: "If the n x n attention matrix P has rank k with SVD U S V^T, then P V_vals = U (S (V^T V_vals)), computable in O(n k d) instead of O(n^2 d).",
-    formulas: "P = U S Vᵀ,   U, V ∈ ℝⁿˣᵏ,  S = diag(s₁..sₖ)\n\
-               P V_vals  (O(n² d))  =  U (S (Vᵀ V_vals))  (O(n k d))",
+    formulas: "P = U S V⊤,   U, V ∈ R^(n×k),  S = diag(s_1 … s_k)\n\
+               P V_vals  (O(n² d))  =  U (S (V⊤ V_vals))  (O(n k d))",
     quick: false,
     plots: &[
         PlotInfo {

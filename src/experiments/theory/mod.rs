@@ -360,6 +360,15 @@ impl Worst {
     }
 }
 
+/// Size key of a sequence counterexample: shorter first, then integer inputs (readable), then
+/// smaller L1 norm.
+pub fn sequence_size(x: &[f64]) -> f64 {
+    let fractional = x.iter().any(|v| v.fract() != 0.0);
+    x.len() as f64 * 1e6
+        + if fractional { 1e3 } else { 0.0 }
+        + x.iter().map(|v| v.abs()).sum::<f64>()
+}
+
 /// Rounds for JSON so counterexamples stay readable.
 pub fn round(v: f64) -> f64 {
     if !v.is_finite() || v == 0.0 {

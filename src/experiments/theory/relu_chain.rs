@@ -21,9 +21,9 @@ pub const INFO: CheckInfo = CheckInfo {
     id: ID,
     title: "ReLU chain gradient",
     claim: "For h_0 = x, h_i = ReLU(w_i h_{i-1}), f(x) = h_n, the derivative is f'(x) = prod_i w_i 1[w_i h_{i-1} > 0], so 0 <= |f'(x)| <= prod_i |w_i|; it vanishes when some w_i = 0, when x = 0, when x < 0 and w_1 > 0, when x < 0 and some w_i < 0 (i > 1), when x > 0 and some w_i < 0, and explodes when the |w_i| are large.",
-    formulas: "h₀ = x,  hᵢ = ReLU(wᵢ hᵢ₋₁),  f(x) = hₙ\n\
-               f′(x) = ∏ᵢ wᵢ · 1[wᵢ hᵢ₋₁ > 0]\n\
-               0 ≤ |f′(x)| ≤ ∏ᵢ |wᵢ|",
+    formulas: "h_0 = x,  h_i = ReLU(w_i h_{i−1}),  f(x) = h_n\n\
+               f′(x) = ∏_i w_i · 1[w_i h_{i−1} > 0]\n\
+               0 ≤ |f′(x)| ≤ ∏_i |w_i|",
     quick: true,
     plots: &[
         PlotInfo {
