@@ -96,10 +96,10 @@ impl TheoryTab {
             {
                 self.spawn(cx, None);
             }
-            if let Some(id) = running {
-                if ui.button("Stop").clicked() {
-                    cx.jobs.stop(id);
-                }
+            if let Some(id) = running
+                && ui.button("Stop").clicked()
+            {
+                cx.jobs.stop(id);
             }
         });
         let passed = self.results.values().filter(|r| r.holds).count();

@@ -249,7 +249,7 @@ fn check(head: &Head, kernel: &[f64], conv: Convention, xs: &[Vec<f64>], tol: f6
         let err = max_err(&got, &want) / scale;
         w.trial(err, sequence_size(x), || {
             let bad: Vec<usize> = (0..x.len())
-                .filter(|&i| !((got[i] - want[i]).abs() <= tol * scale))
+                .filter(|&i| (got[i] - want[i]).abs() > tol * scale || got[i].is_nan())
                 .collect();
             Counterexample {
                 input: json!({ "x": round_vec(x), "convention": conv.describe() }),

@@ -262,7 +262,7 @@ pub fn run(p: &Params, sink: &mut dyn Sink, stop: &StopFlag) -> anyhow::Result<C
     let numerical_rank = sa.iter().filter(|s| **s > 1e-6 * sa[0]).count();
     let (s_dense, s_low, s_k) = (loglog_slope(&td), loglog_slope(&tl), loglog_slope(&tk));
     let mut r = finish(&INFO, started, &w, rec, stop);
-    let slope_ok = !(s_low > 1.5) && !(s_k > 1.5);
+    let slope_ok = [s_low, s_k].iter().all(|s| s.is_nan() || *s <= 1.5);
     r.holds &= slope_ok;
     r.figures = json!({
         "slope_dense_n": s_dense, "slope_lowrank_n": s_low, "slope_lowrank_k": s_k,

@@ -239,11 +239,9 @@ impl Sink for ScaledProgress<'_> {
     fn event(&mut self, event: Event) {
         match event {
             Event::Progress { done, total } => {
-                let frac = if total == 0 {
-                    0
-                } else {
-                    done.min(total) * Self::UNIT / total
-                };
+                let frac = (done.min(total) * Self::UNIT)
+                    .checked_div(total)
+                    .unwrap_or(0);
                 self.inner
                     .progress(self.index * Self::UNIT + frac, self.count * Self::UNIT);
             }
@@ -339,7 +337,7 @@ impl Worst {
     /// violation); `make` builds its counterexample only when it violates the claim.
     pub fn trial(&mut self, value: f64, size: f64, make: impl FnOnce() -> Counterexample) {
         self.trials += 1;
-        let bad = !(value <= self.tolerance);
+        let bad = value.is_nan() || value > self.tolerance;
         if value.is_nan() || value > self.worst {
             // NaN is worse than any number: keep it visible as the worst.
             if !self.worst.is_nan() {

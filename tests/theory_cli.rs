@@ -1,0 +1,62 @@
+//! `gradlab theory` end to end: JSON shape, the table, and the error for an unknown id.
+
+use std::process::Command;
+
+fn gradlab(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_gradlab"))
+        .args(args)
+        .output()
+        .expect("gradlab runs")
+}
+
+#[test]
+fn one_check_as_json_has_the_documented_fields() {
+    let out = gradlab(&["theory", "--check", "attention_conv1d", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("exactly one JSON object on stdout");
+    let checks = v["checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 1);
+    let c = &checks[0];
+    for key in [
+        "id",
+        "claim",
+        "holds",
+        "trials",
+        "worst",
+        "tolerance",
+        "counterexample",
+        "seconds",
+    ] {
+        assert!(c.get(key).is_some(), "missing {key}: {c}");
+    }
+    assert_eq!(c["id"], "attention_conv1d");
+    assert_eq!(c["holds"], false);
+    assert!(c["counterexample"]["input"]["x"].is_array());
+    assert_eq!(c["corrected"]["holds"], true);
+}
+
+#[test]
+fn table_and_unknown_id() {
+    let out = gradlab(&["theory", "--check", "rnn_sigmoid_bound"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("rnn_sigmoid_bound") && text.contains("tolerance") && text.contains("yes"),
+        "{text}"
+    );
+
+    let bad = gradlab(&["theory", "--check", "nope"]);
+    assert_eq!(bad.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.starts_with("error:")
+            && err.contains("jl_near_orthogonal")
+            && err.contains("relu_chain"),
+        "{err}"
+    );
+}
