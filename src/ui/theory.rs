@@ -281,7 +281,7 @@ fn verdict_ui(ui: &mut egui::Ui, r: &CheckResult) {
         }
     });
     ui.label(format!(
-        "worst {:.4e} (tolerance {:.4e}) over {} trials, {:.2} s",
+        "worst {:.4e} (tolerance {}) over {} trials, {:.2} s",
         r.worst, r.tolerance, r.trials, r.seconds
     ));
     if let Some(c) = &r.corrected {
