@@ -40,12 +40,12 @@ pub fn suite_seconds() -> anyhow::Result<f64> {
 /// on their own line.
 pub fn table(results: &[CheckResult]) -> String {
     let mut out = format!(
-        "{:<20} {:<6} {:>12} {:>12} {:>8} {:>8}\n",
+        "{:<20} {:<6} {:>12} {:>14} {:>8} {:>8}\n",
         "check", "holds", "worst", "tolerance", "trials", "seconds"
     );
     for r in results {
         out.push_str(&format!(
-            "{:<20} {:<6} {:>12.4e} {:>12e} {:>8} {:>8.2}\n",
+            "{:<20} {:<6} {:>12.4e} {:>14e} {:>8} {:>8.2}\n",
             r.id,
             if r.holds { "yes" } else { "NO" },
             r.worst,

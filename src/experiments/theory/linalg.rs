@@ -220,6 +220,34 @@ pub fn loglog_slope(points: &[[f64; 2]]) -> f64 {
     line_fit(&pts).0
 }
 
+/// Theil-Sen slope of log10(y) against log10(x): the median of the pairwise slopes, so one
+/// timing spike (a preempted run) cannot decide a verdict.
+pub fn loglog_slope_robust(points: &[[f64; 2]]) -> f64 {
+    let pts: Vec<(f64, f64)> = points
+        .iter()
+        .filter(|p| p[0] > 0.0 && p[1] > 0.0)
+        .map(|p| (p[0].log10(), p[1].log10()))
+        .collect();
+    let mut slopes = Vec::new();
+    for i in 0..pts.len() {
+        for j in i + 1..pts.len() {
+            if pts[j].0 != pts[i].0 {
+                slopes.push((pts[j].1 - pts[i].1) / (pts[j].0 - pts[i].0));
+            }
+        }
+    }
+    if slopes.is_empty() {
+        return f64::NAN;
+    }
+    slopes.sort_by(f64::total_cmp);
+    let m = slopes.len();
+    if m % 2 == 1 {
+        slopes[m / 2]
+    } else {
+        0.5 * (slopes[m / 2 - 1] + slopes[m / 2])
+    }
+}
+
 /// Least-squares (slope, intercept) of y on x; NaN with fewer than two distinct x.
 pub fn line_fit(pts: &[(f64, f64)]) -> (f64, f64) {
     let n = pts.len() as f64;
@@ -300,5 +328,15 @@ mod tests {
             .collect();
         assert!((loglog_slope(&pts) - 2.0).abs() < 1e-12);
         assert!(loglog_slope(&[[1.0, 1.0]]).is_nan());
+        // One spike moves least squares a lot and Theil-Sen not at all.
+        let mut noisy: Vec<[f64; 2]> = (0..7)
+            .map(|i| {
+                let x = 256.0 * 2f64.powi(i);
+                [x, 1e-6 * x]
+            })
+            .collect();
+        noisy[5][1] *= 15.0;
+        assert!((loglog_slope_robust(&noisy) - 1.0).abs() < 1e-9);
+        assert!(loglog_slope(&noisy) > 1.2);
     }
 }

@@ -6,7 +6,9 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::linalg::{Mat, gauss, loglog_slope, orthonormal_columns, rng, singular_values};
+use super::linalg::{
+    Mat, gauss, loglog_slope, loglog_slope_robust, orthonormal_columns, rng, singular_values,
+};
 use super::timing::{doublings, time_min};
 use super::{CheckInfo, CheckResult, Counterexample, PlotInfo, Recorder, Worst, finish, round_vec};
 use crate::experiments::{Sink, StopFlag};
@@ -191,7 +193,7 @@ pub fn run(p: &Params, sink: &mut dyn Sink, stop: &StopFlag) -> anyhow::Result<C
         }
         let lr = LowRank::random(n, p.k, &mut g);
         let x = Mat::gaussian(n, p.d, &mut g);
-        let t_low = time_min(2, 0.02, || lr.apply(&x, !p.sabotage));
+        let t_low = time_min(5, 0.05, || lr.apply(&x, !p.sabotage));
         rec.point(
             sink,
             "time_n",
@@ -202,7 +204,7 @@ pub fn run(p: &Params, sink: &mut dyn Sink, stop: &StopFlag) -> anyhow::Result<C
         tl.push([n as f64, t_low]);
         if n <= p.n_max_dense {
             let dense = lr.dense();
-            let t_dense = time_min(1, 0.02, || dense.matmul(&x));
+            let t_dense = time_min(1, 0.05, || dense.matmul(&x));
             rec.point(sink, "time_n", "dense P X", n as f64, t_dense);
             td.push([n as f64, t_dense]);
             let err = lr.apply(&x, !p.sabotage).rel_err(&dense.matmul(&x));
@@ -224,7 +226,7 @@ pub fn run(p: &Params, sink: &mut dyn Sink, stop: &StopFlag) -> anyhow::Result<C
             break;
         }
         let lr = LowRank::random(nk, k, &mut g);
-        let t_low = time_min(2, 0.02, || lr.apply(&x, !p.sabotage));
+        let t_low = time_min(5, 0.05, || lr.apply(&x, !p.sabotage));
         rec.point(
             sink,
             "time_k",
@@ -237,7 +239,7 @@ pub fn run(p: &Params, sink: &mut dyn Sink, stop: &StopFlag) -> anyhow::Result<C
             // The dense cost does not depend on k: time it once and draw it as a level.
             let t_dense = *dense_k.get_or_insert_with(|| {
                 let dense = lr.dense();
-                time_min(1, 0.02, || dense.matmul(&x))
+                time_min(1, 0.05, || dense.matmul(&x))
             });
             rec.point(
                 sink,
@@ -262,14 +264,16 @@ pub fn run(p: &Params, sink: &mut dyn Sink, stop: &StopFlag) -> anyhow::Result<C
     let numerical_rank = sa.iter().filter(|s| **s > 1e-6 * sa[0]).count();
     let (s_dense, s_low, s_k) = (loglog_slope(&td), loglog_slope(&tl), loglog_slope(&tk));
     let mut r = finish(&INFO, started, &w, rec, stop);
-    let slope_ok = [s_low, s_k].iter().all(|s| s.is_nan() || *s <= 1.5);
+    let (r_low, r_k) = (loglog_slope_robust(&tl), loglog_slope_robust(&tk));
+    let slope_ok = [r_low, r_k].iter().all(|s| s.is_nan() || *s <= 1.5);
     r.holds &= slope_ok;
     r.figures = json!({
         "slope_dense_n": s_dense, "slope_lowrank_n": s_low, "slope_lowrank_k": s_k,
+        "slope_lowrank_n_theil_sen": r_low, "slope_lowrank_k_theil_sen": r_k,
         "k": p.k, "d": p.d, "n_values": ns, "k_values": ks,
         "softmax_numerical_rank_n64": numerical_rank,
     });
-    r.notes.push(format!("Fitted log-log slopes: dense vs n {s_dense:.2} (claim 2), low rank vs n {s_low:.2} (claim 1), low rank vs k {s_k:.2} (claim 1); the low-rank slopes must stay below 1.5."));
+    r.notes.push(format!("Fitted log-log slopes: dense vs n {s_dense:.2} (claim 2), low rank vs n {s_low:.2} (claim 1), low rank vs k {s_k:.2} (claim 1); the verdict needs the low-rank Theil-Sen slopes ({r_low:.2} vs n, {r_k:.2} vs k) <= 1.5, robust to one preempted run."));
     r.notes.push(format!("The identity is exact algebra, but a softmax attention matrix is not low rank: a random 64 x 64 one has numerical rank {numerical_rank} (s_i > 1e-6 s_1). Truncating it to rank k is an approximation whose error is s_(k+1) (Eckart-Young), not part of this claim."));
     Ok(r)
 }
