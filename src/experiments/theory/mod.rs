@@ -501,4 +501,45 @@ mod tests {
         assert_eq!(round(0.000123456789), 0.0001234568);
         assert_eq!(round(0.0), 0.0);
     }
+
+    #[test]
+    fn a_stopped_check_returns_quickly_marked_partial() {
+        let stop = StopFlag::new();
+        stop.stop();
+        for id in ids() {
+            let t = Instant::now();
+            let r =
+                run_check(id, &TheoryParams::default(), &mut VecSink::default(), &stop).unwrap();
+            assert!(r.stopped, "{id}");
+            assert_eq!(r.id, id);
+            assert!(
+                t.elapsed().as_secs_f64() < 1.0,
+                "{id} ignored the stop flag"
+            );
+        }
+        let all = run_all(
+            &TheoryParams::default(),
+            None,
+            &mut VecSink::default(),
+            &stop,
+        )
+        .unwrap();
+        assert_eq!(all["checks"].as_array().unwrap().len(), 0);
+    }
+
+    #[test]
+    fn run_all_of_one_id_sends_its_payloads() {
+        let mut sink = VecSink::default();
+        let s = run_all(
+            &TheoryParams::default(),
+            Some("attention_conv1d"),
+            &mut sink,
+            &StopFlag::new(),
+        )
+        .unwrap();
+        assert_eq!(s["checks"][0]["id"], "attention_conv1d");
+        assert_eq!(sink.latest_payload::<SuiteResult>().unwrap().0.len(), 1);
+        assert!(sink.latest_payload::<CheckResult>().is_some());
+        assert!(!sink.series("attention_conv1d/sample/input x_i").is_empty());
+    }
 }
