@@ -61,16 +61,30 @@ pub struct GradlabApp {
 
 impl GradlabApp {
     pub fn new(settings: Settings, data_dir: PathBuf, files: FileTasks) -> Self {
-        Self { settings, jobs: Jobs::default(), files, data_dir, notice: None, autoshot: None }
+        Self {
+            settings,
+            jobs: Jobs::default(),
+            files,
+            data_dir,
+            notice: None,
+            autoshot: None,
+        }
     }
 
     /// Builds the app from eframe's storage; a corrupted settings file falls back to defaults.
     pub fn from_storage(storage: Option<&dyn eframe::Storage>, data_dir: PathBuf) -> Self {
-        let (settings, notice) = load_settings(storage.and_then(|s| s.get_string(eframe::APP_KEY)).as_deref());
+        let (settings, notice) = load_settings(
+            storage
+                .and_then(|s| s.get_string(eframe::APP_KEY))
+                .as_deref(),
+        );
         let mut app = Self::new(settings, data_dir, FileTasks::default());
         app.notice = notice;
         app.autoshot = AutoShot::from_env();
-        if let Some(tab) = std::env::var("GRADLAB_TAB").ok().and_then(|t| Tab::ALL.into_iter().find(|x| x.label() == t)) {
+        if let Some(tab) = std::env::var("GRADLAB_TAB")
+            .ok()
+            .and_then(|t| Tab::ALL.into_iter().find(|x| x.label() == t))
+        {
             app.settings.tab = tab;
         }
         app
@@ -79,7 +93,11 @@ impl GradlabApp {
     /// The whole window's contents; also what the UI tests drive.
     pub fn show(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
-        ctx.set_theme(if self.settings.dark { egui::Theme::Dark } else { egui::Theme::Light });
+        ctx.set_theme(if self.settings.dark {
+            egui::Theme::Dark
+        } else {
+            egui::Theme::Light
+        });
         self.files.set_context(&ctx);
         self.jobs.poll();
         self.files.poll();
@@ -92,7 +110,11 @@ impl GradlabApp {
                     ui.selectable_value(&mut self.settings.tab, tab, tab.label());
                 }
                 ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                    let label = if self.settings.dark { "Light theme" } else { "Dark theme" };
+                    let label = if self.settings.dark {
+                        "Light theme"
+                    } else {
+                        "Dark theme"
+                    };
                     if ui.button(label).clicked() {
                         self.settings.dark = !self.settings.dark;
                     }
@@ -117,12 +139,14 @@ impl GradlabApp {
                 data_dir: &self.data_dir,
                 waker: ui::repaint_waker(&ctx),
             };
-            egui::ScrollArea::vertical().auto_shrink(false).show(ui, |ui| match self.settings.tab {
-                Tab::Theory => self.settings.theory.ui(ui, &mut cx),
-                Tab::Graphs => self.settings.graphs.ui(ui, &mut cx),
-                Tab::Segmentation => self.settings.segmentation.ui(ui, &mut cx),
-                Tab::Datasets => self.settings.datasets.ui(ui, &mut cx),
-            });
+            egui::ScrollArea::vertical()
+                .auto_shrink(false)
+                .show(ui, |ui| match self.settings.tab {
+                    Tab::Theory => self.settings.theory.ui(ui, &mut cx),
+                    Tab::Graphs => self.settings.graphs.ui(ui, &mut cx),
+                    Tab::Segmentation => self.settings.segmentation.ui(ui, &mut cx),
+                    Tab::Datasets => self.settings.datasets.ui(ui, &mut cx),
+                });
         });
         if let Some(shot) = &mut self.autoshot {
             shot.tick(&ctx);
@@ -142,7 +166,9 @@ pub fn load_settings(saved: Option<&str>) -> (Settings, Option<String>) {
             Ok(s) => (s, None),
             Err(e) => (
                 Settings::default(),
-                Some(format!("The saved settings could not be read ({e}); defaults are used and will be saved on exit.")),
+                Some(format!(
+                    "The saved settings could not be read ({e}); defaults are used and will be saved on exit."
+                )),
             ),
         },
     }
@@ -168,7 +194,11 @@ mod tests {
 
     #[test]
     fn settings_round_trip_through_ron() {
-        let s = Settings { tab: Tab::Segmentation, dark: true, ..Default::default() };
+        let s = Settings {
+            tab: Tab::Segmentation,
+            dark: true,
+            ..Default::default()
+        };
         let text = ron::to_string(&s).unwrap();
         let (back, notice) = load_settings(Some(&text));
         assert_eq!(back.tab, Tab::Segmentation);

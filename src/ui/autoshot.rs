@@ -19,8 +19,16 @@ pub struct AutoShot {
 impl AutoShot {
     pub fn from_env() -> Option<Self> {
         let path = PathBuf::from(std::env::var_os("GRADLAB_SCREENSHOT")?);
-        let secs = std::env::var("GRADLAB_SCREENSHOT_AFTER").ok().and_then(|s| s.parse::<f64>().ok()).unwrap_or(2.0);
-        Some(Self { path, after: Duration::from_secs_f64(secs.max(0.0)), started: Instant::now(), requested: false })
+        let secs = std::env::var("GRADLAB_SCREENSHOT_AFTER")
+            .ok()
+            .and_then(|s| s.parse::<f64>().ok())
+            .unwrap_or(2.0);
+        Some(Self {
+            path,
+            after: Duration::from_secs_f64(secs.max(0.0)),
+            started: Instant::now(),
+            requested: false,
+        })
     }
 
     /// Call every frame: keeps frames coming and asks for the screenshot once the time is up.

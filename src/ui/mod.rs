@@ -3,6 +3,7 @@
 pub mod autoshot;
 pub mod datasets;
 pub mod files;
+pub mod frame_bench;
 pub mod graphs;
 pub mod plot;
 pub mod segmentation;

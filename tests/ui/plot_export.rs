@@ -18,7 +18,12 @@ fn export_csv_button_writes_all_series() {
     let mut h = Harness::new_ui_state(
         move |ui, files: &mut FileTasks| {
             files.poll();
-            curves_plot(ui, &PlotSpec::new("loss_plot", "epoch", "loss"), &[Curve::new("train", &a), Curve::new("val", &b)], &saver);
+            curves_plot(
+                ui,
+                &PlotSpec::new("loss_plot", "epoch", "loss"),
+                &[Curve::new("train", &a), Curve::new("val", &b)],
+                &saver,
+            );
         },
         files,
     );
@@ -36,7 +41,10 @@ fn export_csv_button_writes_all_series() {
         std::thread::sleep(Duration::from_millis(10));
     }
     let csv = std::fs::read_to_string(&path).unwrap();
-    assert_eq!(csv, "series,x,y\ntrain,0,1\ntrain,1,0.5\ntrain,2,0.25\nval,0,0.1\nval,2,0.9\n");
+    assert_eq!(
+        csv,
+        "series,x,y\ntrain,0,1\ntrain,1,0.5\ntrain,2,0.25\nval,0,0.1\nval,2,0.9\n"
+    );
 }
 
 #[test]
@@ -50,7 +58,9 @@ fn saving_into_a_missing_folder_reports_an_error() {
         files.poll();
         if let Some(msg) = files.last_message() {
             match msg {
-                FileMsg::Error(e) => assert!(e.contains("/nonexistent-gradlab/deeper/x.csv"), "{e}"),
+                FileMsg::Error(e) => {
+                    assert!(e.contains("/nonexistent-gradlab/deeper/x.csv"), "{e}")
+                }
                 other => panic!("expected an error, got {other:?}"),
             }
             break;

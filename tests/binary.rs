@@ -20,7 +20,14 @@ fn start_xvfb() -> Option<(Xvfb, String)> {
             continue;
         }
         let child = Command::new("Xvfb")
-            .args([format!(":{display}"), "-screen".into(), "0".into(), "1280x860x24".into(), "-nolisten".into(), "tcp".into()])
+            .args([
+                format!(":{display}"),
+                "-screen".into(),
+                "0".into(),
+                "1280x860x24".into(),
+                "-nolisten".into(),
+                "tcp".into(),
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -40,7 +47,10 @@ fn start_xvfb() -> Option<(Xvfb, String)> {
 #[test]
 fn window_opens_and_draws_under_xvfb() {
     let Some((_xvfb, display)) = start_xvfb() else {
-        assert!(std::env::var_os("CI").is_none(), "Xvfb is needed in CI (apt-get install xvfb)");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "Xvfb is needed in CI (apt-get install xvfb)"
+        );
         eprintln!("skipped: no Xvfb");
         return;
     };
@@ -70,8 +80,42 @@ fn window_opens_and_draws_under_xvfb() {
     };
     assert!(status.success(), "gradlab exited with {status}");
     let img = image::open(&shot).expect("screenshot written").to_rgba8();
-    assert!(img.width() >= 640 && img.height() >= 400, "tiny window: {:?}", img.dimensions());
+    assert!(
+        img.width() >= 640 && img.height() >= 400,
+        "tiny window: {:?}",
+        img.dimensions()
+    );
     let first = img.get_pixel(0, 0);
     let differing = img.pixels().filter(|p| *p != first).count();
-    assert!(differing > 1000, "the window looks blank ({differing} pixels differ from the corner)");
+    assert!(
+        differing > 1000,
+        "the window looks blank ({differing} pixels differ from the corner)"
+    );
+}
+
+fn gradlab(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_gradlab"))
+        .args(args)
+        .output()
+        .expect("run gradlab")
+}
+
+#[test]
+fn help_lists_every_subcommand() {
+    let out = gradlab(&["--help"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for cmd in ["theory", "graph", "seg", "bench", "data"] {
+        assert!(
+            text.lines().any(|l| l.trim_start().starts_with(cmd)),
+            "--help does not list {cmd}:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn unknown_subcommand_fails_with_a_message() {
+    let out = gradlab(&["frobnicate"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("frobnicate"));
 }
