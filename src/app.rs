@@ -7,6 +7,7 @@ use eframe::egui;
 use serde::{Deserialize, Serialize};
 
 use crate::jobs::Jobs;
+use crate::ui::autoshot::AutoShot;
 use crate::ui::datasets::DatasetsTab;
 use crate::ui::files::FileTasks;
 use crate::ui::graphs::GraphsTab;
@@ -55,11 +56,12 @@ pub struct GradlabApp {
     pub data_dir: PathBuf,
     /// Said once at start, e.g. when the saved settings could not be read.
     pub notice: Option<String>,
+    autoshot: Option<AutoShot>,
 }
 
 impl GradlabApp {
     pub fn new(settings: Settings, data_dir: PathBuf, files: FileTasks) -> Self {
-        Self { settings, jobs: Jobs::default(), files, data_dir, notice: None }
+        Self { settings, jobs: Jobs::default(), files, data_dir, notice: None, autoshot: None }
     }
 
     /// Builds the app from eframe's storage; a corrupted settings file falls back to defaults.
@@ -67,6 +69,10 @@ impl GradlabApp {
         let (settings, notice) = load_settings(storage.and_then(|s| s.get_string(eframe::APP_KEY)).as_deref());
         let mut app = Self::new(settings, data_dir, FileTasks::default());
         app.notice = notice;
+        app.autoshot = AutoShot::from_env();
+        if let Some(tab) = std::env::var("GRADLAB_TAB").ok().and_then(|t| Tab::ALL.into_iter().find(|x| x.label() == t)) {
+            app.settings.tab = tab;
+        }
         app
     }
 
@@ -78,7 +84,7 @@ impl GradlabApp {
         self.jobs.poll();
         self.files.poll();
 
-        egui::Panel::top("tabs").show_inside(ui, |ui| {
+        egui::Panel::top("tabs").show(ui, |ui| {
             ui.horizontal(|ui| {
                 ui.strong("gradlab");
                 ui.separator();
@@ -93,8 +99,8 @@ impl GradlabApp {
                 });
             });
         });
-        egui::Panel::bottom("status").show_inside(ui, |ui| {
-            if let Some(n) = &self.notice {
+        egui::Panel::bottom("status").show(ui, |ui| {
+            if let Some(n) = self.notice.clone() {
                 ui.horizontal(|ui| {
                     ui.colored_label(ui.visuals().warn_fg_color, n);
                     if ui.small_button("Dismiss").clicked() {
@@ -104,7 +110,7 @@ impl GradlabApp {
             }
             ui::status_bar::show(ui, &self.jobs, &self.files);
         });
-        egui::CentralPanel::default().show_inside(ui, |ui| {
+        egui::CentralPanel::default().show(ui, |ui| {
             let mut cx = TabCx {
                 jobs: &mut self.jobs,
                 files: &mut self.files,
@@ -118,6 +124,9 @@ impl GradlabApp {
                 Tab::Datasets => self.settings.datasets.ui(ui, &mut cx),
             });
         });
+        if let Some(shot) = &mut self.autoshot {
+            shot.tick(&ctx);
+        }
         if self.jobs.any_running() {
             // Elapsed times keep moving even between job events.
             ctx.request_repaint_after(Duration::from_millis(250));
@@ -148,7 +157,7 @@ impl eframe::App for GradlabApp {
         eframe::set_value(storage, eframe::APP_KEY, &self.settings);
     }
 
-    fn on_exit(&mut self) {
+    fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
         self.jobs.shutdown(Duration::from_secs(3));
     }
 }

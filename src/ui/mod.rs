@@ -1,5 +1,6 @@
 //! The GUI: one file per tab, plus the shared plot widget and file tasks. No tensor code here.
 
+pub mod autoshot;
 pub mod datasets;
 pub mod files;
 pub mod graphs;

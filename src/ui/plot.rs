@@ -64,7 +64,7 @@ fn fmt_val(v: f64) -> String {
 
 /// Draws the toolbar (log y, export) and the plot. Returns the plot's response.
 pub fn curves_plot(ui: &mut egui::Ui, spec: &PlotSpec<'_>, curves: &[Curve<'_>], saver: &Saver) -> egui::Response {
-    let log_id = egui::Id::new(("plot_log_y", spec.id));
+    let log_id = egui::Id::unique(("plot_log_y", spec.id));
     let mut log_y = ui.data_mut(|d| *d.get_persisted_mut_or(log_id, spec.log_y));
     let mut export_png = false;
     ui.horizontal(|ui| {
@@ -85,9 +85,12 @@ pub fn curves_plot(ui: &mut egui::Ui, spec: &PlotSpec<'_>, curves: &[Curve<'_>],
         .legend(Legend::default())
         .x_axis_label(spec.x_label)
         .label_formatter(move |hp| {
-            let x = if log_x { 10f64.powf(hp.value.x) } else { hp.value.x };
-            let y = if log_y { 10f64.powf(hp.value.y) } else { hp.value.y };
-            let name = hp.item.map(|i| i.name).unwrap_or_default();
+            let (name, pos) = match hp {
+                egui_plot::HoverPosition::NearDataPoint { plot_name, position, .. } => (*plot_name, position),
+                egui_plot::HoverPosition::Elsewhere { position } => ("", position),
+            };
+            let x = if log_x { 10f64.powf(pos.x) } else { pos.x };
+            let y = if log_y { 10f64.powf(pos.y) } else { pos.y };
             Some(format!("{name}\n{x_label} = {}\n{y_label} = {}", fmt_val(x), fmt_val(y)))
         });
     if log_y {
