@@ -189,7 +189,12 @@ mod tests {
     fn verify_of_a_missing_named_dataset_fails_but_all_missing_is_fine() {
         let dir = tempfile::tempdir().unwrap();
         let c = Catalog::builtin();
-        let e = format!("{:#}", verify(&c, Some("cora"), dir.path()).err().expect("verify of a missing dataset fails"));
+        let e = format!(
+            "{:#}",
+            verify(&c, Some("cora"), dir.path())
+                .err()
+                .expect("verify of a missing dataset fails")
+        );
         assert!(e.contains("cora is not downloaded"), "{e}");
         let out = verify(&c, None, dir.path()).unwrap();
         assert_eq!(out.json["ok"], true);
