@@ -132,6 +132,18 @@ fn fetch_cora_verifies_and_a_second_fetch_skips() {
     let server = Server::start(root.clone());
     let dir = tempfile::tempdir().unwrap();
     let ds = cora();
+    // A leftover of a run that was killed: it is overwritten, not trusted or kept.
+    std::fs::create_dir(dir.path().join("cora")).unwrap();
+    std::fs::write(dir.path().join("cora/cora.cites.part"), b"stale").unwrap();
+    let before = check(
+        &ds,
+        dir.path(),
+        Check::Quick,
+        &mut NullSink,
+        &StopFlag::new(),
+    )
+    .unwrap();
+    assert_eq!(before.state, DatasetState::Partial);
 
     let mut sink = VecSink::default();
     let report = fetch(
