@@ -274,7 +274,8 @@ impl DatasetsTab {
             if job.state.is_running() || !self.rt.handled.insert(*id) {
                 continue;
             }
-            ended = true;
+            // A verify brings its own fresh status; only a download changes the disk.
+            ended |= *action == Action::Download;
             let msg = match (&job.state, action) {
                 (JobState::Failed(e), _) => (true, e.clone()),
                 (JobState::Stopped, _) => (false, "Cancelled; nothing new was kept.".to_string()),
