@@ -769,4 +769,35 @@ size = 1
             );
         }
     }
+
+    mod fuzz {
+        use proptest::prelude::*;
+
+        use super::super::parse;
+        use super::GOOD;
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+            /// Any text: an Ok or an error message, never a panic.
+            #[test]
+            fn parse_never_panics_on_any_text(text in "\\PC{0,400}") {
+                let _ = parse(&text, "fuzz.toml");
+            }
+
+            /// The good catalog with a few bytes overwritten: near-valid input reaches validation.
+            #[test]
+            fn parse_never_panics_on_a_damaged_catalog(edits in prop::collection::vec((0usize..super::GOOD.len(), 0u8..128), 1..6)) {
+                let mut bytes = GOOD.as_bytes().to_vec();
+                for (at, b) in edits {
+                    bytes[at] = b;
+                }
+                let text = String::from_utf8_lossy(&bytes);
+                if let Err(e) = parse(&text, "fuzz.toml") {
+                    let msg = format!("{:#}", e);
+                    prop_assert!(msg.starts_with("fuzz.toml"), "{}", msg);
+                }
+            }
+        }
+    }
 }
