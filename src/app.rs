@@ -7,6 +7,7 @@ use eframe::egui;
 use serde::{Deserialize, Serialize};
 
 use crate::jobs::Jobs;
+use crate::ui::autoshot::AutoShot;
 use crate::ui::datasets::DatasetsTab;
 use crate::ui::files::FileTasks;
 use crate::ui::graphs::GraphsTab;
@@ -55,30 +56,53 @@ pub struct GradlabApp {
     pub data_dir: PathBuf,
     /// Said once at start, e.g. when the saved settings could not be read.
     pub notice: Option<String>,
+    autoshot: Option<AutoShot>,
 }
 
 impl GradlabApp {
     pub fn new(settings: Settings, data_dir: PathBuf, files: FileTasks) -> Self {
-        Self { settings, jobs: Jobs::default(), files, data_dir, notice: None }
+        Self {
+            settings,
+            jobs: Jobs::default(),
+            files,
+            data_dir,
+            notice: None,
+            autoshot: None,
+        }
     }
 
     /// Builds the app from eframe's storage; a corrupted settings file falls back to defaults.
     pub fn from_storage(storage: Option<&dyn eframe::Storage>, data_dir: PathBuf) -> Self {
-        let (settings, notice) = load_settings(storage.and_then(|s| s.get_string(eframe::APP_KEY)).as_deref());
+        let (settings, notice) = load_settings(
+            storage
+                .and_then(|s| s.get_string(eframe::APP_KEY))
+                .as_deref(),
+        );
         let mut app = Self::new(settings, data_dir, FileTasks::default());
         app.notice = notice;
+        app.autoshot = AutoShot::from_env();
+        if let Some(tab) = std::env::var("GRADLAB_TAB")
+            .ok()
+            .and_then(|t| Tab::ALL.into_iter().find(|x| x.label() == t))
+        {
+            app.settings.tab = tab;
+        }
         app
     }
 
     /// The whole window's contents; also what the UI tests drive.
     pub fn show(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
-        ctx.set_theme(if self.settings.dark { egui::Theme::Dark } else { egui::Theme::Light });
+        ctx.set_theme(if self.settings.dark {
+            egui::Theme::Dark
+        } else {
+            egui::Theme::Light
+        });
         self.files.set_context(&ctx);
         self.jobs.poll();
         self.files.poll();
 
-        egui::Panel::top("tabs").show_inside(ui, |ui| {
+        egui::Panel::top("tabs").show(ui, |ui| {
             ui.horizontal(|ui| {
                 ui.strong("gradlab");
                 ui.separator();
@@ -86,15 +110,19 @@ impl GradlabApp {
                     ui.selectable_value(&mut self.settings.tab, tab, tab.label());
                 }
                 ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                    let label = if self.settings.dark { "Light theme" } else { "Dark theme" };
+                    let label = if self.settings.dark {
+                        "Light theme"
+                    } else {
+                        "Dark theme"
+                    };
                     if ui.button(label).clicked() {
                         self.settings.dark = !self.settings.dark;
                     }
                 });
             });
         });
-        egui::Panel::bottom("status").show_inside(ui, |ui| {
-            if let Some(n) = &self.notice {
+        egui::Panel::bottom("status").show(ui, |ui| {
+            if let Some(n) = self.notice.clone() {
                 ui.horizontal(|ui| {
                     ui.colored_label(ui.visuals().warn_fg_color, n);
                     if ui.small_button("Dismiss").clicked() {
@@ -104,20 +132,25 @@ impl GradlabApp {
             }
             ui::status_bar::show(ui, &self.jobs, &self.files);
         });
-        egui::CentralPanel::default().show_inside(ui, |ui| {
+        egui::CentralPanel::default().show(ui, |ui| {
             let mut cx = TabCx {
                 jobs: &mut self.jobs,
                 files: &mut self.files,
                 data_dir: &self.data_dir,
                 waker: ui::repaint_waker(&ctx),
             };
-            egui::ScrollArea::vertical().auto_shrink(false).show(ui, |ui| match self.settings.tab {
-                Tab::Theory => self.settings.theory.ui(ui, &mut cx),
-                Tab::Graphs => self.settings.graphs.ui(ui, &mut cx),
-                Tab::Segmentation => self.settings.segmentation.ui(ui, &mut cx),
-                Tab::Datasets => self.settings.datasets.ui(ui, &mut cx),
-            });
+            egui::ScrollArea::vertical()
+                .auto_shrink(false)
+                .show(ui, |ui| match self.settings.tab {
+                    Tab::Theory => self.settings.theory.ui(ui, &mut cx),
+                    Tab::Graphs => self.settings.graphs.ui(ui, &mut cx),
+                    Tab::Segmentation => self.settings.segmentation.ui(ui, &mut cx),
+                    Tab::Datasets => self.settings.datasets.ui(ui, &mut cx),
+                });
         });
+        if let Some(shot) = &mut self.autoshot {
+            shot.tick(&ctx);
+        }
         if self.jobs.any_running() {
             // Elapsed times keep moving even between job events.
             ctx.request_repaint_after(Duration::from_millis(250));
@@ -133,7 +166,9 @@ pub fn load_settings(saved: Option<&str>) -> (Settings, Option<String>) {
             Ok(s) => (s, None),
             Err(e) => (
                 Settings::default(),
-                Some(format!("The saved settings could not be read ({e}); defaults are used and will be saved on exit.")),
+                Some(format!(
+                    "The saved settings could not be read ({e}); defaults are used and will be saved on exit."
+                )),
             ),
         },
     }
@@ -148,7 +183,7 @@ impl eframe::App for GradlabApp {
         eframe::set_value(storage, eframe::APP_KEY, &self.settings);
     }
 
-    fn on_exit(&mut self) {
+    fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
         self.jobs.shutdown(Duration::from_secs(3));
     }
 }
@@ -159,7 +194,11 @@ mod tests {
 
     #[test]
     fn settings_round_trip_through_ron() {
-        let s = Settings { tab: Tab::Segmentation, dark: true, ..Default::default() };
+        let s = Settings {
+            tab: Tab::Segmentation,
+            dark: true,
+            ..Default::default()
+        };
         let text = ron::to_string(&s).unwrap();
         let (back, notice) = load_settings(Some(&text));
         assert_eq!(back.tab, Tab::Segmentation);

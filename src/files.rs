@@ -16,17 +16,39 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         .prefix(".gradlab-")
         .suffix(".tmp")
         .tempfile_in(dir)
-        .with_context(|| format!("cannot write {}: cannot create a file in {}", path.display(), dir.display()))?;
-    tmp.write_all(bytes).with_context(|| format!("cannot write {}", path.display()))?;
-    tmp.as_file().sync_all().with_context(|| format!("cannot write {}", path.display()))?;
-    tmp.persist(path).map_err(|e| anyhow::anyhow!("cannot write {}: {}", path.display(), e.error))?;
+        .with_context(|| {
+            format!(
+                "cannot write {}: cannot create a file in {}",
+                path.display(),
+                dir.display()
+            )
+        })?;
+    tmp.write_all(bytes)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    // Temporary files are private (0600); the user's export should get ordinary permissions.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .map(|m| m.permissions().mode())
+            .unwrap_or(0o644);
+        let _ = tmp
+            .as_file()
+            .set_permissions(std::fs::Permissions::from_mode(mode));
+    }
+    tmp.as_file()
+        .sync_all()
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.persist(path)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {}", path.display(), e.error))?;
     Ok(())
 }
 
 /// Encodes an RGBA picture as PNG bytes.
 pub fn png_bytes(img: &image::RgbaImage) -> anyhow::Result<Vec<u8>> {
     let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Png).context("PNG encoding failed")?;
+    img.write_to(&mut out, image::ImageFormat::Png)
+        .context("PNG encoding failed")?;
     Ok(out.into_inner())
 }
 
@@ -43,11 +65,22 @@ mod tests {
         assert_eq!(std::fs::read(&p).unwrap(), b"new content");
         // No temporary files are left behind.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+                0o644
+            );
+        }
     }
 
     #[test]
     fn atomic_write_to_missing_folder_names_the_file() {
         let err = atomic_write(Path::new("/nonexistent-gradlab-dir/x.png"), b"x").unwrap_err();
-        assert!(format!("{err:#}").contains("/nonexistent-gradlab-dir/x.png"), "{err:#}");
+        assert!(
+            format!("{err:#}").contains("/nonexistent-gradlab-dir/x.png"),
+            "{err:#}"
+        );
     }
 }

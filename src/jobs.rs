@@ -73,12 +73,18 @@ impl Job {
 
     pub fn fraction(&self) -> f32 {
         let (done, total) = self.progress;
-        if total == 0 { 0.0 } else { (done as f32 / total as f32).clamp(0.0, 1.0) }
+        if total == 0 {
+            0.0
+        } else {
+            (done as f32 / total as f32).clamp(0.0, 1.0)
+        }
     }
 
     /// The latest payload of type `T` the experiment sent.
     pub fn latest<T: Any>(&self) -> Option<&T> {
-        self.payloads.get(&TypeId::of::<T>()).and_then(|p| p.downcast_ref::<T>())
+        self.payloads
+            .get(&TypeId::of::<T>())
+            .and_then(|p| p.downcast_ref::<T>())
     }
 
     pub fn stop(&self) {
@@ -99,7 +105,11 @@ impl Job {
             changed = true;
             match ev {
                 Event::Progress { done, total } => self.progress = (done, total),
-                Event::Metric { series, step, value } => self.metrics.push(&series, step, value),
+                Event::Metric {
+                    series,
+                    step,
+                    value,
+                } => self.metrics.push(&series, step, value),
                 Event::Image { name, image } => {
                     self.image_counter += 1;
                     self.images.insert(name, (image, self.image_counter));
@@ -110,7 +120,11 @@ impl Job {
                 Event::Log(line) => self.log.push(line),
                 Event::Done(summary) => {
                     self.ended = Some(Instant::now());
-                    self.state = if self.stop.is_stopped() { JobState::Stopped } else { JobState::Finished(summary) };
+                    self.state = if self.stop.is_stopped() {
+                        JobState::Stopped
+                    } else {
+                        JobState::Finished(summary)
+                    };
                 }
             }
         }
@@ -144,7 +158,9 @@ impl Jobs {
             .name(format!("job-{id}-{name}"))
             .spawn(move || {
                 let mut sink = ChannelSink { tx, waker };
-                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&mut sink, &thread_stop)));
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    run(&mut sink, &thread_stop)
+                }));
                 let ev = match result {
                     Ok(Ok(summary)) => Event::Done(summary),
                     Ok(Err(e)) => Event::Payload(Box::new(Failure(format!("{e:#}")))),
@@ -185,7 +201,11 @@ impl Jobs {
         let mut changed = false;
         for job in &mut self.jobs {
             changed |= job.drain();
-            if let Some(Failure(msg)) = job.payloads.remove(&TypeId::of::<Failure>()).and_then(|p| p.downcast::<Failure>().ok().map(|b| *b)) {
+            if let Some(Failure(msg)) = job
+                .payloads
+                .remove(&TypeId::of::<Failure>())
+                .and_then(|p| p.downcast::<Failure>().ok().map(|b| *b))
+            {
                 job.ended = Some(Instant::now());
                 job.state = JobState::Failed(msg);
             }
@@ -287,7 +307,15 @@ mod tests {
         });
         wait_done(&mut jobs, id);
         let job = jobs.get(id).unwrap();
-        assert_eq!(job.metrics.get("x").unwrap().iter().map(|p| p[1]).collect::<Vec<_>>(), [0.0, 1.0, 4.0, 9.0, 16.0]);
+        assert_eq!(
+            job.metrics
+                .get("x")
+                .unwrap()
+                .iter()
+                .map(|p| p[1])
+                .collect::<Vec<_>>(),
+            [0.0, 1.0, 4.0, 9.0, 16.0]
+        );
         assert_eq!(job.progress, (5, 5));
         assert_eq!(job.state, JobState::Finished(serde_json::json!({"n": 5})));
         assert_eq!(jobs.live_threads(), 0);
@@ -316,11 +344,16 @@ mod tests {
     #[test]
     fn errors_and_panics_become_failed_jobs() {
         let mut jobs = Jobs::default();
-        let a = jobs.spawn("test", "err", no_wake(), |_, _| anyhow::bail!("cora.content line 3: bad"));
+        let a = jobs.spawn("test", "err", no_wake(), |_, _| {
+            anyhow::bail!("cora.content line 3: bad")
+        });
         let b = jobs.spawn("test", "panic", no_wake(), |_, _| panic!("boom"));
         wait_done(&mut jobs, a);
         wait_done(&mut jobs, b);
-        assert_eq!(jobs.get(a).unwrap().state, JobState::Failed("cora.content line 3: bad".into()));
+        assert_eq!(
+            jobs.get(a).unwrap().state,
+            JobState::Failed("cora.content line 3: bad".into())
+        );
         assert!(matches!(&jobs.get(b).unwrap().state, JobState::Failed(m) if m.contains("boom")));
     }
 

@@ -7,4 +7,5 @@ pub mod experiments;
 pub mod files;
 pub mod jobs;
 pub mod metrics;
+pub mod sysinfo;
 pub mod ui;

@@ -14,7 +14,10 @@ impl MetricStore {
     }
 
     pub fn get(&self, series: &str) -> Option<&[[f64; 2]]> {
-        self.series.iter().find(|(n, _)| n == series).map(|(_, p)| p.as_slice())
+        self.series
+            .iter()
+            .find(|(n, _)| n == series)
+            .map(|(_, p)| p.as_slice())
     }
 
     pub fn last(&self, series: &str) -> Option<f64> {
@@ -44,7 +47,11 @@ pub fn to_csv<'a>(series: impl IntoIterator<Item = (&'a str, &'a [[f64; 2]])>) -
 }
 
 fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
 }
 
 #[cfg(test)]
@@ -68,6 +75,9 @@ mod tests {
         let a = [[0.0, 1.0], [1.0, 0.5]];
         let b = [[0.0, 3.0]];
         let csv = to_csv([("loss", &a[..]), ("gcn, seed 1", &b[..])]);
-        assert_eq!(csv, "series,x,y\nloss,0,1\nloss,1,0.5\n\"gcn, seed 1\",0,3\n");
+        assert_eq!(
+            csv,
+            "series,x,y\nloss,0,1\nloss,1,0.5\n\"gcn, seed 1\",0,3\n"
+        );
     }
 }

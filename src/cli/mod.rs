@@ -12,7 +12,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "gradlab", version, about = "A desktop laboratory for deep learning: theory checks, GCN/GAT on Cora, U-Net segmentation.\nWithout a subcommand it opens the GUI.")]
+#[command(
+    name = "gradlab",
+    version,
+    about = "A desktop laboratory for deep learning: theory checks, GCN/GAT on Cora, U-Net segmentation.\nWithout a subcommand it opens the GUI."
+)]
 pub struct Cli {
     /// Where datasets live (default: datasets/ in the working directory).
     #[arg(long, global = true, env = "GRADLAB_DATA")]
@@ -37,7 +41,9 @@ pub enum Command {
 
 impl Cli {
     pub fn data_dir(&self) -> PathBuf {
-        self.data_dir.clone().unwrap_or_else(|| PathBuf::from("datasets"))
+        self.data_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("datasets"))
     }
 }
 

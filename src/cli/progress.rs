@@ -17,14 +17,20 @@ impl CliSink {
         let bar = std::io::stderr().is_terminal().then(|| {
             let b = ProgressBar::new(0);
             b.set_style(
-                ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {elapsed_precise} {msg}")
-                    .expect("valid template")
-                    .progress_chars("=> "),
+                ProgressStyle::with_template(
+                    "{prefix} [{bar:30}] {pos}/{len} {elapsed_precise} {msg}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
             );
             b.set_prefix(prefix.to_string());
             b
         });
-        Self { bar, prefix: prefix.to_string(), last_metric: String::new() }
+        Self {
+            bar,
+            prefix: prefix.to_string(),
+            last_metric: String::new(),
+        }
     }
 
     pub fn finish(&self) {
@@ -50,7 +56,9 @@ impl Sink for CliSink {
                     b.set_message(self.last_metric.clone());
                 }
             }
-            Event::Metric { series, value, .. } => self.last_metric = format!("{series}={value:.4}"),
+            Event::Metric { series, value, .. } => {
+                self.last_metric = format!("{series}={value:.4}")
+            }
             Event::Log(line) => match &self.bar {
                 Some(b) => b.println(format!("{}: {line}", self.prefix)),
                 None => eprintln!("{}: {line}", self.prefix),

@@ -15,7 +15,11 @@ pub enum Event {
     /// `done` of `total` units of work (epochs, trials) are finished.
     Progress { done: u64, total: u64 },
     /// One point of a named curve, e.g. series "val_acc" at step (epoch) 12.
-    Metric { series: String, step: f64, value: f64 },
+    Metric {
+        series: String,
+        step: f64,
+        value: f64,
+    },
     /// A named picture that replaces the previous one of the same name.
     Image { name: String, image: Picture },
     /// Lab-specific rich data (embeddings, attention weights, a check result). The watcher keeps
@@ -31,8 +35,14 @@ impl std::fmt::Debug for Event {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Event::Progress { done, total } => write!(f, "Progress({done}/{total})"),
-            Event::Metric { series, step, value } => write!(f, "Metric({series}, {step}, {value})"),
-            Event::Image { name, image } => write!(f, "Image({name}, {}x{})", image.width(), image.height()),
+            Event::Metric {
+                series,
+                step,
+                value,
+            } => write!(f, "Metric({series}, {step}, {value})"),
+            Event::Image { name, image } => {
+                write!(f, "Image({name}, {}x{})", image.width(), image.height())
+            }
             Event::Payload(_) => write!(f, "Payload"),
             Event::Log(s) => write!(f, "Log({s})"),
             Event::Done(s) => write!(f, "Done({s})"),
@@ -49,13 +59,20 @@ pub trait Sink: Send {
         self.event(Event::Progress { done, total });
     }
     fn metric(&mut self, series: &str, step: f64, value: f64) {
-        self.event(Event::Metric { series: series.to_string(), step, value });
+        self.event(Event::Metric {
+            series: series.to_string(),
+            step,
+            value,
+        });
     }
     fn log(&mut self, line: &str) {
         self.event(Event::Log(line.to_string()));
     }
     fn image(&mut self, name: &str, image: Picture) {
-        self.event(Event::Image { name: name.to_string(), image });
+        self.event(Event::Image {
+            name: name.to_string(),
+            image,
+        });
     }
     fn payload(&mut self, payload: Box<dyn Any + Send>) {
         self.event(Event::Payload(payload));
@@ -87,7 +104,11 @@ impl VecSink {
         self.events
             .iter()
             .filter_map(|e| match e {
-                Event::Metric { series, step, value } if series == name => Some((*step, *value)),
+                Event::Metric {
+                    series,
+                    step,
+                    value,
+                } if series == name => Some((*step, *value)),
                 _ => None,
             })
             .collect()
@@ -129,7 +150,15 @@ pub struct Diverged {
 
 /// Fails with [`Diverged`] when `value` is not finite, so a run stops instead of plotting garbage.
 pub fn ensure_finite(what: &str, value: f64, step: usize) -> Result<f64, Diverged> {
-    if value.is_finite() { Ok(value) } else { Err(Diverged { step, what: what.to_string(), value }) }
+    if value.is_finite() {
+        Ok(value)
+    } else {
+        Err(Diverged {
+            step,
+            what: what.to_string(),
+            value,
+        })
+    }
 }
 
 #[cfg(test)]

@@ -35,7 +35,10 @@ pub struct Saver {
 const DIALOG_MISSING: Duration = Duration::from_millis(150);
 
 fn fallback_dir() -> PathBuf {
-    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".")).join("gradlab-exports")
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("gradlab-exports")
 }
 
 impl Saver {
@@ -49,7 +52,10 @@ impl Saver {
     ) {
         let this = self.clone();
         let file_name = file_name.to_string();
-        let (fname, exts) = (filter.0.to_string(), filter.1.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        let (fname, exts) = (
+            filter.0.to_string(),
+            filter.1.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+        );
         std::thread::spawn(move || {
             let msg = match this.ask_save_path(&file_name, &fname, &exts) {
                 Ok(Some(path)) => match produce().and_then(|bytes| atomic_write(&path, &bytes)) {
@@ -63,17 +69,26 @@ impl Saver {
         });
     }
 
-    fn ask_save_path(&self, file_name: &str, filter: &str, exts: &[String]) -> Result<Option<PathBuf>, String> {
+    fn ask_save_path(
+        &self,
+        file_name: &str,
+        filter: &str,
+        exts: &[String],
+    ) -> Result<Option<PathBuf>, String> {
         match &self.mode {
             DialogMode::Fixed(dir) => Ok(Some(dir.join(file_name))),
             DialogMode::Native => {
                 let t = Instant::now();
-                let picked = rfd::FileDialog::new().set_file_name(file_name).add_filter(filter, exts).save_file();
+                let picked = rfd::FileDialog::new()
+                    .set_file_name(file_name)
+                    .add_filter(filter, exts)
+                    .save_file();
                 match picked {
                     Some(p) => Ok(Some(p)),
                     None if t.elapsed() < DIALOG_MISSING => {
                         let dir = fallback_dir();
-                        std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+                        std::fs::create_dir_all(&dir)
+                            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
                         self.send(FileMsg::Info(format!(
                             "No file dialog is available (install xdg-desktop-portal or zenity); saving into {}",
                             dir.display()
@@ -117,7 +132,16 @@ impl FileTasks {
 
     fn with_mode(mode: DialogMode) -> Self {
         let (tx, rx) = mpsc::channel();
-        Self { saver: Saver { tx, mode, ctx: None }, rx, messages: Vec::new(), picked: Vec::new() }
+        Self {
+            saver: Saver {
+                tx,
+                mode,
+                ctx: None,
+            },
+            rx,
+            messages: Vec::new(),
+            picked: Vec::new(),
+        }
     }
 
     pub fn set_context(&mut self, ctx: &eframe::egui::Context) {
@@ -135,7 +159,12 @@ impl FileTasks {
     pub fn pick(&self, key: &str, folder: bool, filter: Option<(&str, &[&str])>) {
         let saver = self.saver.clone();
         let key = key.to_string();
-        let filter = filter.map(|(n, e)| (n.to_string(), e.iter().map(|s| s.to_string()).collect::<Vec<_>>()));
+        let filter = filter.map(|(n, e)| {
+            (
+                n.to_string(),
+                e.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            )
+        });
         std::thread::spawn(move || {
             let t = Instant::now();
             let picked = match &saver.mode {
@@ -145,7 +174,11 @@ impl FileTasks {
                     if let Some((n, e)) = &filter {
                         d = d.add_filter(n, e);
                     }
-                    if folder { d.pick_folder() } else { d.pick_file() }
+                    if folder {
+                        d.pick_folder()
+                    } else {
+                        d.pick_file()
+                    }
                 }
             };
             match picked {

@@ -1,7 +1,9 @@
 //! The GUI: one file per tab, plus the shared plot widget and file tasks. No tensor code here.
 
+pub mod autoshot;
 pub mod datasets;
 pub mod files;
+pub mod frame_bench;
 pub mod graphs;
 pub mod plot;
 pub mod segmentation;

@@ -16,7 +16,11 @@ pub struct Curve<'a> {
 
 impl<'a> Curve<'a> {
     pub fn new(name: impl Into<String>, points: &'a [[f64; 2]]) -> Self {
-        Self { name: name.into(), points, color: None }
+        Self {
+            name: name.into(),
+            points,
+            color: None,
+        }
     }
     pub fn color(mut self, c: egui::Color32) -> Self {
         self.color = Some(c);
@@ -38,7 +42,14 @@ pub struct PlotSpec<'a> {
 
 impl<'a> PlotSpec<'a> {
     pub fn new(id: &'a str, x_label: &'a str, y_label: &'a str) -> Self {
-        Self { id, x_label, y_label, height: 220.0, log_y: false, log_x: false }
+        Self {
+            id,
+            x_label,
+            y_label,
+            height: 220.0,
+            log_y: false,
+            log_x: false,
+        }
     }
     pub fn height(mut self, h: f32) -> Self {
         self.height = h;
@@ -59,12 +70,21 @@ fn to_log(v: f64) -> Option<f64> {
 }
 
 fn fmt_val(v: f64) -> String {
-    if v == 0.0 || (1e-3..1e5).contains(&v.abs()) { format!("{v:.4}") } else { format!("{v:.3e}") }
+    if v == 0.0 || (1e-3..1e5).contains(&v.abs()) {
+        format!("{v:.4}")
+    } else {
+        format!("{v:.3e}")
+    }
 }
 
 /// Draws the toolbar (log y, export) and the plot. Returns the plot's response.
-pub fn curves_plot(ui: &mut egui::Ui, spec: &PlotSpec<'_>, curves: &[Curve<'_>], saver: &Saver) -> egui::Response {
-    let log_id = egui::Id::new(("plot_log_y", spec.id));
+pub fn curves_plot(
+    ui: &mut egui::Ui,
+    spec: &PlotSpec<'_>,
+    curves: &[Curve<'_>],
+    saver: &Saver,
+) -> egui::Response {
+    let log_id = egui::Id::unique(("plot_log_y", spec.id));
     let mut log_y = ui.data_mut(|d| *d.get_persisted_mut_or(log_id, spec.log_y));
     let mut export_png = false;
     ui.horizontal(|ui| {
@@ -72,23 +92,47 @@ pub fn curves_plot(ui: &mut egui::Ui, spec: &PlotSpec<'_>, curves: &[Curve<'_>],
         if ui.checkbox(&mut log_y, "log y").changed() {
             ui.data_mut(|d| d.insert_persisted(log_id, log_y));
         }
-        if ui.button("Export CSV").on_hover_text("Every series of this plot as series,x,y").clicked() {
+        if ui
+            .button("Export CSV")
+            .on_hover_text("Every series of this plot as series,x,y")
+            .clicked()
+        {
             let csv = to_csv(curves.iter().map(|c| (c.name.as_str(), c.points)));
-            saver.save(&format!("{}.csv", spec.id), ("CSV", &["csv"]), move || Ok(csv.into_bytes()));
+            saver.save(&format!("{}.csv", spec.id), ("CSV", &["csv"]), move || {
+                Ok(csv.into_bytes())
+            });
         }
-        export_png = ui.button("Export PNG").on_hover_text("A picture of this plot only").clicked();
+        export_png = ui
+            .button("Export PNG")
+            .on_hover_text("A picture of this plot only")
+            .clicked();
     });
-    let (log_x, x_label, y_label) = (spec.log_x, spec.x_label.to_string(), spec.y_label.to_string());
+    let (log_x, x_label, y_label) = (
+        spec.log_x,
+        spec.x_label.to_string(),
+        spec.y_label.to_string(),
+    );
     let tf = move |v: f64, log: bool| if log { to_log(v) } else { Some(v) };
     let mut plot = Plot::new(spec.id)
         .height(spec.height)
         .legend(Legend::default())
         .x_axis_label(spec.x_label)
         .label_formatter(move |hp| {
-            let x = if log_x { 10f64.powf(hp.value.x) } else { hp.value.x };
-            let y = if log_y { 10f64.powf(hp.value.y) } else { hp.value.y };
-            let name = hp.item.map(|i| i.name).unwrap_or_default();
-            Some(format!("{name}\n{x_label} = {}\n{y_label} = {}", fmt_val(x), fmt_val(y)))
+            let (name, pos) = match hp {
+                egui_plot::HoverPosition::NearDataPoint {
+                    plot_name,
+                    position,
+                    ..
+                } => (*plot_name, position),
+                egui_plot::HoverPosition::Elsewhere { position } => ("", position),
+            };
+            let x = if log_x { 10f64.powf(pos.x) } else { pos.x };
+            let y = if log_y { 10f64.powf(pos.y) } else { pos.y };
+            Some(format!(
+                "{name}\n{x_label} = {}\n{y_label} = {}",
+                fmt_val(x),
+                fmt_val(y)
+            ))
         });
     if log_y {
         plot = plot.y_axis_formatter(|m, _| fmt_val(10f64.powf(m.value)));
@@ -118,7 +162,9 @@ pub fn curves_plot(ui: &mut egui::Ui, spec: &PlotSpec<'_>, curves: &[Curve<'_>],
         let name = format!("{}.png", spec.id);
         ui.ctx().request_screenshot(move |img| {
             let region = img.region(&rect, Some(ppp));
-            saver.save(&name, ("PNG", &["png"]), move || png_bytes(&color_image_to_rgba(&region)));
+            saver.save(&name, ("PNG", &["png"]), move || {
+                png_bytes(&color_image_to_rgba(&region))
+            });
         });
     }
     resp.response
@@ -140,16 +186,30 @@ pub struct PictureTexture {
 }
 
 impl PictureTexture {
-    pub fn get(&mut self, ctx: &egui::Context, name: &str, img: &image::RgbaImage, version: u64) -> &egui::TextureHandle {
+    pub fn get(
+        &mut self,
+        ctx: &egui::Context,
+        name: &str,
+        img: &image::RgbaImage,
+        version: u64,
+    ) -> &egui::TextureHandle {
         let stale = self.tex.as_ref().is_none_or(|(_, v)| *v != version);
         if stale {
-            let ci = egui::ColorImage::from_rgba_unmultiplied([img.width() as usize, img.height() as usize], img.as_raw());
+            let ci = egui::ColorImage::from_rgba_unmultiplied(
+                [img.width() as usize, img.height() as usize],
+                img.as_raw(),
+            );
             match &mut self.tex {
                 Some((t, v)) => {
                     t.set(ci, egui::TextureOptions::NEAREST);
                     *v = version;
                 }
-                None => self.tex = Some((ctx.load_texture(name, ci, egui::TextureOptions::NEAREST), version)),
+                None => {
+                    self.tex = Some((
+                        ctx.load_texture(name, ci, egui::TextureOptions::NEAREST),
+                        version,
+                    ))
+                }
             }
         }
         &self.tex.as_ref().expect("set above").0

@@ -14,16 +14,31 @@ pub fn show(ui: &mut egui::Ui, jobs: &Jobs, files: &FileTasks) {
         for job in running {
             ui.group(|ui| {
                 ui.label(&job.name);
-                ui.add(egui::ProgressBar::new(job.fraction()).desired_width(90.0).show_percentage());
+                ui.add(
+                    egui::ProgressBar::new(job.fraction())
+                        .desired_width(90.0)
+                        .show_percentage(),
+                );
                 ui.label(format!("{:.1} s", job.elapsed().as_secs_f32()));
-                if ui.small_button("Stop").on_hover_text(format!("Stop {}", job.name)).clicked() {
+                if ui
+                    .small_button("Stop")
+                    .on_hover_text(format!("Stop {}", job.name))
+                    .clicked()
+                {
                     job.stop();
                 }
             });
         }
-        if let Some(failed) = jobs.iter().filter(|j| matches!(j.state, JobState::Failed(_))).last() {
+        if let Some(failed) = jobs
+            .iter()
+            .filter(|j| matches!(j.state, JobState::Failed(_)))
+            .last()
+        {
             if let JobState::Failed(msg) = &failed.state {
-                ui.colored_label(ui.visuals().error_fg_color, format!("{} failed: {msg}", failed.name));
+                ui.colored_label(
+                    ui.visuals().error_fg_color,
+                    format!("{} failed: {msg}", failed.name),
+                );
             }
         }
         match files.last_message() {
