@@ -97,7 +97,10 @@ impl TheoryTab {
                 self.spawn(cx, None);
             }
             if let Some(id) = running
-                && ui.button("Stop").clicked()
+                && ui
+                    .button("Stop check")
+                    .on_hover_text("Stop the running theory check; what it measured so far is kept")
+                    .clicked()
             {
                 cx.jobs.stop(id);
             }
