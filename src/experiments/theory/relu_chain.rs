@@ -230,6 +230,7 @@ pub fn run(p: &Params, sink: &mut dyn Sink, stop: &StopFlag) -> anyhow::Result<C
     let mut rec = Recorder::new(&INFO);
     let mut g = rng(p.seed);
     let mut x0_disagreements = 0u64;
+    let (mut x0_draws, mut x0_kinked) = (0u64, 0u64);
     let mut x0_example: Option<String> = None;
     let cases = [
         Case::ZeroWeight,
@@ -292,6 +293,10 @@ pub fn run(p: &Params, sink: &mut dyn Sink, stop: &StopFlag) -> anyhow::Result<C
                 }
                 e
             };
+            if *x == 0.0 {
+                x0_draws += 1;
+                x0_kinked += u64::from(left != right);
+            }
             if *x == 0.0
                 && rel(*ag, left) > tol
                 && rel(*ag, right) > tol
@@ -388,10 +393,12 @@ pub fn run(p: &Params, sink: &mut dyn Sink, stop: &StopFlag) -> anyhow::Result<C
     }
     let mut r = finish(&INFO, started, &w, rec, stop);
     r.figures = json!({
+        "x0_draws": x0_draws,
+        "x0_not_differentiable": x0_kinked,
         "autograd_disagreements_at_x0": x0_disagreements,
         "relu_prime_at_0_in_candle": 1,
     });
-    r.notes.push("At x = 0 f is not differentiable in general: the claim's 0 is checked as an element of the subdifferential [left slope, right slope], which always contains 0 (one side is always dead).".into());
+    r.notes.push(format!("At x = 0 f has a kink in {x0_kinked} of {x0_draws} draws (left and right slopes differ), so f'(0) does not exist there; the claim's 0 is checked as an element of the subdifferential [left slope, right slope], which always contains 0 (one side is always dead). \"Vanishes at x = 0\" is the relu'(0) = 0 convention."));
     if let Some(e) = x0_example {
         r.notes.push(format!("candle's ReLU backward uses relu'(0) = 1 (PyTorch uses 0), so at x = 0 autograd can disagree with the claim and even with the true derivative: {e}. Counted in figures.autograd_disagreements_at_x0; not a failure of the claim."));
     }
