@@ -62,7 +62,8 @@ pub fn edge_scores_reference(
     slope: f32,
     edges: &EdgeIndex,
 ) -> Result<Tensor> {
-    let e = (f_src.index_select(&edges.src_t, 0)? + f_dst.index_select(&edges.dst_t, 0)?)?;
+    let e = (f_src.contiguous()?.index_select(&edges.src_t, 0)?
+        + f_dst.contiguous()?.index_select(&edges.dst_t, 0)?)?;
     candle_nn::ops::leaky_relu(&e, slope as f64)
 }
 

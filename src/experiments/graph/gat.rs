@@ -9,6 +9,7 @@ use super::edge_ops::{
     aggregate, aggregate_reference, edge_scores, edge_scores_reference, edge_softmax,
     edge_softmax_reference,
 };
+use super::elementwise::elu;
 use super::model::{Forward, add_bias, input_features};
 use super::nn::{dropout, xavier_var, zeros_var};
 use super::prep::Prepared;
@@ -64,9 +65,21 @@ impl GatLayer {
     ) -> Result<(Tensor, Tensor)> {
         let n = wh.dim(0)?;
         let wh3 = wh.reshape((n, self.heads, self.out))?;
-        // a·[Wh_i || Wh_j] splits into a per-destination and a per-source half.
-        let fs = wh3.broadcast_mul(self.a_src.as_tensor())?.sum(2)?;
-        let fd = wh3.broadcast_mul(self.a_dst.as_tensor())?.sum(2)?;
+        // a·[Wh_i || Wh_j] splits into a per-source and a per-destination half; both come from
+        // one small matmul with block-diagonal [a_src | a_dst] (heads*out x 2*heads), cheaper
+        // than broadcast products over N x heads x out.
+        let (h, f) = (self.heads, self.out);
+        let eye = Tensor::eye(h, wh.dtype(), wh.device())?.reshape((h, 1, h))?;
+        let block = |a: &Var| -> Result<Tensor> {
+            a.as_tensor()
+                .reshape((h, f, 1))?
+                .broadcast_mul(&eye)?
+                .reshape((h * f, h))
+        };
+        let att = Tensor::cat(&[block(&self.a_src)?, block(&self.a_dst)?], 1)?;
+        let both = wh.matmul(&att)?;
+        let fs = both.narrow(1, 0, h)?;
+        let fd = both.narrow(1, h, h)?;
         let ed = &p.edges;
         let (alpha, out) = if reference {
             let alpha = edge_softmax_reference(&edge_scores_reference(&fs, &fd, SLOPE, ed)?, ed)?;
@@ -128,7 +141,7 @@ impl Gat {
             rng,
             self.reference,
         )?;
-        let h = h.elu(1.0)?;
+        let h = elu(&h)?;
         let hd = dropout(&h, d, train, rng)?;
         let (o, _) = self.l2.attend(
             &hd.matmul(self.l2.w.as_tensor())?,

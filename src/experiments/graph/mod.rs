@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod edge_ops;
+pub mod elementwise;
 pub mod gat;
 pub mod gcn;
 pub mod mlp;
