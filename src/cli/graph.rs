@@ -68,7 +68,10 @@ pub fn prefer_serial_candle_elementwise() {
 
 pub fn run(args: &GraphArgs, data_dir: &Path) -> anyhow::Result<Output> {
     anyhow::ensure!(args.seeds >= 1, "--seeds must be at least 1");
-    prefer_serial_candle_elementwise();
+    // Not under the multi-threaded test runner, where setting the environment is unsound.
+    if !cfg!(test) {
+        prefer_serial_candle_elementwise();
+    }
     let graph = load_dataset(args.dataset, data_dir, args.homophily)?;
     let mut cfg = GraphConfig::preset(args.model, args.preset);
     cfg.split = args.split;
@@ -142,4 +145,74 @@ pub fn bench_epochs(data_dir: &Path) -> anyhow::Result<serde_json::Value> {
         "gat_epoch_ms": epoch_ms(&graph, ModelKind::Gat, 5, 30)?,
         "graph_dataset": dataset,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(dataset: DatasetArg, model: ModelKind) -> GraphArgs {
+        GraphArgs {
+            model,
+            dataset,
+            preset: Preset::Paper,
+            split: SplitKind::Pygcn,
+            seeds: 2,
+            epochs: Some(3),
+            homophily: 0.8,
+            json: true,
+        }
+    }
+
+    #[test]
+    fn missing_cora_names_the_file_and_the_fetch_command() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = run(&args(DatasetArg::Cora, ModelKind::Gcn), dir.path())
+            .err()
+            .unwrap();
+        let msg = format!("{e:#}");
+        assert!(
+            msg.contains("cora.content") && msg.contains("gradlab data fetch cora"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn json_has_the_documented_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = run(&args(DatasetArg::Synthetic, ModelKind::Gat), dir.path()).unwrap();
+        for k in [
+            "dataset",
+            "model",
+            "preset",
+            "split",
+            "seeds",
+            "epochs",
+            "test_acc_mean",
+            "test_acc_std",
+            "val_acc_mean",
+            "ms_per_epoch_median",
+            "params",
+        ] {
+            assert!(!out.json[k].is_null(), "missing {k}: {}", out.json);
+        }
+        assert_eq!(out.json["seeds"], 2);
+        assert_eq!(out.json["epochs"], 3);
+        assert_eq!(out.json["model"], "gat");
+        assert!(out.human.contains("test accuracy"));
+    }
+
+    #[test]
+    fn bench_falls_back_to_synthetic_and_times_both_models() {
+        let dir = tempfile::tempdir().unwrap();
+        let v = bench_epochs(dir.path()).unwrap();
+        assert!(
+            v["graph_dataset"]
+                .as_str()
+                .unwrap()
+                .starts_with("synthetic")
+        );
+        assert!(v["gcn_epoch_ms"].as_f64().unwrap() > 0.0);
+        assert!(v["gat_epoch_ms"].as_f64().unwrap() > v["gcn_epoch_ms"].as_f64().unwrap());
+    }
 }

@@ -759,6 +759,136 @@ fn results_markdown(head: &[&str], rows: &[[String; 9]]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::jobs::Jobs;
+    use crate::ui::files::FileTasks;
+    use egui_kittest::kittest::Queryable;
+    use std::path::PathBuf;
+    use std::time::{Duration, Instant};
+
+    struct World {
+        tab: GraphsTab,
+        jobs: Jobs,
+        files: FileTasks,
+        data_dir: PathBuf,
+    }
+
+    fn harness(world: World) -> egui_kittest::Harness<'static, World> {
+        egui_kittest::Harness::new_ui_state(
+            |ui, w: &mut World| {
+                w.jobs.poll();
+                let mut cx = TabCx {
+                    jobs: &mut w.jobs,
+                    files: &mut w.files,
+                    data_dir: &w.data_dir,
+                    waker: Arc::new(|| {}),
+                };
+                egui::ScrollArea::vertical().show(ui, |ui| w.tab.ui(ui, &mut cx));
+            },
+            world,
+        )
+    }
+
+    #[test]
+    fn without_cora_the_tab_loads_the_synthetic_graph_and_trains_gcn() {
+        let dir = tempfile::tempdir().unwrap();
+        let tab = GraphsTab {
+            seeds: 1,
+            gcn: GraphConfig {
+                epochs: 3,
+                ..GraphConfig::preset(ModelKind::Gcn, Preset::Paper)
+            },
+            ..Default::default()
+        };
+        let world = World {
+            tab,
+            jobs: Jobs::default(),
+            files: FileTasks::fixed_dir(dir.path()),
+            data_dir: dir.path().to_path_buf(),
+        };
+        let mut h = harness(world);
+        let t = Instant::now();
+        while h.state().tab.rt.graph.is_none() {
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "graph never loaded: {:?}",
+                h.state().tab.rt.load_error
+            );
+            h.step();
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(
+            h.state()
+                .tab
+                .rt
+                .graph
+                .as_ref()
+                .unwrap()
+                .1
+                .name
+                .starts_with("synthetic")
+        );
+        h.step();
+        h.get_by_label("Train GCN").click();
+        h.step();
+        assert_eq!(h.state().tab.rt.started.len(), 1);
+        let id = h.state().tab.rt.started[0].0;
+        while h.state().jobs.get(id).unwrap().state.is_running() {
+            assert!(
+                t.elapsed() < Duration::from_secs(60),
+                "training never ended"
+            );
+            h.step();
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        h.step();
+        let job = h.state().jobs.get(id).unwrap();
+        assert!(job.summary().is_some(), "{:?}", job.state);
+        assert!(job.latest::<EmbeddingSnapshot>().is_some());
+        // The race button and the results row are on screen.
+        h.get_by_label("Race GCN vs GAT");
+        h.get_by_label("Train GAT");
+        let w = h.state_mut();
+        let cx = TabCx {
+            jobs: &mut w.jobs,
+            files: &mut w.files,
+            data_dir: &w.data_dir,
+            waker: Arc::new(|| {}),
+        };
+        let rows = w.tab.rows(&cx);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0][0], "GCN");
+    }
+
+    #[test]
+    fn missing_cora_when_asked_for_shows_the_fetch_hint() {
+        let dir = tempfile::tempdir().unwrap();
+        let tab = GraphsTab {
+            dataset: DatasetChoice::Cora,
+            ..Default::default()
+        };
+        let world = World {
+            tab,
+            jobs: Jobs::default(),
+            files: FileTasks::fixed_dir(dir.path()),
+            data_dir: dir.path().to_path_buf(),
+        };
+        let mut h = harness(world);
+        let t = Instant::now();
+        while h.state().tab.rt.load_error.is_none() {
+            assert!(t.elapsed() < Duration::from_secs(10));
+            h.step();
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(
+            h.state()
+                .tab
+                .rt
+                .load_error
+                .as_ref()
+                .unwrap()
+                .contains("gradlab data fetch cora")
+        );
+    }
 
     #[test]
     fn exports_have_a_header_and_one_line_per_row() {

@@ -34,7 +34,7 @@ impl Default for SyntheticSpec {
             edges: 5278,
             homophily: 0.8,
             words_per_node: 18,
-            topic_strength: 0.2,
+            topic_strength: 0.35,
             seed: 0,
         }
     }
