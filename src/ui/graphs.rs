@@ -122,17 +122,17 @@ impl GraphsTab {
 
     /// Starts loading in the background when the wanted data changed; picks up finished loads.
     fn poll_loading(&mut self, cx: &TabCx<'_>) {
-        if let Some((key, rx)) = &self.rt.loading {
-            if let Ok(res) = rx.try_recv() {
-                match res {
-                    Ok(g) => {
-                        self.rt.graph = Some((key.clone(), Arc::new(g)));
-                        self.rt.load_error = None;
-                    }
-                    Err(e) => self.rt.load_error = Some(format!("{e:#}")),
+        if let Some((key, rx)) = &self.rt.loading
+            && let Ok(res) = rx.try_recv()
+        {
+            match res {
+                Ok(g) => {
+                    self.rt.graph = Some((key.clone(), Arc::new(g)));
+                    self.rt.load_error = None;
                 }
-                self.rt.loading = None;
+                Err(e) => self.rt.load_error = Some(format!("{e:#}")),
             }
+            self.rt.loading = None;
         }
         // A failed load waits for the user (a changed choice or Retry clears the error).
         if self.rt.load_error.is_some() {
@@ -686,6 +686,11 @@ fn attention_view(ui: &mut egui::Ui, att: &AttentionSnapshot, node: &mut usize) 
         .legend(Legend::default())
         .include_y(0.0)
         .include_y(1.0)
+        // A fixed bar chart: wheel and drag scroll the page, not the plot.
+        .allow_scroll(false)
+        .allow_zoom(false)
+        .allow_drag(false)
+        .allow_boxed_zoom(false)
         .show(ui, |pui| {
             for h in 0..att.heads {
                 let bars: Vec<Bar> = edges
@@ -900,7 +905,7 @@ mod tests {
                 i.to_string()
             }
         });
-        let csv = results_csv(&head, &[row.clone()]);
+        let csv = results_csv(&head, std::slice::from_ref(&row));
         assert_eq!(csv.lines().count(), 2);
         assert!(csv.lines().nth(1).unwrap().starts_with("\"x, y\",1"));
         let md = results_markdown(&head, &[row]);

@@ -257,6 +257,7 @@ mod tests {
                     .collect();
                 let z: f32 = e.iter().map(|v| v.exp()).sum();
                 let mut total = 0.0;
+                #[allow(clippy::needless_range_loop)]
                 for k in t.dst_ptr[i]..t.dst_ptr[i + 1] {
                     let j = t.src[k] as usize;
                     let pos = nb
