@@ -25,10 +25,10 @@ pub struct SegArgs {
     /// `shapes` (built in), `isbi` (<data-dir>/isbi2012_em) or a folder with images/ and masks/.
     #[arg(long, default_value = "shapes")]
     pub dataset: String,
-    /// Epochs (default: 8 for shapes, 20 otherwise).
+    /// Epochs (default: 6 for shapes, 10 otherwise).
     #[arg(long)]
     pub epochs: Option<usize>,
-    /// Optimiser steps per epoch (default: 25 for shapes, 30 otherwise).
+    /// Optimiser steps per epoch (default: 12 for shapes, 20 otherwise).
     #[arg(long)]
     pub steps: Option<usize>,
     /// Side of the square training crops.

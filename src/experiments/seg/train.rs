@@ -45,8 +45,8 @@ impl Default for SegConfig {
         Self {
             dataset: DatasetSpec::default(),
             unet: UNetConfig::default(),
-            epochs: 8,
-            steps_per_epoch: 25,
+            epochs: 6,
+            steps_per_epoch: 12,
             crop: 128,
             batch: 8,
             lr: 2e-3,
@@ -68,8 +68,8 @@ impl SegConfig {
             },
             _ => Self {
                 dataset,
-                epochs: 20,
-                steps_per_epoch: 30,
+                epochs: 10,
+                steps_per_epoch: 20,
                 ..Self::default()
             },
         }

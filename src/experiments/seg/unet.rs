@@ -1,5 +1,5 @@
 //! The U-Net: `depth` levels with `base * 2^i` channels (level depth-1 is the bottleneck), two
-//! (3x3 conv + BatchNorm + ReLU) per block, 2x2 max-pool down, 2x2 stride-2 transposed conv up,
+//! (3x3 conv + BatchNorm + ReLU) per block (BatchNorm + ReLU fused, see `ops::BnRelu`), 2x2 max-pool down, 2x2 stride-2 transposed conv up,
 //! and skip connections by concatenation that can be switched off. With skips off each decoder
 //! block sees only the upsampled path, so its first conv has fewer input channels (and the model
 //! fewer parameters): the toggle changes the computation, not just a flag.
@@ -7,14 +7,14 @@
 //! Input of any size: it is replicate-padded on the right and bottom to a multiple of
 //! 2^(depth-1) (every pool then halves an even size) and the output is cropped back.
 
-use candle_core::{DType, Device, Result, Tensor, Var};
-use candle_nn::{BatchNorm, BatchNormConfig, ModuleT, VarBuilder, VarMap};
+use candle_core::{Device, Result, Tensor, Var};
+use candle_nn::VarMap;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand_distr::{Distribution, Normal};
 use serde::{Deserialize, Serialize};
 
-use super::ops::{conv1x1, conv3x3, max_pool2x2, up2x2};
+use super::ops::{BnRelu, conv1x1, conv3x3, max_pool2x2, up2x2};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UNetConfig {
@@ -74,17 +74,95 @@ impl UNetConfig {
     }
 }
 
+/// BatchNorm + ReLU with PyTorch's conventions (momentum 0.1, eps 1e-5, unbiased running
+/// variance), computed by the fused [`BnRelu`] op. Variables: `weight`, `bias`, `running_mean`,
+/// `running_var`, as in candle_nn and PyTorch.
+struct BnReluLayer {
+    gamma: Tensor,
+    beta: Tensor,
+    running_mean: Var,
+    running_var: Var,
+}
+
+const BN_EPS: f32 = 1e-5;
+const BN_MOMENTUM: f32 = 0.1;
+
+impl BnReluLayer {
+    fn new(vm: &VarMap, name: &str, c: usize) -> Result<Self> {
+        let konst = |suffix: &str, v: f32| -> Result<Var> {
+            let var = Var::from_vec(vec![v; c], c, &Device::Cpu)?;
+            insert(vm, &format!("{name}.{suffix}"), var.clone())?;
+            Ok(var)
+        };
+        Ok(Self {
+            gamma: konst("weight", 1.0)?.as_tensor().clone(),
+            beta: konst("bias", 0.0)?.as_tensor().clone(),
+            running_mean: konst("running_mean", 0.0)?,
+            running_var: konst("running_var", 1.0)?,
+        })
+    }
+
+    fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        let x = x.contiguous()?;
+        if !train {
+            let (m, v): (Vec<f32>, Vec<f32>) =
+                (self.running_mean.to_vec1()?, self.running_var.to_vec1()?);
+            let op = BnRelu {
+                eps: BN_EPS,
+                fixed: Some(m.into_iter().zip(v).collect()),
+                stats: Default::default(),
+            };
+            return x.apply_op3_no_bwd(&self.gamma, &self.beta, &op);
+        }
+        let stats = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let y = x.apply_op3(
+            &self.gamma,
+            &self.beta,
+            BnRelu {
+                eps: BN_EPS,
+                fixed: None,
+                stats: stats.clone(),
+            },
+        )?;
+        let st = stats
+            .lock()
+            .map_err(|_| candle_core::Error::Msg("poisoned".into()))?
+            .clone();
+        let (b, _, h, w) = x.dims4()?;
+        let n = (b * h * w) as f32;
+        let unbias = if n > 1.0 { n / (n - 1.0) } else { 1.0 };
+        let (m, v): (Vec<f32>, Vec<f32>) =
+            (self.running_mean.to_vec1()?, self.running_var.to_vec1()?);
+        let m: Vec<f32> = m
+            .iter()
+            .zip(&st)
+            .map(|(r, s)| r * (1.0 - BN_MOMENTUM) + s.0 * BN_MOMENTUM)
+            .collect();
+        let v: Vec<f32> = v
+            .iter()
+            .zip(&st)
+            .map(|(r, s)| r * (1.0 - BN_MOMENTUM) + s.1 * unbias * BN_MOMENTUM)
+            .collect();
+        let c = m.len();
+        self.running_mean
+            .set(&Tensor::from_vec(m, c, &Device::Cpu)?)?;
+        self.running_var
+            .set(&Tensor::from_vec(v, c, &Device::Cpu)?)?;
+        Ok(y)
+    }
+}
+
 struct Block {
     w1: Tensor,
-    bn1: BatchNorm,
+    bn1: BnReluLayer,
     w2: Tensor,
-    bn2: BatchNorm,
+    bn2: BnReluLayer,
 }
 
 impl Block {
     fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
-        let x = self.bn1.forward_t(&conv3x3(x, &self.w1)?, train)?.relu()?;
-        self.bn2.forward_t(&conv3x3(&x, &self.w2)?, train)?.relu()
+        let x = self.bn1.forward(&conv3x3(x, &self.w1)?, train)?;
+        self.bn2.forward(&conv3x3(&x, &self.w2)?, train)
     }
 }
 
@@ -113,21 +191,16 @@ fn var(vm: &VarMap, name: &str, shape: &[usize], std: f32, rng: &mut StdRng) -> 
     };
     let var = Var::from_vec(v, shape, &Device::Cpu)?;
     let t = var.as_tensor().clone();
+    insert(vm, name, var)?;
+    Ok(t)
+}
+
+fn insert(vm: &VarMap, name: &str, var: Var) -> Result<()> {
     vm.data()
         .lock()
         .map_err(|_| candle_core::Error::Msg("variable map poisoned".into()))?
         .insert(name.into(), var);
-    Ok(t)
-}
-
-fn bn(c: usize, vb: VarBuilder) -> Result<BatchNorm> {
-    let cfg = BatchNormConfig {
-        eps: 1e-5,
-        remove_mean: true,
-        affine: true,
-        momentum: 0.1,
-    };
-    candle_nn::batch_norm(c, cfg, vb)
+    Ok(())
 }
 
 impl UNet {
@@ -135,7 +208,6 @@ impl UNet {
     pub fn new(cfg: UNetConfig, vm: &VarMap, seed: u64) -> anyhow::Result<Self> {
         cfg.validate()?;
         let mut rng = StdRng::seed_from_u64(seed);
-        let vb = VarBuilder::from_varmap(vm, DType::F32, &Device::Cpu);
         let block = |name: &str, ci: usize, co: usize, rng: &mut StdRng| -> Result<Block> {
             Ok(Block {
                 w1: var(
@@ -145,7 +217,7 @@ impl UNet {
                     (2.0 / (ci * 9) as f32).sqrt(),
                     rng,
                 )?,
-                bn1: bn(co, vb.pp(format!("{name}.bn1")))?,
+                bn1: BnReluLayer::new(vm, &format!("{name}.bn1"), co)?,
                 w2: var(
                     vm,
                     &format!("{name}.conv2.weight"),
@@ -153,7 +225,7 @@ impl UNet {
                     (2.0 / (co * 9) as f32).sqrt(),
                     rng,
                 )?,
-                bn2: bn(co, vb.pp(format!("{name}.bn2")))?,
+                bn2: BnReluLayer::new(vm, &format!("{name}.bn2"), co)?,
             })
         };
         let mut enc = Vec::new();
