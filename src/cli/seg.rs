@@ -114,3 +114,85 @@ pub fn run(args: &SegArgs, data_dir: &Path) -> anyhow::Result<Output> {
         human,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::{GrayImage, Luma};
+
+    fn args(dataset: &str, out: Option<PathBuf>) -> SegArgs {
+        SegArgs {
+            skips: OnOff::Off,
+            dataset: dataset.into(),
+            epochs: Some(1),
+            steps: Some(2),
+            size: 16,
+            batch: 2,
+            lr: 1e-3,
+            dice: 0.5,
+            depth: 2,
+            base: 4,
+            seed: 0,
+            invert: false,
+            out,
+            json: true,
+        }
+    }
+
+    #[test]
+    fn folder_run_prints_the_summary_and_saves_a_checkpoint() {
+        let t = tempfile::tempdir().unwrap();
+        let data = t.path().join("data");
+        for sub in ["images", "masks"] {
+            std::fs::create_dir_all(data.join(sub)).unwrap();
+        }
+        for i in 0..4 {
+            let img =
+                GrayImage::from_fn(24, 20, |x, y| Luma([((x * 9 + y * 5 + i * 3) % 256) as u8]));
+            img.save(data.join(format!("images/{i}.png"))).unwrap();
+            let m = GrayImage::from_fn(24, 20, |x, _| Luma([if x % 6 == 0 { 255 } else { 0 }]));
+            m.save(data.join(format!("masks/{i}.png"))).unwrap();
+        }
+        let out = t.path().join("run");
+        let o = run(&args(data.to_str().unwrap(), Some(out.clone())), t.path()).unwrap();
+        for key in [
+            "dataset",
+            "skips",
+            "epochs",
+            "val_miou",
+            "val_iou_per_class",
+            "pixel_acc",
+            "params",
+            "ms_per_step_median",
+            "seconds",
+        ] {
+            assert!(o.json.get(key).is_some(), "missing {key} in {}", o.json);
+        }
+        assert_eq!(o.json["skips"], false);
+        assert_eq!(
+            o.json["params"],
+            crate::experiments::seg::UNetConfig {
+                depth: 2,
+                base: 4,
+                skips: false
+            }
+            .param_count()
+        );
+        for f in [
+            "model.safetensors",
+            "config.json",
+            "metrics.json",
+            "predictions.png",
+        ] {
+            assert!(out.join(f).is_file(), "{f} not written");
+        }
+        assert!(checkpoint::load(&out).is_ok());
+    }
+
+    #[test]
+    fn missing_isbi_is_a_clear_error() {
+        let t = tempfile::tempdir().unwrap();
+        let e = format!("{:#}", run(&args("isbi", None), t.path()).err().unwrap());
+        assert!(e.contains("isbi2012_em") && e.contains("fetch"), "{e}");
+    }
+}

@@ -463,7 +463,11 @@ impl SegmentationTab {
         ui.heading("Use a model");
         let s = &mut self.settings;
         egui::ComboBox::from_id_salt("seg_model")
-            .selected_text(format!("{:?}", s.model))
+            .selected_text(match s.model {
+                ModelChoice::SkipsOn => "trained with skips",
+                ModelChoice::SkipsOff => "trained without skips",
+                ModelChoice::Loaded => "loaded from disk",
+            })
             .show_ui(ui, |ui| {
                 ui.selectable_value(&mut s.model, ModelChoice::SkipsOn, "trained with skips");
                 ui.selectable_value(&mut s.model, ModelChoice::SkipsOff, "trained without skips");
@@ -595,11 +599,11 @@ impl SegmentationTab {
             ));
             ui.colored_label(
                 egui::Color32::from_rgb(FP_COLOR[0], FP_COLOR[1], FP_COLOR[2]),
-                "■ false positive",
+                "orange = false positive",
             );
             ui.colored_label(
                 egui::Color32::from_rgb(FN_COLOR[0], FN_COLOR[1], FN_COLOR[2]),
-                "■ false negative",
+                "blue = false negative",
             );
         });
         ui.separator();
