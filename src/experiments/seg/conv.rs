@@ -9,6 +9,8 @@
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor, bail};
 use rayon::prelude::*;
 
+use super::ops::with_f32;
+
 /// Target size of one band's im2col matrix (floats): ~256 KiB.
 const BAND_FLOATS: usize = 256 * 1024;
 
@@ -243,9 +245,14 @@ impl CustomOp2 for Conv3x3 {
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let (b, cin, h, w) = x.dims4()?;
         let (cout, _) = wt.dims2()?;
-        let (xv, wv, gv) = (to_vec(x)?, to_vec(wt)?, to_vec(grad)?);
-        let dx = conv_fwd(&gv, b, cout, h, w, &flip(&wv, cout, cin), cin);
-        let dw = conv_wgrad(&xv, &gv, b, cin, cout, h, w);
+        let wv = to_vec(wt)?;
+        // Borrow the activations in place: copying them would cost as much as the gemms.
+        let (dx, dw) = with_f32(x, |xv| {
+            with_f32(grad, |gv| {
+                let dx = conv_fwd(gv, b, cout, h, w, &flip(&wv, cout, cin), cin);
+                Ok((dx, conv_wgrad(xv, gv, b, cin, cout, h, w)))
+            })
+        })?;
         let dev = x.device();
         Ok((
             Some(Tensor::from_vec(dx, (b, cin, h, w), dev)?),

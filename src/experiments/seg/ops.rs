@@ -254,7 +254,7 @@ pub struct BnRelu {
     pub stats: std::sync::Arc<std::sync::Mutex<Vec<(f32, f32)>>>,
 }
 
-fn with_f32<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R> {
+pub(crate) fn with_f32<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R> {
     let t = t.contiguous()?;
     let (s, l) = t.storage_and_layout();
     match &*s {
