@@ -1,0 +1,227 @@
+//! Decoding user images with limits, so a hostile or huge file is an error and never an
+//! out-of-memory. Every format (PNG, JPEG, BMP, TIFF; gray, RGB, alpha, 8 or 16 bit) becomes one
+//! gray f32 plane in [0, 1]; alpha is ignored because microscopy and masks do not use it.
+
+use std::io::Cursor;
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use image::{DynamicImage, ImageReader, Limits};
+
+/// Largest side accepted. 16384^2 gray f32 is 1 GiB of pixels before the model even starts.
+pub const MAX_SIDE: u32 = 16_384;
+/// Largest decoder allocation.
+pub const MAX_ALLOC: u64 = 1 << 30;
+
+/// A gray picture, row-major, values in [0, 1].
+#[derive(Clone, Debug, PartialEq)]
+pub struct GrayF32 {
+    pub width: usize,
+    pub height: usize,
+    pub data: Vec<f32>,
+}
+
+impl GrayF32 {
+    pub fn new(width: usize, height: usize, data: Vec<f32>) -> Self {
+        debug_assert_eq!(data.len(), width * height);
+        Self {
+            width,
+            height,
+            data,
+        }
+    }
+
+    pub fn get(&self, x: usize, y: usize) -> f32 {
+        self.data[y * self.width + x]
+    }
+}
+
+fn limits() -> Limits {
+    let mut l = Limits::default();
+    l.max_image_width = Some(MAX_SIDE);
+    l.max_image_height = Some(MAX_SIDE);
+    l.max_alloc = Some(MAX_ALLOC);
+    l
+}
+
+/// Decodes any supported image from memory; `name` is used in error messages.
+pub fn decode_dynamic(bytes: &[u8], name: &str) -> anyhow::Result<DynamicImage> {
+    let mut reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .with_context(|| format!("{name}: cannot read"))?;
+    if reader.format().is_none() {
+        bail!("{name}: not an image this program reads (PNG, JPEG, BMP or TIFF)");
+    }
+    reader.limits(limits());
+    let img = reader.decode().map_err(|e| match e {
+        image::ImageError::Limits(l) => anyhow::anyhow!(
+            "{name}: image is too large ({l}); at most {MAX_SIDE} x {MAX_SIDE} pixels and {} MiB are accepted",
+            MAX_ALLOC >> 20
+        ),
+        other => anyhow::anyhow!("{name}: cannot decode: {other}"),
+    })?;
+    if img.width() == 0 || img.height() == 0 {
+        bail!("{name}: image has no pixels");
+    }
+    Ok(img)
+}
+
+pub fn read_dynamic(path: &Path) -> anyhow::Result<DynamicImage> {
+    let name = path.display().to_string();
+    let bytes = std::fs::read(path).with_context(|| format!("{name}: cannot read the file"))?;
+    decode_dynamic(&bytes, &name)
+}
+
+/// Gray in [0, 1] from any pixel type (16-bit keeps its precision through f32).
+pub fn to_gray_f32(img: &DynamicImage) -> GrayF32 {
+    let g = img.to_luma32f();
+    let (w, h) = (g.width() as usize, g.height() as usize);
+    GrayF32::new(
+        w,
+        h,
+        g.into_raw()
+            .into_iter()
+            .map(|v| v.clamp(0.0, 1.0))
+            .collect(),
+    )
+}
+
+pub fn read_gray(path: &Path) -> anyhow::Result<GrayF32> {
+    Ok(to_gray_f32(&read_dynamic(path)?))
+}
+
+pub fn decode_gray(bytes: &[u8], name: &str) -> anyhow::Result<GrayF32> {
+    Ok(to_gray_f32(&decode_dynamic(bytes, name)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::{ImageBuffer, ImageFormat, Luma, LumaA, Rgb, Rgba};
+
+    fn write(dir: &Path, name: &str, img: DynamicImage, fmt: ImageFormat) -> std::path::PathBuf {
+        let p = dir.join(name);
+        img.save_with_format(&p, fmt).unwrap();
+        p
+    }
+
+    #[test]
+    fn decodes_every_format_and_pixel_type_to_gray() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        // A left-dark right-bright ramp: every decoder must keep that order.
+        let g8 = ImageBuffer::from_fn(6, 4, |x, _| Luma([(x * 50) as u8]));
+        let g16 = ImageBuffer::from_fn(6, 4, |x, _| Luma([(x * 13000) as u16]));
+        let rgb = ImageBuffer::from_fn(6, 4, |x, _| Rgb([(x * 50) as u8; 3]));
+        let rgba = ImageBuffer::from_fn(6, 4, |x, _| {
+            Rgba([(x * 50) as u8, (x * 50) as u8, (x * 50) as u8, 128])
+        });
+        let la = ImageBuffer::from_fn(6, 4, |x, _| LumaA([(x * 50) as u8, 255]));
+        let files = vec![
+            write(
+                d,
+                "g8.png",
+                DynamicImage::ImageLuma8(g8.clone()),
+                ImageFormat::Png,
+            ),
+            write(
+                d,
+                "g16.png",
+                DynamicImage::ImageLuma16(g16.clone()),
+                ImageFormat::Png,
+            ),
+            write(
+                d,
+                "rgb.png",
+                DynamicImage::ImageRgb8(rgb.clone()),
+                ImageFormat::Png,
+            ),
+            write(
+                d,
+                "rgba.png",
+                DynamicImage::ImageRgba8(rgba),
+                ImageFormat::Png,
+            ),
+            write(d, "la.png", DynamicImage::ImageLumaA8(la), ImageFormat::Png),
+            write(
+                d,
+                "rgb.jpg",
+                DynamicImage::ImageRgb8(rgb.clone()),
+                ImageFormat::Jpeg,
+            ),
+            write(
+                d,
+                "g8.bmp",
+                DynamicImage::ImageRgb8(rgb.clone()),
+                ImageFormat::Bmp,
+            ),
+            write(
+                d,
+                "g8.tiff",
+                DynamicImage::ImageLuma8(g8),
+                ImageFormat::Tiff,
+            ),
+            write(
+                d,
+                "g16.tiff",
+                DynamicImage::ImageLuma16(g16),
+                ImageFormat::Tiff,
+            ),
+        ];
+        for f in files {
+            let g = read_gray(&f).unwrap_or_else(|e| panic!("{}: {e:#}", f.display()));
+            assert_eq!((g.width, g.height), (6, 4), "{}", f.display());
+            assert!(g.data.iter().all(|v| (0.0..=1.0).contains(v)));
+            // JPEG is lossy: compare ends of the ramp only.
+            assert!(
+                g.get(5, 1) > g.get(0, 1) + 0.5,
+                "{}: {:?}",
+                f.display(),
+                g.data
+            );
+            assert!(g.get(0, 2) < 0.1, "{}", f.display());
+        }
+    }
+
+    #[test]
+    fn truncated_file_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let img = ImageBuffer::from_fn(64, 64, |x, y| Luma([((x * y) % 256) as u8]));
+        let p = write(
+            dir.path(),
+            "cut.png",
+            DynamicImage::ImageLuma8(img),
+            ImageFormat::Png,
+        );
+        let bytes = std::fs::read(&p).unwrap();
+        std::fs::write(&p, &bytes[..bytes.len() / 2]).unwrap();
+        let e = read_gray(&p).unwrap_err();
+        assert!(format!("{e:#}").contains("cut.png"), "{e:#}");
+        let e = decode_gray(b"not an image at all", "junk.png").unwrap_err();
+        assert!(format!("{e:#}").contains("junk.png"), "{e:#}");
+    }
+
+    #[test]
+    fn oversized_header_is_an_error_not_an_allocation() {
+        // A BMP header claiming 100000 x 100000 pixels with no pixel data behind it.
+        let (w, h) = (100_000i32, 100_000i32);
+        let mut b = Vec::new();
+        b.extend_from_slice(b"BM");
+        b.extend_from_slice(&(54u32 + 16).to_le_bytes());
+        b.extend_from_slice(&[0; 4]);
+        b.extend_from_slice(&54u32.to_le_bytes());
+        b.extend_from_slice(&40u32.to_le_bytes());
+        b.extend_from_slice(&w.to_le_bytes());
+        b.extend_from_slice(&h.to_le_bytes());
+        b.extend_from_slice(&1u16.to_le_bytes());
+        b.extend_from_slice(&24u16.to_le_bytes());
+        b.extend_from_slice(&[0; 24]);
+        b.extend_from_slice(&[0; 16]);
+        let e = decode_gray(&b, "huge.bmp").unwrap_err();
+        let msg = format!("{e:#}");
+        assert!(
+            msg.contains("huge.bmp") && msg.contains("too large"),
+            "{msg}"
+        );
+    }
+}
