@@ -158,6 +158,20 @@ impl GradlabApp {
     }
 }
 
+impl GradlabApp {
+    /// Starts the Segmentation tab's "Train both" as a click would: two U-Net jobs training while
+    /// the UI draws (the UI frame-time benchmark).
+    pub fn start_benchmark_jobs(&mut self, ctx: &egui::Context) {
+        let mut cx = TabCx {
+            jobs: &mut self.jobs,
+            files: &mut self.files,
+            data_dir: &self.data_dir,
+            waker: ui::repaint_waker(ctx),
+        };
+        self.settings.segmentation.train_both(&mut cx);
+    }
+}
+
 /// Parses saved settings; `None` means first start. A parse failure gives defaults and a notice.
 pub fn load_settings(saved: Option<&str>) -> (Settings, Option<String>) {
     match saved {

@@ -5,6 +5,8 @@ use gradlab::app::GradlabApp;
 use gradlab::cli::{self, Cli};
 
 fn main() -> ExitCode {
+    // Before any thread exists: candle reads it once when its pool starts.
+    cli::graph::prefer_serial_candle_elementwise();
     let args = Cli::parse();
     match &args.command {
         None => run_gui(&args),

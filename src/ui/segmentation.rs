@@ -115,6 +115,27 @@ pub struct SegmentationTab {
 }
 
 impl SegmentationTab {
+    /// "Train both": skips on and off as two jobs on the same data and seed.
+    pub fn train_both(&mut self, cx: &mut TabCx<'_>) {
+        match self.dataset(cx) {
+            Ok(ds) => {
+                cx.jobs.clear_finished(KIND);
+                for skips in [true, false] {
+                    let cfg = self.config(ds.clone(), skips);
+                    let name = if skips { "skips on" } else { "skips off" };
+                    let id = cx.jobs.spawn(KIND, name, cx.waker.clone(), move |sink, stop| run(&cfg, sink, stop));
+                    if skips {
+                        self.rt.on = Some(id)
+                    } else {
+                        self.rt.off = Some(id)
+                    }
+                }
+                self.rt.message = None;
+            }
+            Err(e) => self.rt.message = Some(e),
+        }
+    }
+
     pub fn ui(&mut self, ui: &mut egui::Ui, cx: &mut TabCx<'_>) {
         self.take_picked(cx);
         self.collect_io(cx);
@@ -417,27 +438,7 @@ impl SegmentationTab {
                 .add_enabled(!running, egui::Button::new("Train both"))
                 .clicked()
             {
-                match self.dataset(cx) {
-                    Ok(ds) => {
-                        cx.jobs.clear_finished(KIND);
-                        for skips in [true, false] {
-                            let cfg = self.config(ds.clone(), skips);
-                            let name = if skips { "skips on" } else { "skips off" };
-                            let id =
-                                cx.jobs
-                                    .spawn(KIND, name, cx.waker.clone(), move |sink, stop| {
-                                        run(&cfg, sink, stop)
-                                    });
-                            if skips {
-                                self.rt.on = Some(id)
-                            } else {
-                                self.rt.off = Some(id)
-                            }
-                        }
-                        self.rt.message = None;
-                    }
-                    Err(e) => self.rt.message = Some(e),
-                }
+                self.train_both(cx);
             }
             if ui.add_enabled(running, egui::Button::new("Stop")).clicked() {
                 for id in [self.rt.on, self.rt.off].into_iter().flatten() {
