@@ -874,10 +874,10 @@ proptest! {
             if replace { text[i] = c } else { text.insert(i, c) }
         }
         let text: String = text.into_iter().collect();
-        if let Ok(meta) = serde_json::from_str::<ModelMeta>(&text) {
-            if meta.unet.validate().is_ok() {
-                prop_assert!(meta.unet.param_count() > 0);
-            }
+        if let Ok(meta) = serde_json::from_str::<ModelMeta>(&text)
+            && meta.unet.validate().is_ok()
+        {
+            prop_assert!(meta.unet.param_count() > 0);
         }
     }
 
@@ -942,10 +942,11 @@ fn fuzz_checkpoint_load_with_mutated_configs() {
             }
             let text: String = text.into_iter().collect();
             // Keep the model small: a config naming a huge network is a valid (slow) load.
-            if let Ok(m) = serde_json::from_str::<ModelMeta>(&text) {
-                if m.unet.validate().is_ok() && m.unet.param_count() > 200_000 {
-                    return Ok(());
-                }
+            if let Ok(m) = serde_json::from_str::<ModelMeta>(&text)
+                && m.unet.validate().is_ok()
+                && m.unet.param_count() > 200_000
+            {
+                return Ok(());
             }
             std::fs::write(&c, &text).unwrap();
             match checkpoint::load(t.path()) {

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use gradlab::files::atomic_write;
@@ -10,6 +10,13 @@ use gradlab::jobs::Jobs;
 use gradlab::sysinfo::{rss_mib, thread_count};
 
 const WRITER_ENV: &str = "GRADLAB_TEST_WRITER_TARGET";
+
+/// RSS and thread counts are per process: the tests that measure them run one at a time.
+static MEASURE: Mutex<()> = Mutex::new(());
+
+fn measuring() -> MutexGuard<'static, ()> {
+    MEASURE.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 fn payload(tag: u8) -> Vec<u8> {
     vec![tag; 8 << 20]
@@ -57,6 +64,7 @@ fn killing_a_writer_leaves_a_whole_file() {
 
 #[test]
 fn two_hundred_jobs_started_and_stopped_leak_no_threads() {
+    let _serial = measuring();
     let base_threads = thread_count().unwrap();
     let base_rss = rss_mib().unwrap();
     let mut jobs = Jobs::default();
@@ -115,4 +123,168 @@ fn two_hundred_jobs_started_and_stopped_leak_no_threads() {
         "RSS {base_rss:.0} -> {rss:.0} MiB after 200 jobs"
     );
     eprintln!("200 jobs: threads {base_threads} -> {threads}, RSS {base_rss:.1} -> {rss:.1} MiB");
+}
+
+fn small_seg_config(epochs: usize, steps: usize) -> gradlab::experiments::seg::SegConfig {
+    use gradlab::data::seg::{DatasetSpec, shapes::ShapesConfig};
+    use gradlab::experiments::seg::{SegConfig, UNetConfig};
+    SegConfig {
+        dataset: DatasetSpec::Shapes(ShapesConfig {
+            size: 48,
+            count: 6,
+            cell: 14.0,
+            ..Default::default()
+        }),
+        unet: UNetConfig {
+            depth: 3,
+            base: 8,
+            skips: true,
+        },
+        epochs,
+        steps_per_epoch: steps,
+        crop: 32,
+        batch: 4,
+        gallery: 1,
+        ..Default::default()
+    }
+}
+
+/// A GAT run and a U-Net run, back to back, ten times: what one run allocates (tensors, graph
+/// preparation, images, the model) must be freed, so RSS after run 10 stays near RSS after run 2
+/// (run 1 pays for one-off pools and caches).
+#[test]
+fn ten_consecutive_training_runs_do_not_grow_memory() {
+    use gradlab::data::graph::{SyntheticSpec, synthetic_graph};
+    use gradlab::experiments::graph::{GraphConfig, ModelKind, Preset, train_one};
+    use gradlab::experiments::{StopFlag, VecSink};
+    let _serial = measuring();
+    let graph = synthetic_graph(&SyntheticSpec::default()).unwrap();
+    let gat = GraphConfig {
+        epochs: 8,
+        patience: 0,
+        snapshot_every: 4,
+        ..GraphConfig::preset(ModelKind::Gat, Preset::Paper)
+    };
+    let seg = small_seg_config(1, 3);
+    let t0 = Instant::now();
+    let mut rss = Vec::new();
+    for run in 1..=10 {
+        // VecSink keeps every event (snapshots, images, the model): dropped at the end of a run.
+        let mut sink = VecSink::default();
+        let r = train_one(&gat, &graph, &mut sink, &StopFlag::new()).unwrap();
+        assert_eq!(r.epochs_run, 8);
+        let out = gradlab::experiments::seg::train(&seg, &mut sink, &StopFlag::new()).unwrap();
+        assert_eq!(out.summary["epochs"], 1);
+        drop((sink, out));
+        rss.push(rss_mib().unwrap());
+        eprintln!("run {run}: RSS {:.1} MiB", rss[run - 1]);
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    eprintln!(
+        "10 runs (GAT 8 epochs + U-Net 3 steps) in {secs:.1} s: RSS after run 2 {:.1} MiB, after run 10 {:.1} MiB",
+        rss[1], rss[9]
+    );
+    assert!(
+        rss[9] < rss[1] + 30.0,
+        "RSS grew from {:.1} MiB (run 2) to {:.1} MiB (run 10): {rss:?}",
+        rss[1],
+        rss[9]
+    );
+}
+
+/// Three real experiments (GCN, GAT, U-Net) training at once through the job runner: all report
+/// progress, all stop when asked, within a second or so, and no thread is left behind.
+#[test]
+fn three_jobs_at_once_all_report_and_all_stop() {
+    use gradlab::data::graph::{SyntheticSpec, synthetic_graph};
+    use gradlab::experiments::graph::{GraphConfig, ModelKind, Preset};
+    use gradlab::jobs::JobState;
+    let _serial = measuring();
+    let base_threads = thread_count().unwrap();
+    let graph = Arc::new(synthetic_graph(&SyntheticSpec::default()).unwrap());
+    let mut jobs = Jobs::default();
+    let mut ids = Vec::new();
+    for model in [ModelKind::Gcn, ModelKind::Gat] {
+        let g = graph.clone();
+        let cfg = GraphConfig {
+            epochs: 100_000,
+            patience: 0,
+            ..GraphConfig::preset(model, Preset::Paper)
+        };
+        ids.push(
+            jobs.spawn("load", model.label(), Arc::new(|| {}), move |sink, stop| {
+                gradlab::experiments::graph::run(&cfg, &g, sink, stop)
+            }),
+        );
+    }
+    let seg = small_seg_config(10_000, 4);
+    ids.push(
+        jobs.spawn("load", "U-Net", Arc::new(|| {}), move |sink, stop| {
+            gradlab::experiments::seg::run(&seg, sink, stop)
+        }),
+    );
+    // Wait until every job has sent at least one finished epoch.
+    let t = Instant::now();
+    loop {
+        jobs.poll();
+        let reported = ids
+            .iter()
+            .filter(|&&id| {
+                let j = jobs.get(id).unwrap();
+                assert!(j.state.is_running(), "{}: {:?}", j.name, j.state);
+                j.progress.0 > 0 && !j.metrics.is_empty()
+            })
+            .count();
+        if reported == ids.len() {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "not every job reported within 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let running_for = t.elapsed();
+    for &id in &ids {
+        jobs.stop(id);
+    }
+    let t = Instant::now();
+    while jobs.any_running() || jobs.live_threads() > 0 {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "jobs did not stop within 10 s"
+        );
+        jobs.poll();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let stop_secs = t.elapsed().as_secs_f64();
+    for &id in &ids {
+        let j = jobs.get(id).unwrap();
+        assert_eq!(j.state, JobState::Stopped, "{}", j.name);
+        for (name, pts) in j.metrics.iter() {
+            assert!(!pts.is_empty());
+            assert!(
+                pts.iter().all(|p| p[0].is_finite() && p[1].is_finite()),
+                "{}: {name} has a non-finite point",
+                j.name
+            );
+        }
+    }
+    eprintln!(
+        "3 jobs ran together for {:.2} s; all stopped {stop_secs:.2} s after the request",
+        running_for.as_secs_f64()
+    );
+    drop(jobs);
+    let t = Instant::now();
+    while thread_count().unwrap() > base_threads + 2 && t.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pool = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    let threads = thread_count().unwrap();
+    assert!(
+        threads <= base_threads + pool + 1,
+        "threads {base_threads} -> {threads}: job threads leaked"
+    );
 }
