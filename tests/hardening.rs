@@ -821,6 +821,96 @@ fn fuzz_config() -> ProptestConfig {
     }
 }
 
+/// Counts the inputs a fuzz target tried and how many its parser accepted, and prints both once
+/// all cases ran (the figures in README's Reliability section).
+struct Tally {
+    name: &'static str,
+    tried: std::sync::atomic::AtomicUsize,
+    accepted: std::sync::atomic::AtomicUsize,
+}
+
+impl Tally {
+    const fn new(name: &'static str) -> Self {
+        Self {
+            name,
+            tried: std::sync::atomic::AtomicUsize::new(0),
+            accepted: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    fn record(&self, accepted: bool) {
+        use std::sync::atomic::Ordering::Relaxed;
+        if accepted {
+            self.accepted.fetch_add(1, Relaxed);
+        }
+        if self.tried.fetch_add(1, Relaxed) + 1 == FUZZ_CASES as usize {
+            eprintln!(
+                "fuzz {}: {FUZZ_CASES} inputs, {} accepted, the rest rejected with an error, no panic",
+                self.name,
+                self.accepted.load(Relaxed)
+            );
+        }
+    }
+}
+
+static CORA_RANDOM: Tally = Tally::new("cora loader, random text");
+static CORA_MUTATED: Tally = Tally::new("cora loader, mutated valid files");
+static IMAGE_RANDOM: Tally = Tally::new("image decoder, random bytes");
+static IMAGE_MUTATED: Tally = Tally::new("image decoder, mutated PNG/JPEG");
+static CONFIG_MUTATED: Tally = Tally::new("checkpoint config.json, mutated");
+static CATALOG_MUTATED: Tally = Tally::new("catalog.toml, mutated");
+
+/// Parses both files; when both are accepted the graph must satisfy every invariant the models
+/// rely on. Returns whether the graph was accepted.
+fn cora_property(content: &str, cites: &str) -> Result<bool, TestCaseError> {
+    let Ok(mut g) = parse_content(content.as_bytes(), "cora.content") else {
+        return Ok(false);
+    };
+    prop_assert!(
+        g.features
+            .indices
+            .iter()
+            .all(|&j| (j as usize) < g.features.cols)
+    );
+    if parse_cites(cites.as_bytes(), "cora.cites", &mut g).is_err() {
+        return Ok(false);
+    }
+    prop_assert!(g.validate().is_ok(), "{:?}", g.validate());
+    Ok(true)
+}
+
+/// A valid 6-paper Cora pair with a few tokens replaced, inserted or deleted.
+fn cora_mutated() -> impl Strategy<Value = (String, String)> {
+    let token = prop::sample::select(vec![
+        "0", "1", "2", "\t", "\n", "\r\n", " ", "p1", "p9", "", "x", "-1",
+    ]);
+    prop::collection::vec(
+        (any::<bool>(), any::<prop::sample::Index>(), token, 0u8..3),
+        1..5,
+    )
+    .prop_map(|edits| {
+        let (content, cites) = cora_text(6, "\n");
+        let mut files = [content, cites];
+        for (which, at, tok, op) in edits {
+            let f = &mut files[usize::from(which)];
+            // Edit at a char boundary of this ASCII text.
+            let i = at.index(f.len().max(1)).min(f.len());
+            match op {
+                0 => f.insert_str(i, tok),
+                1 if i < f.len() => {
+                    f.replace_range(i..i + 1, tok);
+                }
+                _ if i < f.len() => {
+                    f.remove(i);
+                }
+                _ => {}
+            }
+        }
+        let [c, k] = files;
+        (c, k)
+    })
+}
+
 /// Cora-ish text: ids, 0/1 and other numbers, words, tabs, spaces, CR and LF.
 fn cora_like() -> impl Strategy<Value = String> {
     let token = prop_oneof![
@@ -846,12 +936,12 @@ proptest! {
     /// the models rely on.
     #[test]
     fn fuzz_cora_loader_never_panics(content in cora_like(), cites in cora_like()) {
-        if let Ok(mut g) = parse_content(content.as_bytes(), "cora.content") {
-            prop_assert!(g.features.indices.iter().all(|&j| (j as usize) < g.features.cols));
-            if parse_cites(cites.as_bytes(), "cora.cites", &mut g).is_ok() {
-                prop_assert!(g.validate().is_ok(), "{:?}", g.validate());
-            }
-        }
+        CORA_RANDOM.record(cora_property(&content, &cites)?);
+    }
+
+    #[test]
+    fn fuzz_cora_loader_on_mutated_files((content, cites) in cora_mutated()) {
+        CORA_MUTATED.record(cora_property(&content, &cites)?);
     }
 
     /// Random bytes, with the magic numbers of every format so each decoder gets exercised.
@@ -864,9 +954,11 @@ proptest! {
     ) {
         let mut bytes = magic.to_vec();
         bytes.extend_from_slice(&tail);
-        if let Ok(img) = decode_dynamic(&bytes, "fuzz") {
-            let _ = binarise_mask(&img, false, "fuzz");
+        let decoded = decode_dynamic(&bytes, "fuzz");
+        if let Ok(img) = &decoded {
+            let _ = binarise_mask(img, false, "fuzz");
         }
+        IMAGE_RANDOM.record(decoded.is_ok());
     }
 
     /// A valid small PNG (and JPEG) with a few bytes changed, inserted or cut.
@@ -890,10 +982,12 @@ proptest! {
             let keep = cut.index(bytes.len());
             bytes.truncate(keep);
         }
-        if let Ok(img) = decode_dynamic(&bytes, "fuzz") {
+        let decoded = decode_dynamic(&bytes, "fuzz");
+        if let Ok(img) = &decoded {
             prop_assert!(img.width() as u64 * img.height() as u64 <= 1 << 28);
-            let _ = binarise_mask(&img, true, "fuzz");
+            let _ = binarise_mask(img, true, "fuzz");
         }
+        IMAGE_MUTATED.record(decoded.is_ok());
     }
 
     /// The checkpoint config: mutations of a valid config.json. Whatever parses must either fail
@@ -910,11 +1004,12 @@ proptest! {
             if replace { text[i] = c } else { text.insert(i, c) }
         }
         let text: String = text.into_iter().collect();
-        if let Ok(meta) = serde_json::from_str::<ModelMeta>(&text)
-            && meta.unet.validate().is_ok()
-        {
+        let parsed = serde_json::from_str::<ModelMeta>(&text);
+        let valid = parsed.as_ref().is_ok_and(|m| m.unet.validate().is_ok());
+        if let (true, Ok(meta)) = (valid, &parsed) {
             prop_assert!(meta.unet.param_count() > 0);
         }
+        CONFIG_MUTATED.record(valid);
     }
 
     /// The dataset catalog: mutations of the built-in catalog.toml.
@@ -930,7 +1025,7 @@ proptest! {
             if replace { text[i] = c } else { text.insert(i, c) }
         }
         let text: String = text.into_iter().collect();
-        let _ = gradlab::data::catalog::parse(&text, "catalog.toml");
+        CATALOG_MUTATED.record(gradlab::data::catalog::parse(&text, "catalog.toml").is_ok());
     }
 }
 
