@@ -1240,3 +1240,57 @@ fn seg_cli_refuses_a_huge_learning_rate() {
     assert_cli_error(&r, &["learning rate"]);
     assert!(r.secs < 10.0);
 }
+
+/// The GUI path: a diverging run inside the job runner ends as a failed job whose message says
+/// why, and whose curves keep every epoch before the NaN (and nothing after).
+#[test]
+fn diverging_job_fails_with_a_message_and_keeps_its_finite_curve() {
+    use gradlab::data::graph::{SyntheticSpec, synthetic_graph};
+    use gradlab::experiments::graph::{GraphConfig, ModelKind, Preset, run};
+    use gradlab::jobs::{JobState, Jobs};
+    let g = synthetic_graph(&SyntheticSpec::default()).unwrap();
+    // lr 1e18 (measured): the first epochs stay finite, a later one overflows to inf.
+    let cfg = GraphConfig {
+        lr: 1e18,
+        weight_decay: 0.0,
+        epochs: 40,
+        snapshot_every: 0,
+        ..GraphConfig::preset(ModelKind::Gcn, Preset::Paper)
+    };
+    let mut jobs = Jobs::default();
+    let id = jobs.spawn(
+        "graph",
+        "GCN lr 1e18",
+        std::sync::Arc::new(|| {}),
+        move |sink, stop| run(&cfg, &g, sink, stop),
+    );
+    let t = Instant::now();
+    while jobs.get(id).unwrap().state.is_running() {
+        assert!(t.elapsed().as_secs() < 30, "the diverging job did not end");
+        jobs.poll();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    let job = jobs.get(id).unwrap();
+    let JobState::Failed(msg) = &job.state else {
+        panic!("expected a failed job, got {:?}", job.state);
+    };
+    assert!(
+        msg.contains("diverged") && msg.contains("learning rate"),
+        "{msg}"
+    );
+    let step: usize = msg
+        .split("at step ")
+        .nth(1)
+        .and_then(|r| r.split(':').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no step in {msg}"));
+    let kept = job.metrics.get("train_loss").map_or(0, |p| p.len());
+    assert_eq!(kept, step - 1, "{msg}");
+    for (name, pts) in job.metrics.iter() {
+        assert!(
+            pts.iter().all(|p| p[1].is_finite()),
+            "{name} has a non-finite point"
+        );
+    }
+    eprintln!("diverging job: \"{msg}\"; {kept} finite epoch(s) kept on the plot");
+}
