@@ -608,6 +608,16 @@ fn cora_with_crlf_line_ends_trains() {
     assert!(v["test_acc_mean"].as_f64().unwrap().is_finite(), "{v}");
 }
 
+/// Notepad's "UTF-8 with BOM": the mark is not part of the first paper's id (before the fix the
+/// run failed with "cora.cites line 1: paper id p0 is not in cora.content").
+#[test]
+fn cora_with_a_byte_order_mark_trains() {
+    let (content, cites) = cora_text(200, "\r\n");
+    let t = cora_dir(&format!("\u{feff}{content}"), &cites);
+    let r = graph_cli(t.path());
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+}
+
 /// Peak resident memory (KiB) of a child, from `/usr/bin/time -v`, when that tool exists.
 fn max_rss_kib(stderr: &str) -> Option<u64> {
     stderr

@@ -88,6 +88,10 @@ impl<R: BufRead> Lines<R> {
             while matches!(self.buf.last(), Some(b'\n' | b'\r')) {
                 self.buf.pop();
             }
+            // Windows editors may start a UTF-8 file with a byte-order mark: not part of the id.
+            if self.line_no == 1 && self.buf.starts_with(b"\xEF\xBB\xBF") {
+                self.buf.drain(..3);
+            }
             if self.buf.iter().all(|b| b.is_ascii_whitespace()) {
                 continue;
             }
