@@ -1266,6 +1266,65 @@ fn seg_run_that_blows_up_stops_with_a_divergence_error() {
     );
 }
 
+/// Out-of-range numbers on the command line: exit code 1 and the rule that was broken, before
+/// any data is loaded.
+#[test]
+fn cli_rejects_out_of_range_arguments() {
+    let seg = |over: &[(&str, &str)]| {
+        let mut args: Vec<(&str, &str)> = vec![
+            ("--size", "16"),
+            ("--batch", "2"),
+            ("--depth", "2"),
+            ("--base", "4"),
+            ("--epochs", "1"),
+            ("--steps", "1"),
+        ];
+        for (k, v) in over {
+            args.retain(|(a, _)| a != k);
+            args.push((k, v));
+        }
+        let flat: Vec<String> = std::iter::once("seg".to_string())
+            .chain(args.iter().map(|(k, v)| format!("{k}={v}")))
+            .collect();
+        let refs: Vec<&OsStr> = flat.iter().map(OsStr::new).collect();
+        gradlab(&refs)
+    };
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (&[("--size", "0")], "crop must be 8..1024"),
+        (&[("--size", "100000")], "crop must be 8..1024"),
+        (&[("--batch", "0")], "batch must be 1..256"),
+        (&[("--depth", "0")], "depth must be 1..6"),
+        (&[("--depth", "7")], "depth must be 1..6"),
+        (&[("--base", "1")], "base channels must be 2..128"),
+        (&[("--epochs", "0")], "epochs must be at least 1"),
+        (&[("--steps", "0")], "steps per epoch must be at least 1"),
+        (&[("--dice", "-1")], "Dice weight"),
+        (&[("--dice", "NaN")], "Dice weight"),
+        (&[("--lr", "NaN")], "learning rate"),
+        (&[("--lr", "-1")], "learning rate"),
+        (&[("--lr", "inf")], "learning rate"),
+    ];
+    for (over, needle) in cases {
+        let r = seg(over);
+        assert_cli_error(&r, &[needle]);
+        assert!(r.secs < 10.0, "{over:?} took {:.1} s", r.secs);
+    }
+    for h in ["5", "NaN", "-1"] {
+        let arg = format!("--homophily={h}");
+        let r = gradlab(&[
+            os("graph"),
+            os("--dataset"),
+            os("synthetic"),
+            os(&arg),
+            os("--seeds"),
+            os("1"),
+            os("--epochs"),
+            os("1"),
+        ]);
+        assert_cli_error(&r, &["homophily must be in [0, 1]"]);
+    }
+}
+
 #[test]
 fn seg_cli_refuses_a_huge_learning_rate() {
     let r = gradlab(&[os("seg"), os("--lr"), os("10"), os("--epochs"), os("1")]);
