@@ -26,9 +26,15 @@ fn part(name: &str, f: impl FnOnce() -> anyhow::Result<Value>) -> anyhow::Result
     let mut v = f()?;
     if let Value::Object(m) = &mut v {
         if resettable {
-            m.insert("peak_rss_mib".into(), json!(peak_rss_mib().map(|x| (x * 10.0).round() / 10.0)));
+            m.insert(
+                "peak_rss_mib".into(),
+                json!(peak_rss_mib().map(|x| (x * 10.0).round() / 10.0)),
+            );
         }
-        m.insert("wall_s".into(), json!((t.elapsed().as_secs_f64() * 100.0).round() / 100.0));
+        m.insert(
+            "wall_s".into(),
+            json!((t.elapsed().as_secs_f64() * 100.0).round() / 100.0),
+        );
     }
     Ok(v)
 }
@@ -39,19 +45,33 @@ pub fn run(args: &BenchArgs, data_dir: &Path) -> anyhow::Result<Output> {
     let mut out = serde_json::Map::new();
     out.insert("threads".into(), json!(threads));
     if want("theory") {
-        out.insert("theory".into(), part("theory", || Ok(json!({ "theory_suite_s": crate::experiments::theory::suite_seconds()? })))?);
+        out.insert(
+            "theory".into(),
+            part("theory", || {
+                Ok(json!({ "theory_suite_s": crate::experiments::theory::suite_seconds()? }))
+            })?,
+        );
     }
     if want("graph") {
-        out.insert("graph".into(), part("graph", || super::graph::bench_epochs(data_dir))?);
+        out.insert(
+            "graph".into(),
+            part("graph", || super::graph::bench_epochs(data_dir))?,
+        );
     }
     if want("seg") {
-        out.insert("seg".into(), part("seg", crate::experiments::seg::bench_steps)?);
+        out.insert(
+            "seg".into(),
+            part("seg", crate::experiments::seg::bench_steps)?,
+        );
     }
     if want("ui") {
         out.insert("ui".into(), part("ui", ui_frames)?);
     }
     let json = Value::Object(out);
-    Ok(Output { human: human(&json), json })
+    Ok(Output {
+        human: human(&json),
+        json,
+    })
 }
 
 /// p95 UI frame time while two U-Net jobs ("Train both") train on the other threads.
@@ -59,7 +79,11 @@ fn ui_frames() -> anyhow::Result<Value> {
     use crate::app::{GradlabApp, Settings, Tab};
     use crate::ui::files::FileTasks;
     let dir = tempfile::tempdir()?;
-    let mut app = GradlabApp::new(Settings::default(), dir.path().to_path_buf(), FileTasks::fixed_dir(dir.path()));
+    let mut app = GradlabApp::new(
+        Settings::default(),
+        dir.path().to_path_buf(),
+        FileTasks::fixed_dir(dir.path()),
+    );
     app.settings.tab = Tab::Segmentation;
     let idle = crate::ui::frame_bench::measure_frames(&mut app, 60, Duration::from_millis(16));
     app.start_benchmark_jobs(&eframe::egui::Context::default());

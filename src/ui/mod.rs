@@ -40,6 +40,12 @@ pub fn repaint_waker(ctx: &egui::Context) -> Waker {
     Arc::new(move || ctx.request_repaint_after(Duration::from_millis(30)))
 }
 
+/// A label and the widget it names, linked for screen readers and UI tests.
+pub fn labeled(ui: &mut egui::Ui, label: &str, widget: impl egui::Widget) -> egui::Response {
+    let l = ui.label(label);
+    ui.add(widget).labelled_by(l.id)
+}
+
 /// Distinct, colour-blind-friendly colours (Okabe-Ito) for curves and classes.
 pub const PALETTE: [egui::Color32; 8] = [
     egui::Color32::from_rgb(0, 114, 178),

@@ -123,7 +123,11 @@ impl SegmentationTab {
                 for skips in [true, false] {
                     let cfg = self.config(ds.clone(), skips);
                     let name = if skips { "skips on" } else { "skips off" };
-                    let id = cx.jobs.spawn(KIND, name, cx.waker.clone(), move |sink, stop| run(&cfg, sink, stop));
+                    let id = cx
+                        .jobs
+                        .spawn(KIND, name, cx.waker.clone(), move |sink, stop| {
+                            run(&cfg, sink, stop)
+                        });
                     if skips {
                         self.rt.on = Some(id)
                     } else {
@@ -334,35 +338,43 @@ impl SegmentationTab {
                 egui::Grid::new("shapes_grid")
                     .num_columns(2)
                     .show(ui, |ui| {
-                        ui.label("image size");
-                        ui.add(egui::DragValue::new(&mut s.shapes.size).range(32..=1024));
+                        super::labeled(
+                            ui,
+                            "image size",
+                            egui::DragValue::new(&mut s.shapes.size).range(32..=1024),
+                        );
                         ui.end_row();
-                        ui.label("images");
-                        ui.add(egui::DragValue::new(&mut s.shapes.count).range(2..=1000));
+                        super::labeled(
+                            ui,
+                            "images",
+                            egui::DragValue::new(&mut s.shapes.count).range(2..=1000),
+                        );
                         ui.end_row();
-                        ui.label("cell diameter");
-                        ui.add(
+                        super::labeled(
+                            ui,
+                            "cell diameter",
                             egui::DragValue::new(&mut s.shapes.cell)
                                 .range(8.0..=100.0)
                                 .speed(0.5),
                         );
                         ui.end_row();
-                        ui.label("membrane width");
-                        ui.add(
+                        super::labeled(
+                            ui,
+                            "membrane width",
                             egui::DragValue::new(&mut s.shapes.membrane)
                                 .range(0.5..=6.0)
                                 .speed(0.1),
                         );
                         ui.end_row();
-                        ui.label("noise");
-                        ui.add(
+                        super::labeled(
+                            ui,
+                            "noise",
                             egui::DragValue::new(&mut s.shapes.noise)
                                 .range(0.0..=0.5)
                                 .speed(0.01),
                         );
                         ui.end_row();
-                        ui.label("data seed");
-                        ui.add(egui::DragValue::new(&mut s.shapes.seed));
+                        super::labeled(ui, "data seed", egui::DragValue::new(&mut s.shapes.seed));
                         ui.end_row();
                     });
             }
@@ -380,40 +392,55 @@ impl SegmentationTab {
         egui::Grid::new("seg_train_grid")
             .num_columns(2)
             .show(ui, |ui| {
-                ui.label("depth");
-                ui.add(egui::DragValue::new(&mut s.depth).range(1..=6));
+                super::labeled(ui, "depth", egui::DragValue::new(&mut s.depth).range(1..=6));
                 ui.end_row();
-                ui.label("base channels");
-                ui.add(egui::DragValue::new(&mut s.base).range(2..=64));
+                super::labeled(
+                    ui,
+                    "base channels",
+                    egui::DragValue::new(&mut s.base).range(2..=64),
+                );
                 ui.end_row();
-                ui.label("epochs");
-                ui.add(egui::DragValue::new(&mut s.epochs).range(1..=500));
+                super::labeled(
+                    ui,
+                    "epochs",
+                    egui::DragValue::new(&mut s.epochs).range(1..=500),
+                );
                 ui.end_row();
-                ui.label("steps / epoch");
-                ui.add(egui::DragValue::new(&mut s.steps).range(1..=1000));
+                super::labeled(
+                    ui,
+                    "steps / epoch",
+                    egui::DragValue::new(&mut s.steps).range(1..=1000),
+                );
                 ui.end_row();
-                ui.label("crop");
-                ui.add(egui::DragValue::new(&mut s.crop).range(16..=512).speed(8));
+                super::labeled(
+                    ui,
+                    "crop",
+                    egui::DragValue::new(&mut s.crop).range(16..=512).speed(8),
+                );
                 ui.end_row();
-                ui.label("batch");
-                ui.add(egui::DragValue::new(&mut s.batch).range(1..=64));
+                super::labeled(
+                    ui,
+                    "batch",
+                    egui::DragValue::new(&mut s.batch).range(1..=64),
+                );
                 ui.end_row();
-                ui.label("learning rate");
-                ui.add(
+                super::labeled(
+                    ui,
+                    "learning rate",
                     egui::DragValue::new(&mut s.lr)
                         .range(1e-5..=0.1)
                         .speed(1e-4),
                 );
                 ui.end_row();
-                ui.label("Dice weight");
-                ui.add(
+                super::labeled(
+                    ui,
+                    "Dice weight",
                     egui::DragValue::new(&mut s.dice)
                         .range(0.0..=5.0)
                         .speed(0.05),
                 );
                 ui.end_row();
-                ui.label("seed");
-                ui.add(egui::DragValue::new(&mut s.seed));
+                super::labeled(ui, "seed", egui::DragValue::new(&mut s.seed));
                 ui.end_row();
             });
         let on = UNetConfig {

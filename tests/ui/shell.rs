@@ -41,7 +41,8 @@ fn tabs_switch_by_label() {
     let mut h = harness(app(dir.path()));
     for tab in [Tab::Graphs, Tab::Segmentation, Tab::Datasets, Tab::Theory] {
         h.get_by_label(tab.label()).click();
-        h.run();
+        // Some tabs show a spinner while they load in the background: step, don't wait to settle.
+        h.run_steps(3);
         assert_eq!(h.state().settings.tab, tab);
     }
 }

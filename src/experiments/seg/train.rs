@@ -229,6 +229,11 @@ pub fn train(cfg: &SegConfig, sink: &mut dyn Sink, stop: &StopFlag) -> anyhow::R
             let y = Tensor::from_vec(ys, (cfg.batch, 1, crop, crop), &Device::Cpu)?;
             let l = loss(&net.forward_t(&x, true)?, &y, cfg.dice)?;
             let lv = ensure_finite("train loss", l.to_scalar::<f32>()? as f64, step)?;
+            // Cosine decay to 5% of lr: late epochs refine instead of bouncing around.
+            let frac = step as f64 / total.max(1) as f64;
+            opt.set_learning_rate(
+                cfg.lr * (0.05 + 0.95 * 0.5 * (1.0 + (std::f64::consts::PI * frac).cos())),
+            );
             opt.backward_step(&l)?;
             step_ms.push(ts.elapsed().as_secs_f64() * 1e3);
             loss_sum += lv;
