@@ -237,8 +237,12 @@ fn truncated_jpeg_and_png_are_errors_naming_the_file() {
             std::fs::write(&p, &bytes[..keep]).unwrap();
             match read_gray(&p) {
                 Err(e) => assert!(format!("{e:#}").contains(name), "{e:#}"),
-                // A decoder may pad a cut JPEG with grey; then it must at least keep the size.
-                Ok(g) => assert_eq!((g.width, g.height), (64, 48), "{name} cut at {keep}"),
+                // Measured: the JPEG decoder pads a cut JPEG (at 25 %, 50 % and all but 10
+                // bytes) instead of failing, so it loads with its true size; see the report.
+                Ok(g) => {
+                    eprintln!("{name} cut at {keep} of {}: decoded (padded)", bytes.len());
+                    assert_eq!((g.width, g.height), (64, 48), "{name} cut at {keep}")
+                }
             }
         }
     }
