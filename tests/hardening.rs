@@ -376,24 +376,22 @@ fn a_mask_with_grey_values_is_rejected_naming_it() {
     assert!(e.contains("masks/2.png") && e.contains("not binary"), "{e}");
 }
 
-/// KNOWN BUG (src/data/seg/folder.rs, `binarise_mask`): a label map with the values 0, 1 and 2
+/// Was a bug (src/data/seg/folder.rs, `binarise_mask`): a label map with the values 0, 1 and 2
 /// (three classes) has max 2 > 1, so the threshold is 127 and every pixel becomes class 0: the
 /// model trains on empty masks without a word. Expected: an error naming the file and the values.
 #[test]
-#[ignore = "known bug in binarise_mask: a 0/1/2 label mask is silently read as all background"]
-fn known_bug_a_three_class_label_mask_is_rejected() {
+fn a_three_class_label_mask_is_rejected() {
     let img = DynamicImage::ImageLuma8(GrayImage::from_fn(24, 20, |x, _| Luma([(x % 3) as u8])));
     let e = err_text(binarise_mask(&img, false, "masks/0.png"));
     assert!(e.contains("masks/0.png"), "{e}");
 }
 
-/// KNOWN BUG (src/data/seg/image_io.rs, `to_gray_f32`): `NaN.clamp(0, 1)` is NaN, so a float
+/// Was a bug (src/data/seg/image_io.rs, `to_gray_f32`): `NaN.clamp(0, 1)` is NaN, so a float
 /// TIFF with NaN pixels loads. In the validation set it silently scores as background; in the
 /// training set it makes the input mean NaN and the run ends with "training diverged ... try a
 /// smaller learning rate", which blames the wrong thing. Expected: an error naming the file.
 #[test]
-#[ignore = "known bug in to_gray_f32: NaN pixels of a float TIFF are accepted"]
-fn known_bug_float_image_with_nan_pixels_is_rejected() {
+fn float_image_with_nan_pixels_is_rejected() {
     let t = tempfile::tempdir().unwrap();
     seg_folder(t.path(), 3);
     let img = image::Rgb32FImage::from_fn(24, 20, |x, _| {
@@ -423,13 +421,12 @@ fn one_gigabyte_garbage_image_is_a_clear_error() {
     eprintln!("1 GiB garbage image: exit 1 in {:.2} s", r.secs);
 }
 
-/// KNOWN BUG (src/data/seg/mod.rs:187, `random_batch`): `fit_crop` never goes below 8, so an
+/// Was a bug (src/data/seg/mod.rs, `random_batch`): `fit_crop` never goes below 8, so an
 /// image smaller than 8 px on a side makes `w - crop` underflow: the CLI panics (exit 101,
 /// "attempt to subtract with overflow"), the GUI job fails with "internal error". Expected: exit
 /// 1 and an error naming the image and the minimum size.
 #[test]
-#[ignore = "known bug in seg::random_batch: images smaller than 8 x 8 panic"]
-fn known_bug_images_smaller_than_the_minimum_crop_are_refused() {
+fn images_smaller_than_the_minimum_crop_are_refused() {
     let t = tempfile::tempdir().unwrap();
     for sub in ["images", "masks"] {
         std::fs::create_dir_all(t.path().join(sub)).unwrap();

@@ -66,6 +66,13 @@ pub fn binarise_mask(
     let g = img.to_luma8();
     let raw = g.as_raw();
     let max = raw.iter().copied().max().unwrap_or(0);
+    // A label map (0, 1, 2, ...) would be thresholded at 127 into an empty mask: refuse it.
+    if max > 1 && max < 32 {
+        bail!(
+            "{name}: mask looks like a label map with values 0..={max}; gradlab segments two classes, so masks must be \
+             0/1 or black and white (binarised as value > 127 => 1)"
+        );
+    }
     let threshold = if max <= 1 { 0 } else { 127 };
     let grey = raw.iter().filter(|v| (32..=223).contains(*v)).count();
     let grey_frac = grey as f64 / raw.len().max(1) as f64;
@@ -81,6 +88,9 @@ pub fn binarise_mask(
         .map(|&v| u8::from((v > threshold) != invert))
         .collect())
 }
+
+/// Smallest image side the training crops can use.
+const MIN_SIDE: usize = 8;
 
 /// Loads every image/mask pair of `dir` (which must hold `images/` and `masks/`).
 pub fn load_folder(dir: &Path, invert: bool) -> anyhow::Result<Vec<SegImage>> {
@@ -123,6 +133,20 @@ pub fn load_folder(dir: &Path, invert: bool) -> anyhow::Result<Vec<SegImage>> {
     for stem in stems {
         let (ip, mp) = (&images[stem], &masks[stem]);
         let image = to_gray_f32(&read_dynamic(ip)?);
+        if let Some(bad) = image.data.iter().find(|v| !v.is_finite()) {
+            bail!(
+                "{}: the image has non-finite pixel values ({bad})",
+                ip.display()
+            );
+        }
+        if image.width < MIN_SIDE || image.height < MIN_SIDE {
+            bail!(
+                "{} is {} x {}: images must be at least {MIN_SIDE} x {MIN_SIDE} pixels",
+                ip.display(),
+                image.width,
+                image.height
+            );
+        }
         let mimg = read_dynamic(mp)?;
         if (mimg.width() as usize, mimg.height() as usize) != (image.width, image.height) {
             bail!(

@@ -81,7 +81,8 @@ pub fn to_gray_f32(img: &DynamicImage) -> GrayF32 {
         h,
         g.into_raw()
             .into_iter()
-            .map(|v| v.clamp(0.0, 1.0))
+            // NaN stays NaN (clamp keeps it) so the loaders can name the file.
+            .map(|v| if v.is_nan() { v } else { v.clamp(0.0, 1.0) })
             .collect(),
     )
 }
