@@ -125,7 +125,8 @@ impl Default for FileTasks {
 }
 
 impl FileTasks {
-    /// Dialogs are skipped: saves go into `dir` under their default name, and picks return `dir`.
+    /// Dialogs are skipped: saves go into `dir` under their default name, and a pick under `key`
+    /// returns `dir/key` when that exists, else `dir`.
     pub fn fixed_dir(dir: &Path) -> Self {
         Self::with_mode(DialogMode::Fixed(dir.to_path_buf()))
     }
@@ -168,7 +169,11 @@ impl FileTasks {
         std::thread::spawn(move || {
             let t = Instant::now();
             let picked = match &saver.mode {
-                DialogMode::Fixed(dir) => Some(dir.clone()),
+                DialogMode::Fixed(dir) => Some(
+                    Some(dir.join(&key))
+                        .filter(|p| p.exists())
+                        .unwrap_or_else(|| dir.clone()),
+                ),
                 DialogMode::Native => {
                     let mut d = rfd::FileDialog::new();
                     if let Some((n, e)) = &filter {

@@ -490,7 +490,7 @@ impl SegmentationTab {
         ui.separator();
         ui.heading("Use a model");
         let s = &mut self.settings;
-        egui::ComboBox::from_id_salt("seg_model")
+        egui::ComboBox::new("seg_model", "model")
             .selected_text(match s.model {
                 ModelChoice::SkipsOn => "trained with skips",
                 ModelChoice::SkipsOff => "trained without skips",
@@ -735,5 +735,134 @@ impl SegmentationTab {
             let h = w * img.height() as f32 / img.width() as f32;
             ui.add(egui::Image::from_texture(&tex).fit_to_exact_size(egui::vec2(w, h)));
         }
+    }
+}
+
+#[cfg(test)]
+mod flow_tests {
+    use std::time::{Duration, Instant};
+
+    use egui_kittest::Harness;
+    use egui_kittest::kittest::Queryable;
+
+    use super::*;
+    use crate::app::{GradlabApp, Settings as AppSettings, Tab};
+    use crate::ui::files::{FileMsg, FileTasks};
+
+    fn run_until(h: &mut Harness<'_, GradlabApp>, what: &str, done: impl Fn(&GradlabApp) -> bool) {
+        let t = Instant::now();
+        while !done(h.state()) {
+            assert!(
+                t.elapsed() < Duration::from_secs(120),
+                "timed out waiting for {what}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+            h.step();
+        }
+        h.run_steps(2);
+    }
+
+    fn no_jobs_running(a: &GradlabApp) -> bool {
+        !a.jobs.any_running() && a.jobs.iter().count() > 0
+    }
+
+    /// What a user does in the tab, end to end: train both, segment an own image, export the
+    /// mask, save the model and load it back (dialogs answered by a fixed folder).
+    #[test]
+    fn train_both_then_segment_own_image_export_mask_save_and_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let own =
+            image::GrayImage::from_fn(45, 37, |x, y| image::Luma([((x * 5 + y * 3) % 256) as u8]));
+        // The pick of "Open image..." returns dir/seg-image; the file is recognised by content.
+        own.save_with_format(dir.path().join(PICK_IMAGE), image::ImageFormat::Png)
+            .unwrap();
+        let mut app = GradlabApp::new(
+            AppSettings::default(),
+            dir.path().join("datasets"),
+            FileTasks::fixed_dir(dir.path()),
+        );
+        app.settings.tab = Tab::Segmentation;
+        let s = &mut app.settings.segmentation.settings;
+        s.shapes.size = 32;
+        s.shapes.count = 4;
+        (s.depth, s.base, s.epochs, s.steps, s.crop, s.batch) = (2, 4, 1, 2, 32, 2);
+        let mut h = Harness::builder()
+            .with_size([1280.0, 900.0])
+            .build_ui_state(|ui, app: &mut GradlabApp| app.show(ui), app);
+        h.run_steps(2);
+
+        h.get_by_label("Train both").click();
+        h.run_steps(2);
+        assert_eq!(
+            h.state().jobs.running().count(),
+            2,
+            "skips on and off train as two jobs"
+        );
+        run_until(&mut h, "training", no_jobs_running);
+        for job in h.state().jobs.iter() {
+            assert!(
+                job.summary().is_some(),
+                "{} ended as {:?}",
+                job.name,
+                job.state
+            );
+        }
+
+        h.get_by_label("Open image...").click();
+        run_until(&mut h, "the segmentation of the own image", |a| {
+            a.jobs
+                .iter()
+                .any(|j| j.name == "segment image" && !j.state.is_running())
+        });
+        let seg = h
+            .state()
+            .jobs
+            .iter()
+            .find(|j| j.name == "segment image")
+            .unwrap();
+        assert!(
+            seg.summary().is_some(),
+            "inference ended as {:?}",
+            seg.state
+        );
+
+        h.get_by_label("Export mask").click();
+        run_until(&mut h, "the mask export", |a| {
+            matches!(a.files.last_message(), Some(FileMsg::Saved(_)))
+        });
+        let Some(FileMsg::Saved(mask_path)) = h.state().files.last_message().cloned() else {
+            unreachable!()
+        };
+        let mask = image::open(&mask_path).unwrap();
+        assert_eq!(
+            (mask.width(), mask.height()),
+            (45, 37),
+            "the mask has the image's native size"
+        );
+
+        h.get_by_label("Save model").click();
+        run_until(&mut h, "saving the model", |a| {
+            a.jobs
+                .iter()
+                .any(|j| j.name == "save model" && !j.state.is_running())
+        });
+        assert!(
+            dir.path().join("model.safetensors").exists()
+                && dir.path().join("config.json").exists()
+        );
+
+        h.get_by_label("Load model...").click();
+        run_until(&mut h, "loading the model", |a| {
+            a.jobs
+                .iter()
+                .any(|j| j.name == "load model" && !j.state.is_running())
+        });
+        let load = h
+            .state()
+            .jobs
+            .iter()
+            .find(|j| j.name == "load model")
+            .unwrap();
+        assert!(load.summary().is_some(), "load ended as {:?}", load.state);
     }
 }
