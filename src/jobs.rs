@@ -209,11 +209,11 @@ impl Jobs {
                 job.ended = Some(Instant::now());
                 job.state = JobState::Failed(msg);
             }
-            if !job.state.is_running() {
-                if let Some(h) = job.handle.take() {
-                    // The thread has sent its last event, so this join returns at once.
-                    let _ = h.join();
-                }
+            if !job.state.is_running()
+                && let Some(h) = job.handle.take()
+            {
+                // The thread has sent its last event, so this join returns at once.
+                let _ = h.join();
             }
         }
         changed

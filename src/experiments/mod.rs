@@ -4,6 +4,8 @@
 pub mod graph;
 pub mod seg;
 pub mod sink;
+#[cfg(test)]
+pub mod test_util;
 pub mod theory;
 
 pub use sink::{Event, NullSink, Picture, Sink, StopFlag, Summary, VecSink};

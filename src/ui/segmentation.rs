@@ -211,20 +211,20 @@ impl SegmentationTab {
                 None => self.rt.message = Some("train or load a model first".into()),
             }
         }
-        if let Some(dir) = cx.files.take_picked(PICK_SAVE) {
-            if let Some(model) = self.current_model(cx) {
-                let metrics = self.current_summary(cx).unwrap_or_default();
-                let id = cx.jobs.spawn(
-                    KIND_IO,
-                    "save model",
-                    cx.waker.clone(),
-                    move |_sink, _stop| {
-                        checkpoint::save(&dir, &model, &metrics)?;
-                        Ok(serde_json::json!({"saved": dir.display().to_string()}))
-                    },
-                );
-                self.rt.io = Some(id);
-            }
+        if let Some(dir) = cx.files.take_picked(PICK_SAVE)
+            && let Some(model) = self.current_model(cx)
+        {
+            let metrics = self.current_summary(cx).unwrap_or_default();
+            let id = cx.jobs.spawn(
+                KIND_IO,
+                "save model",
+                cx.waker.clone(),
+                move |_sink, _stop| {
+                    checkpoint::save(&dir, &model, &metrics)?;
+                    Ok(serde_json::json!({"saved": dir.display().to_string()}))
+                },
+            );
+            self.rt.io = Some(id);
         }
         if let Some(dir) = cx.files.take_picked(PICK_LOAD) {
             let id = cx.jobs.spawn(
@@ -243,45 +243,45 @@ impl SegmentationTab {
 
     /// Picks up finished inference / save / load jobs.
     fn collect_io(&mut self, cx: &mut TabCx<'_>) {
-        if let Some(id) = self.rt.infer {
-            if let Some(job) = cx.jobs.get(id) {
-                match &job.state {
-                    JobState::Finished(_) => {
-                        self.rt.result = job.latest::<Arc<Inferred>>().cloned();
-                        self.rt.overlay_for = None;
-                        self.rt.infer = None;
-                    }
-                    JobState::Failed(e) => {
-                        self.rt.message = Some(format!("segmentation failed: {e}"));
-                        self.rt.infer = None;
-                    }
-                    _ => {}
+        if let Some(id) = self.rt.infer
+            && let Some(job) = cx.jobs.get(id)
+        {
+            match &job.state {
+                JobState::Finished(_) => {
+                    self.rt.result = job.latest::<Arc<Inferred>>().cloned();
+                    self.rt.overlay_for = None;
+                    self.rt.infer = None;
                 }
+                JobState::Failed(e) => {
+                    self.rt.message = Some(format!("segmentation failed: {e}"));
+                    self.rt.infer = None;
+                }
+                _ => {}
             }
         }
-        if let Some(id) = self.rt.io {
-            if let Some(job) = cx.jobs.get(id) {
-                match &job.state {
-                    JobState::Finished(s) => {
-                        if let Some(TrainedSeg(m)) = job.latest::<TrainedSeg>() {
-                            let name = s["loaded"].as_str().unwrap_or("model").to_string();
-                            self.rt.loaded = Some((name, m.clone()));
-                            self.settings.model = ModelChoice::Loaded;
+        if let Some(id) = self.rt.io
+            && let Some(job) = cx.jobs.get(id)
+        {
+            match &job.state {
+                JobState::Finished(s) => {
+                    if let Some(TrainedSeg(m)) = job.latest::<TrainedSeg>() {
+                        let name = s["loaded"].as_str().unwrap_or("model").to_string();
+                        self.rt.loaded = Some((name, m.clone()));
+                        self.settings.model = ModelChoice::Loaded;
+                    }
+                    self.rt.message = Some(match s.get("saved") {
+                        Some(p) => format!("model saved to {}", p.as_str().unwrap_or("")),
+                        None => {
+                            format!("model loaded from {}", s["loaded"].as_str().unwrap_or(""))
                         }
-                        self.rt.message = Some(match s.get("saved") {
-                            Some(p) => format!("model saved to {}", p.as_str().unwrap_or("")),
-                            None => {
-                                format!("model loaded from {}", s["loaded"].as_str().unwrap_or(""))
-                            }
-                        });
-                        self.rt.io = None;
-                    }
-                    JobState::Failed(e) => {
-                        self.rt.message = Some(e.clone());
-                        self.rt.io = None;
-                    }
-                    _ => {}
+                    });
+                    self.rt.io = None;
                 }
+                JobState::Failed(e) => {
+                    self.rt.message = Some(e.clone());
+                    self.rt.io = None;
+                }
+                _ => {}
             }
         }
     }
@@ -603,13 +603,13 @@ impl SegmentationTab {
         });
         // Headline numbers of each run.
         for (name, id, _) in &jobs {
-            if let Some(job) = id.and_then(|id| cx.jobs.get(id)) {
-                if let Some(e) = job.latest::<crate::experiments::seg::SegEpoch>() {
-                    ui.label(format!(
+            if let Some(job) = id.and_then(|id| cx.jobs.get(id))
+                && let Some(e) = job.latest::<crate::experiments::seg::SegEpoch>()
+            {
+                ui.label(format!(
                         "{name}: epoch {}, mIoU {:.3} (class 1 {:.3}, class 0 {:.3}), pixel accuracy {:.3}",
                         e.epoch, e.val_miou, e.val_iou[1], e.val_iou[0], e.pixel_acc
                     ));
-                }
             }
         }
         let classes = self

@@ -33,13 +33,12 @@ pub fn show(ui: &mut egui::Ui, jobs: &Jobs, files: &FileTasks) {
             .iter()
             .filter(|j| matches!(j.state, JobState::Failed(_)))
             .last()
+            && let JobState::Failed(msg) = &failed.state
         {
-            if let JobState::Failed(msg) = &failed.state {
-                ui.colored_label(
-                    ui.visuals().error_fg_color,
-                    format!("{} failed: {msg}", failed.name),
-                );
-            }
+            ui.colored_label(
+                ui.visuals().error_fg_color,
+                format!("{} failed: {msg}", failed.name),
+            );
         }
         match files.last_message() {
             Some(FileMsg::Saved(p)) => {

@@ -241,7 +241,7 @@ mod tests {
         // Every (pixel, label) pair of a crop exists in the source at the same index.
         for (x, t) in xs.iter().zip(&ts) {
             let i = (x * 120.0).round() as usize;
-            assert_eq!(*t, (i % 3 == 0) as u8 as f32);
+            assert_eq!(*t, i.is_multiple_of(3) as u8 as f32);
         }
         assert_eq!(fit_crop(&[im], 128), 8);
     }

@@ -357,6 +357,7 @@ pub fn aggregate_reference(alpha: &Tensor, wh: &Tensor, edges: &EdgeIndex) -> Re
 mod tests {
     use super::*;
     use crate::experiments::graph::prep::Topology;
+    use crate::experiments::test_util::max_diff;
     use candle_core::{Device, Var};
 
     fn small_edges() -> EdgeIndex {
@@ -369,19 +370,6 @@ mod tests {
         }
         pairs.extend((0..4).map(|i| (i, i)));
         EdgeIndex::from_topology(Topology::from_pairs(4, pairs)).unwrap()
-    }
-
-    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
     }
 
     #[test]

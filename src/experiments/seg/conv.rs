@@ -91,6 +91,8 @@ pub fn conv_fwd(
     bands(b, h, rows).into_par_iter().for_each_init(
         || vec![0f32; k * rows * w],
         |cols, (bi, r0, n)| {
+            // Captures the whole SendPtr (closures would otherwise capture its non-Send field).
+            #[allow(clippy::redundant_locals)]
             let yp = yp;
             let xb = &x[bi * cin * hw..(bi + 1) * cin * hw];
             let nc = n * w;
@@ -265,28 +267,8 @@ impl CustomOp2 for Conv3x3 {
 mod tests {
     use super::*;
     use crate::experiments::seg::ops::conv3x3_im2col;
-    use candle_core::{Device, Var};
-
-    fn randn(shape: &[usize], seed: u64) -> Tensor {
-        use rand::{Rng, SeedableRng};
-        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-        let n: usize = shape.iter().product();
-        let v: Vec<f32> = (0..n).map(|_| rng.random_range(-1.0..1.0)).collect();
-        Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
-    }
-
-    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
-    }
+    use crate::experiments::test_util::{max_diff, randn};
+    use candle_core::Var;
 
     #[test]
     fn fused_conv_matches_candle_forward_and_backward() {
