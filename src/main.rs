@@ -29,8 +29,13 @@ fn main() -> ExitCode {
 
 fn run_gui(args: &Cli) -> ExitCode {
     let data_dir = args.data_dir();
+    let mut viewport = eframe::egui::ViewportBuilder::default();
+    // The icon is built in; a broken one would be a build bug, so the default icon is fine then.
+    if let Ok(icon) = eframe::icon_data::from_png_bytes(include_bytes!("../assets/icon.png")) {
+        viewport = viewport.with_icon(icon);
+    }
     let options = eframe::NativeOptions {
-        viewport: eframe::egui::ViewportBuilder::default()
+        viewport: viewport
             .with_title("gradlab")
             .with_app_id("gradlab")
             .with_inner_size([1280.0, 820.0])
