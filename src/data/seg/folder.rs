@@ -89,6 +89,10 @@ pub fn binarise_mask(
         .collect())
 }
 
+/// Pixels of all images of one dataset together (images and masks are decoded in full): ~1.6 GB
+/// of f32 planes at most. ISBI's training stack is 7.9 Mpx.
+const MAX_DATASET_PIXELS: u64 = 400_000_000;
+
 /// Smallest image side the training crops can use.
 const MIN_SIDE: usize = 8;
 
@@ -130,8 +134,27 @@ pub fn load_folder(dir: &Path, invert: bool) -> anyhow::Result<Vec<SegImage>> {
     let mut stems: Vec<&String> = images.keys().collect();
     stems.sort_by(|a, b| stem_order(a, b));
     let mut out = Vec::with_capacity(stems.len());
+    let mut pixels = 0u64;
     for stem in stems {
         let (ip, mp) = (&images[stem], &masks[stem]);
+        // Checked from the header before decoding, so many huge images fail before they fill
+        // memory. Unreadable headers and oversized single images get the decoder's own message.
+        if let Ok((w, h)) = super::image_io::header_dimensions(ip) {
+            let within = w <= super::image_io::MAX_SIDE && h <= super::image_io::MAX_SIDE;
+            pixels += if within {
+                u64::from(w) * u64::from(h)
+            } else {
+                0
+            };
+            if pixels > MAX_DATASET_PIXELS {
+                bail!(
+                    "{}: the folder's images hold more than {} million pixels together (this one is {w} x {h}); \
+                     use fewer or smaller images",
+                    ip.display(),
+                    MAX_DATASET_PIXELS / 1_000_000
+                );
+            }
+        }
         let image = to_gray_f32(&read_dynamic(ip)?);
         if let Some(bad) = image.data.iter().find(|v| !v.is_finite()) {
             bail!(

@@ -12,6 +12,9 @@ use image::{DynamicImage, ImageReader, Limits};
 pub const MAX_SIDE: u32 = 16_384;
 /// Largest decoder allocation.
 pub const MAX_ALLOC: u64 = 1 << 30;
+/// Largest file read: no supported image of MAX_SIDE^2 needs more, and a garbage file of many GB
+/// must not be read into memory first.
+pub const MAX_FILE_BYTES: u64 = 1 << 30;
 
 /// A gray picture, row-major, values in [0, 1].
 #[derive(Clone, Debug, PartialEq)]
@@ -52,6 +55,15 @@ pub fn decode_dynamic(bytes: &[u8], name: &str) -> anyhow::Result<DynamicImage> 
     if reader.format().is_none() {
         bail!("{name}: not an image this program reads (PNG, JPEG, BMP or TIFF)");
     }
+    // The JPEG decoder pads a cut-off file with grey instead of failing: require the end marker
+    // (allowing some trailing bytes, which some cameras write).
+    if reader.format() == Some(image::ImageFormat::Jpeg)
+        && !bytes[bytes.len().saturating_sub(4096)..]
+            .windows(2)
+            .any(|w| w == [0xFF, 0xD9])
+    {
+        bail!("{name}: truncated JPEG (no end-of-image marker)");
+    }
     reader.limits(limits());
     let img = reader.decode().map_err(|e| match e {
         image::ImageError::Limits(l) => anyhow::anyhow!(
@@ -68,8 +80,29 @@ pub fn decode_dynamic(bytes: &[u8], name: &str) -> anyhow::Result<DynamicImage> 
 
 pub fn read_dynamic(path: &Path) -> anyhow::Result<DynamicImage> {
     let name = path.display().to_string();
+    let len = std::fs::metadata(path)
+        .with_context(|| format!("{name}: cannot read the file"))?
+        .len();
+    if len > MAX_FILE_BYTES {
+        bail!(
+            "{name}: file is {} MiB; images over {} MiB are not read",
+            len >> 20,
+            MAX_FILE_BYTES >> 20
+        );
+    }
     let bytes = std::fs::read(path).with_context(|| format!("{name}: cannot read the file"))?;
     decode_dynamic(&bytes, &name)
+}
+
+/// Width and height from the file's header only (cheap: nothing is decoded).
+pub fn header_dimensions(path: &Path) -> anyhow::Result<(u32, u32)> {
+    let name = path.display().to_string();
+    ImageReader::open(path)
+        .with_context(|| format!("{name}: cannot read the file"))?
+        .with_guessed_format()
+        .with_context(|| format!("{name}: cannot read the file"))?
+        .into_dimensions()
+        .with_context(|| format!("{name}: cannot read the image header"))
 }
 
 /// Gray in [0, 1] from any pixel type (16-bit keeps its precision through f32).
@@ -225,4 +258,20 @@ mod tests {
             "{msg}"
         );
     }
+
+    #[test]
+    fn jpeg_cut_short_is_an_error_and_headers_give_dimensions() {
+        let img = DynamicImage::ImageLuma8(image::GrayImage::from_fn(64, 48, |x, y| Luma([(x * 3 + y) as u8])));
+        let mut jpeg = Vec::new();
+        img.write_to(&mut std::io::Cursor::new(&mut jpeg), ImageFormat::Jpeg).unwrap();
+        assert!(decode_dynamic(&jpeg, "whole.jpg").is_ok());
+        let e = decode_dynamic(&jpeg[..jpeg.len() / 2], "cut.jpg").unwrap_err().to_string();
+        assert!(e.contains("cut.jpg") && e.contains("truncated JPEG"), "{e}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.png");
+        img.save(&p).unwrap();
+        assert_eq!(header_dimensions(&p).unwrap(), (64, 48));
+    }
+
 }
