@@ -261,11 +261,16 @@ mod tests {
 
     #[test]
     fn jpeg_cut_short_is_an_error_and_headers_give_dimensions() {
-        let img = DynamicImage::ImageLuma8(image::GrayImage::from_fn(64, 48, |x, y| Luma([(x * 3 + y) as u8])));
+        let img = DynamicImage::ImageLuma8(image::GrayImage::from_fn(64, 48, |x, y| {
+            Luma([(x * 3 + y) as u8])
+        }));
         let mut jpeg = Vec::new();
-        img.write_to(&mut std::io::Cursor::new(&mut jpeg), ImageFormat::Jpeg).unwrap();
+        img.write_to(&mut std::io::Cursor::new(&mut jpeg), ImageFormat::Jpeg)
+            .unwrap();
         assert!(decode_dynamic(&jpeg, "whole.jpg").is_ok());
-        let e = decode_dynamic(&jpeg[..jpeg.len() / 2], "cut.jpg").unwrap_err().to_string();
+        let e = decode_dynamic(&jpeg[..jpeg.len() / 2], "cut.jpg")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("cut.jpg") && e.contains("truncated JPEG"), "{e}");
 
         let dir = tempfile::tempdir().unwrap();
@@ -273,5 +278,4 @@ mod tests {
         img.save(&p).unwrap();
         assert_eq!(header_dimensions(&p).unwrap(), (64, 48));
     }
-
 }

@@ -339,6 +339,26 @@ mod tests {
     use crate::data::seg::shapes::ShapesConfig;
     use crate::experiments::sink::VecSink;
 
+    /// The smallest run that exercises the whole loop.
+    fn tiny() -> SegConfig {
+        SegConfig {
+            dataset: DatasetSpec::Shapes(ShapesConfig {
+                size: 32,
+                count: 4,
+                cell: 12.0,
+                ..Default::default()
+            }),
+            unet: UNetConfig {
+                depth: 2,
+                base: 4,
+                skips: true,
+            },
+            crop: 32,
+            batch: 2,
+            ..Default::default()
+        }
+    }
+
     #[test]
     fn short_shapes_run_clearly_improves_miou() {
         let cfg = SegConfig {
@@ -391,22 +411,7 @@ mod tests {
 
     #[test]
     fn stop_flag_ends_the_run_early() {
-        let cfg = SegConfig {
-            dataset: DatasetSpec::Shapes(ShapesConfig {
-                size: 32,
-                count: 4,
-                cell: 12.0,
-                ..Default::default()
-            }),
-            unet: UNetConfig {
-                depth: 2,
-                base: 4,
-                skips: true,
-            },
-            crop: 32,
-            batch: 2,
-            ..Default::default()
-        };
+        let cfg = tiny();
         let stop = StopFlag::new();
         stop.stop();
         let out = train(&cfg, &mut VecSink::default(), &stop).unwrap();
@@ -417,23 +422,10 @@ mod tests {
     #[test]
     fn divergence_is_an_error() {
         let cfg = SegConfig {
-            dataset: DatasetSpec::Shapes(ShapesConfig {
-                size: 32,
-                count: 4,
-                cell: 12.0,
-                ..Default::default()
-            }),
-            unet: UNetConfig {
-                depth: 2,
-                base: 4,
-                skips: true,
-            },
-            crop: 32,
-            batch: 2,
             lr: 0.999,
             epochs: 4,
             steps_per_epoch: 5,
-            ..Default::default()
+            ..tiny()
         };
         // A learning rate this large either diverges (an error naming the loss) or survives;
         // what must never happen is a NaN in the metrics.
