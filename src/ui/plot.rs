@@ -140,23 +140,27 @@ pub fn curves_plot(
     if log_x {
         plot = plot.x_axis_formatter(|m, _| fmt_val(10f64.powf(m.value)));
     }
-    let resp = plot.show(ui, |pui| {
-        for c in curves {
-            let pts: PlotPoints = c
-                .points
-                .iter()
-                .filter_map(|[x, y]| Some([tf(*x, log_x)?, tf(*y, log_y)?]))
-                .filter(|p| p[0].is_finite() && p[1].is_finite())
-                .collect();
-            let mut line = Line::new(c.name.clone(), pts);
-            if let Some(col) = c.color {
-                line = line.color(col);
+    // The scope's rect includes the axes and their labels, which the exported picture needs.
+    let scoped = ui.scope(|ui| {
+        plot.show(ui, |pui| {
+            for c in curves {
+                let pts: PlotPoints = c
+                    .points
+                    .iter()
+                    .filter_map(|[x, y]| Some([tf(*x, log_x)?, tf(*y, log_y)?]))
+                    .filter(|p| p[0].is_finite() && p[1].is_finite())
+                    .collect();
+                let mut line = Line::new(c.name.clone(), pts);
+                if let Some(col) = c.color {
+                    line = line.color(col);
+                }
+                pui.line(line);
             }
-            pui.line(line);
-        }
+        })
     });
+    let resp = scoped.inner;
     if export_png {
-        let rect = resp.response.rect;
+        let rect = scoped.response.rect;
         let ppp = ui.ctx().pixels_per_point();
         let saver = saver.clone();
         let name = format!("{}.png", spec.id);
