@@ -83,7 +83,9 @@ pub fn load(dir: &Path) -> anyhow::Result<SegModel> {
         .with_context(|| format!("{}: cannot read", cpath.display()))?;
     let meta: ModelMeta = serde_json::from_str(&text)
         .with_context(|| format!("{}: not a gradlab segmentation config", cpath.display()))?;
-    let model = SegModel::new(meta, 0).with_context(|| format!("{}", cpath.display()))?;
+    meta.unet
+        .validate()
+        .with_context(|| format!("{}", cpath.display()))?;
     let wpath = dir.join(WEIGHTS);
     let bytes =
         std::fs::read(&wpath).with_context(|| format!("{}: cannot read", wpath.display()))?;
@@ -93,6 +95,22 @@ pub fn load(dir: &Path) -> anyhow::Result<SegModel> {
             wpath.display()
         )
     })?;
+    // Before building the model: an edited config.json claiming a far larger network would
+    // otherwise allocate it (seconds, gigabytes) only to find the weights do not fit. A rough
+    // bound suffices here (param_count leaves out a few buffers); the exact per-tensor check
+    // follows once the model exists.
+    let stored_count: usize = stored.values().map(|t| t.elem_count()).sum();
+    let expected = meta.unet.param_count();
+    if expected > 8 * stored_count + (1 << 20) {
+        bail!(
+            "{}: holds {stored_count} numbers, but the architecture in {} (depth {}, base {}) has {expected}",
+            wpath.display(),
+            cpath.display(),
+            meta.unet.depth,
+            meta.unet.base
+        );
+    }
+    let model = SegModel::new(meta, 0).with_context(|| format!("{}", cpath.display()))?;
     let u = model.meta.unet;
     let arch = format!(
         "depth {}, base {}, skips {}",
@@ -203,6 +221,34 @@ mod tests {
         assert!(
             e.contains("model.safetensors") && e.contains("truncated"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn a_config_claiming_a_huge_network_fails_before_building_it() {
+        let dir = tempfile::tempdir().unwrap();
+        save(
+            dir.path(),
+            &SegModel::new(meta(true), 1).unwrap(),
+            &serde_json::json!({}),
+        )
+        .unwrap();
+        let mut big = meta(true);
+        big.unet.depth = 6;
+        big.unet.base = 64;
+        let cpath = dir.path().join(CONFIG);
+        atomic_write(&cpath, serde_json::to_string(&big).unwrap().as_bytes()).unwrap();
+        let t = std::time::Instant::now();
+        let e = format!("{:#}", load(dir.path()).err().unwrap());
+        assert!(
+            e.contains("model.safetensors") && e.contains("depth 6"),
+            "{e}"
+        );
+        // Building a depth-6 base-64 U-Net takes seconds and hundreds of MB; the check does not.
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(2),
+            "{:?}",
+            t.elapsed()
         );
     }
 }
