@@ -100,6 +100,22 @@ fn cora() -> Dataset {
 }
 
 /// Every file under `dir`, relative, sorted.
+/// A fetch that must fail; its whole error chain as text.
+fn fetch_err(ds: &Dataset, dir: &Path, mirror: &FetchOptions) -> String {
+    format!(
+        "{:#}",
+        fetch(ds, dir, mirror, &mut NullSink, &StopFlag::new()).unwrap_err()
+    )
+}
+
+fn assert_nothing_left(dir: &Path) {
+    assert!(
+        files_under(dir).is_empty(),
+        "left behind: {:?}",
+        files_under(dir)
+    );
+}
+
 fn files_under(dir: &Path) -> Vec<String> {
     fn walk(d: &Path, base: &Path, out: &mut Vec<String>) {
         if let Ok(rd) = std::fs::read_dir(d) {
@@ -197,52 +213,24 @@ fn cut_off_download_leaves_nothing_and_retry_works() {
     let dir = tempfile::tempdir().unwrap();
     let ds = cora();
 
-    let e = format!(
-        "{:#}",
-        fetch(
-            &ds,
-            dir.path(),
-            &server.mirror("cut"),
-            &mut NullSink,
-            &StopFlag::new()
-        )
-        .unwrap_err()
-    );
+    let e = fetch_err(&ds, dir.path(), &server.mirror("cut"));
     assert!(
         e.contains("cora/cora.content") && e.contains("cut off"),
         "{e}"
     );
-    assert!(
-        files_under(dir.path()).is_empty(),
-        "left behind: {:?}",
-        files_under(dir.path())
-    );
+    assert_nothing_left(dir.path());
     assert!(
         !dir.path().join("cora").exists(),
         "an empty dataset folder was left"
     );
 
     // The first file arrives intact, the second is cut: the first must not stay either.
-    let e = format!(
-        "{:#}",
-        fetch(
-            &ds,
-            dir.path(),
-            &server.mirror("cut-cora.cites"),
-            &mut NullSink,
-            &StopFlag::new()
-        )
-        .unwrap_err()
-    );
+    let e = fetch_err(&ds, dir.path(), &server.mirror("cut-cora.cites"));
     assert!(
         e.contains("cora/cora.cites") && e.contains("cut off"),
         "{e}"
     );
-    assert!(
-        files_under(dir.path()).is_empty(),
-        "left behind: {:?}",
-        files_under(dir.path())
-    );
+    assert_nothing_left(dir.path());
 
     let report = fetch(
         &ds,
@@ -277,27 +265,13 @@ fn corrupted_download_is_rejected_naming_the_file_and_hashes() {
         .unwrap()
         .clone();
 
-    let e = format!(
-        "{:#}",
-        fetch(
-            &ds,
-            dir.path(),
-            &server.mirror("corrupt-cora.cites"),
-            &mut NullSink,
-            &StopFlag::new()
-        )
-        .unwrap_err()
-    );
+    let e = fetch_err(&ds, dir.path(), &server.mirror("corrupt-cora.cites"));
     assert!(
         e.contains("cora/cora.cites") && e.contains("sha256 mismatch"),
         "{e}"
     );
     assert!(e.contains(&format!("expected {}", cites.sha256)), "{e}");
-    assert!(
-        files_under(dir.path()).is_empty(),
-        "left behind: {:?}",
-        files_under(dir.path())
-    );
+    assert_nothing_left(dir.path());
 
     // An intact dataset with one damaged file: only that file is fetched again, and a failed
     // repair keeps the damaged one rather than deleting data.
@@ -368,11 +342,7 @@ fn cancel_removes_the_partial_file() {
     .unwrap();
     assert!(report.cancelled);
     assert!(report.downloaded.is_empty());
-    assert!(
-        files_under(dir.path()).is_empty(),
-        "left behind: {:?}",
-        files_under(dir.path())
-    );
+    assert_nothing_left(dir.path());
 }
 
 #[test]

@@ -312,30 +312,6 @@ mod tests {
     fn gradients_match_finite_differences() -> Result<()> {
         let (_, p) = tiny();
         let m = Gat::new(&cfg(), 4, 2, &mut SmallRng::seed_from_u64(7))?;
-        let grads = loss(&m, &p)?.backward()?;
-        for var in m.vars() {
-            let gv = grads
-                .get(var.as_tensor())
-                .expect("gradient")
-                .flatten_all()?
-                .to_vec1::<f32>()?;
-            let orig = var.as_tensor().flatten_all()?.to_vec1::<f32>()?;
-            for i in 0..orig.len() {
-                let at = |d: f32| -> Result<f32> {
-                    let mut v = orig.clone();
-                    v[i] += d;
-                    var.set(&Tensor::from_vec(v, var.shape(), var.device())?)?;
-                    loss(&m, &p)?.to_scalar::<f32>()
-                };
-                let fd = (at(1e-3)? - at(-1e-3)?) / 2e-3;
-                assert!(
-                    (fd - gv[i]).abs() < 3e-3 + 0.02 * gv[i].abs(),
-                    "entry {i}: fd {fd} vs {}",
-                    gv[i]
-                );
-            }
-            var.set(&Tensor::from_vec(orig, var.shape(), var.device())?)?;
-        }
-        Ok(())
+        crate::experiments::test_util::assert_grads_match_fd(&m.vars(), || loss(&m, &p), 3e-3, 0.02)
     }
 }

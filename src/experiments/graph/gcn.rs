@@ -178,31 +178,12 @@ mod tests {
             let lp = candle_nn::ops::log_softmax(&m.forward(&p, false, rng)?.logits, 1)?;
             candle_nn::loss::nll(&lp.index_select(&p.train_idx, 0)?, &p.train_y)
         };
-        let grads = loss(&m, &mut rng)?.backward()?;
-        for var in m.vars() {
-            let gv = grads
-                .get(var.as_tensor())
-                .expect("every parameter gets a gradient")
-                .flatten_all()?
-                .to_vec1::<f32>()?;
-            let orig = var.as_tensor().flatten_all()?.to_vec1::<f32>()?;
-            for i in 0..orig.len() {
-                let mut at = |d: f32| -> Result<f32> {
-                    let mut v = orig.clone();
-                    v[i] += d;
-                    var.set(&Tensor::from_vec(v, var.shape(), var.device())?)?;
-                    loss(&m, &mut rng)?.to_scalar::<f32>()
-                };
-                // A small step: a larger one can cross a ReLU kink on this tiny graph.
-                let fd = (at(1e-3)? - at(-1e-3)?) / 2e-3;
-                assert!(
-                    (fd - gv[i]).abs() < 1e-3 + 0.01 * gv[i].abs(),
-                    "entry {i}: fd {fd} vs {}",
-                    gv[i]
-                );
-            }
-            var.set(&Tensor::from_vec(orig, var.shape(), var.device())?)?;
-        }
-        Ok(())
+        // Step 1e-3 (in the helper): a larger one can cross a ReLU kink on this tiny graph.
+        crate::experiments::test_util::assert_grads_match_fd(
+            &m.vars(),
+            || loss(&m, &mut rng),
+            1e-3,
+            0.01,
+        )
     }
 }
