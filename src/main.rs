@@ -6,7 +6,7 @@ use gradlab::cli::{self, Cli};
 
 fn main() -> ExitCode {
     // Before any thread exists: candle reads it once when its pool starts.
-    cli::graph::prefer_serial_candle_elementwise();
+    prefer_serial_candle_elementwise();
     let args = Cli::parse();
     match &args.command {
         None => run_gui(&args),
@@ -53,5 +53,16 @@ fn run_gui(args: &Cli) -> ExitCode {
             eprintln!("error: cannot open the window: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// candle 0.11 runs element-wise ops over 64k elements on a spinning thread barrier; for these
+/// graph models that costs more than it saves (GAT epoch on Cora, 2 busy cores: 61 ms with one
+/// candle thread, 164 ms with two). Our own kernels still use rayon. Only set when the user has
+/// not chosen, and before candle's pool exists (it reads the variable once).
+fn prefer_serial_candle_elementwise() {
+    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        // SAFETY: called first thing in main, before this process starts other threads.
+        unsafe { std::env::set_var("CANDLE_NUM_THREADS", "1") };
     }
 }

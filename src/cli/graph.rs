@@ -55,23 +55,8 @@ pub fn load_dataset(dataset: DatasetArg, data_dir: &Path, homophily: f64) -> any
     }
 }
 
-/// candle 0.11 runs element-wise ops over 64k elements on a spinning thread barrier; for these
-/// graph models that costs more than it saves (GAT epoch on Cora, 2 busy cores: 61 ms with one
-/// candle thread, 164 ms with two). Our own kernels still use rayon. Only set when the user has
-/// not chosen, and before candle's pool exists (it reads the variable once).
-pub fn prefer_serial_candle_elementwise() {
-    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
-        // SAFETY: called at the start of a CLI command, before this process starts other threads.
-        unsafe { std::env::set_var("CANDLE_NUM_THREADS", "1") };
-    }
-}
-
 pub fn run(args: &GraphArgs, data_dir: &Path) -> anyhow::Result<Output> {
     anyhow::ensure!(args.seeds >= 1, "--seeds must be at least 1");
-    // Not under the multi-threaded test runner, where setting the environment is unsound.
-    if !cfg!(test) {
-        prefer_serial_candle_elementwise();
-    }
     let graph = load_dataset(args.dataset, data_dir, args.homophily)?;
     let mut cfg = GraphConfig::preset(args.model, args.preset);
     cfg.split = args.split;
