@@ -1,19 +1,23 @@
 //! The eframe app: tabs, persisted settings, the running jobs.
 
+pub mod autoshot;
+pub mod frame_bench;
+pub mod status_bar;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
 use eframe::egui;
 use serde::{Deserialize, Serialize};
 
-use crate::jobs::Jobs;
-use crate::ui::autoshot::AutoShot;
-use crate::ui::datasets::DatasetsTab;
-use crate::ui::files::FileTasks;
-use crate::ui::graphs::GraphsTab;
-use crate::ui::segmentation::SegmentationTab;
-use crate::ui::theory::TheoryTab;
-use crate::ui::{self, TabCx};
+use crate::core::jobs::Jobs;
+use crate::labs::datasets::ui::DatasetsTab;
+use crate::labs::graphs::ui::GraphsTab;
+use crate::labs::segmentation::ui::SegmentationTab;
+use crate::labs::theory::ui::TheoryTab;
+use crate::widgets::files::FileTasks;
+use crate::widgets::{self as ui, TabCx};
+use autoshot::AutoShot;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Tab {
@@ -130,7 +134,7 @@ impl GradlabApp {
                     }
                 });
             }
-            ui::status_bar::show(ui, &self.jobs, &self.files);
+            status_bar::show(ui, &self.jobs, &self.files);
         });
         egui::CentralPanel::default().show(ui, |ui| {
             let mut cx = TabCx {

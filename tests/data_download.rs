@@ -8,7 +8,7 @@ use std::process::Command;
 
 use gradlab::data::catalog::{Catalog, Check, Dataset, DatasetState, FileState, check};
 use gradlab::data::download::{FetchOptions, fetch};
-use gradlab::experiments::{Event, NullSink, Sink, StopFlag, VecSink};
+use gradlab::core::{Event, NullSink, Sink, StopFlag, VecSink};
 
 fn shared_root() -> Option<PathBuf> {
     let root = std::env::var_os("GRADLAB_DATA")

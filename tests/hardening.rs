@@ -12,10 +12,10 @@ use std::time::Instant;
 use gradlab::data::graph::cora::{parse_cites, parse_content};
 use gradlab::data::seg::folder::{binarise_mask, load_folder};
 use gradlab::data::seg::image_io::{decode_dynamic, read_gray};
-use gradlab::experiments::seg::UNetConfig;
-use gradlab::experiments::seg::checkpoint::{self, ModelMeta, SegModel};
-use gradlab::experiments::sink::Diverged;
-use gradlab::experiments::{Event, StopFlag, VecSink};
+use gradlab::labs::segmentation::UNetConfig;
+use gradlab::labs::segmentation::checkpoint::{self, ModelMeta, SegModel};
+use gradlab::core::events::Diverged;
+use gradlab::core::{Event, StopFlag, VecSink};
 use image::{DynamicImage, GrayImage, ImageFormat, Luma};
 use proptest::prelude::*;
 
@@ -292,9 +292,9 @@ fn png_header_claiming_100000_squared_pixels_fails_fast_without_allocating() {
     assert!(e.contains("bomb.png") && e.contains("too large"), "{e}");
     // 10^10 gray pixels would be 10 GB; the limit check runs before any pixel is decoded.
     assert!(secs < 1.0, "took {secs:.2} s");
-    let peak_before = gradlab::sysinfo::rss_mib().unwrap();
+    let peak_before = gradlab::core::sysinfo::rss_mib().unwrap();
     let _ = decode_dynamic(&bomb, "bomb.png");
-    let rss = gradlab::sysinfo::rss_mib().unwrap();
+    let rss = gradlab::core::sysinfo::rss_mib().unwrap();
     assert!(rss < peak_before + 64.0, "RSS {peak_before} -> {rss} MiB");
     // Also as a file in a dataset folder through the CLI.
     let t = tempfile::tempdir().unwrap();
@@ -1152,7 +1152,7 @@ fn all_metrics_finite(sink: &VecSink) -> (usize, bool) {
 #[test]
 fn graph_run_with_a_huge_lr_stops_at_the_first_nan_and_keeps_finite_points() {
     use gradlab::data::graph::{SyntheticSpec, synthetic_graph};
-    use gradlab::experiments::graph::{AdjNorm, GraphConfig, ModelKind, Preset, train_one};
+    use gradlab::labs::graphs::{AdjNorm, GraphConfig, ModelKind, Preset, train_one};
     let g = synthetic_graph(&SyntheticSpec::default()).unwrap();
     for (model, lr) in [
         (ModelKind::Gcn, 10.0),
@@ -1210,7 +1210,7 @@ fn graph_run_with_a_huge_lr_stops_at_the_first_nan_and_keeps_finite_points() {
 #[test]
 fn seg_run_that_blows_up_stops_with_a_divergence_error() {
     use gradlab::data::seg::{DatasetSpec, shapes::ShapesConfig};
-    use gradlab::experiments::seg::{SegConfig, train};
+    use gradlab::labs::segmentation::{SegConfig, train};
     let base = SegConfig {
         dataset: DatasetSpec::Shapes(ShapesConfig {
             size: 32,
@@ -1338,8 +1338,8 @@ fn seg_cli_refuses_a_huge_learning_rate() {
 #[test]
 fn diverging_job_fails_with_a_message_and_keeps_its_finite_curve() {
     use gradlab::data::graph::{SyntheticSpec, synthetic_graph};
-    use gradlab::experiments::graph::{GraphConfig, ModelKind, Preset, run};
-    use gradlab::jobs::{JobState, Jobs};
+    use gradlab::labs::graphs::{GraphConfig, ModelKind, Preset, run};
+    use gradlab::core::jobs::{JobState, Jobs};
     let g = synthetic_graph(&SyntheticSpec::default()).unwrap();
     // lr 1e18 (measured): the first epochs stay finite, a later one overflows to inf.
     let cfg = GraphConfig {

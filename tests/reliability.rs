@@ -5,9 +5,9 @@ use std::process::Command;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use gradlab::files::atomic_write;
-use gradlab::jobs::Jobs;
-use gradlab::sysinfo::{rss_mib, thread_count};
+use gradlab::core::files::atomic_write;
+use gradlab::core::jobs::Jobs;
+use gradlab::core::sysinfo::{rss_mib, thread_count};
 
 const WRITER_ENV: &str = "GRADLAB_TEST_WRITER_TARGET";
 
@@ -125,9 +125,9 @@ fn two_hundred_jobs_started_and_stopped_leak_no_threads() {
     eprintln!("200 jobs: threads {base_threads} -> {threads}, RSS {base_rss:.1} -> {rss:.1} MiB");
 }
 
-fn small_seg_config(epochs: usize, steps: usize) -> gradlab::experiments::seg::SegConfig {
+fn small_seg_config(epochs: usize, steps: usize) -> gradlab::labs::segmentation::SegConfig {
     use gradlab::data::seg::{DatasetSpec, shapes::ShapesConfig};
-    use gradlab::experiments::seg::{SegConfig, UNetConfig};
+    use gradlab::labs::segmentation::{SegConfig, UNetConfig};
     SegConfig {
         dataset: DatasetSpec::Shapes(ShapesConfig {
             size: 48,
@@ -155,8 +155,8 @@ fn small_seg_config(epochs: usize, steps: usize) -> gradlab::experiments::seg::S
 #[test]
 fn ten_consecutive_training_runs_do_not_grow_memory() {
     use gradlab::data::graph::{SyntheticSpec, synthetic_graph};
-    use gradlab::experiments::graph::{GraphConfig, ModelKind, Preset, train_one};
-    use gradlab::experiments::{StopFlag, VecSink};
+    use gradlab::labs::graphs::{GraphConfig, ModelKind, Preset, train_one};
+    use gradlab::core::{StopFlag, VecSink};
     let _serial = measuring();
     let graph = synthetic_graph(&SyntheticSpec::default()).unwrap();
     let gat = GraphConfig {
@@ -173,7 +173,7 @@ fn ten_consecutive_training_runs_do_not_grow_memory() {
         let mut sink = VecSink::default();
         let r = train_one(&gat, &graph, &mut sink, &StopFlag::new()).unwrap();
         assert_eq!(r.epochs_run, 8);
-        let out = gradlab::experiments::seg::train(&seg, &mut sink, &StopFlag::new()).unwrap();
+        let out = gradlab::labs::segmentation::train(&seg, &mut sink, &StopFlag::new()).unwrap();
         assert_eq!(out.summary["epochs"], 1);
         drop((sink, out));
         rss.push(rss_mib().unwrap());
@@ -197,8 +197,8 @@ fn ten_consecutive_training_runs_do_not_grow_memory() {
 #[test]
 fn three_jobs_at_once_all_report_and_all_stop() {
     use gradlab::data::graph::{SyntheticSpec, synthetic_graph};
-    use gradlab::experiments::graph::{GraphConfig, ModelKind, Preset};
-    use gradlab::jobs::JobState;
+    use gradlab::labs::graphs::{GraphConfig, ModelKind, Preset};
+    use gradlab::core::jobs::JobState;
     let _serial = measuring();
     let base_threads = thread_count().unwrap();
     let graph = Arc::new(synthetic_graph(&SyntheticSpec::default()).unwrap());
@@ -213,14 +213,14 @@ fn three_jobs_at_once_all_report_and_all_stop() {
         };
         ids.push(
             jobs.spawn("load", model.label(), Arc::new(|| {}), move |sink, stop| {
-                gradlab::experiments::graph::run(&cfg, &g, sink, stop)
+                gradlab::labs::graphs::run(&cfg, &g, sink, stop)
             }),
         );
     }
     let seg = small_seg_config(10_000, 4);
     ids.push(
         jobs.spawn("load", "U-Net", Arc::new(|| {}), move |sink, stop| {
-            gradlab::experiments::seg::run(&seg, sink, stop)
+            gradlab::labs::segmentation::run(&seg, sink, stop)
         }),
     );
     // Wait until every job has sent at least one finished epoch.

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::Output;
-use crate::sysinfo::{peak_rss_mib, reset_peak_rss};
+use crate::core::sysinfo::{peak_rss_mib, reset_peak_rss};
 
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
@@ -48,20 +48,20 @@ pub fn run(args: &BenchArgs, data_dir: &Path) -> anyhow::Result<Output> {
         out.insert(
             "theory".into(),
             part("theory", || {
-                Ok(json!({ "theory_suite_s": crate::experiments::theory::suite_seconds()? }))
+                Ok(json!({ "theory_suite_s": crate::labs::theory::suite_seconds()? }))
             })?,
         );
     }
     if want("graph") {
         out.insert(
             "graph".into(),
-            part("graph", || super::graph::bench_epochs(data_dir))?,
+            part("graph", || crate::labs::graphs::cli::bench_epochs(data_dir))?,
         );
     }
     if want("seg") {
         out.insert(
             "seg".into(),
-            part("seg", crate::experiments::seg::bench_steps)?,
+            part("seg", crate::labs::segmentation::bench_steps)?,
         );
     }
     if want("ui") {
@@ -77,7 +77,7 @@ pub fn run(args: &BenchArgs, data_dir: &Path) -> anyhow::Result<Output> {
 /// p95 UI frame time while two U-Net jobs ("Train both") train on the other threads.
 fn ui_frames() -> anyhow::Result<Value> {
     use crate::app::{GradlabApp, Settings, Tab};
-    use crate::ui::files::FileTasks;
+    use crate::widgets::files::FileTasks;
     let dir = tempfile::tempdir()?;
     let mut app = GradlabApp::new(
         Settings::default(),
@@ -85,11 +85,11 @@ fn ui_frames() -> anyhow::Result<Value> {
         FileTasks::fixed_dir(dir.path()),
     );
     app.settings.tab = Tab::Segmentation;
-    let idle = crate::ui::frame_bench::measure_frames(&mut app, 60, Duration::from_millis(16));
+    let idle = crate::app::frame_bench::measure_frames(&mut app, 60, Duration::from_millis(16));
     app.start_benchmark_jobs(&eframe::egui::Context::default());
     // Let both jobs get going (data generation, first steps) before timing.
     std::thread::sleep(Duration::from_secs(3));
-    let busy = crate::ui::frame_bench::measure_frames(&mut app, 300, Duration::from_millis(16));
+    let busy = crate::app::frame_bench::measure_frames(&mut app, 300, Duration::from_millis(16));
     let jobs_running = app.jobs.running().count();
     app.jobs.shutdown(Duration::from_secs(10));
     Ok(json!({

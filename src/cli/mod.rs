@@ -1,11 +1,12 @@
 //! Headless front end: the same experiments as the GUI, a progress bar on stderr, JSON on stdout.
 
 pub mod bench;
-pub mod data;
-pub mod graph;
 pub mod progress;
-pub mod seg;
-pub mod theory;
+
+use crate::labs::datasets::cli as data;
+use crate::labs::graphs::cli as graph;
+use crate::labs::segmentation::cli as seg;
+use crate::labs::theory::cli as theory;
 
 use std::path::PathBuf;
 

@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::experiments::{Event, Sink};
+use crate::core::{Event, Sink};
 
 pub struct CliSink {
     bar: Option<ProgressBar>,

@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::experiments::{Sink, StopFlag};
+use crate::core::{Sink, StopFlag};
 
 /// The catalog shipped with gradlab. Embedded so that the app works from any directory.
 pub const BUILTIN_TOML: &str = include_str!("../../datasets/catalog.toml");
@@ -443,7 +443,7 @@ fn check_file(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::experiments::{NullSink, VecSink};
+    use crate::core::{NullSink, VecSink};
 
     const GOOD: &str = r#"
 [[dataset]]
@@ -707,7 +707,7 @@ size = 1
         )
         .unwrap();
         let last = sink.events.iter().rev().find_map(|e| match e {
-            crate::experiments::Event::Progress { done, total } => Some((*done, *total)),
+            crate::core::Event::Progress { done, total } => Some((*done, *total)),
             _ => None,
         });
         assert_eq!(last, Some((2, 2)));

@@ -13,7 +13,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::catalog::{Check, Dataset, FileEntry, FileState, check, hex, human_size, part_path};
-use crate::experiments::{NullSink, Sink, StopFlag};
+use crate::core::{NullSink, Sink, StopFlag};
 
 /// Env var naming a mirror that replaces the catalog's URLs (tests, offline installs).
 pub const MIRROR_ENV: &str = "GRADLAB_MIRROR";

@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use gradlab::ui::files::{FileMsg, FileTasks};
-use gradlab::ui::plot::{Curve, PlotSpec, curves_plot};
+use gradlab::widgets::files::{FileMsg, FileTasks};
+use gradlab::widgets::plot::{Curve, PlotSpec, curves_plot};
 
 #[test]
 fn export_csv_button_writes_all_series() {

@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use gradlab::app::{GradlabApp, Settings, Tab};
-use gradlab::jobs::JobState;
-use gradlab::ui::files::FileTasks;
+use gradlab::core::jobs::JobState;
+use gradlab::widgets::files::FileTasks;
 
 fn app(dir: &std::path::Path) -> GradlabApp {
     GradlabApp::new(

@@ -1,0 +1,390 @@
+//! Runs experiments on background threads and collects what they report, so the UI thread only
+//! ever drains channels.
+
+use std::any::{Any, TypeId};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::core::{Event, Picture, Sink, StopFlag, Summary};
+use crate::core::metrics::MetricStore;
+
+/// Called after each event so the UI repaints soon (the GUI passes `request_repaint_after`).
+pub type Waker = Arc<dyn Fn() + Send + Sync>;
+
+pub type JobId = u64;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobState {
+    Running,
+    Finished(Summary),
+    /// Stopped by the user; what was measured is kept.
+    Stopped,
+    Failed(String),
+}
+
+impl JobState {
+    pub fn is_running(&self) -> bool {
+        matches!(self, JobState::Running)
+    }
+}
+
+/// Forwards events to the job's owner over a channel.
+struct ChannelSink {
+    tx: Sender<Event>,
+    waker: Waker,
+}
+
+impl Sink for ChannelSink {
+    fn event(&mut self, event: Event) {
+        // The receiver is gone only when the app is closing: nothing left to tell.
+        let _ = self.tx.send(event);
+        (self.waker)();
+    }
+}
+
+/// One experiment running (or finished) on its own thread, with what it reported so far.
+pub struct Job {
+    pub id: JobId,
+    pub name: String,
+    /// Which lab started it, so each tab finds its own jobs.
+    pub kind: String,
+    pub started: Instant,
+    pub ended: Option<Instant>,
+    pub state: JobState,
+    pub progress: (u64, u64),
+    pub metrics: MetricStore,
+    pub log: Vec<String>,
+    /// Latest picture of each name, with a counter that changes when it is replaced.
+    pub images: BTreeMap<String, (Picture, u64)>,
+    payloads: HashMap<TypeId, Box<dyn Any + Send>>,
+    stop: StopFlag,
+    rx: Receiver<Event>,
+    handle: Option<JoinHandle<()>>,
+    image_counter: u64,
+}
+
+impl Job {
+    pub fn elapsed(&self) -> Duration {
+        self.ended.unwrap_or_else(Instant::now) - self.started
+    }
+
+    pub fn fraction(&self) -> f32 {
+        let (done, total) = self.progress;
+        if total == 0 {
+            0.0
+        } else {
+            (done as f32 / total as f32).clamp(0.0, 1.0)
+        }
+    }
+
+    /// The latest payload of type `T` the experiment sent.
+    pub fn latest<T: Any>(&self) -> Option<&T> {
+        self.payloads
+            .get(&TypeId::of::<T>())
+            .and_then(|p| p.downcast_ref::<T>())
+    }
+
+    pub fn stop(&self) {
+        self.stop.stop();
+    }
+
+    pub fn summary(&self) -> Option<&Summary> {
+        match &self.state {
+            JobState::Finished(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Applies every event waiting in the channel; returns whether anything changed.
+    fn drain(&mut self) -> bool {
+        let mut changed = false;
+        while let Ok(ev) = self.rx.try_recv() {
+            changed = true;
+            match ev {
+                Event::Progress { done, total } => self.progress = (done, total),
+                Event::Metric {
+                    series,
+                    step,
+                    value,
+                } => self.metrics.push(&series, step, value),
+                Event::Image { name, image } => {
+                    self.image_counter += 1;
+                    self.images.insert(name, (image, self.image_counter));
+                }
+                Event::Payload(p) => {
+                    self.payloads.insert((*p).type_id(), p);
+                }
+                Event::Log(line) => self.log.push(line),
+                Event::Done(summary) => {
+                    self.ended = Some(Instant::now());
+                    self.state = if self.stop.is_stopped() {
+                        JobState::Stopped
+                    } else {
+                        JobState::Finished(summary)
+                    };
+                }
+            }
+        }
+        changed
+    }
+}
+
+/// Message a job's thread sends last when the run failed (kept apart from `Done` so a failure
+/// never looks like a summary).
+struct Failure(String);
+
+/// All jobs of the app, running and finished.
+#[derive(Default)]
+pub struct Jobs {
+    jobs: Vec<Job>,
+    next_id: JobId,
+}
+
+impl Jobs {
+    /// Starts `run` on a new thread. `run` gets the sink and stop flag, and its result ends the job.
+    pub fn spawn<F>(&mut self, kind: &str, name: &str, waker: Waker, run: F) -> JobId
+    where
+        F: FnOnce(&mut dyn Sink, &StopFlag) -> anyhow::Result<Summary> + Send + 'static,
+    {
+        let (tx, rx) = mpsc::channel();
+        let stop = StopFlag::new();
+        let thread_stop = stop.clone();
+        let id = self.next_id;
+        self.next_id += 1;
+        let handle = std::thread::Builder::new()
+            .name(format!("job-{id}-{name}"))
+            .spawn(move || {
+                let mut sink = ChannelSink { tx, waker };
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    run(&mut sink, &thread_stop)
+                }));
+                let ev = match result {
+                    Ok(Ok(summary)) => Event::Done(summary),
+                    Ok(Err(e)) => Event::Payload(Box::new(Failure(format!("{e:#}")))),
+                    Err(panic) => {
+                        let msg = panic
+                            .downcast_ref::<String>()
+                            .cloned()
+                            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                            .unwrap_or_else(|| "unknown panic".into());
+                        Event::Payload(Box::new(Failure(format!("internal error: {msg}"))))
+                    }
+                };
+                sink.event(ev);
+            })
+            .expect("the OS refused to start a thread");
+        self.jobs.push(Job {
+            id,
+            name: name.to_string(),
+            kind: kind.to_string(),
+            started: Instant::now(),
+            ended: None,
+            state: JobState::Running,
+            progress: (0, 0),
+            metrics: MetricStore::default(),
+            log: Vec::new(),
+            images: BTreeMap::new(),
+            payloads: HashMap::new(),
+            stop,
+            rx,
+            handle: Some(handle),
+            image_counter: 0,
+        });
+        id
+    }
+
+    /// Drains all channels; call once per frame. Returns whether anything changed.
+    pub fn poll(&mut self) -> bool {
+        let mut changed = false;
+        for job in &mut self.jobs {
+            changed |= job.drain();
+            if let Some(Failure(msg)) = job
+                .payloads
+                .remove(&TypeId::of::<Failure>())
+                .and_then(|p| p.downcast::<Failure>().ok().map(|b| *b))
+            {
+                job.ended = Some(Instant::now());
+                job.state = JobState::Failed(msg);
+            }
+            if !job.state.is_running()
+                && let Some(h) = job.handle.take()
+            {
+                // The thread has sent its last event, so this join returns at once.
+                let _ = h.join();
+            }
+        }
+        changed
+    }
+
+    pub fn get(&self, id: JobId) -> Option<&Job> {
+        self.jobs.iter().find(|j| j.id == id)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Job> {
+        self.jobs.iter()
+    }
+
+    pub fn running(&self) -> impl Iterator<Item = &Job> {
+        self.jobs.iter().filter(|j| j.state.is_running())
+    }
+
+    pub fn any_running(&self) -> bool {
+        self.running().next().is_some()
+    }
+
+    pub fn stop(&self, id: JobId) {
+        if let Some(j) = self.get(id) {
+            j.stop();
+        }
+    }
+
+    /// Forgets finished jobs of this kind (their curves disappear from the plots).
+    pub fn clear_finished(&mut self, kind: &str) {
+        self.jobs.retain(|j| j.kind != kind || j.state.is_running());
+    }
+
+    /// Stops every job and waits up to `timeout` for their threads; threads still busy after that
+    /// (a long training step) are left to finish on their own and die with the process.
+    pub fn shutdown(&mut self, timeout: Duration) {
+        for j in &self.jobs {
+            j.stop();
+        }
+        let deadline = Instant::now() + timeout;
+        for job in &mut self.jobs {
+            if let Some(h) = job.handle.take() {
+                while !h.is_finished() && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                if h.is_finished() {
+                    let _ = h.join();
+                }
+            }
+        }
+        self.poll();
+    }
+
+    /// Number of job threads not yet joined (for leak tests).
+    pub fn live_threads(&self) -> usize {
+        self.jobs.iter().filter(|j| j.handle.is_some()).count()
+    }
+}
+
+impl Drop for Jobs {
+    fn drop(&mut self) {
+        self.shutdown(Duration::from_secs(2));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_wake() -> Waker {
+        Arc::new(|| {})
+    }
+
+    fn wait_done(jobs: &mut Jobs, id: JobId) {
+        let t = Instant::now();
+        while jobs.get(id).unwrap().state.is_running() {
+            assert!(t.elapsed() < Duration::from_secs(10), "job did not end");
+            jobs.poll();
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    #[test]
+    fn events_arrive_in_order_and_summary_ends_the_job() {
+        let mut jobs = Jobs::default();
+        let id = jobs.spawn("test", "count", no_wake(), |sink, _stop| {
+            for i in 0..5 {
+                sink.metric("x", i as f64, (i * i) as f64);
+                sink.progress(i + 1, 5);
+            }
+            Ok(serde_json::json!({"n": 5}))
+        });
+        wait_done(&mut jobs, id);
+        let job = jobs.get(id).unwrap();
+        assert_eq!(
+            job.metrics
+                .get("x")
+                .unwrap()
+                .iter()
+                .map(|p| p[1])
+                .collect::<Vec<_>>(),
+            [0.0, 1.0, 4.0, 9.0, 16.0]
+        );
+        assert_eq!(job.progress, (5, 5));
+        assert_eq!(job.state, JobState::Finished(serde_json::json!({"n": 5})));
+        assert_eq!(jobs.live_threads(), 0);
+    }
+
+    #[test]
+    fn stop_ends_a_long_job_and_keeps_its_points() {
+        let mut jobs = Jobs::default();
+        let id = jobs.spawn("test", "forever", no_wake(), |sink, stop| {
+            let mut i = 0;
+            while !stop.is_stopped() {
+                sink.metric("x", i as f64, 1.0);
+                i += 1;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Ok(serde_json::json!({"steps": i}))
+        });
+        std::thread::sleep(Duration::from_millis(30));
+        jobs.stop(id);
+        wait_done(&mut jobs, id);
+        let job = jobs.get(id).unwrap();
+        assert_eq!(job.state, JobState::Stopped);
+        assert!(!job.metrics.get("x").unwrap().is_empty());
+    }
+
+    #[test]
+    fn errors_and_panics_become_failed_jobs() {
+        let mut jobs = Jobs::default();
+        let a = jobs.spawn("test", "err", no_wake(), |_, _| {
+            anyhow::bail!("cora.content line 3: bad")
+        });
+        let b = jobs.spawn("test", "panic", no_wake(), |_, _| panic!("boom"));
+        wait_done(&mut jobs, a);
+        wait_done(&mut jobs, b);
+        assert_eq!(
+            jobs.get(a).unwrap().state,
+            JobState::Failed("cora.content line 3: bad".into())
+        );
+        assert!(matches!(&jobs.get(b).unwrap().state, JobState::Failed(m) if m.contains("boom")));
+    }
+
+    #[test]
+    fn payloads_are_found_by_type() {
+        let mut jobs = Jobs::default();
+        let id = jobs.spawn("test", "p", no_wake(), |sink, _| {
+            sink.payload(Box::new(1_u32));
+            sink.payload(Box::new(2_u32));
+            sink.payload(Box::new(String::from("s")));
+            Ok(serde_json::Value::Null)
+        });
+        wait_done(&mut jobs, id);
+        let job = jobs.get(id).unwrap();
+        assert_eq!(job.latest::<u32>(), Some(&2));
+        assert_eq!(job.latest::<String>().map(|s| s.as_str()), Some("s"));
+    }
+
+    #[test]
+    fn shutdown_stops_all_and_joins() {
+        let mut jobs = Jobs::default();
+        for _ in 0..3 {
+            jobs.spawn("test", "loop", no_wake(), |_, stop| {
+                while !stop.is_stopped() {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Ok(serde_json::Value::Null)
+            });
+        }
+        jobs.shutdown(Duration::from_secs(5));
+        assert_eq!(jobs.live_threads(), 0);
+        assert!(!jobs.any_running());
+    }
+}

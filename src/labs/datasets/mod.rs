@@ -1,0 +1,4 @@
+//! The Datasets panel: the catalog, downloads and checks of the dataset folders.
+
+pub mod cli;
+pub mod ui;

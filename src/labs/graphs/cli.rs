@@ -1,0 +1,203 @@
+//! `gradlab graph`: train GCN / GAT / MLP over several seeds and print the summary.
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::Context;
+use serde_json::json;
+
+use crate::cli::Output;
+use crate::cli::progress::CliSink;
+use crate::data::graph::{Graph, SplitKind, SyntheticSpec, load_cora, synthetic_graph};
+use crate::core::StopFlag;
+use crate::labs::graphs::train::Trainer;
+use crate::labs::graphs::{GraphConfig, ModelKind, Preset, run_seeds};
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum DatasetArg {
+    #[default]
+    Cora,
+    Synthetic,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct GraphArgs {
+    #[arg(long, value_enum, default_value = "gcn")]
+    pub model: ModelKind,
+    #[arg(long, value_enum, default_value = "cora")]
+    pub dataset: DatasetArg,
+    #[arg(long, value_enum, default_value = "paper")]
+    pub preset: Preset,
+    #[arg(long, value_enum, default_value = "pygcn")]
+    pub split: SplitKind,
+    /// Runs with seeds 0..K-1.
+    #[arg(long, default_value_t = 10)]
+    pub seeds: u64,
+    /// Override the preset's (maximum) number of epochs.
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Homophily of the synthetic graph (fraction of edges inside a class).
+    #[arg(long, default_value_t = 0.8)]
+    pub homophily: f64,
+    /// Print exactly one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Loads Cora from `<data_dir>/cora` (an error names the missing or bad file).
+pub fn load_dataset(dataset: DatasetArg, data_dir: &Path, homophily: f64) -> anyhow::Result<Graph> {
+    match dataset {
+        DatasetArg::Cora => load_cora(&data_dir.join("cora")),
+        DatasetArg::Synthetic => synthetic_graph(&SyntheticSpec {
+            homophily,
+            ..Default::default()
+        }),
+    }
+}
+
+pub fn run(args: &GraphArgs, data_dir: &Path) -> anyhow::Result<Output> {
+    anyhow::ensure!(args.seeds >= 1, "--seeds must be at least 1");
+    let graph = load_dataset(args.dataset, data_dir, args.homophily)?;
+    let mut cfg = GraphConfig::preset(args.model, args.preset);
+    cfg.split = args.split;
+    cfg.snapshot_every = 0;
+    if let Some(e) = args.epochs {
+        cfg.epochs = e;
+    }
+    let mut sink = CliSink::new(&format!("{} {}", args.model.label(), graph.name));
+    for note in &graph.notes {
+        crate::core::Sink::log(&mut sink, note);
+    }
+    let seeds: Vec<u64> = (0..args.seeds).collect();
+    let mut s = run_seeds(&cfg, &graph, &seeds, &mut sink, &StopFlag::new())?;
+    sink.finish();
+    s["preset"] = json!(args.preset.label());
+    let human = format!(
+        "{} on {} ({} preset, {} split, {} seeds, at most {} epochs)\n  test accuracy {:.4} ± {:.4}\n  validation accuracy {:.4}\n  best epoch (median) {}\n  {:.2} ms/epoch (median), {} parameters",
+        args.model.label(),
+        graph.name,
+        args.preset.label(),
+        args.split.label(),
+        s["seeds"],
+        cfg.epochs,
+        s["test_acc_mean"].as_f64().unwrap_or(f64::NAN),
+        s["test_acc_std"].as_f64().unwrap_or(f64::NAN),
+        s["val_acc_mean"].as_f64().unwrap_or(f64::NAN),
+        s["best_epoch_median"],
+        s["ms_per_epoch_median"].as_f64().unwrap_or(f64::NAN),
+        s["params"],
+    );
+    Ok(Output { json: s, human })
+}
+
+/// Median ms of one epoch (training step + evaluation pass) of `model` with the paper preset.
+pub fn epoch_ms(
+    graph: &Graph,
+    model: ModelKind,
+    warmup: usize,
+    timed: usize,
+) -> anyhow::Result<f64> {
+    let cfg = GraphConfig {
+        snapshot_every: 0,
+        ..GraphConfig::preset(model, Preset::Paper)
+    };
+    let mut tr = Trainer::new(&cfg, graph)?;
+    let mut times = Vec::with_capacity(timed);
+    for k in 0..warmup + timed {
+        let t = Instant::now();
+        tr.train_step().context("training step failed")?;
+        tr.eval().context("evaluation failed")?;
+        if k >= warmup {
+            times.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    times.sort_by(|a, b| a.total_cmp(b));
+    Ok(times[times.len() / 2])
+}
+
+/// For `gradlab bench`: {gcn_epoch_ms, gat_epoch_ms, dataset}, medians over 30 epochs after 5
+/// warm-up epochs, paper preset, on Cora when it is in `data_dir`, else on the synthetic graph.
+pub fn bench_epochs(data_dir: &Path) -> anyhow::Result<serde_json::Value> {
+    let (graph, dataset) = match load_cora(&data_dir.join("cora")) {
+        Ok(g) => (g, "cora"),
+        Err(_) => (
+            synthetic_graph(&SyntheticSpec::default())?,
+            "synthetic (Cora not found)",
+        ),
+    };
+    Ok(json!({
+        "gcn_epoch_ms": epoch_ms(&graph, ModelKind::Gcn, 5, 30)?,
+        "gat_epoch_ms": epoch_ms(&graph, ModelKind::Gat, 5, 30)?,
+        "graph_dataset": dataset,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(dataset: DatasetArg, model: ModelKind) -> GraphArgs {
+        GraphArgs {
+            model,
+            dataset,
+            preset: Preset::Paper,
+            split: SplitKind::Pygcn,
+            seeds: 2,
+            epochs: Some(3),
+            homophily: 0.8,
+            json: true,
+        }
+    }
+
+    #[test]
+    fn missing_cora_names_the_file_and_the_fetch_command() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = run(&args(DatasetArg::Cora, ModelKind::Gcn), dir.path())
+            .err()
+            .unwrap();
+        let msg = format!("{e:#}");
+        assert!(
+            msg.contains("cora.content") && msg.contains("gradlab data fetch cora"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn json_has_the_documented_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = run(&args(DatasetArg::Synthetic, ModelKind::Gat), dir.path()).unwrap();
+        for k in [
+            "dataset",
+            "model",
+            "preset",
+            "split",
+            "seeds",
+            "epochs",
+            "test_acc_mean",
+            "test_acc_std",
+            "val_acc_mean",
+            "ms_per_epoch_median",
+            "params",
+        ] {
+            assert!(!out.json[k].is_null(), "missing {k}: {}", out.json);
+        }
+        assert_eq!(out.json["seeds"], 2);
+        assert_eq!(out.json["epochs"], 3);
+        assert_eq!(out.json["model"], "gat");
+        assert!(out.human.contains("test accuracy"));
+    }
+
+    #[test]
+    fn bench_falls_back_to_synthetic_and_times_both_models() {
+        let dir = tempfile::tempdir().unwrap();
+        let v = bench_epochs(dir.path()).unwrap();
+        assert!(
+            v["graph_dataset"]
+                .as_str()
+                .unwrap()
+                .starts_with("synthetic")
+        );
+        assert!(v["gcn_epoch_ms"].as_f64().unwrap() > 0.0);
+        assert!(v["gat_epoch_ms"].as_f64().unwrap() > v["gcn_epoch_ms"].as_f64().unwrap());
+    }
+}

@@ -1,0 +1,584 @@
+//! Training one model on one graph for one seed, streaming what the UI draws, and the multi-seed
+//! driver that makes the results table.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use candle_core::Tensor;
+use rand::SeedableRng;
+use rand::rngs::SmallRng;
+use serde_json::json;
+
+use super::config::GraphConfig;
+use super::model::{Forward, Net};
+use super::nn::Adam;
+use super::pca::pca2;
+use super::prep::Prepared;
+use crate::data::graph::{Graph, Split};
+use crate::core::events::ensure_finite;
+use crate::core::{Event, Sink, StopFlag, Summary};
+
+/// The hidden representations projected to 2-D, sent every few epochs.
+#[derive(Clone, Debug)]
+pub struct EmbeddingSnapshot {
+    pub seed: u64,
+    pub epoch: usize,
+    pub points: Vec<[f32; 2]>,
+    /// Fraction of the variance along each axis.
+    pub explained: [f32; 2],
+    pub labels: Arc<Vec<u32>>,
+    pub class_names: Arc<Vec<String>>,
+}
+
+/// Test-set confusion matrix of the reported model: `counts[true][predicted]`.
+#[derive(Clone, Debug)]
+pub struct ConfusionMatrix {
+    pub seed: u64,
+    pub class_names: Arc<Vec<String>>,
+    pub counts: Vec<Vec<u32>>,
+}
+
+/// GAT's first-layer attention (eval mode), per edge and head. Node i's neighbours are
+/// `src[dst_ptr[i]..dst_ptr[i + 1]]`, and `alpha[k * heads + h]` is head h's weight on edge k.
+#[derive(Clone, Debug)]
+pub struct AttentionSnapshot {
+    pub seed: u64,
+    pub epoch: usize,
+    pub heads: usize,
+    pub src: Arc<Vec<u32>>,
+    pub dst_ptr: Arc<Vec<usize>>,
+    pub alpha: Vec<f32>,
+    pub node_names: Arc<Vec<String>>,
+    pub labels: Arc<Vec<u32>>,
+    pub class_names: Arc<Vec<String>>,
+}
+
+/// What one run measured.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct RunResult {
+    pub seed: u64,
+    pub test_acc: f64,
+    pub val_acc: f64,
+    /// Epoch (1-based) with the lowest validation loss.
+    pub best_epoch: usize,
+    pub epochs_run: usize,
+    pub ms_per_epoch_median: f64,
+    pub params: usize,
+    pub final_train_loss: f64,
+    pub stopped: bool,
+}
+
+/// A model with its optimiser on a prepared graph: one epoch is `train_step` + `eval`.
+pub struct Trainer {
+    pub cfg: GraphConfig,
+    pub prep: Prepared,
+    pub net: Net,
+    opt: Adam,
+    rng: SmallRng,
+}
+
+/// Class scores after an eval pass.
+pub struct Eval {
+    pub forward: Forward,
+    pub log_probs: Vec<Vec<f32>>,
+}
+
+impl Eval {
+    fn predicted(&self, i: u32) -> u32 {
+        let r = &self.log_probs[i as usize];
+        (0..r.len()).fold(0, |b, k| if r[k] > r[b] { k } else { b }) as u32
+    }
+    pub fn accuracy(&self, idx: &[u32], labels: &[u32]) -> f64 {
+        if idx.is_empty() {
+            return 0.0;
+        }
+        idx.iter()
+            .filter(|&&i| self.predicted(i) == labels[i as usize])
+            .count() as f64
+            / idx.len() as f64
+    }
+    pub fn loss(&self, idx: &[u32], labels: &[u32]) -> f64 {
+        if idx.is_empty() {
+            return 0.0;
+        }
+        -idx.iter()
+            .map(|&i| self.log_probs[i as usize][labels[i as usize] as usize] as f64)
+            .sum::<f64>()
+            / idx.len() as f64
+    }
+}
+
+impl Trainer {
+    pub fn new(cfg: &GraphConfig, graph: &Graph) -> anyhow::Result<Self> {
+        cfg.validate()?;
+        graph.validate()?;
+        let split = Split::new(cfg.split, graph, cfg.seed)?;
+        let prep = Prepared::new(graph, cfg.norm, split)?;
+        let mut rng = SmallRng::seed_from_u64(cfg.seed);
+        let net = Net::new(cfg, &prep, &mut rng)?;
+        let opt = Adam::new(net.vars(), cfg.lr, cfg.weight_decay);
+        Ok(Self {
+            cfg: cfg.clone(),
+            prep,
+            net,
+            opt,
+            rng,
+        })
+    }
+
+    /// One optimiser step on the training nodes; returns (loss, accuracy) in training mode.
+    pub fn train_step(&mut self) -> candle_core::Result<(f64, f64)> {
+        let fwd = self.net.forward(&self.prep, true, &mut self.rng)?;
+        let lp =
+            candle_nn::ops::log_softmax(&fwd.logits, 1)?.index_select(&self.prep.train_idx, 0)?;
+        let loss = candle_nn::loss::nll(&lp, &self.prep.train_y)?;
+        let grads = loss.backward()?;
+        self.opt.step(&grads)?;
+        let pred = lp.argmax(1)?;
+        let correct = pred
+            .eq(&self.prep.train_y)?
+            .to_dtype(candle_core::DType::F32)?
+            .sum_all()?
+            .to_scalar::<f32>()?;
+        Ok((
+            loss.to_scalar::<f32>()? as f64,
+            correct as f64 / self.prep.split.train.len().max(1) as f64,
+        ))
+    }
+
+    pub fn eval(&mut self) -> candle_core::Result<Eval> {
+        let forward = self.net.forward(&self.prep, false, &mut self.rng)?;
+        let log_probs =
+            candle_nn::ops::log_softmax(&forward.logits.detach(), 1)?.to_vec2::<f32>()?;
+        Ok(Eval { forward, log_probs })
+    }
+}
+
+fn tensor_rows(t: &Tensor) -> candle_core::Result<(Vec<f32>, usize, usize)> {
+    let (n, d) = t.dims2()?;
+    Ok((t.detach().flatten_all()?.to_vec1::<f32>()?, n, d))
+}
+
+fn median(xs: &mut [f64]) -> f64 {
+    if xs.is_empty() {
+        return f64::NAN;
+    }
+    xs.sort_by(|a, b| a.total_cmp(b));
+    let m = xs.len() / 2;
+    if xs.len() % 2 == 1 {
+        xs[m]
+    } else {
+        0.5 * (xs[m - 1] + xs[m])
+    }
+}
+
+/// Trains `cfg.model` with `cfg.seed`; streams "train_loss", "val_loss", "train_acc", "val_acc"
+/// per epoch, snapshots every `cfg.snapshot_every` epochs and the confusion matrix at the end.
+pub fn train_one(
+    cfg: &GraphConfig,
+    graph: &Graph,
+    sink: &mut dyn Sink,
+    stop: &StopFlag,
+) -> anyhow::Result<RunResult> {
+    let mut tr = Trainer::new(cfg, graph)?;
+    let labels = Arc::new(graph.labels.clone());
+    let class_names = Arc::new(graph.class_names.clone());
+    let node_names = Arc::new(graph.node_names.clone());
+    let topo = tr.prep.edges.topo.clone();
+    let (src, dst_ptr) = (Arc::new(topo.src.clone()), Arc::new(topo.dst_ptr.clone()));
+    let params = tr.net.param_count();
+    let split = tr.prep.split.clone();
+    let mut times = Vec::with_capacity(cfg.epochs);
+    let (mut best_val_loss, mut best_epoch, mut since_best) = (f64::INFINITY, 0usize, 0usize);
+    let (mut report_test, mut report_val) = (0.0, 0.0);
+    let mut report_pred: Vec<u32> = Vec::new();
+    let mut final_train_loss = f64::NAN;
+    let mut stopped = false;
+    let mut epochs_run = 0;
+    sink.progress(0, cfg.epochs as u64);
+    for epoch in 1..=cfg.epochs {
+        if stop.is_stopped() {
+            stopped = true;
+            break;
+        }
+        let t0 = Instant::now();
+        let (train_loss, train_acc) = tr.train_step().context("training step failed")?;
+        let ev = tr.eval().context("evaluation failed")?;
+        times.push(t0.elapsed().as_secs_f64() * 1e3);
+        epochs_run = epoch;
+        final_train_loss = ensure_finite("train loss", train_loss, epoch)?;
+        let val_loss = ensure_finite("validation loss", ev.loss(&split.val, &labels), epoch)?;
+        let val_acc = ev.accuracy(&split.val, &labels);
+        sink.metric("train_loss", epoch as f64, train_loss);
+        sink.metric("val_loss", epoch as f64, val_loss);
+        sink.metric("train_acc", epoch as f64, train_acc);
+        sink.metric("val_acc", epoch as f64, val_acc);
+        let improved = val_loss < best_val_loss;
+        if improved {
+            best_val_loss = val_loss;
+            best_epoch = epoch;
+            since_best = 0;
+        } else {
+            since_best += 1;
+        }
+        // With early stopping the reported model is the best-validation-loss one (as if restored
+        // from its checkpoint); without, the last one.
+        if cfg.patience == 0 || improved {
+            report_test = ev.accuracy(&split.test, &labels);
+            report_val = val_acc;
+            report_pred = split.test.iter().map(|&i| ev.predicted(i)).collect();
+        }
+        let last = epoch == cfg.epochs || (cfg.patience > 0 && since_best >= cfg.patience);
+        if last || (cfg.snapshot_every > 0 && (epoch % cfg.snapshot_every == 0 || epoch == 1)) {
+            let (h, n, d) = tensor_rows(&ev.forward.hidden)?;
+            let (points, explained) = pca2(&h, n, d);
+            sink.payload(Box::new(EmbeddingSnapshot {
+                seed: cfg.seed,
+                epoch,
+                points,
+                explained,
+                labels: labels.clone(),
+                class_names: class_names.clone(),
+            }));
+            if let Some(a) = &ev.forward.attention {
+                let heads = a.dim(1)?;
+                sink.payload(Box::new(AttentionSnapshot {
+                    seed: cfg.seed,
+                    epoch,
+                    heads,
+                    src: src.clone(),
+                    dst_ptr: dst_ptr.clone(),
+                    alpha: a.detach().flatten_all()?.to_vec1::<f32>()?,
+                    node_names: node_names.clone(),
+                    labels: labels.clone(),
+                    class_names: class_names.clone(),
+                }));
+            }
+        }
+        sink.progress(epoch as u64, cfg.epochs as u64);
+        if last {
+            break;
+        }
+    }
+    let c = graph.num_classes();
+    let mut counts = vec![vec![0u32; c]; c];
+    for (&i, &p) in split.test.iter().zip(&report_pred) {
+        counts[labels[i as usize] as usize][p as usize] += 1;
+    }
+    sink.payload(Box::new(ConfusionMatrix {
+        seed: cfg.seed,
+        class_names,
+        counts,
+    }));
+    sink.metric("test_acc", epochs_run as f64, report_test);
+    Ok(RunResult {
+        seed: cfg.seed,
+        test_acc: report_test,
+        val_acc: report_val,
+        best_epoch,
+        epochs_run,
+        ms_per_epoch_median: median(&mut times),
+        params,
+        final_train_loss,
+        stopped,
+    })
+}
+
+/// One model, one seed, as the experiment contract wants it: a JSON summary.
+pub fn run(
+    cfg: &GraphConfig,
+    graph: &Graph,
+    sink: &mut dyn Sink,
+    stop: &StopFlag,
+) -> anyhow::Result<Summary> {
+    let r = train_one(cfg, graph, sink, stop)?;
+    Ok(serde_json::to_value(&r)?)
+}
+
+/// Renames the metric series of one seed ("s3/val_acc") and maps its progress into the whole run.
+struct SeedSink<'a> {
+    inner: &'a mut dyn Sink,
+    prefix: String,
+    index: u64,
+    runs: u64,
+}
+
+impl Sink for SeedSink<'_> {
+    fn event(&mut self, event: Event) {
+        let ev = match event {
+            Event::Metric {
+                series,
+                step,
+                value,
+            } => Event::Metric {
+                series: format!("{}{series}", self.prefix),
+                step,
+                value,
+            },
+            Event::Progress { done, total } => Event::Progress {
+                done: self.index * total + done,
+                total: total * self.runs,
+            },
+            other => other,
+        };
+        self.inner.event(ev);
+    }
+}
+
+/// The metric-series prefix of a seed in multi-seed runs.
+pub fn seed_prefix(seed: u64) -> String {
+    format!("s{seed}/")
+}
+
+fn mean_std(xs: &[f64]) -> (f64, f64) {
+    if xs.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let m = xs.iter().sum::<f64>() / xs.len() as f64;
+    let s = if xs.len() > 1 {
+        (xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (xs.len() - 1) as f64).sqrt()
+    } else {
+        0.0
+    };
+    (m, s)
+}
+
+/// Trains `cfg` once per seed in `seeds` (the split too is drawn per seed where it is random) and
+/// summarises: test accuracy mean and sample std, validation accuracy, best epoch, ms/epoch.
+pub fn run_seeds(
+    cfg: &GraphConfig,
+    graph: &Graph,
+    seeds: &[u64],
+    sink: &mut dyn Sink,
+    stop: &StopFlag,
+) -> anyhow::Result<Summary> {
+    let mut runs = Vec::new();
+    for (k, &seed) in seeds.iter().enumerate() {
+        if stop.is_stopped() {
+            break;
+        }
+        let c = GraphConfig {
+            seed,
+            ..cfg.clone()
+        };
+        let mut s = SeedSink {
+            inner: &mut *sink,
+            prefix: seed_prefix(seed),
+            index: k as u64,
+            runs: seeds.len() as u64,
+        };
+        let r = train_one(&c, graph, &mut s, stop)
+            .with_context(|| format!("{} seed {seed}", cfg.model.label()))?;
+        sink.log(&format!(
+            "{} seed {seed}: test acc {:.4}, val acc {:.4}, best epoch {}, {} epochs, {:.2} ms/epoch",
+            cfg.model.label(),
+            r.test_acc,
+            r.val_acc,
+            r.best_epoch,
+            r.epochs_run,
+            r.ms_per_epoch_median
+        ));
+        if !r.stopped {
+            runs.push(r);
+        }
+    }
+    Ok(summarize(cfg, graph, &runs))
+}
+
+pub fn summarize(cfg: &GraphConfig, graph: &Graph, runs: &[RunResult]) -> Summary {
+    let test: Vec<f64> = runs.iter().map(|r| r.test_acc).collect();
+    let (tm, ts) = mean_std(&test);
+    let (vm, _) = mean_std(&runs.iter().map(|r| r.val_acc).collect::<Vec<_>>());
+    let mut ms: Vec<f64> = runs.iter().map(|r| r.ms_per_epoch_median).collect();
+    let mut best: Vec<f64> = runs.iter().map(|r| r.best_epoch as f64).collect();
+    let mut epochs: Vec<f64> = runs.iter().map(|r| r.epochs_run as f64).collect();
+    json!({
+        "dataset": graph.name,
+        "model": cfg.model.label().to_lowercase(),
+        "split": cfg.split.label(),
+        "seeds": runs.len(),
+        "epochs": cfg.epochs,
+        "epochs_run_median": median(&mut epochs),
+        "test_acc_mean": tm,
+        "test_acc_std": ts,
+        "val_acc_mean": vm,
+        "best_epoch_median": median(&mut best),
+        "ms_per_epoch_median": median(&mut ms),
+        "params": runs.first().map(|r| r.params).unwrap_or(0),
+        "runs": runs,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::graph::{SplitKind, SyntheticSpec, load_cora, synthetic_graph};
+    use crate::labs::graphs::config::{AdjNorm, ModelKind, Preset};
+    use crate::core::{NullSink, VecSink};
+
+    fn quick(model: ModelKind, epochs: usize) -> GraphConfig {
+        GraphConfig {
+            epochs,
+            split: SplitKind::Pygcn,
+            ..GraphConfig::preset(model, Preset::Paper)
+        }
+    }
+
+    #[test]
+    fn graph_models_beat_the_mlp_on_a_homophilous_synthetic_graph() {
+        let g = synthetic_graph(&SyntheticSpec {
+            homophily: 0.85,
+            ..Default::default()
+        })
+        .unwrap();
+        let stop = StopFlag::new();
+        let mlp = train_one(&quick(ModelKind::Mlp, 100), &g, &mut NullSink, &stop).unwrap();
+        let gcn = train_one(&quick(ModelKind::Gcn, 100), &g, &mut NullSink, &stop).unwrap();
+        let gat = train_one(
+            &GraphConfig {
+                patience: 0,
+                ..quick(ModelKind::Gat, 60)
+            },
+            &g,
+            &mut NullSink,
+            &stop,
+        )
+        .unwrap();
+        eprintln!(
+            "mlp {:.3} gcn {:.3} gat {:.3}",
+            mlp.test_acc, gcn.test_acc, gat.test_acc
+        );
+        assert!(
+            mlp.test_acc > 1.0 / 7.0 + 0.05,
+            "the features carry signal: {}",
+            mlp.test_acc
+        );
+        assert!(
+            gcn.test_acc > mlp.test_acc + 0.1,
+            "GCN {} vs MLP {}",
+            gcn.test_acc,
+            mlp.test_acc
+        );
+        assert!(
+            gat.test_acc > mlp.test_acc + 0.1,
+            "GAT {} vs MLP {}",
+            gat.test_acc,
+            mlp.test_acc
+        );
+    }
+
+    #[test]
+    fn run_streams_curves_snapshots_and_confusion() {
+        let g = synthetic_graph(&SyntheticSpec::default()).unwrap();
+        let mut sink = VecSink::default();
+        let cfg = GraphConfig {
+            snapshot_every: 5,
+            ..quick(ModelKind::Gat, 12)
+        };
+        let s = run(&cfg, &g, &mut sink, &StopFlag::new()).unwrap();
+        assert_eq!(s["epochs_run"], 12);
+        for name in ["train_loss", "val_loss", "train_acc", "val_acc"] {
+            assert_eq!(sink.series(name).len(), 12, "{name}");
+        }
+        assert_eq!(sink.series("test_acc").len(), 1);
+        let loss = sink.series("train_loss");
+        assert!(loss[11].1 < loss[0].1, "training lowers the loss: {loss:?}");
+        let emb = sink.latest_payload::<EmbeddingSnapshot>().unwrap();
+        assert_eq!((emb.epoch, emb.points.len()), (12, 2708));
+        let att = sink.latest_payload::<AttentionSnapshot>().unwrap();
+        assert_eq!(att.heads, 8);
+        assert_eq!(att.alpha.len(), att.src.len() * 8);
+        let cm = sink.latest_payload::<ConfusionMatrix>().unwrap();
+        assert_eq!(cm.counts.iter().flatten().sum::<u32>(), 1000);
+    }
+
+    #[test]
+    fn multi_seed_summary_prefixes_series_per_seed() {
+        let g = synthetic_graph(&SyntheticSpec::default()).unwrap();
+        let mut sink = VecSink::default();
+        let s = run_seeds(
+            &quick(ModelKind::Gcn, 5),
+            &g,
+            &[0, 1],
+            &mut sink,
+            &StopFlag::new(),
+        )
+        .unwrap();
+        assert_eq!(s["seeds"], 2);
+        assert_eq!(sink.series("s1/val_acc").len(), 5);
+        assert!(s["test_acc_std"].as_f64().unwrap() >= 0.0);
+        assert!(s["params"].as_u64().unwrap() == (1433 * 16 + 16 + 16 * 7 + 7) as u64);
+    }
+
+    #[test]
+    fn a_stopped_run_returns_what_it_has() {
+        let g = synthetic_graph(&SyntheticSpec::default()).unwrap();
+        let stop = StopFlag::new();
+        stop.stop();
+        let r = train_one(&quick(ModelKind::Gcn, 50), &g, &mut NullSink, &stop).unwrap();
+        assert!(r.stopped);
+        assert_eq!(r.epochs_run, 0);
+    }
+
+    #[test]
+    fn divergence_is_an_error_not_a_plot_of_nan() {
+        let g = synthetic_graph(&SyntheticSpec::default()).unwrap();
+        let cfg = GraphConfig {
+            lr: 1e30,
+            norm: AdjNorm::None,
+            ..quick(ModelKind::Gcn, 20)
+        };
+        let e = train_one(&cfg, &g, &mut NullSink, &StopFlag::new()).unwrap_err();
+        assert!(format!("{e:#}").contains("diverged"), "{e:#}");
+    }
+
+    #[test]
+    fn same_seed_same_result() {
+        let g = synthetic_graph(&SyntheticSpec::default()).unwrap();
+        let a = train_one(
+            &quick(ModelKind::Gat, 5),
+            &g,
+            &mut NullSink,
+            &StopFlag::new(),
+        )
+        .unwrap();
+        let b = train_one(
+            &quick(ModelKind::Gat, 5),
+            &g,
+            &mut NullSink,
+            &StopFlag::new(),
+        )
+        .unwrap();
+        assert_eq!(
+            (a.test_acc, a.final_train_loss),
+            (b.test_acc, b.final_train_loss)
+        );
+    }
+
+    /// The paper preset of GCN on real Cora, 1 seed (the 10-seed figure is measured with the CLI).
+    #[test]
+    fn gcn_on_cora_reaches_the_paper_accuracy() {
+        let base = std::env::var_os("GRADLAB_DATA")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| {
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets")
+            });
+        let Ok(g) = load_cora(&base.join("cora")) else {
+            eprintln!("skipped: no Cora under {}", base.display());
+            return;
+        };
+        let r = train_one(
+            &GraphConfig::preset(ModelKind::Gcn, Preset::Paper),
+            &g,
+            &mut NullSink,
+            &StopFlag::new(),
+        )
+        .unwrap();
+        eprintln!(
+            "GCN on Cora, seed 0: test {:.4}, {:.2} ms/epoch",
+            r.test_acc, r.ms_per_epoch_median
+        );
+        assert!(r.test_acc >= 0.79, "{}", r.test_acc);
+    }
+}

@@ -1,0 +1,915 @@
+//! The Graphs tab: train GCN / GAT / MLP on Cora or the synthetic graph, watch them learn side by
+//! side, compare over seeds, look at embeddings, confusion and attention.
+
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, channel};
+
+use eframe::egui;
+use egui_plot::{Bar, BarChart, Legend, Plot, Points};
+use serde::{Deserialize, Serialize};
+
+use crate::widgets::plot::{Curve, PlotSpec, curves_plot};
+use crate::widgets::{PALETTE, TabCx};
+use crate::data::graph::{Graph, SplitKind, SyntheticSpec, load_cora, synthetic_graph};
+use crate::labs::graphs::{
+    AdjNorm, AttentionSnapshot, ConfusionMatrix, EmbeddingSnapshot, GraphConfig, ModelKind, Preset,
+    run_seeds,
+};
+use crate::core::jobs::{Job, JobId, JobState};
+
+const KIND: &str = "graph";
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DatasetChoice {
+    #[default]
+    Auto,
+    Cora,
+    Synthetic,
+}
+
+/// What is (being) loaded, so a changed choice triggers a reload.
+#[derive(Clone, Debug, PartialEq)]
+struct DataKey {
+    cora: bool,
+    homophily_millis: i64,
+}
+
+#[derive(Default)]
+struct Runtime {
+    graph: Option<(DataKey, Arc<Graph>)>,
+    loading: Option<(DataKey, Receiver<anyhow::Result<Graph>>)>,
+    load_error: Option<String>,
+    /// Which job the lower panels show; None = the newest.
+    inspect: Option<JobId>,
+    /// The model config and dataset of each job this tab started.
+    started: Vec<(JobId, ModelKind, GraphConfig, String, Preset)>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(default)]
+pub struct GraphsTab {
+    dataset: DatasetChoice,
+    homophily: f64,
+    preset: Preset,
+    split: SplitKind,
+    seeds: u64,
+    gcn: GraphConfig,
+    gat: GraphConfig,
+    mlp: GraphConfig,
+    node: usize,
+    #[serde(skip)]
+    rt: Runtime,
+}
+
+impl Default for GraphsTab {
+    fn default() -> Self {
+        Self {
+            dataset: DatasetChoice::Auto,
+            homophily: 0.8,
+            preset: Preset::Paper,
+            split: SplitKind::Pygcn,
+            seeds: 3,
+            gcn: GraphConfig::preset(ModelKind::Gcn, Preset::Paper),
+            gat: GraphConfig::preset(ModelKind::Gat, Preset::Paper),
+            mlp: GraphConfig::preset(ModelKind::Mlp, Preset::Paper),
+            node: 0,
+            rt: Runtime::default(),
+        }
+    }
+}
+
+fn model_color(m: ModelKind) -> egui::Color32 {
+    match m {
+        ModelKind::Gcn => PALETTE[0],
+        ModelKind::Gat => PALETTE[1],
+        ModelKind::Mlp => PALETTE[7],
+    }
+}
+
+impl GraphsTab {
+    pub fn ui(&mut self, ui: &mut egui::Ui, cx: &mut TabCx<'_>) {
+        self.poll_loading(cx);
+        ui.heading("Graphs: GCN vs GAT for node classification");
+        self.data_row(ui, cx);
+        ui.separator();
+        self.knobs(ui);
+        self.buttons(ui, cx);
+        ui.separator();
+        self.jobs_list(ui, cx);
+        self.curves(ui, cx);
+        ui.separator();
+        self.results_table(ui, cx);
+        ui.separator();
+        self.inspector(ui, cx);
+    }
+
+    fn wanted_key(&self, cx: &TabCx<'_>) -> DataKey {
+        let cora_present = cx.data_dir.join("cora").join("cora.content").is_file();
+        let cora = match self.dataset {
+            DatasetChoice::Auto => cora_present,
+            DatasetChoice::Cora => true,
+            DatasetChoice::Synthetic => false,
+        };
+        DataKey {
+            cora,
+            homophily_millis: if cora {
+                0
+            } else {
+                (self.homophily * 1000.0).round() as i64
+            },
+        }
+    }
+
+    /// Starts loading in the background when the wanted data changed; picks up finished loads.
+    fn poll_loading(&mut self, cx: &TabCx<'_>) {
+        if let Some((key, rx)) = &self.rt.loading
+            && let Ok(res) = rx.try_recv()
+        {
+            match res {
+                Ok(g) => {
+                    self.rt.graph = Some((key.clone(), Arc::new(g)));
+                    self.rt.load_error = None;
+                }
+                Err(e) => self.rt.load_error = Some(format!("{e:#}")),
+            }
+            self.rt.loading = None;
+        }
+        // A failed load waits for the user (a changed choice or Retry clears the error).
+        if self.rt.load_error.is_some() {
+            return;
+        }
+        let want = self.wanted_key(cx);
+        let have = self.rt.graph.as_ref().map(|(k, _)| k);
+        let pending = self.rt.loading.as_ref().map(|(k, _)| k);
+        if have != Some(&want) && pending != Some(&want) {
+            let (tx, rx) = channel();
+            let (dir, waker, key) = (cx.data_dir.join("cora"), cx.waker.clone(), want.clone());
+            std::thread::spawn(move || {
+                let g = if key.cora {
+                    load_cora(&dir)
+                } else {
+                    synthetic_graph(&SyntheticSpec {
+                        homophily: key.homophily_millis as f64 / 1000.0,
+                        ..Default::default()
+                    })
+                };
+                // The tab may be gone (app closing): nobody to tell.
+                let _ = tx.send(g);
+                waker();
+            });
+            self.rt.loading = Some((want, rx));
+        }
+    }
+
+    fn data_row(&mut self, ui: &mut egui::Ui, cx: &mut TabCx<'_>) {
+        let cora_present = cx.data_dir.join("cora").join("cora.content").is_file();
+        ui.horizontal_wrapped(|ui| {
+            ui.label("Dataset:");
+            let before = (self.dataset, self.homophily);
+            let auto = if cora_present { "Auto (Cora)" } else { "Auto (synthetic: no Cora)" };
+            ui.selectable_value(&mut self.dataset, DatasetChoice::Auto, auto);
+            ui.selectable_value(&mut self.dataset, DatasetChoice::Cora, "Cora");
+            ui.selectable_value(&mut self.dataset, DatasetChoice::Synthetic, "Synthetic");
+            if !self.wanted_key(cx).cora {
+                ui.add(egui::Slider::new(&mut self.homophily, 0.0..=1.0).text("homophily"))
+                    .on_hover_text("Fraction of edges that join two nodes of the same class. Low homophily: neighbours mislead.");
+            }
+            if (self.dataset, self.homophily) != before {
+                self.rt.load_error = None;
+                self.rt.graph = None;
+            }
+            if let Some((_, g)) = &self.rt.graph {
+                ui.weak(format!(
+                    "{}: {} nodes, {} edges, {} features, {} classes, edge homophily {:.2}",
+                    g.name,
+                    g.num_nodes(),
+                    g.edges.len(),
+                    g.num_features(),
+                    g.num_classes(),
+                    g.edge_homophily()
+                ));
+            }
+            if self.rt.loading.is_some() {
+                ui.spinner();
+                ui.label("loading…");
+            }
+        });
+        if let Some(e) = &self.rt.load_error {
+            ui.colored_label(ui.visuals().error_fg_color, e);
+            if ui.button("Retry").clicked() {
+                self.rt.load_error = None;
+                self.rt.graph = None;
+            }
+        }
+    }
+
+    fn knobs(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal_wrapped(|ui| {
+            ui.label("Preset:");
+            for p in Preset::ALL {
+                if ui.selectable_label(self.preset == p, p.label()).clicked() {
+                    self.preset = p;
+                    self.gcn = GraphConfig::preset(ModelKind::Gcn, p);
+                    self.gat = GraphConfig::preset(ModelKind::Gat, p);
+                    self.mlp = GraphConfig::preset(ModelKind::Mlp, p);
+                    if p == Preset::Assignment {
+                        self.split = SplitKind::Assignment;
+                    }
+                }
+            }
+            ui.separator();
+            ui.label("Split:");
+            for s in SplitKind::ALL {
+                ui.selectable_value(&mut self.split, s, s.label());
+            }
+            ui.separator();
+            ui.add(
+                egui::DragValue::new(&mut self.seeds)
+                    .range(1..=50)
+                    .prefix("seeds "),
+            );
+        });
+        egui::CollapsingHeader::new("Hyperparameters").default_open(false).show(ui, |ui| {
+            egui::Grid::new("graph_knobs").striped(true).show(ui, |ui| {
+                ui.label("");
+                for m in ModelKind::ALL {
+                    ui.colored_label(model_color(m), m.label());
+                }
+                ui.end_row();
+                let mut row = |ui: &mut egui::Ui, name: &str, f: &mut dyn FnMut(&mut egui::Ui, &mut GraphConfig)| {
+                    ui.label(name);
+                    for c in [&mut self.gcn, &mut self.gat, &mut self.mlp] {
+                        f(ui, c);
+                    }
+                    ui.end_row();
+                };
+                row(ui, "hidden units (GAT: per head)", &mut |ui, c| {
+                    ui.add(egui::DragValue::new(&mut c.hidden).range(1..=512));
+                });
+                row(ui, "heads (hidden / output, GAT)", &mut |ui, c| {
+                    ui.horizontal(|ui| {
+                        ui.add(egui::DragValue::new(&mut c.heads).range(1..=16));
+                        ui.add(egui::DragValue::new(&mut c.out_heads).range(1..=16));
+                    });
+                });
+                row(ui, "dropout", &mut |ui, c| {
+                    ui.add(egui::DragValue::new(&mut c.dropout).range(0.0..=0.95).speed(0.01));
+                });
+                row(ui, "dropout on input features", &mut |ui, c| {
+                    ui.checkbox(&mut c.input_dropout, "");
+                });
+                row(ui, "learning rate", &mut |ui, c| {
+                    ui.add(egui::DragValue::new(&mut c.lr).range(1e-5..=1.0).speed(0.0005));
+                });
+                row(ui, "weight decay (L2)", &mut |ui, c| {
+                    ui.add(egui::DragValue::new(&mut c.weight_decay).range(0.0..=0.1).speed(0.0001));
+                });
+                row(ui, "max epochs", &mut |ui, c| {
+                    ui.add(egui::DragValue::new(&mut c.epochs).range(1..=5000));
+                });
+                row(ui, "patience (0 = off)", &mut |ui, c| {
+                    ui.add(egui::DragValue::new(&mut c.patience).range(0..=1000));
+                });
+                row(ui, "bias", &mut |ui, c| {
+                    ui.checkbox(&mut c.bias, "");
+                });
+                row(ui, "adjacency normalisation (GCN)", &mut |ui, c| {
+                    egui::ComboBox::from_id_salt(("norm", c.model.label())).selected_text(c.norm.label()).show_ui(ui, |ui| {
+                        for n in AdjNorm::ALL {
+                            ui.selectable_value(&mut c.norm, n, n.label());
+                        }
+                    });
+                });
+            });
+        });
+    }
+
+    fn spawn(&mut self, cx: &mut TabCx<'_>, model: ModelKind) {
+        let Some((_, graph)) = &self.rt.graph else {
+            return;
+        };
+        let mut cfg = match model {
+            ModelKind::Gcn => self.gcn.clone(),
+            ModelKind::Gat => self.gat.clone(),
+            ModelKind::Mlp => self.mlp.clone(),
+        };
+        cfg.split = self.split;
+        cfg.snapshot_every = 5;
+        let seeds: Vec<u64> = (0..self.seeds).collect();
+        let graph = graph.clone();
+        let name = format!("{} on {}", model.label(), graph.name);
+        let c = cfg.clone();
+        let id = cx
+            .jobs
+            .spawn(KIND, &name, cx.waker.clone(), move |sink, stop| {
+                run_seeds(&c, &graph, &seeds, sink, stop)
+            });
+        let dataset = self
+            .rt
+            .graph
+            .as_ref()
+            .map(|(_, g)| g.name.clone())
+            .unwrap_or_default();
+        self.rt.started.push((id, model, cfg, dataset, self.preset));
+        self.rt.inspect = None;
+    }
+
+    fn buttons(&mut self, ui: &mut egui::Ui, cx: &mut TabCx<'_>) {
+        let ready = self.rt.graph.is_some();
+        ui.horizontal(|ui| {
+            ui.add_enabled_ui(ready, |ui| {
+                if ui.button("Train GCN").clicked() {
+                    self.spawn(cx, ModelKind::Gcn);
+                }
+                if ui.button("Train GAT").clicked() {
+                    self.spawn(cx, ModelKind::Gat);
+                }
+                if ui.button("Train MLP").clicked() {
+                    self.spawn(cx, ModelKind::Mlp);
+                }
+                if ui
+                    .button("Race GCN vs GAT")
+                    .on_hover_text("Both in parallel, curves overlaid")
+                    .clicked()
+                {
+                    self.spawn(cx, ModelKind::Gcn);
+                    self.spawn(cx, ModelKind::Gat);
+                }
+            });
+            if ui.button("Clear finished").clicked() {
+                cx.jobs.clear_finished(KIND);
+                let live: Vec<JobId> = cx.jobs.iter().map(|j| j.id).collect();
+                self.rt.started.retain(|s| live.contains(&s.0));
+            }
+        });
+    }
+
+    fn my_jobs<'a>(&self, cx: &'a TabCx<'_>) -> Vec<(&'a Job, ModelKind)> {
+        self.rt
+            .started
+            .iter()
+            .filter_map(|(id, m, ..)| cx.jobs.get(*id).map(|j| (j, *m)))
+            .collect()
+    }
+
+    fn jobs_list(&mut self, ui: &mut egui::Ui, cx: &mut TabCx<'_>) {
+        let mut stop = None;
+        for (job, _) in self.my_jobs(cx) {
+            ui.horizontal(|ui| {
+                ui.label(&job.name);
+                ui.add(
+                    egui::ProgressBar::new(job.fraction())
+                        .desired_width(160.0)
+                        .show_percentage(),
+                );
+                match &job.state {
+                    JobState::Running => {
+                        if ui.small_button("Stop").clicked() {
+                            stop = Some(job.id);
+                        }
+                    }
+                    JobState::Finished(_) => {
+                        ui.weak(format!("done in {:.1} s", job.elapsed().as_secs_f64()));
+                    }
+                    JobState::Stopped => {
+                        ui.weak("stopped");
+                    }
+                    JobState::Failed(m) => {
+                        ui.colored_label(ui.visuals().error_fg_color, m);
+                    }
+                }
+                if let Some(l) = job.log.last() {
+                    ui.weak(l);
+                }
+            });
+        }
+        if let Some(id) = stop {
+            cx.jobs.stop(id);
+        }
+    }
+
+    fn curves(&mut self, ui: &mut egui::Ui, cx: &mut TabCx<'_>) {
+        let jobs = self.my_jobs(cx);
+        if jobs.is_empty() {
+            ui.weak("Train a model to see its curves here.");
+            return;
+        }
+        let mut loss = Vec::new();
+        let mut acc = Vec::new();
+        for (job, m) in &jobs {
+            for (series, pts) in job.metrics.iter() {
+                let Some((seed, what)) = series.split_once('/') else {
+                    continue;
+                };
+                let val = what.starts_with("val");
+                let c = if val {
+                    model_color(*m)
+                } else {
+                    model_color(*m).gamma_multiply(0.45)
+                };
+                let name = format!("{} {} {}", m.label(), seed, what);
+                match what {
+                    "train_loss" | "val_loss" => loss.push(Curve::new(name, pts).color(c)),
+                    "train_acc" | "val_acc" => acc.push(Curve::new(name, pts).color(c)),
+                    _ => {}
+                }
+            }
+        }
+        let saver = cx.saver();
+        ui.columns(2, |cols| {
+            curves_plot(
+                &mut cols[0],
+                &PlotSpec::new("graph_loss", "epoch", "loss").log_y(true),
+                &loss,
+                &saver,
+            );
+            curves_plot(
+                &mut cols[1],
+                &PlotSpec::new("graph_accuracy", "epoch", "accuracy"),
+                &acc,
+                &saver,
+            );
+        });
+    }
+
+    fn rows(&self, cx: &TabCx<'_>) -> Vec<[String; 9]> {
+        let mut rows = Vec::new();
+        for (id, m, cfg, dataset, preset) in &self.rt.started {
+            let Some(job) = cx.jobs.get(*id) else {
+                continue;
+            };
+            let Some(s) = job.summary() else { continue };
+            let f = |k: &str| s[k].as_f64().unwrap_or(f64::NAN);
+            rows.push([
+                m.label().to_string(),
+                dataset.clone(),
+                preset.label().to_string(),
+                cfg.split.label().to_string(),
+                format!("{:.4} ± {:.4}", f("test_acc_mean"), f("test_acc_std")),
+                format!("{}", s["seeds"]),
+                format!("{}", f("best_epoch_median")),
+                format!("{:.2}", f("ms_per_epoch_median")),
+                format!("{}", s["params"]),
+            ]);
+        }
+        rows
+    }
+
+    fn results_table(&mut self, ui: &mut egui::Ui, cx: &mut TabCx<'_>) {
+        const HEAD: [&str; 9] = [
+            "model",
+            "dataset",
+            "preset",
+            "split",
+            "test acc (mean ± std)",
+            "seeds",
+            "best epoch",
+            "ms/epoch",
+            "params",
+        ];
+        let rows = self.rows(cx);
+        ui.horizontal(|ui| {
+            ui.strong("Results");
+            ui.add_enabled_ui(!rows.is_empty(), |ui| {
+                if ui.button("Export CSV").clicked() {
+                    let r = rows.clone();
+                    cx.saver()
+                        .save("graph_results.csv", ("CSV", &["csv"]), move || {
+                            Ok(results_csv(&HEAD, &r).into_bytes())
+                        });
+                }
+                if ui.button("Export Markdown").clicked() {
+                    let r = rows.clone();
+                    cx.saver()
+                        .save("graph_results.md", ("Markdown", &["md"]), move || {
+                            Ok(results_markdown(&HEAD, &r).into_bytes())
+                        });
+                }
+            });
+        });
+        if rows.is_empty() {
+            ui.weak("Finished runs appear here.");
+            return;
+        }
+        egui::Grid::new("graph_results")
+            .striped(true)
+            .show(ui, |ui| {
+                for h in HEAD {
+                    ui.strong(h);
+                }
+                ui.end_row();
+                for r in &rows {
+                    for c in r {
+                        ui.label(c);
+                    }
+                    ui.end_row();
+                }
+            });
+    }
+
+    fn inspector(&mut self, ui: &mut egui::Ui, cx: &mut TabCx<'_>) {
+        let jobs = self.my_jobs(cx);
+        let Some(newest) = jobs.last().map(|(j, _)| j.id) else {
+            return;
+        };
+        let current = self
+            .rt
+            .inspect
+            .filter(|id| jobs.iter().any(|(j, _)| j.id == *id))
+            .unwrap_or(newest);
+        let mut pick = current;
+        ui.horizontal(|ui| {
+            ui.strong("Inspect run:");
+            let label = jobs
+                .iter()
+                .find(|(j, _)| j.id == current)
+                .map(|(j, _)| format!("#{} {}", j.id, j.name))
+                .unwrap_or_default();
+            egui::ComboBox::from_id_salt("graph_inspect")
+                .selected_text(label)
+                .show_ui(ui, |ui| {
+                    for (j, _) in &jobs {
+                        ui.selectable_value(&mut pick, j.id, format!("#{} {}", j.id, j.name));
+                    }
+                });
+        });
+        if pick != current {
+            self.rt.inspect = Some(pick);
+        }
+        let Some(job) = cx.jobs.get(current) else {
+            return;
+        };
+        ui.columns(2, |cols| {
+            embedding_plot(&mut cols[0], job.latest::<EmbeddingSnapshot>());
+            confusion_grid(&mut cols[1], job.latest::<ConfusionMatrix>());
+        });
+        if let Some(att) = job.latest::<AttentionSnapshot>() {
+            ui.separator();
+            attention_view(ui, att, &mut self.node);
+        }
+    }
+}
+
+fn embedding_plot(ui: &mut egui::Ui, snap: Option<&EmbeddingSnapshot>) {
+    let Some(s) = snap else {
+        ui.weak("The hidden representation (PCA) appears after the first epoch.");
+        return;
+    };
+    ui.strong(format!(
+        "Hidden layer, PCA (seed {}, epoch {}; axes explain {:.0}% + {:.0}%)",
+        s.seed,
+        s.epoch,
+        s.explained[0] * 100.0,
+        s.explained[1] * 100.0
+    ));
+    Plot::new("graph_pca")
+        .height(300.0)
+        .legend(Legend::default())
+        .data_aspect(1.0)
+        .show(ui, |pui| {
+            for (k, name) in s.class_names.iter().enumerate() {
+                let pts: Vec<[f64; 2]> = s
+                    .points
+                    .iter()
+                    .zip(s.labels.iter())
+                    .filter(|(_, l)| **l as usize == k)
+                    .map(|(p, _)| [p[0] as f64, p[1] as f64])
+                    .collect();
+                pui.points(
+                    Points::new(name.clone(), pts)
+                        .color(PALETTE[k % PALETTE.len()])
+                        .radius(1.5),
+                );
+            }
+        });
+}
+
+fn confusion_grid(ui: &mut egui::Ui, cm: Option<&ConfusionMatrix>) {
+    let Some(cm) = cm else {
+        ui.weak("The test-set confusion matrix appears when a seed finishes.");
+        return;
+    };
+    ui.strong(format!(
+        "Test confusion (seed {}): rows = true class, columns = predicted",
+        cm.seed
+    ));
+    let c = cm.counts.len();
+    let cell = 34.0;
+    let label_w = 150.0;
+    let (resp, painter) = ui.allocate_painter(
+        egui::vec2(label_w + cell * c as f32, cell * (c as f32 + 0.6)),
+        egui::Sense::hover(),
+    );
+    let origin = resp.rect.min;
+    let font = egui::FontId::proportional(11.0);
+    let text_col = ui.visuals().text_color();
+    for (t, row) in cm.counts.iter().enumerate() {
+        let total: u32 = row.iter().sum::<u32>().max(1);
+        let y = origin.y + cell * t as f32;
+        painter.text(
+            egui::pos2(origin.x + label_w - 6.0, y + cell / 2.0),
+            egui::Align2::RIGHT_CENTER,
+            &cm.class_names[t],
+            font.clone(),
+            text_col,
+        );
+        for (p, &n) in row.iter().enumerate() {
+            let frac = n as f32 / total as f32;
+            let base = if t == p { PALETTE[2] } else { PALETTE[5] };
+            let fill = egui::Color32::from_rgba_unmultiplied(
+                base.r(),
+                base.g(),
+                base.b(),
+                (frac * 255.0) as u8,
+            );
+            let r = egui::Rect::from_min_size(
+                egui::pos2(origin.x + label_w + cell * p as f32, y),
+                egui::vec2(cell - 2.0, cell - 2.0),
+            );
+            painter.rect_filled(r, 2.0, fill);
+            painter.text(
+                r.center(),
+                egui::Align2::CENTER_CENTER,
+                n.to_string(),
+                font.clone(),
+                text_col,
+            );
+        }
+    }
+    for p in 0..c {
+        let x = origin.x + label_w + cell * p as f32 + cell / 2.0;
+        painter.text(
+            egui::pos2(x, origin.y + cell * c as f32 + 8.0),
+            egui::Align2::CENTER_CENTER,
+            format!("{p}"),
+            font.clone(),
+            text_col,
+        );
+    }
+}
+
+fn attention_view(ui: &mut egui::Ui, att: &AttentionSnapshot, node: &mut usize) {
+    let n = att.dst_ptr.len() - 1;
+    *node = (*node).min(n.saturating_sub(1));
+    ui.horizontal(|ui| {
+        ui.strong(format!(
+            "GAT attention, first layer (seed {}, epoch {})",
+            att.seed, att.epoch
+        ));
+        ui.label("node:");
+        ui.add(egui::DragValue::new(node).range(0..=n.saturating_sub(1)));
+        let l = att.labels[*node] as usize;
+        ui.label(format!(
+            "{} ({})",
+            att.node_names[*node], att.class_names[l]
+        ));
+        if ui.small_button("highest degree").clicked() {
+            *node = (0..n)
+                .max_by_key(|&i| att.dst_ptr[i + 1] - att.dst_ptr[i])
+                .unwrap_or(0);
+        }
+    });
+    let (a, b) = (att.dst_ptr[*node], att.dst_ptr[*node + 1]);
+    // The strongest 24 neighbours by mean attention over heads.
+    let mut edges: Vec<usize> = (a..b).collect();
+    let mean = |k: usize| {
+        (0..att.heads)
+            .map(|h| att.alpha[k * att.heads + h])
+            .sum::<f32>()
+            / att.heads as f32
+    };
+    edges.sort_by(|&x, &y| mean(y).total_cmp(&mean(x)));
+    edges.truncate(24);
+    let w = 0.8 / att.heads as f64;
+    Plot::new("graph_attention")
+        .height(220.0)
+        .legend(Legend::default())
+        .include_y(0.0)
+        .include_y(1.0)
+        // A fixed bar chart: wheel and drag scroll the page, not the plot.
+        .allow_scroll(false)
+        .allow_zoom(false)
+        .allow_drag(false)
+        .allow_boxed_zoom(false)
+        .show(ui, |pui| {
+            for h in 0..att.heads {
+                let bars: Vec<Bar> = edges
+                    .iter()
+                    .enumerate()
+                    .map(|(x, &k)| {
+                        let j = att.src[k] as usize;
+                        Bar::new(
+                            x as f64 - 0.4 + w * (h as f64 + 0.5),
+                            att.alpha[k * att.heads + h] as f64,
+                        )
+                        .width(w)
+                        .name(format!(
+                            "{} ({})",
+                            att.node_names[j], att.class_names[att.labels[j] as usize]
+                        ))
+                    })
+                    .collect();
+                pui.bar_chart(
+                    BarChart::new(format!("head {}", h + 1), bars)
+                        .color(PALETTE[h % PALETTE.len()]),
+                );
+            }
+        });
+    ui.horizontal_wrapped(|ui| {
+        for (x, &k) in edges.iter().enumerate() {
+            let j = att.src[k] as usize;
+            let same = att.labels[j] == att.labels[*node];
+            let txt = format!(
+                "{x}: {}{} {:.2}",
+                att.node_names[j],
+                if j == *node { " (self)" } else { "" },
+                mean(k)
+            );
+            if same {
+                ui.label(txt);
+            } else {
+                ui.colored_label(ui.visuals().warn_fg_color, txt)
+                    .on_hover_text("a neighbour of another class");
+            }
+        }
+    });
+    if b - a > edges.len() {
+        ui.weak(format!("showing 24 of {} neighbours", b - a));
+    }
+}
+
+fn results_csv(head: &[&str], rows: &[[String; 9]]) -> String {
+    let q = |s: &str| {
+        if s.contains([',', '"']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_string()
+        }
+    };
+    let mut out = head.iter().map(|h| q(h)).collect::<Vec<_>>().join(",") + "\n";
+    for r in rows {
+        out += &(r.iter().map(|c| q(c)).collect::<Vec<_>>().join(",") + "\n");
+    }
+    out
+}
+
+fn results_markdown(head: &[&str], rows: &[[String; 9]]) -> String {
+    let mut out = format!("| {} |\n|{}\n", head.join(" | "), "---|".repeat(head.len()));
+    for r in rows {
+        out += &format!("| {} |\n", r.join(" | "));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::jobs::Jobs;
+    use crate::widgets::files::FileTasks;
+    use egui_kittest::kittest::Queryable;
+    use std::path::PathBuf;
+    use std::time::{Duration, Instant};
+
+    struct World {
+        tab: GraphsTab,
+        jobs: Jobs,
+        files: FileTasks,
+        data_dir: PathBuf,
+    }
+
+    fn harness(world: World) -> egui_kittest::Harness<'static, World> {
+        egui_kittest::Harness::new_ui_state(
+            |ui, w: &mut World| {
+                w.jobs.poll();
+                let mut cx = TabCx {
+                    jobs: &mut w.jobs,
+                    files: &mut w.files,
+                    data_dir: &w.data_dir,
+                    waker: Arc::new(|| {}),
+                };
+                egui::ScrollArea::vertical().show(ui, |ui| w.tab.ui(ui, &mut cx));
+            },
+            world,
+        )
+    }
+
+    #[test]
+    fn without_cora_the_tab_loads_the_synthetic_graph_and_trains_gcn() {
+        let dir = tempfile::tempdir().unwrap();
+        let tab = GraphsTab {
+            seeds: 1,
+            gcn: GraphConfig {
+                epochs: 3,
+                ..GraphConfig::preset(ModelKind::Gcn, Preset::Paper)
+            },
+            ..Default::default()
+        };
+        let world = World {
+            tab,
+            jobs: Jobs::default(),
+            files: FileTasks::fixed_dir(dir.path()),
+            data_dir: dir.path().to_path_buf(),
+        };
+        let mut h = harness(world);
+        let t = Instant::now();
+        while h.state().tab.rt.graph.is_none() {
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "graph never loaded: {:?}",
+                h.state().tab.rt.load_error
+            );
+            h.step();
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(
+            h.state()
+                .tab
+                .rt
+                .graph
+                .as_ref()
+                .unwrap()
+                .1
+                .name
+                .starts_with("synthetic")
+        );
+        h.step();
+        h.get_by_label("Train GCN").click();
+        h.step();
+        assert_eq!(h.state().tab.rt.started.len(), 1);
+        let id = h.state().tab.rt.started[0].0;
+        while h.state().jobs.get(id).unwrap().state.is_running() {
+            assert!(
+                t.elapsed() < Duration::from_secs(60),
+                "training never ended"
+            );
+            h.step();
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        h.step();
+        let job = h.state().jobs.get(id).unwrap();
+        assert!(job.summary().is_some(), "{:?}", job.state);
+        assert!(job.latest::<EmbeddingSnapshot>().is_some());
+        // The race button and the results row are on screen.
+        h.get_by_label("Race GCN vs GAT");
+        h.get_by_label("Train GAT");
+        let w = h.state_mut();
+        let cx = TabCx {
+            jobs: &mut w.jobs,
+            files: &mut w.files,
+            data_dir: &w.data_dir,
+            waker: Arc::new(|| {}),
+        };
+        let rows = w.tab.rows(&cx);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0][0], "GCN");
+    }
+
+    #[test]
+    fn missing_cora_when_asked_for_shows_the_fetch_hint() {
+        let dir = tempfile::tempdir().unwrap();
+        let tab = GraphsTab {
+            dataset: DatasetChoice::Cora,
+            ..Default::default()
+        };
+        let world = World {
+            tab,
+            jobs: Jobs::default(),
+            files: FileTasks::fixed_dir(dir.path()),
+            data_dir: dir.path().to_path_buf(),
+        };
+        let mut h = harness(world);
+        let t = Instant::now();
+        while h.state().tab.rt.load_error.is_none() {
+            assert!(t.elapsed() < Duration::from_secs(10));
+            h.step();
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(
+            h.state()
+                .tab
+                .rt
+                .load_error
+                .as_ref()
+                .unwrap()
+                .contains("gradlab data fetch cora")
+        );
+    }
+
+    #[test]
+    fn exports_have_a_header_and_one_line_per_row() {
+        let head = ["a", "b", "c", "d", "e", "f", "g", "h", "i"];
+        let row: [String; 9] = std::array::from_fn(|i| {
+            if i == 0 {
+                "x, y".to_string()
+            } else {
+                i.to_string()
+            }
+        });
+        let csv = results_csv(&head, std::slice::from_ref(&row));
+        assert_eq!(csv.lines().count(), 2);
+        assert!(csv.lines().nth(1).unwrap().starts_with("\"x, y\",1"));
+        let md = results_markdown(&head, &[row]);
+        assert_eq!(md.lines().count(), 3);
+        assert!(md.starts_with("| a | b"));
+    }
+}

@@ -1,0 +1,19 @@
+//! Segmentation lab: a U-Net with skip connections on or off, trained on `shapes`, ISBI 2012 or
+//! a user folder; validation IoU per class, a prediction gallery, tiled inference, checkpoints.
+//!
+//! Classes: class 1 = membrane / boundary (what the single logit predicts), class 0 = interior.
+
+pub mod cli;
+pub mod checkpoint;
+pub mod conv;
+pub mod infer;
+pub mod metrics;
+pub mod ops;
+pub mod render;
+pub mod train;
+pub mod unet;
+pub mod ui;
+
+pub use checkpoint::{ModelMeta, SegModel};
+pub use train::{SegConfig, SegEpoch, TrainOutput, TrainedSeg, bench_steps, run, train};
+pub use unet::UNetConfig;

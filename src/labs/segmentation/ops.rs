@@ -1,0 +1,775 @@
+//! Fast CPU building blocks for the U-Net whose candle 0.11.1 versions are slow or wrong:
+//!
+//! - `conv3x3`: a fused banded im2col + gemm convolution (see `conv.rs`); `conv3x3_im2col` is
+//!   the plain version: im2col as a custom op (backward = col2im) followed by a batched matmul. candle's own conv2d backward runs a naive
+//!   conv_transpose2d for the input gradient and a conv with an image-sized kernel for the weight
+//!   gradient, which dominates a training step.
+//! - `max_pool2x2`: reshape + max over the window axes, because candle's max_pool2d backward
+//!   scales the gradient by 1/(k*k).
+//! - `up2x2`: a 2x2 stride-2 transposed convolution as a matmul + pixel shuffle (same weight
+//!   layout as PyTorch's ConvTranspose2d: [c_in, c_out, 2, 2]).
+
+use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor, bail};
+use rayon::prelude::*;
+
+/// `[b, c, h, w]` -> `[b, c*k*k, h*w]` with zero padding k/2 and stride 1; row `c*k*k + ky*k + kx`
+/// holds the input shifted by (ky - k/2, kx - k/2).
+pub struct Im2Col {
+    pub k: usize,
+}
+
+/// The adjoint of [`Im2Col`]: `[b, c*k*k, h*w]` -> `[b, c, h, w]`, summing the shifted planes.
+pub struct Col2Im {
+    pub k: usize,
+    pub h: usize,
+    pub w: usize,
+}
+
+fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
+    let CpuStorage::F32(v) = s else {
+        bail!("{what}: only f32 is supported")
+    };
+    let Some((a, b)) = l.contiguous_offsets() else {
+        bail!("{what}: input must be contiguous")
+    };
+    Ok(&v[a..b])
+}
+
+/// For a shift `d` (in -p..=p) along an axis of length `n`: the valid output range [lo, hi).
+fn valid(d: isize, n: usize) -> (usize, usize) {
+    let lo = (-d).max(0) as usize;
+    let hi = (n as isize - d).clamp(0, n as isize) as usize;
+    (lo, hi.max(lo))
+}
+
+impl CustomOp1 for Im2Col {
+    fn name(&self) -> &'static str {
+        "im2col"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (b, c, h, w) = l.shape().dims4()?;
+        let src = f32_slice(s, l, "im2col")?;
+        let (k, p) = (self.k, (self.k / 2) as isize);
+        let hw = h * w;
+        let mut out = vec![0f32; b * c * k * k * hw];
+        out.par_chunks_mut(k * k * hw)
+            .enumerate()
+            .for_each(|(bc, dst)| {
+                let plane = &src[bc * hw..(bc + 1) * hw];
+                for ky in 0..k {
+                    let dy = ky as isize - p;
+                    let (y0, y1) = valid(dy, h);
+                    for kx in 0..k {
+                        let dx = kx as isize - p;
+                        let (x0, x1) = valid(dx, w);
+                        let d = &mut dst[(ky * k + kx) * hw..(ky * k + kx + 1) * hw];
+                        for y in y0..y1 {
+                            let sy = (y as isize + dy) as usize;
+                            let sx0 = (x0 as isize + dx) as usize;
+                            d[y * w + x0..y * w + x1]
+                                .copy_from_slice(&plane[sy * w + sx0..sy * w + sx0 + (x1 - x0)]);
+                        }
+                    }
+                }
+            });
+        Ok((CpuStorage::F32(out), Shape::from((b, c * k * k, hw))))
+    }
+
+    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        let (_, _, h, w) = arg.dims4()?;
+        Ok(Some(grad.contiguous()?.apply_op1_no_bwd(&Col2Im {
+            k: self.k,
+            h,
+            w,
+        })?))
+    }
+}
+
+impl CustomOp1 for Col2Im {
+    fn name(&self) -> &'static str {
+        "col2im"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (b, ckk, hw) = l.shape().dims3()?;
+        let (k, h, w) = (self.k, self.h, self.w);
+        if hw != h * w || ckk % (k * k) != 0 {
+            bail!(
+                "col2im: shape {:?} does not match k={k}, {h}x{w}",
+                l.shape()
+            );
+        }
+        let c = ckk / (k * k);
+        let src = f32_slice(s, l, "col2im")?;
+        let p = (k / 2) as isize;
+        let mut out = vec![0f32; b * c * hw];
+        out.par_chunks_mut(hw).enumerate().for_each(|(bc, dst)| {
+            let cols = &src[bc * k * k * hw..(bc + 1) * k * k * hw];
+            for ky in 0..k {
+                let dy = ky as isize - p;
+                let (y0, y1) = valid(dy, h);
+                for kx in 0..k {
+                    let dx = kx as isize - p;
+                    let (x0, x1) = valid(dx, w);
+                    let plane = &cols[(ky * k + kx) * hw..(ky * k + kx + 1) * hw];
+                    for y in y0..y1 {
+                        let sy = (y as isize + dy) as usize;
+                        let sx0 = (x0 as isize + dx) as usize;
+                        let d = &mut dst[sy * w + sx0..sy * w + sx0 + (x1 - x0)];
+                        for (o, v) in d.iter_mut().zip(&plane[y * w + x0..y * w + x1]) {
+                            *o += v;
+                        }
+                    }
+                }
+            }
+        });
+        Ok((CpuStorage::F32(out), Shape::from((b, c, h, w))))
+    }
+
+    fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        Ok(Some(
+            grad.contiguous()?.apply_op1_no_bwd(&Im2Col { k: self.k })?,
+        ))
+    }
+}
+
+/// 3x3 convolution, stride 1, zero padding 1, no bias. `w`: `[c_out, c_in*9]` (PyTorch's
+/// `[c_out, c_in, 3, 3]` flattened).
+pub fn conv3x3(x: &Tensor, w: &Tensor) -> Result<Tensor> {
+    x.contiguous()?
+        .apply_op2(&w.contiguous()?, super::conv::Conv3x3)
+}
+
+/// The same convolution as [`conv3x3`] by a full im2col + batched matmul: simpler, but it
+/// streams a 9x larger matrix through memory; kept as a reference for tests.
+pub fn conv3x3_im2col(x: &Tensor, w: &Tensor) -> Result<Tensor> {
+    let (b, _, h, wd) = x.dims4()?;
+    let cols = x.contiguous()?.apply_op1(Im2Col { k: 3 })?;
+    let y = w.broadcast_matmul(&cols)?;
+    y.reshape((b, (), h, wd))
+}
+
+/// 1x1 convolution with bias. `w`: `[c_out, c_in]`, `bias`: `[c_out]`.
+pub fn conv1x1(x: &Tensor, w: &Tensor, bias: &Tensor) -> Result<Tensor> {
+    let (b, c, h, wd) = x.dims4()?;
+    let y = w.broadcast_matmul(&x.reshape((b, c, h * wd))?)?;
+    y.broadcast_add(&bias.reshape((1, (), 1))?)?
+        .reshape((b, (), h, wd))
+}
+
+/// 2x2 max-pool with stride 2 (h and w must be even).
+pub fn max_pool2x2(x: &Tensor) -> Result<Tensor> {
+    let (b, c, h, w) = x.dims4()?;
+    if h % 2 != 0 || w % 2 != 0 {
+        bail!("max_pool2x2: {h}x{w} is not even");
+    }
+    x.contiguous()?
+        .reshape((b, c, h / 2, 2, w / 2, 2))?
+        .max(5)?
+        .max(3)
+}
+
+/// 2x2 stride-2 transposed convolution. `w`: `[c_in, c_out, 2, 2]`, `bias`: `[c_out]`.
+/// A matmul gives the four sub-pixel planes of each output channel; [`Shuffle2`] interleaves them.
+pub fn up2x2(x: &Tensor, w: &Tensor, bias: &Tensor) -> Result<Tensor> {
+    let (b, ci, h, wd) = x.dims4()?;
+    let co = w.dim(1)?;
+    let wm = w.reshape((ci, co * 4))?.t()?;
+    let y = wm.broadcast_matmul(&x.reshape((b, ci, h * wd))?)?;
+    let y = y
+        .reshape((b, co * 4, h, wd))?
+        .apply_op1(Shuffle2 { inverse: false })?;
+    y.broadcast_add(&bias.reshape((1, co, 1, 1))?)
+}
+
+/// `[b, c*4, h, w]` (sub-pixel planes ordered dy, dx) -> `[b, c, 2h, 2w]`, or back with
+/// `inverse`. candle's 6-D permute + contiguous does the same several times slower.
+pub struct Shuffle2 {
+    pub inverse: bool,
+}
+
+impl CustomOp1 for Shuffle2 {
+    fn name(&self) -> &'static str {
+        "shuffle2"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (b, c, h, w) = l.shape().dims4()?;
+        let src = f32_slice(s, l, "shuffle2")?;
+        let mut out = vec![0f32; src.len()];
+        if !self.inverse {
+            let co = c / 4;
+            // One output channel plane (2h x 2w) per task.
+            out.par_chunks_mut(4 * h * w)
+                .enumerate()
+                .for_each(|(bc, dst)| {
+                    let planes = &src[bc * 4 * h * w..(bc + 1) * 4 * h * w];
+                    for q in 0..4 {
+                        let (dy, dx) = (q / 2, q % 2);
+                        let p = &planes[q * h * w..(q + 1) * h * w];
+                        for y in 0..h {
+                            let row = &mut dst[(2 * y + dy) * 2 * w..(2 * y + dy + 1) * 2 * w];
+                            for x in 0..w {
+                                row[2 * x + dx] = p[y * w + x];
+                            }
+                        }
+                    }
+                });
+            Ok((CpuStorage::F32(out), Shape::from((b, co, 2 * h, 2 * w))))
+        } else {
+            let (ho, wo) = (h / 2, w / 2);
+            out.par_chunks_mut(h * w).enumerate().for_each(|(bc, dst)| {
+                let plane = &src[bc * h * w..(bc + 1) * h * w];
+                for q in 0..4 {
+                    let (dy, dx) = (q / 2, q % 2);
+                    let d = &mut dst[q * ho * wo..(q + 1) * ho * wo];
+                    for y in 0..ho {
+                        let row = &plane[(2 * y + dy) * w..(2 * y + dy + 1) * w];
+                        for x in 0..wo {
+                            d[y * wo + x] = row[2 * x + dx];
+                        }
+                    }
+                }
+            });
+            Ok((CpuStorage::F32(out), Shape::from((b, c * 4, ho, wo))))
+        }
+    }
+
+    fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        Ok(Some(grad.contiguous()?.apply_op1_no_bwd(&Shuffle2 {
+            inverse: !self.inverse,
+        })?))
+    }
+}
+
+/// BatchNorm (batch statistics, per channel over batch and space) fused with ReLU:
+/// `relu(gamma * (x - mean) / sqrt(var + eps) + beta)`. candle_nn's BatchNorm + relu makes about
+/// ten full passes over the activations forward and twenty backward; this makes two and three.
+/// With `fixed` set (evaluation) it uses those (mean, var) instead and has no backward.
+pub struct BnRelu {
+    pub eps: f32,
+    pub fixed: Option<Vec<(f32, f32)>>,
+    /// The batch (mean, biased var) of the last training forward, for the running statistics.
+    pub stats: std::sync::Arc<std::sync::Mutex<Vec<(f32, f32)>>>,
+}
+
+pub(crate) fn with_f32<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R> {
+    let t = t.contiguous()?;
+    let (s, l) = t.storage_and_layout();
+    match &*s {
+        candle_core::Storage::Cpu(CpuStorage::F32(v)) => {
+            let (a, b) = l
+                .contiguous_offsets()
+                .ok_or_else(|| candle_core::Error::Msg("not contiguous".into()))?;
+            f(&v[a..b])
+        }
+        _ => bail!("bn_relu: only f32 CPU tensors are supported"),
+    }
+}
+
+/// Per channel (mean, biased variance) of `[b, c, hw]` data.
+fn channel_stats(x: &[f32], b: usize, c: usize, hw: usize) -> Vec<(f32, f32)> {
+    (0..c)
+        .into_par_iter()
+        .map(|ch| {
+            let (mut s, mut s2) = (0f64, 0f64);
+            for bi in 0..b {
+                let plane = &x[(bi * c + ch) * hw..(bi * c + ch + 1) * hw];
+                let (mut a, mut a2) = (0f32, 0f32);
+                for &v in plane {
+                    a += v;
+                    a2 += v * v;
+                }
+                s += a as f64;
+                s2 += a2 as f64;
+            }
+            let n = (b * hw) as f64;
+            let mean = s / n;
+            (mean as f32, (s2 / n - mean * mean).max(0.0) as f32)
+        })
+        .collect()
+}
+
+impl candle_core::CustomOp3 for BnRelu {
+    fn name(&self) -> &'static str {
+        "bn_relu"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (b, c, h, w) = l1.shape().dims4()?;
+        let hw = h * w;
+        let x = f32_slice(s1, l1, "bn_relu")?;
+        let (gamma, beta) = (f32_slice(s2, l2, "bn_relu")?, f32_slice(s3, l3, "bn_relu")?);
+        let stats = match &self.fixed {
+            Some(st) => st.clone(),
+            None => {
+                let st = channel_stats(x, b, c, hw);
+                if let Ok(mut m) = self.stats.lock() {
+                    *m = st.clone();
+                }
+                st
+            }
+        };
+        let mut out = vec![0f32; x.len()];
+        out.par_chunks_mut(hw)
+            .zip(x.par_chunks(hw))
+            .enumerate()
+            .for_each(|(bc, (o, xi))| {
+                let ch = bc % c;
+                let (mean, var) = stats[ch];
+                let scale = gamma[ch] / (var + self.eps).sqrt();
+                let shift = beta[ch] - mean * scale;
+                for (o, &v) in o.iter_mut().zip(xi) {
+                    *o = (v * scale + shift).max(0.0);
+                }
+            });
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        gamma: &Tensor,
+        _beta: &Tensor,
+        res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        if self.fixed.is_some() {
+            bail!("bn_relu: no backward in evaluation mode");
+        }
+        let (b, c, h, w) = x.dims4()?;
+        let hw = h * w;
+        let n = (b * hw) as f32;
+        let gam: Vec<f32> = gamma.to_vec1()?;
+        let stats = self
+            .stats
+            .lock()
+            .map_err(|_| candle_core::Error::Msg("poisoned".into()))?
+            .clone();
+        let (dx, dg, db) = with_f32(x, |x| {
+            with_f32(res, |y| {
+                with_f32(grad, |g| {
+                    // Per channel: dbeta = sum(g'), dgamma = sum(g' * xhat), g' = g where y > 0.
+                    let sums: Vec<(f32, f32)> = (0..c)
+                        .into_par_iter()
+                        .map(|ch| {
+                            let (mean, var) = stats[ch];
+                            let inv = 1.0 / (var + self.eps).sqrt();
+                            let (mut sb, mut sg) = (0f64, 0f64);
+                            for bi in 0..b {
+                                let r = (bi * c + ch) * hw..(bi * c + ch + 1) * hw;
+                                let (mut ab, mut ag) = (0f32, 0f32);
+                                for ((&xv, &yv), &gv) in
+                                    x[r.clone()].iter().zip(&y[r.clone()]).zip(&g[r])
+                                {
+                                    let gv = if yv > 0.0 { gv } else { 0.0 };
+                                    ab += gv;
+                                    ag += gv * (xv - mean) * inv;
+                                }
+                                sb += ab as f64;
+                                sg += ag as f64;
+                            }
+                            (sb as f32, sg as f32)
+                        })
+                        .collect();
+                    let mut dx = vec![0f32; x.len()];
+                    dx.par_chunks_mut(hw).enumerate().for_each(|(bc, d)| {
+                        let ch = bc % c;
+                        let (mean, var) = stats[ch];
+                        let inv = 1.0 / (var + self.eps).sqrt();
+                        let (sb, sg) = sums[ch];
+                        let k = gam[ch] * inv;
+                        let r = bc * hw..(bc + 1) * hw;
+                        for (((d, &xv), &yv), &gv) in d
+                            .iter_mut()
+                            .zip(&x[r.clone()])
+                            .zip(&y[r.clone()])
+                            .zip(&g[r])
+                        {
+                            let gv = if yv > 0.0 { gv } else { 0.0 };
+                            *d = k * (gv - sb / n - (xv - mean) * inv * sg / n);
+                        }
+                    });
+                    Ok((
+                        dx,
+                        sums.iter().map(|s| s.1).collect::<Vec<_>>(),
+                        sums.iter().map(|s| s.0).collect::<Vec<_>>(),
+                    ))
+                })
+            })
+        })?;
+        let dev = x.device();
+        Ok((
+            Some(Tensor::from_vec(dx, (b, c, h, w), dev)?),
+            Some(Tensor::from_vec(dg, c, dev)?),
+            Some(Tensor::from_vec(db, c, dev)?),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::test_util::{max_diff, randn};
+    use candle_core::{Device, Var};
+
+    #[test]
+    fn conv3x3_matches_candle_conv2d() {
+        let x = randn(&[2, 3, 7, 5], 1);
+        let w = randn(&[4, 3, 3, 3], 2);
+        let ours = conv3x3(&x, &w.reshape((4, 27)).unwrap()).unwrap();
+        let theirs = x.conv2d(&w, 1, 1, 1, 1).unwrap();
+        assert_eq!(ours.dims(), theirs.dims());
+        assert!(max_diff(&ours, &theirs) < 1e-5);
+    }
+
+    #[test]
+    fn conv3x3_gradients_match_candle_conv2d() {
+        let x = Var::from_tensor(&randn(&[2, 3, 6, 5], 3)).unwrap();
+        let w = Var::from_tensor(&randn(&[4, 3, 3, 3], 4)).unwrap();
+        let r = randn(&[2, 4, 6, 5], 5);
+        let ours = (conv3x3(&x, &w.reshape((4, 27)).unwrap()).unwrap() * &r)
+            .unwrap()
+            .sum_all()
+            .unwrap();
+        let theirs = (x.conv2d(&w, 1, 1, 1, 1).unwrap() * &r)
+            .unwrap()
+            .sum_all()
+            .unwrap();
+        let (g1, g2) = (ours.backward().unwrap(), theirs.backward().unwrap());
+        assert!(max_diff(g1.get(&x).unwrap(), g2.get(&x).unwrap()) < 1e-4);
+        assert!(max_diff(g1.get(&w).unwrap(), g2.get(&w).unwrap()) < 1e-4);
+    }
+
+    #[test]
+    fn up2x2_matches_candle_conv_transpose2d() {
+        let x = randn(&[2, 3, 4, 5], 6);
+        let w = randn(&[3, 2, 2, 2], 7);
+        let b = randn(&[2], 8);
+        let ours = up2x2(&x, &w, &b).unwrap();
+        let theirs = x
+            .conv_transpose2d(&w, 0, 0, 2, 1)
+            .unwrap()
+            .broadcast_add(&b.reshape((1, 2, 1, 1)).unwrap())
+            .unwrap();
+        assert_eq!(ours.dims(), &[2, 2, 8, 10]);
+        assert!(max_diff(&ours, &theirs) < 1e-5);
+    }
+
+    #[test]
+    fn bn_relu_matches_candle_batch_norm_and_relu() {
+        use candle_nn::ModuleT;
+        let x = Var::from_tensor(
+            &(randn(&[3, 4, 5, 6], 21) * 2.0)
+                .unwrap()
+                .affine(1.0, 0.3)
+                .unwrap(),
+        )
+        .unwrap();
+        let vm = candle_nn::VarMap::new();
+        let vb = candle_nn::VarBuilder::from_varmap(&vm, candle_core::DType::F32, &Device::Cpu);
+        let bn =
+            candle_nn::batch_norm(4, candle_nn::BatchNormConfig::default(), vb.clone()).unwrap();
+        let gamma = Var::from_tensor(&(randn(&[4], 22) + 1.0).unwrap()).unwrap();
+        let beta = Var::from_tensor(&randn(&[4], 23)).unwrap();
+        let r = randn(&[3, 4, 5, 6], 24);
+        let op = BnRelu {
+            eps: 1e-5,
+            fixed: None,
+            stats: Default::default(),
+        };
+        let ours = x.apply_op3(&gamma, &beta, op).unwrap();
+        let norm = bn.forward_t(&x, true).unwrap();
+        let theirs = norm
+            .broadcast_mul(&gamma.reshape((1, 4, 1, 1)).unwrap())
+            .unwrap()
+            .broadcast_add(&beta.reshape((1, 4, 1, 1)).unwrap())
+            .unwrap()
+            .relu()
+            .unwrap();
+        assert!(max_diff(&ours, &theirs) < 1e-4);
+        let g1 = (ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
+        let g2 = (theirs * &r)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        for v in [&x, &gamma, &beta] {
+            let d = max_diff(g1.get(v).unwrap(), g2.get(v).unwrap());
+            assert!(d < 1e-3, "gradient differs by {d}");
+        }
+    }
+
+    /// Central finite differences of sum(f(x) * r) against the autograd gradient.
+    fn check_fd(f: impl Fn(&Tensor) -> Tensor, shape: &[usize], seed: u64) {
+        let x0 = randn(shape, seed);
+        let xv = Var::from_tensor(&x0).unwrap();
+        let out = f(&xv);
+        let r = randn(out.dims(), seed + 100);
+        let g = (out * &r).unwrap().sum_all().unwrap().backward().unwrap();
+        let grad: Vec<f32> = g
+            .get(&xv)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let base: Vec<f32> = x0.flatten_all().unwrap().to_vec1().unwrap();
+        let eps = 1e-2f32;
+        for i in 0..base.len() {
+            let eval = |d: f32| {
+                let mut v = base.clone();
+                v[i] += d;
+                let t = Tensor::from_vec(v, shape, &Device::Cpu).unwrap();
+                (f(&t) * &r)
+                    .unwrap()
+                    .sum_all()
+                    .unwrap()
+                    .to_scalar::<f32>()
+                    .unwrap()
+            };
+            let fd = (eval(eps) - eval(-eps)) / (2.0 * eps);
+            assert!(
+                (fd - grad[i]).abs() < 1e-2,
+                "element {i}: finite difference {fd}, autograd {}",
+                grad[i]
+            );
+        }
+    }
+
+    #[test]
+    fn max_pool_gradient_matches_finite_differences() {
+        // Distinct values (no ties) so the max is differentiable at the test point.
+        check_fd(|x| max_pool2x2(x).unwrap(), &[2, 2, 4, 6], 11);
+        let x = randn(&[1, 1, 4, 4], 1);
+        let y = max_pool2x2(&x).unwrap();
+        let cand = x.max_pool2d(2).unwrap();
+        assert!(max_diff(&y, &cand) < 1e-7);
+    }
+
+    #[test]
+    fn conv_and_up_gradients_match_finite_differences() {
+        let w = randn(&[3, 18], 12);
+        check_fd(|x| conv3x3(x, &w).unwrap(), &[1, 2, 4, 3], 13);
+        let wu = randn(&[2, 3, 2, 2], 14);
+        let bu = randn(&[3], 15);
+        check_fd(|x| up2x2(x, &wu, &bu).unwrap(), &[1, 2, 3, 2], 16);
+    }
+}
+
+#[cfg(test)]
+mod timing {
+    use super::*;
+    use candle_core::{Device, Var};
+    use std::time::Instant;
+
+    fn t<R>(name: &str, f: impl Fn() -> R) {
+        f();
+        let s = Instant::now();
+        for _ in 0..3 {
+            f();
+        }
+        eprintln!("{name}: {:.1} ms", s.elapsed().as_secs_f64() * 1e3 / 3.0);
+    }
+
+    #[test]
+    #[ignore]
+    fn time_parts() {
+        let x =
+            Var::from_tensor(&Tensor::randn(0f32, 1.0, (8, 16, 128, 128), &Device::Cpu).unwrap())
+                .unwrap();
+        let w =
+            Var::from_tensor(&Tensor::randn(0f32, 0.1, (16, 144), &Device::Cpu).unwrap()).unwrap();
+        let w4 = w.reshape((16, 16, 3, 3)).unwrap();
+        t("im2col", || x.apply_op1_no_bwd(&Im2Col { k: 3 }).unwrap());
+        let cols = x.apply_op1_no_bwd(&Im2Col { k: 3 }).unwrap();
+        t("col2im", || {
+            cols.apply_op1_no_bwd(&Col2Im {
+                k: 3,
+                h: 128,
+                w: 128,
+            })
+            .unwrap()
+        });
+        t("matmul fwd", || w.broadcast_matmul(&cols).unwrap());
+        let cols2 = Tensor::randn(0f32, 1.0, (144, 8 * 16384), &Device::Cpu).unwrap();
+        t("matmul 2d [16,144]x[144,131072]", || {
+            w.matmul(&cols2).unwrap()
+        });
+        let g2 = Tensor::randn(0f32, 1.0, (16, 8 * 16384), &Device::Cpu).unwrap();
+        t("matmul 2d grad_w [16,N]x[N,144]", || {
+            g2.matmul(&cols2.t().unwrap()).unwrap()
+        });
+        t("matmul 2d grad_cols [144,16]x[16,N]", || {
+            w.t().unwrap().matmul(&g2).unwrap()
+        });
+        let big = Tensor::randn(0f32, 1.0, (512, 512), &Device::Cpu).unwrap();
+        t("matmul 512^3 (268 MFLOP)", || big.matmul(&big).unwrap());
+        t("conv3x3 fwd", || conv3x3(&x, &w).unwrap());
+        t("candle conv2d fwd", || x.conv2d(&w4, 1, 1, 1, 1).unwrap());
+        t("conv3x3 bwd only (dx)", || {
+            let g = Tensor::randn(0f32, 1.0, (8, 16, 128, 128), &Device::Cpu).unwrap();
+            let xv: Vec<f32> = g.flatten_all().unwrap().to_vec1().unwrap();
+            let wv: Vec<f32> = w.flatten_all().unwrap().to_vec1().unwrap();
+            let s = std::time::Instant::now();
+            super::super::conv::conv_fwd(&xv, 8, 16, 128, 128, &wv, 16);
+            let a = s.elapsed().as_secs_f64() * 1e3;
+            let s = std::time::Instant::now();
+            super::super::conv::conv_wgrad(&xv, &xv, 8, 16, 16, 128, 128);
+            eprintln!(
+                "  raw fwd {a:.1} ms, raw wgrad {:.1} ms",
+                s.elapsed().as_secs_f64() * 1e3
+            );
+        });
+        t("conv3x3 fwd+bwd", || {
+            conv3x3(&x, &w)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap()
+        });
+        let bn = candle_nn::batch_norm(
+            16,
+            candle_nn::BatchNormConfig::default(),
+            candle_nn::VarBuilder::from_varmap(
+                &candle_nn::VarMap::new(),
+                candle_core::DType::F32,
+                &Device::Cpu,
+            ),
+        )
+        .unwrap();
+        use candle_nn::ModuleT;
+        t("bn fwd", || bn.forward_t(&x, true).unwrap());
+        t("bn+relu fwd+bwd", || {
+            bn.forward_t(&x, true)
+                .unwrap()
+                .relu()
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap()
+        });
+        t("maxpool fwd+bwd", || {
+            max_pool2x2(&x)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap()
+        });
+        let (g, b) = (
+            Var::ones(16, candle_core::DType::F32, &Device::Cpu).unwrap(),
+            Var::zeros(16, candle_core::DType::F32, &Device::Cpu).unwrap(),
+        );
+        t("bn_relu fused fwd+bwd", || {
+            let op = BnRelu {
+                eps: 1e-5,
+                fixed: None,
+                stats: Default::default(),
+            };
+            x.apply_op3(&g, &b, op)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap()
+        });
+        {
+            use crate::labs::segmentation::unet::*;
+            let vm = candle_nn::VarMap::new();
+            let net = UNet::new(UNetConfig::default(), &vm, 0).unwrap();
+            let xx = Tensor::randn(0f32, 1.0, (8, 1, 128, 128), &Device::Cpu).unwrap();
+            let yy = Tensor::rand(0f32, 1.0, (8, 1, 128, 128), &Device::Cpu).unwrap();
+            t("unet fwd train", || net.forward_t(&xx, true).unwrap());
+            t("unet fwd+loss+bwd", || {
+                loss(&net.forward_t(&xx, true).unwrap(), &yy, 0.0)
+                    .unwrap()
+                    .backward()
+                    .unwrap()
+            });
+            let x64 =
+                Var::from_tensor(&Tensor::randn(0f32, 1.0, (8, 64, 32, 32), &Device::Cpu).unwrap())
+                    .unwrap();
+            let wu =
+                Var::from_tensor(&Tensor::randn(0f32, 1.0, (64, 32, 2, 2), &Device::Cpu).unwrap())
+                    .unwrap();
+            let bu =
+                Var::from_tensor(&Tensor::randn(0f32, 1.0, (32,), &Device::Cpu).unwrap()).unwrap();
+            let wm = wu.reshape((64, 128)).unwrap().t().unwrap();
+            let xr = x64.reshape((8, 64, 1024)).unwrap();
+            t("  up matmul fwd", || wm.broadcast_matmul(&xr).unwrap());
+            t("  up matmul fwd+bwd", || {
+                wm.broadcast_matmul(&xr)
+                    .unwrap()
+                    .sum_all()
+                    .unwrap()
+                    .backward()
+                    .unwrap()
+            });
+            let wmc = wm.contiguous().unwrap();
+            t("  up matmul contiguous-w fwd+bwd", || {
+                wmc.broadcast_matmul(&xr)
+                    .unwrap()
+                    .sum_all()
+                    .unwrap()
+                    .backward()
+                    .unwrap()
+            });
+            let y4 = wm
+                .broadcast_matmul(&xr)
+                .unwrap()
+                .reshape((8, 128, 32, 32))
+                .unwrap();
+            t("  shuffle fwd+bwd", || {
+                y4.apply_op1(Shuffle2 { inverse: false })
+                    .unwrap()
+                    .sum_all()
+                    .unwrap()
+                    .backward()
+                    .unwrap()
+            });
+            t("up2x2 64->32 at 32x32 fwd+bwd", || {
+                up2x2(&x64, &wu, &bu)
+                    .unwrap()
+                    .sum_all()
+                    .unwrap()
+                    .backward()
+                    .unwrap()
+            });
+            let a = Var::from_tensor(
+                &Tensor::randn(0f32, 1.0, (8, 16, 128, 128), &Device::Cpu).unwrap(),
+            )
+            .unwrap();
+            t("cat 16+16 at 128 fwd+bwd", || {
+                Tensor::cat(&[a.as_tensor(), x.as_tensor()], 1)
+                    .unwrap()
+                    .sum_all()
+                    .unwrap()
+                    .backward()
+                    .unwrap()
+            });
+            t("loss fwd+bwd", || {
+                loss(&x.narrow(1, 0, 1).unwrap(), &yy, 0.0)
+                    .unwrap()
+                    .backward()
+                    .unwrap()
+            });
+        }
+        eprintln!("{}", crate::labs::segmentation::bench_steps().unwrap());
+        t("relu fwd+bwd", || {
+            x.relu().unwrap().sum_all().unwrap().backward().unwrap()
+        });
+    }
+}

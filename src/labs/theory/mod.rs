@@ -1,0 +1,547 @@
+//! The Theory lab: seven claims from the homework, each turned into a numerical check that can
+//! fail. A check takes its parameters, a sink for live curves and a stop flag, and returns a
+//! [`CheckResult`]; [`run_all`] runs them in order for the CLI, the bench and the GUI's "Run all".
+
+pub mod cli;
+pub mod attention_conv1d;
+pub mod attention_maxpool;
+pub mod jl_near_orthogonal;
+pub mod linalg;
+pub mod linear_attention;
+pub mod lowrank_attention;
+pub mod relu_chain;
+pub mod rnn_sigmoid_bound;
+pub mod timing;
+pub mod ui;
+
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::{Event, Sink, StopFlag, Summary};
+
+/// The smallest input found on which a claim (or a construction) does not hold.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Counterexample {
+    pub input: Value,
+    pub expected: Value,
+    pub got: Value,
+    pub note: String,
+}
+
+/// A construction that repairs a wrong one, checked on the same trials.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Corrected {
+    pub construction: String,
+    pub holds: bool,
+    pub worst: f64,
+    /// The counterexample's input run through the corrected construction.
+    pub example: Option<Counterexample>,
+}
+
+/// One plot of a check: named curves plus how to draw them.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct PlotData {
+    pub key: String,
+    pub title: String,
+    pub x_label: String,
+    pub y_label: String,
+    pub log_x: bool,
+    pub log_y: bool,
+    pub curves: Vec<(String, Vec<[f64; 2]>)>,
+}
+
+/// What a check found. `holds` is `worst <= tolerance` over every trial (plus, for the timing
+/// claims, the fitted slope of the fast form), so a single bad trial makes it false.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct CheckResult {
+    pub id: String,
+    pub claim: String,
+    pub holds: bool,
+    pub trials: u64,
+    pub worst: f64,
+    pub tolerance: f64,
+    pub counterexample: Option<Counterexample>,
+    pub seconds: f64,
+    /// The check's own figures (slopes, counts, tightness).
+    pub figures: Value,
+    pub corrected: Option<Corrected>,
+    pub notes: Vec<String>,
+    pub plots: Vec<PlotData>,
+    /// The user stopped the check: the figures cover only the trials done.
+    pub stopped: bool,
+}
+
+/// Every check's result of one "Run all", sent as one payload (a job keeps only the latest
+/// payload of each type, so the per-check payloads alone would lose all but the last).
+#[derive(Clone, Debug, Serialize)]
+pub struct SuiteResult(pub Vec<CheckResult>);
+
+/// How a plot of a check is drawn; the GUI uses it for live curves before the result exists.
+#[derive(Clone, Copy, Debug)]
+pub struct PlotInfo {
+    pub key: &'static str,
+    pub title: &'static str,
+    pub x_label: &'static str,
+    pub y_label: &'static str,
+    pub log_x: bool,
+    pub log_y: bool,
+}
+
+/// A claim as the lab lists it.
+#[derive(Clone, Copy, Debug)]
+pub struct CheckInfo {
+    pub id: &'static str,
+    pub title: &'static str,
+    pub claim: &'static str,
+    /// The claim in formulas (unicode), for the GUI.
+    pub formulas: &'static str,
+    /// Recomputes fast enough (well under a second) to follow the sliders.
+    pub quick: bool,
+    pub plots: &'static [PlotInfo],
+}
+
+pub const CHECKS: [CheckInfo; 7] = [
+    relu_chain::INFO,
+    rnn_sigmoid_bound::INFO,
+    linear_attention::INFO,
+    lowrank_attention::INFO,
+    attention_conv1d::INFO,
+    attention_maxpool::INFO,
+    jl_near_orthogonal::INFO,
+];
+
+pub fn ids() -> Vec<&'static str> {
+    CHECKS.iter().map(|c| c.id).collect()
+}
+
+pub fn info(id: &str) -> Option<&'static CheckInfo> {
+    CHECKS.iter().find(|c| c.id == id)
+}
+
+/// The parameters of all seven checks (what the GUI persists and the CLI runs with).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct TheoryParams {
+    pub relu_chain: relu_chain::Params,
+    pub rnn_sigmoid_bound: rnn_sigmoid_bound::Params,
+    pub linear_attention: linear_attention::Params,
+    pub lowrank_attention: lowrank_attention::Params,
+    pub attention_conv1d: attention_conv1d::Params,
+    pub attention_maxpool: attention_maxpool::Params,
+    pub jl_near_orthogonal: jl_near_orthogonal::Params,
+}
+
+/// Runs one check by id.
+pub fn run_check(
+    id: &str,
+    p: &TheoryParams,
+    sink: &mut dyn Sink,
+    stop: &StopFlag,
+) -> anyhow::Result<CheckResult> {
+    match id {
+        relu_chain::ID => relu_chain::run(&p.relu_chain, sink, stop),
+        rnn_sigmoid_bound::ID => rnn_sigmoid_bound::run(&p.rnn_sigmoid_bound, sink, stop),
+        linear_attention::ID => linear_attention::run(&p.linear_attention, sink, stop),
+        lowrank_attention::ID => lowrank_attention::run(&p.lowrank_attention, sink, stop),
+        attention_conv1d::ID => attention_conv1d::run(&p.attention_conv1d, sink, stop),
+        attention_maxpool::ID => attention_maxpool::run(&p.attention_maxpool, sink, stop),
+        jl_near_orthogonal::ID => jl_near_orthogonal::run(&p.jl_near_orthogonal, sink, stop),
+        other => anyhow::bail!(
+            "unknown theory check '{other}'; valid ids: {}",
+            ids().join(", ")
+        ),
+    }
+}
+
+/// Runs every check (or only `only`), in the registry's order, and returns `{"checks": [...]}`.
+pub fn run_all(
+    p: &TheoryParams,
+    only: Option<&str>,
+    sink: &mut dyn Sink,
+    stop: &StopFlag,
+) -> anyhow::Result<Summary> {
+    Ok(summary(&run_suite(p, only, sink, stop)?))
+}
+
+/// [`run_all`]'s results as values. Progress is reported over the whole suite; each result is
+/// also sent as a payload, and all of them together as a [`SuiteResult`] at the end.
+pub fn run_suite(
+    p: &TheoryParams,
+    only: Option<&str>,
+    sink: &mut dyn Sink,
+    stop: &StopFlag,
+) -> anyhow::Result<Vec<CheckResult>> {
+    let selected: Vec<&str> = match only {
+        Some(id) => {
+            info(id).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "unknown theory check '{id}'; valid ids: {}",
+                    ids().join(", ")
+                )
+            })?;
+            vec![id]
+        }
+        None => ids(),
+    };
+    let mut results = Vec::new();
+    let total = selected.len() as u64;
+    for (i, id) in selected.iter().enumerate() {
+        if stop.is_stopped() {
+            break;
+        }
+        let mut scaled = ScaledProgress {
+            inner: &mut *sink,
+            index: i as u64,
+            count: total,
+        };
+        let r = run_check(id, p, &mut scaled, stop)?;
+        sink.payload(Box::new(r.clone()));
+        results.push(r);
+        sink.progress(
+            (i as u64 + 1) * ScaledProgress::UNIT,
+            total * ScaledProgress::UNIT,
+        );
+    }
+    sink.payload(Box::new(SuiteResult(results.clone())));
+    Ok(results)
+}
+
+/// `{"checks": [...]}` of some results.
+pub fn summary(results: &[CheckResult]) -> Summary {
+    json!({ "checks": results })
+}
+
+/// Wall-clock seconds of all seven checks with default parameters and no output (for
+/// `gradlab bench`'s `theory_suite_s`). Verdicts are not its business.
+pub fn suite_seconds() -> anyhow::Result<f64> {
+    let t = Instant::now();
+    run_all(
+        &TheoryParams::default(),
+        None,
+        &mut super::NullSink,
+        &StopFlag::new(),
+    )?;
+    Ok(t.elapsed().as_secs_f64())
+}
+
+/// Maps one check's progress into its slice of the suite's progress bar.
+struct ScaledProgress<'a> {
+    inner: &'a mut dyn Sink,
+    index: u64,
+    count: u64,
+}
+
+impl ScaledProgress<'_> {
+    const UNIT: u64 = 1000;
+}
+
+impl Sink for ScaledProgress<'_> {
+    fn event(&mut self, event: Event) {
+        match event {
+            Event::Progress { done, total } => {
+                let frac = (done.min(total) * Self::UNIT)
+                    .checked_div(total)
+                    .unwrap_or(0);
+                self.inner
+                    .progress(self.index * Self::UNIT + frac, self.count * Self::UNIT);
+            }
+            // Only the suite's own payload reaches the watcher, so per-check payloads are
+            // forwarded by run_all itself.
+            Event::Payload(_) => {}
+            other => self.inner.event(other),
+        }
+    }
+}
+
+/// Collects the curves of a check and streams each point to the sink as `"{id}/{plot}/{curve}"`,
+/// so the GUI can draw them live and the result carries the same data.
+pub struct Recorder {
+    id: &'static str,
+    plots: &'static [PlotInfo],
+    curves: Vec<(usize, String, Vec<[f64; 2]>)>,
+}
+
+impl Recorder {
+    pub fn new(info: &'static CheckInfo) -> Self {
+        Self {
+            id: info.id,
+            plots: info.plots,
+            curves: Vec::new(),
+        }
+    }
+
+    pub fn point(&mut self, sink: &mut dyn Sink, plot: &str, curve: &str, x: f64, y: f64) {
+        let pi = self
+            .plots
+            .iter()
+            .position(|p| p.key == plot)
+            .unwrap_or_else(|| panic!("{} has no plot '{plot}'", self.id));
+        match self
+            .curves
+            .iter_mut()
+            .find(|(p, n, _)| *p == pi && n == curve)
+        {
+            Some((_, _, pts)) => pts.push([x, y]),
+            None => self.curves.push((pi, curve.to_string(), vec![[x, y]])),
+        }
+        sink.metric(&series_name(self.id, plot, curve), x, y);
+    }
+
+    pub fn into_plots(self) -> Vec<PlotData> {
+        self.plots
+            .iter()
+            .enumerate()
+            .map(|(i, p)| PlotData {
+                key: p.key.into(),
+                title: p.title.into(),
+                x_label: p.x_label.into(),
+                y_label: p.y_label.into(),
+                log_x: p.log_x,
+                log_y: p.log_y,
+                curves: self
+                    .curves
+                    .iter()
+                    .filter(|(pi, _, _)| *pi == i)
+                    .map(|(_, n, pts)| (n.clone(), pts.clone()))
+                    .collect(),
+            })
+            .collect()
+    }
+}
+
+/// The metric series name of one curve: `"{check id}/{plot key}/{curve name}"`.
+pub fn series_name(id: &str, plot: &str, curve: &str) -> String {
+    format!("{id}/{plot}/{curve}")
+}
+
+/// Keeps the worst measured value and the smallest counterexample over a check's trials.
+/// "Smallest" is by a size key the check chooses (sequence length, then magnitude, ...).
+pub struct Worst {
+    pub tolerance: f64,
+    pub worst: f64,
+    pub trials: u64,
+    best: Option<(f64, Counterexample)>,
+}
+
+impl Worst {
+    pub fn new(tolerance: f64) -> Self {
+        Self {
+            tolerance,
+            worst: 0.0,
+            trials: 0,
+            best: None,
+        }
+    }
+
+    /// Records one trial with measured value `value` (an error or a ratio; NaN counts as a
+    /// violation); `make` builds its counterexample only when it violates the claim.
+    pub fn trial(&mut self, value: f64, size: f64, make: impl FnOnce() -> Counterexample) {
+        self.trials += 1;
+        let bad = value.is_nan() || value > self.tolerance;
+        if value.is_nan() || value > self.worst {
+            // NaN is worse than any number: keep it visible as the worst.
+            if !self.worst.is_nan() {
+                self.worst = value;
+            }
+        }
+        if bad && self.best.as_ref().is_none_or(|(s, _)| size < *s) {
+            self.best = Some((size, make()));
+        }
+    }
+
+    pub fn holds(&self) -> bool {
+        self.best.is_none()
+    }
+
+    pub fn counterexample(&self) -> Option<Counterexample> {
+        self.best.as_ref().map(|(_, c)| c.clone())
+    }
+}
+
+/// Size key of a sequence counterexample: shorter first, then integer inputs (readable), then
+/// smaller L1 norm.
+pub fn sequence_size(x: &[f64]) -> f64 {
+    let fractional = x.iter().any(|v| v.fract() != 0.0);
+    x.len() as f64 * 1e6
+        + if fractional { 1e3 } else { 0.0 }
+        + x.iter().map(|v| v.abs()).sum::<f64>()
+}
+
+/// Rounds for JSON so counterexamples stay readable.
+pub fn round(v: f64) -> f64 {
+    if !v.is_finite() || v == 0.0 {
+        return v;
+    }
+    let digits = 6 - v.abs().log10().floor() as i32;
+    if digits <= 0 {
+        return v;
+    }
+    let m = 10f64.powi(digits.min(300));
+    (v * m).round() / m
+}
+
+pub fn round_vec(v: &[f64]) -> Vec<f64> {
+    v.iter().map(|x| round(*x)).collect()
+}
+
+/// The common part of every result; the check then sets its figures, notes and corrections.
+pub fn finish(
+    info: &CheckInfo,
+    started: Instant,
+    w: &Worst,
+    rec: Recorder,
+    stop: &StopFlag,
+) -> CheckResult {
+    CheckResult {
+        id: info.id.into(),
+        claim: info.claim.into(),
+        holds: w.holds(),
+        trials: w.trials,
+        worst: w.worst,
+        tolerance: w.tolerance,
+        counterexample: w.counterexample(),
+        seconds: started.elapsed().as_secs_f64(),
+        figures: Value::Null,
+        corrected: None,
+        notes: Vec::new(),
+        plots: rec.into_plots(),
+        stopped: stop.is_stopped(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::VecSink;
+
+    #[test]
+    fn worst_keeps_smallest_counterexample_and_nan_is_a_violation() {
+        let mut w = Worst::new(1.0);
+        let cx = |s: &str| Counterexample {
+            input: json!(s),
+            expected: json!(0),
+            got: json!(1),
+            note: String::new(),
+        };
+        w.trial(0.5, 1.0, || cx("ok"));
+        assert!(w.holds());
+        w.trial(2.0, 5.0, || cx("big"));
+        w.trial(3.0, 2.0, || cx("small"));
+        w.trial(9.0, 4.0, || cx("mid"));
+        assert!(!w.holds());
+        assert_eq!(w.counterexample().unwrap().input, json!("small"));
+        assert_eq!(w.worst, 9.0);
+        let mut n = Worst::new(1.0);
+        n.trial(f64::NAN, 1.0, || cx("nan"));
+        assert!(!n.holds());
+        assert!(n.worst.is_nan());
+        assert_eq!(n.trials, 1);
+    }
+
+    #[test]
+    fn unknown_id_lists_the_valid_ones() {
+        let e = run_all(
+            &TheoryParams::default(),
+            Some("nope"),
+            &mut VecSink::default(),
+            &StopFlag::new(),
+        )
+        .unwrap_err();
+        let msg = e.to_string();
+        for id in ids() {
+            assert!(msg.contains(id), "{msg}");
+        }
+    }
+
+    #[test]
+    fn registry_ids_are_the_cli_contract() {
+        assert_eq!(
+            ids(),
+            [
+                "relu_chain",
+                "rnn_sigmoid_bound",
+                "linear_attention",
+                "lowrank_attention",
+                "attention_conv1d",
+                "attention_maxpool",
+                "jl_near_orthogonal"
+            ]
+        );
+    }
+
+    #[test]
+    fn scaled_progress_stays_inside_its_slice() {
+        let mut v = VecSink::default();
+        {
+            let mut s = ScaledProgress {
+                inner: &mut v,
+                index: 2,
+                count: 4,
+            };
+            s.progress(5, 10);
+            s.progress(10, 10);
+        }
+        let ps: Vec<_> = v
+            .events
+            .iter()
+            .filter_map(|e| {
+                if let Event::Progress { done, total } = e {
+                    Some((*done, *total))
+                } else {
+                    None
+                }
+            })
+            .collect();
+        assert_eq!(ps, [(2500, 4000), (3000, 4000)]);
+    }
+
+    #[test]
+    fn round_keeps_seven_significant_digits() {
+        assert_eq!(round(1.23456789), 1.234568);
+        assert_eq!(round(0.000123456789), 0.0001234568);
+        assert_eq!(round(0.0), 0.0);
+    }
+
+    #[test]
+    fn a_stopped_check_returns_quickly_marked_partial() {
+        let stop = StopFlag::new();
+        stop.stop();
+        for id in ids() {
+            let t = Instant::now();
+            let r =
+                run_check(id, &TheoryParams::default(), &mut VecSink::default(), &stop).unwrap();
+            assert!(r.stopped, "{id}");
+            assert_eq!(r.id, id);
+            assert!(
+                t.elapsed().as_secs_f64() < 1.0,
+                "{id} ignored the stop flag"
+            );
+        }
+        let all = run_all(
+            &TheoryParams::default(),
+            None,
+            &mut VecSink::default(),
+            &stop,
+        )
+        .unwrap();
+        assert_eq!(all["checks"].as_array().unwrap().len(), 0);
+    }
+
+    #[test]
+    fn run_all_of_one_id_sends_its_payloads() {
+        let mut sink = VecSink::default();
+        let s = run_all(
+            &TheoryParams::default(),
+            Some("attention_conv1d"),
+            &mut sink,
+            &StopFlag::new(),
+        )
+        .unwrap();
+        assert_eq!(s["checks"][0]["id"], "attention_conv1d");
+        assert_eq!(sink.latest_payload::<SuiteResult>().unwrap().0.len(), 1);
+        assert!(sink.latest_payload::<CheckResult>().is_some());
+        assert!(!sink.series("attention_conv1d/sample/input x_i").is_empty());
+    }
+}

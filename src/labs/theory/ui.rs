@@ -1,0 +1,726 @@
+//! The Theory tab: the seven claims on the left with their verdicts; for the selected one its
+//! formulas, sliders, live plots of bound vs measured, the verdict and the counterexample.
+
+use std::collections::{BTreeMap, HashSet};
+
+use eframe::egui;
+use serde::{Deserialize, Serialize};
+
+use crate::widgets::TabCx;
+use crate::widgets::plot::{Curve, PlotSpec, curves_plot};
+use crate::labs::theory::{
+    self, CHECKS, CheckInfo, CheckResult, Counterexample, PlotData, SuiteResult, TheoryParams,
+    attention_conv1d, attention_maxpool,
+};
+use crate::core::jobs::{JobId, JobState, Jobs};
+
+const KIND: &str = "theory";
+
+#[derive(Serialize, Deserialize)]
+#[serde(default)]
+pub struct TheoryTab {
+    pub selected: String,
+    pub params: TheoryParams,
+    /// Re-run quick checks when a slider moves.
+    pub auto_rerun: bool,
+    #[serde(skip)]
+    results: BTreeMap<String, CheckResult>,
+    #[serde(skip)]
+    errors: BTreeMap<String, String>,
+    /// The latest job that covers each check (a single run or "Run all").
+    #[serde(skip)]
+    job_for: BTreeMap<String, JobId>,
+    #[serde(skip)]
+    harvested: HashSet<JobId>,
+    /// A slider moved; re-run once the running job (if any) has finished.
+    #[serde(skip)]
+    dirty: bool,
+}
+
+impl Default for TheoryTab {
+    fn default() -> Self {
+        Self {
+            selected: CHECKS[0].id.to_string(),
+            params: TheoryParams::default(),
+            auto_rerun: true,
+            results: BTreeMap::new(),
+            errors: BTreeMap::new(),
+            job_for: BTreeMap::new(),
+            harvested: HashSet::new(),
+            dirty: false,
+        }
+    }
+}
+
+impl TheoryTab {
+    pub fn ui(&mut self, ui: &mut egui::Ui, cx: &mut TabCx<'_>) {
+        self.harvest(cx.jobs);
+        let info = theory::info(&self.selected).unwrap_or(&CHECKS[0]);
+        let running = running_job(cx.jobs);
+        if self.dirty && info.quick && self.auto_rerun && running.is_none() {
+            self.dirty = false;
+            self.spawn(cx, Some(info.id));
+        }
+        let running = running_job(cx.jobs);
+        ui.horizontal_top(|ui| {
+            ui.vertical(|ui| {
+                ui.set_width(210.0);
+                self.list_ui(ui, cx, running);
+            });
+            ui.separator();
+            ui.vertical(|ui| self.check_ui(ui, cx, info, running));
+        });
+    }
+
+    /// The claims with their verdict badges, and Run all / Stop.
+    fn list_ui(&mut self, ui: &mut egui::Ui, cx: &mut TabCx<'_>, running: Option<JobId>) {
+        ui.heading("Claims");
+        for c in CHECKS.iter() {
+            ui.horizontal(|ui| {
+                badge(ui, self.results.get(c.id));
+                if ui
+                    .selectable_label(self.selected == c.id, c.id)
+                    .on_hover_text(c.title)
+                    .clicked()
+                {
+                    self.selected = c.id.to_string();
+                }
+            });
+        }
+        ui.separator();
+        ui.horizontal(|ui| {
+            if ui
+                .add_enabled(running.is_none(), egui::Button::new("Run all"))
+                .on_hover_text("All seven checks with their current sliders, one after the other")
+                .clicked()
+            {
+                self.spawn(cx, None);
+            }
+            if let Some(id) = running
+                && ui
+                    .button("Stop check")
+                    .on_hover_text("Stop the running theory check; what it measured so far is kept")
+                    .clicked()
+            {
+                cx.jobs.stop(id);
+            }
+        });
+        let passed = self.results.values().filter(|r| r.holds).count();
+        if !self.results.is_empty() {
+            ui.label(format!(
+                "{passed} of {} checked claims hold",
+                self.results.len()
+            ));
+        }
+        ui.checkbox(&mut self.auto_rerun, "re-run quick checks on slider change");
+    }
+
+    fn check_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        cx: &mut TabCx<'_>,
+        info: &'static CheckInfo,
+        running: Option<JobId>,
+    ) {
+        // Buttons first, so they stay on screen in small windows.
+        ui.horizontal(|ui| {
+            ui.heading(info.title);
+            if ui
+                .add_enabled(running.is_none(), egui::Button::new("Run check"))
+                .clicked()
+            {
+                self.spawn(cx, Some(info.id));
+            }
+            if ui.button("Reset sliders").clicked() {
+                reset(info.id, &mut self.params);
+                self.dirty = info.quick;
+            }
+            if !info.quick {
+                ui.weak("timing sweep: runs on Run check only");
+            }
+        });
+        let job = self.job_for.get(info.id).and_then(|j| cx.jobs.get(*j));
+        if let Some(job) = job.filter(|j| j.state.is_running()) {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.add(
+                    egui::ProgressBar::new(job.fraction())
+                        .desired_width(240.0)
+                        .show_percentage(),
+                );
+                ui.label(format!("{:.1} s", job.elapsed().as_secs_f64()));
+            });
+        }
+        if let Some(e) = self.errors.get(info.id) {
+            ui.colored_label(
+                ui.visuals().error_fg_color,
+                format!("The check failed to run: {e}"),
+            );
+        }
+        let result = self.results.get(info.id);
+        match result {
+            Some(r) => verdict_ui(ui, r),
+            None => {
+                ui.label("Verdict: not checked yet (press Run check)");
+            }
+        }
+        ui.separator();
+        ui.label(info.claim);
+        ui.add_space(4.0);
+        ui.label(egui::RichText::new(info.formulas).monospace());
+        ui.add_space(4.0);
+        if params_ui(ui, info.id, &mut self.params) && info.quick {
+            self.dirty = true;
+        }
+        ui.separator();
+        // Live curves while the job runs, the result's curves afterwards.
+        let live = job
+            .filter(|j| j.state.is_running())
+            .map(|j| live_plots(info, &j.metrics));
+        let plots: Vec<PlotData> = match (live, result) {
+            (Some(p), _) => p,
+            (None, Some(r)) => r.plots.clone(),
+            (None, None) => Vec::new(),
+        };
+        let saver = cx.saver();
+        for p in &plots {
+            ui.label(egui::RichText::new(&p.title).strong());
+            let curves: Vec<Curve<'_>> = p
+                .curves
+                .iter()
+                .enumerate()
+                .map(|(i, (n, pts))| {
+                    Curve::new(n.clone(), pts).color(crate::widgets::PALETTE[i % crate::widgets::PALETTE.len()])
+                })
+                .collect();
+            let id = format!("theory_{}_{}", info.id, p.key);
+            let spec = PlotSpec::new(&id, &p.x_label, &p.y_label)
+                .log_x(p.log_x)
+                .log_y(p.log_y)
+                .height(230.0);
+            curves_plot(ui, &spec, &curves, &saver);
+        }
+        if let Some(r) = result {
+            details_ui(ui, r);
+        }
+    }
+
+    fn spawn(&mut self, cx: &mut TabCx<'_>, only: Option<&'static str>) {
+        let params = self.params.clone();
+        let name = only.unwrap_or("all checks");
+        let id = cx
+            .jobs
+            .spawn(KIND, name, cx.waker.clone(), move |sink, stop| {
+                theory::run_all(&params, only, sink, stop)
+            });
+        let ids: Vec<&str> = match only {
+            Some(i) => vec![i],
+            None => theory::ids(),
+        };
+        for i in ids {
+            self.job_for.insert(i.to_string(), id);
+            self.errors.remove(i);
+        }
+    }
+
+    /// Takes the results of theory jobs that have ended (once per job).
+    fn harvest(&mut self, jobs: &Jobs) {
+        let ended: Vec<JobId> = jobs
+            .iter()
+            .filter(|j| j.kind == KIND && !j.state.is_running() && !self.harvested.contains(&j.id))
+            .map(|j| j.id)
+            .collect();
+        for job in ended.into_iter().filter_map(|id| jobs.get(id)) {
+            self.harvested.insert(job.id);
+            if let Some(SuiteResult(rs)) = job.latest::<SuiteResult>() {
+                for r in rs {
+                    self.results.insert(r.id.clone(), r.clone());
+                }
+            } else if let Some(r) = job.latest::<CheckResult>() {
+                self.results.insert(r.id.clone(), r.clone());
+            }
+            if let JobState::Failed(msg) = &job.state {
+                for (id, j) in &self.job_for {
+                    if *j == job.id {
+                        self.errors.insert(id.clone(), msg.clone());
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn running_job(jobs: &Jobs) -> Option<JobId> {
+    jobs.iter()
+        .find(|j| j.kind == KIND && j.state.is_running())
+        .map(|j| j.id)
+}
+
+/// √ / × / · before a claim's id.
+fn badge(ui: &mut egui::Ui, r: Option<&CheckResult>) {
+    match r {
+        Some(r) if r.holds => ui.colored_label(egui::Color32::from_rgb(0, 158, 115), "√"),
+        Some(_) => ui.colored_label(egui::Color32::from_rgb(213, 94, 0), "×"),
+        None => ui.weak("·"),
+    };
+}
+
+fn verdict_ui(ui: &mut egui::Ui, r: &CheckResult) {
+    let (text, color) = if r.holds {
+        (
+            "√ Verdict: the claim holds",
+            egui::Color32::from_rgb(0, 158, 115),
+        )
+    } else {
+        (
+            "× Verdict: the claim fails",
+            egui::Color32::from_rgb(213, 94, 0),
+        )
+    };
+    ui.horizontal(|ui| {
+        ui.label(egui::RichText::new(text).strong().color(color));
+        if r.stopped {
+            ui.weak("(stopped early: partial)");
+        }
+    });
+    ui.label(format!(
+        "worst {:.4e} (tolerance {}) over {} trials, {:.2} s",
+        r.worst, r.tolerance, r.trials, r.seconds
+    ));
+    if let Some(c) = &r.corrected {
+        let (t, col) = if c.holds {
+            ("holds", egui::Color32::from_rgb(0, 158, 115))
+        } else {
+            ("fails", egui::Color32::from_rgb(213, 94, 0))
+        };
+        ui.horizontal(|ui| {
+            ui.label(format!("Corrected construction ({}):", c.construction));
+            ui.colored_label(col, format!("{t}, worst {:.3e}", c.worst));
+        });
+    }
+}
+
+fn details_ui(ui: &mut egui::Ui, r: &CheckResult) {
+    if let Some(c) = &r.counterexample {
+        ui.separator();
+        ui.label(egui::RichText::new("Smallest counterexample found").strong());
+        match r.corrected.as_ref().and_then(|c| c.example.as_ref()) {
+            Some(fix) => {
+                ui.columns(2, |cols| {
+                    counterexample_grid(&mut cols[0], "as claimed", c);
+                    counterexample_grid(&mut cols[1], "corrected", fix);
+                });
+            }
+            None => counterexample_grid(ui, "as claimed", c),
+        }
+    }
+    for n in &r.notes {
+        ui.label(format!("• {n}"));
+    }
+    egui::CollapsingHeader::new("Figures (JSON)")
+        .id_salt(("theory_figures", &r.id))
+        .show(ui, |ui| {
+            let text = serde_json::to_string_pretty(&r.figures).unwrap_or_default();
+            ui.label(egui::RichText::new(text).monospace().small());
+        });
+}
+
+fn counterexample_grid(ui: &mut egui::Ui, title: &str, c: &Counterexample) {
+    ui.label(egui::RichText::new(title).italics());
+    egui::Grid::new(("cx", title, c.note.as_str()))
+        .num_columns(2)
+        .striped(true)
+        .show(ui, |ui| {
+            for (k, v) in [
+                ("input", compact(&c.input)),
+                ("expected", compact(&c.expected)),
+                ("got", compact(&c.got)),
+                ("note", c.note.clone()),
+            ] {
+                ui.strong(k);
+                ui.add(egui::Label::new(egui::RichText::new(v).monospace()).wrap());
+                ui.end_row();
+            }
+        });
+}
+
+/// JSON on one line, shortened so a long matrix does not swamp the table.
+fn compact(v: &serde_json::Value) -> String {
+    let s = v.to_string();
+    if s.chars().count() > 400 {
+        format!("{}…", s.chars().take(400).collect::<String>())
+    } else {
+        s
+    }
+}
+
+/// The running job's curves of this check, grouped into its plots by series name.
+fn live_plots(info: &CheckInfo, metrics: &crate::core::metrics::MetricStore) -> Vec<PlotData> {
+    info.plots
+        .iter()
+        .map(|p| {
+            let prefix = theory::series_name(info.id, p.key, "");
+            PlotData {
+                key: p.key.into(),
+                title: p.title.into(),
+                x_label: p.x_label.into(),
+                y_label: p.y_label.into(),
+                log_x: p.log_x,
+                log_y: p.log_y,
+                curves: metrics
+                    .iter()
+                    .filter_map(|(n, pts)| {
+                        n.strip_prefix(&prefix)
+                            .map(|c| (c.to_string(), pts.to_vec()))
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+fn reset(id: &str, p: &mut TheoryParams) {
+    let d = TheoryParams::default();
+    match id {
+        "relu_chain" => p.relu_chain = d.relu_chain,
+        "rnn_sigmoid_bound" => p.rnn_sigmoid_bound = d.rnn_sigmoid_bound,
+        "linear_attention" => p.linear_attention = d.linear_attention,
+        "lowrank_attention" => p.lowrank_attention = d.lowrank_attention,
+        "attention_conv1d" => p.attention_conv1d = d.attention_conv1d,
+        "attention_maxpool" => p.attention_maxpool = d.attention_maxpool,
+        "jl_near_orthogonal" => p.jl_near_orthogonal = d.jl_near_orthogonal,
+        _ => {}
+    }
+}
+
+fn slider_f(ui: &mut egui::Ui, v: &mut f64, lo: f64, hi: f64, log: bool, text: &str) -> bool {
+    ui.add(egui::Slider::new(v, lo..=hi).logarithmic(log).text(text))
+        .changed()
+}
+
+fn slider_u(ui: &mut egui::Ui, v: &mut usize, lo: usize, hi: usize, log: bool, text: &str) -> bool {
+    ui.add(egui::Slider::new(v, lo..=hi).logarithmic(log).text(text))
+        .changed()
+}
+
+fn seed_ui(ui: &mut egui::Ui, seed: &mut u64) -> bool {
+    ui.horizontal(|ui| {
+        let l = ui.label("seed");
+        ui.add(egui::DragValue::new(seed))
+            .labelled_by(l.id)
+            .changed()
+    })
+    .inner
+}
+
+/// The sliders of one check; returns whether any changed.
+fn params_ui(ui: &mut egui::Ui, id: &str, p: &mut TheoryParams) -> bool {
+    let mut c = false;
+    match id {
+        "relu_chain" => {
+            let q = &mut p.relu_chain;
+            c |= slider_f(
+                ui,
+                &mut q.weight_scale,
+                0.1,
+                5.0,
+                true,
+                "weight scale (geometric mean of |w_i|)",
+            );
+            c |= slider_f(ui, &mut q.spread, 0.0, 2.0, false, "spread of ln|w_i|");
+            c |= slider_f(ui, &mut q.p_negative, 0.0, 1.0, false, "P(w_i < 0)");
+            c |= slider_u(ui, &mut q.max_depth, 1, 60, false, "max depth n");
+            c |= slider_u(
+                ui,
+                &mut q.trials_per_depth,
+                10,
+                2000,
+                true,
+                "draws per depth",
+            );
+            c |= seed_ui(ui, &mut q.seed);
+        }
+        "rnn_sigmoid_bound" => {
+            let q = &mut p.rnn_sigmoid_bound;
+            c |= slider_f(ui, &mut q.gamma, 0.01, 4.0, true, "gamma = sigma_max(W)");
+            c |= slider_u(ui, &mut q.hidden_max, 1, 32, false, "largest hidden size");
+            c |= slider_u(ui, &mut q.n_max, 2, 60, false, "max n");
+            c |= slider_u(ui, &mut q.trials_per_n, 1, 100, false, "trials per n");
+            c |= seed_ui(ui, &mut q.seed);
+        }
+        "linear_attention" => {
+            let q = &mut p.linear_attention;
+            c |= slider_u(ui, &mut q.d, 1, 64, false, "d");
+            c |= slider_u(ui, &mut q.n_max, 512, 65536, true, "max n (linear form)");
+            c |= slider_u(
+                ui,
+                &mut q.n_max_quadratic,
+                256,
+                8192,
+                true,
+                "max n (quadratic form)",
+            );
+            c |= slider_u(ui, &mut q.trials, 1, 500, true, "equality trials");
+            c |= seed_ui(ui, &mut q.seed);
+        }
+        "lowrank_attention" => {
+            let q = &mut p.lowrank_attention;
+            c |= slider_u(ui, &mut q.k, 1, 128, true, "rank k");
+            c |= slider_u(ui, &mut q.d, 1, 64, false, "d");
+            c |= slider_u(ui, &mut q.n_max, 512, 65536, true, "max n (low rank)");
+            c |= slider_u(
+                ui,
+                &mut q.n_max_dense,
+                256,
+                4096,
+                true,
+                "max n (dense; P is 8 n² bytes)",
+            );
+            c |= slider_u(
+                ui,
+                &mut q.n_for_k_sweep,
+                256,
+                4096,
+                true,
+                "n of the k sweep",
+            );
+            c |= slider_u(ui, &mut q.trials, 1, 300, true, "equality trials");
+            q.n_min = q.n_min.max(q.k);
+            c |= seed_ui(ui, &mut q.seed);
+        }
+        "attention_conv1d" => {
+            let q = &mut p.attention_conv1d;
+            ui.horizontal(|ui| {
+                ui.label("sequence ends:");
+                for conv in [
+                    attention_conv1d::Convention::TokensOnly,
+                    attention_conv1d::Convention::ZeroPadded,
+                ] {
+                    c |= ui
+                        .selectable_value(&mut q.convention, conv, conv.describe())
+                        .changed();
+                }
+            });
+            c |= slider_u(ui, &mut q.n_max, 2, 64, false, "max n");
+            c |= slider_u(ui, &mut q.trials, 10, 2000, true, "random sequences");
+            ui.horizontal(|ui| {
+                let l = ui.label("kernel to emulate (offsets -1, 0, +1):");
+                for v in q.custom_kernel.iter_mut() {
+                    c |= ui
+                        .add(egui::DragValue::new(v).speed(0.05).range(-5.0..=5.0))
+                        .labelled_by(l.id)
+                        .changed();
+                }
+            });
+            c |= seed_ui(ui, &mut q.seed);
+        }
+        "attention_maxpool" => {
+            let q = &mut p.attention_maxpool;
+            ui.horizontal(|ui| {
+                ui.label("query:");
+                for qq in [
+                    attention_maxpool::Query::FromInput,
+                    attention_maxpool::Query::Constant,
+                ] {
+                    c |= ui
+                        .selectable_value(&mut q.query, qq, qq.describe())
+                        .changed();
+                }
+            });
+            c |= slider_f(
+                ui,
+                &mut q.c_max,
+                0.5,
+                1000.0,
+                true,
+                "largest c (verdict taken there)",
+            );
+            c |= slider_u(ui, &mut q.k, 1, 5, false, "window half-width k");
+            c |= slider_u(ui, &mut q.n_max, 1, 64, false, "max n");
+            c |= slider_u(ui, &mut q.trials, 10, 2000, true, "random sequences");
+            c |= seed_ui(ui, &mut q.seed);
+        }
+        "jl_near_orthogonal" => {
+            let q = &mut p.jl_near_orthogonal;
+            c |= slider_f(
+                ui,
+                &mut q.c,
+                0.5,
+                100.0,
+                true,
+                "constant c (72 in the claim)",
+            );
+            let mut n_max = q.ns.iter().copied().max().unwrap_or(128);
+            if slider_u(ui, &mut n_max, 2, 512, true, "largest n (n = 2, 4, 8, ...)") {
+                q.ns = theory::timing::doublings(2, n_max);
+                c = true;
+            }
+            c |= slider_u(ui, &mut q.cap, 10, 5000, true, "count cap");
+            c |= slider_u(
+                ui,
+                &mut q.repeats,
+                1,
+                10,
+                false,
+                "random streams per (n, delta)",
+            );
+            c |= seed_ui(ui, &mut q.seed);
+        }
+        _ => {}
+    }
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use egui_kittest::Harness;
+    use egui_kittest::kittest::Queryable;
+
+    use super::*;
+    use crate::widgets::files::FileTasks;
+
+    struct State {
+        tab: TheoryTab,
+        jobs: Jobs,
+        files: FileTasks,
+        data_dir: PathBuf,
+    }
+
+    fn harness() -> Harness<'static, State> {
+        let state = State {
+            tab: TheoryTab::default(),
+            jobs: Jobs::default(),
+            files: FileTasks::default(),
+            data_dir: PathBuf::from("datasets"),
+        };
+        Harness::builder()
+            .with_size(egui::vec2(1280.0, 820.0))
+            .build_ui_state(
+                |ui, s: &mut State| {
+                    s.jobs.poll();
+                    let mut cx = TabCx {
+                        jobs: &mut s.jobs,
+                        files: &mut s.files,
+                        data_dir: &s.data_dir,
+                        waker: Arc::new(|| {}),
+                    };
+                    s.tab.ui(ui, &mut cx);
+                },
+                state,
+            )
+    }
+
+    /// Steps the UI until no theory job runs (the jobs report over channels, not repaints).
+    fn wait_jobs(h: &mut Harness<'static, State>) {
+        let t = Instant::now();
+        loop {
+            h.step();
+            if running_job(&h.state().jobs).is_none() && !h.state().tab.dirty {
+                break;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(60),
+                "theory job did not end"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        h.step();
+        h.step();
+    }
+
+    /// Every fixed text the tab draws must have glyphs in egui's default fonts (tofu otherwise).
+    #[test]
+    fn all_claim_texts_have_glyphs() {
+        let ctx = egui::Context::default();
+        let mut out = ctx.run_ui(Default::default(), |_| {});
+        out.textures_delta.clear();
+        let mut missing = Vec::new();
+        for c in CHECKS.iter() {
+            // The formulas are drawn in monospace, everything else in both families.
+            let texts = [
+                (c.title, false),
+                (c.claim, false),
+                (c.formulas, true),
+                ("√ × · • …", false),
+            ];
+            for (text, mono_only) in texts {
+                for family in [egui::FontFamily::Proportional, egui::FontFamily::Monospace] {
+                    if mono_only && family == egui::FontFamily::Proportional {
+                        continue;
+                    }
+                    let id = egui::FontId::new(14.0, family.clone());
+                    for ch in text.chars().filter(|ch| !ch.is_control()) {
+                        if !ctx.fonts_mut(|f| f.has_glyph(&id, ch)) {
+                            missing.push((c.id, family.clone(), ch));
+                        }
+                    }
+                }
+            }
+        }
+        missing.dedup();
+        assert!(missing.is_empty(), "{missing:?}");
+    }
+
+    #[test]
+    fn clicking_a_claim_and_run_check_shows_its_verdict() {
+        let mut h = harness();
+        h.step();
+        h.get_by_label("attention_conv1d").click();
+        h.step();
+        assert_eq!(h.state().tab.selected, "attention_conv1d");
+        h.get_by_label("Run check").click();
+        h.step();
+        assert_eq!(h.state().jobs.iter().count(), 1, "Run check started no job");
+        wait_jobs(&mut h);
+        let r = h
+            .state()
+            .tab
+            .results
+            .get("attention_conv1d")
+            .expect("a result");
+        assert!(!r.holds);
+        assert!(h.query_by_label_contains("fails").is_some());
+        assert!(
+            h.query_by_label_contains("Smallest counterexample")
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn settings_round_trip_keeps_selection_and_sliders() {
+        let mut t = TheoryTab {
+            selected: "attention_maxpool".into(),
+            ..Default::default()
+        };
+        t.params.attention_maxpool.c_max = 7.5;
+        t.params.attention_conv1d.convention = attention_conv1d::Convention::ZeroPadded;
+        let text = ron::to_string(&t).unwrap();
+        let back: TheoryTab = ron::from_str(&text).unwrap();
+        assert_eq!(back.selected, "attention_maxpool");
+        assert_eq!(back.params, t.params);
+    }
+
+    #[test]
+    fn run_all_gives_every_claim_a_verdict_and_sliders_rerun_quick_checks() {
+        let mut h = harness();
+        h.step();
+        h.get_by_label("Run all").click();
+        h.step();
+        wait_jobs(&mut h);
+        assert_eq!(h.state().tab.results.len(), 7);
+        assert!(h.query_by_label_contains("holds").is_some());
+        // A slider change on a quick check starts one job by itself once nothing runs.
+        h.state_mut().tab.selected = "jl_near_orthogonal".into();
+        h.state_mut().tab.params.jl_near_orthogonal.c = 1.0;
+        h.state_mut().tab.dirty = true;
+        h.step();
+        assert_eq!(h.state().jobs.iter().count(), 2);
+        wait_jobs(&mut h);
+        assert!(!h.state().tab.results["jl_near_orthogonal"].holds);
+        assert!(h.query_by_label_contains("fails").is_some());
+    }
+}

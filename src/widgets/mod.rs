@@ -1,0 +1,52 @@
+//! Shared egui pieces: the plot widget, background file tasks, the context a lab draws with.
+
+pub mod files;
+pub mod plot;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use eframe::egui;
+
+use crate::core::jobs::{Jobs, Waker};
+use files::{FileTasks, Saver};
+
+/// What every tab may use while it draws.
+pub struct TabCx<'a> {
+    pub jobs: &'a mut Jobs,
+    pub files: &'a mut FileTasks,
+    /// Where datasets live (`--data-dir`, `GRADLAB_DATA` or `datasets/`).
+    pub data_dir: &'a PathBuf,
+    pub waker: Waker,
+}
+
+impl TabCx<'_> {
+    pub fn saver(&self) -> Saver {
+        self.files.saver()
+    }
+}
+
+/// Repaints the UI soon after a job reports, without repainting more than ~30 times a second.
+pub fn repaint_waker(ctx: &egui::Context) -> Waker {
+    let ctx = ctx.clone();
+    Arc::new(move || ctx.request_repaint_after(Duration::from_millis(30)))
+}
+
+/// A label and the widget it names, linked for screen readers and UI tests.
+pub fn labeled(ui: &mut egui::Ui, label: &str, widget: impl egui::Widget) -> egui::Response {
+    let l = ui.label(label);
+    ui.add(widget).labelled_by(l.id)
+}
+
+/// Distinct, colour-blind-friendly colours (Okabe-Ito) for curves and classes.
+pub const PALETTE: [egui::Color32; 8] = [
+    egui::Color32::from_rgb(0, 114, 178),
+    egui::Color32::from_rgb(230, 159, 0),
+    egui::Color32::from_rgb(0, 158, 115),
+    egui::Color32::from_rgb(204, 121, 167),
+    egui::Color32::from_rgb(86, 180, 233),
+    egui::Color32::from_rgb(213, 94, 0),
+    egui::Color32::from_rgb(240, 228, 66),
+    egui::Color32::from_rgb(128, 128, 128),
+];
