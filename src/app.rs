@@ -11,50 +11,28 @@ use eframe::egui;
 use serde::{Deserialize, Serialize};
 
 use crate::core::jobs::Jobs;
-use crate::labs::datasets::ui::DatasetsTab;
-use crate::labs::graphs::ui::GraphsTab;
-use crate::labs::segmentation::ui::SegmentationTab;
-use crate::labs::theory::ui::TheoryTab;
+use crate::labs::{Lab, TabCx};
 use crate::widgets::files::FileTasks;
-use crate::widgets::{self as ui, TabCx};
 use autoshot::AutoShot;
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Tab {
-    #[default]
-    Theory,
-    Graphs,
-    Segmentation,
-    Datasets,
-}
-
-impl Tab {
-    pub const ALL: [Tab; 4] = [Tab::Theory, Tab::Graphs, Tab::Segmentation, Tab::Datasets];
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Tab::Theory => "Theory",
-            Tab::Graphs => "Graphs",
-            Tab::Segmentation => "Segmentation",
-            Tab::Datasets => "Datasets",
-        }
-    }
-}
-
-/// Everything that survives a restart.
+/// App-wide settings that survive a restart (each lab keeps its own under `lab/<id>`).
 #[derive(Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Settings {
-    pub tab: Tab,
+    /// The open lab's id; unknown or empty opens the first lab.
+    pub tab: String,
     pub dark: bool,
-    pub theory: TheoryTab,
-    pub graphs: GraphsTab,
-    pub segmentation: SegmentationTab,
-    pub datasets: DatasetsTab,
+}
+
+/// Storage key of one lab's state.
+pub fn lab_key(id: &str) -> String {
+    format!("lab/{id}")
 }
 
 pub struct GradlabApp {
     pub settings: Settings,
+    /// The registry: one entry per tab, in tab order.
+    pub labs: Vec<Box<dyn Lab>>,
     pub jobs: Jobs,
     pub files: FileTasks,
     pub data_dir: PathBuf,
@@ -64,9 +42,21 @@ pub struct GradlabApp {
 }
 
 impl GradlabApp {
+    /// The app with every lab of [`crate::labs::labs`].
     pub fn new(settings: Settings, data_dir: PathBuf, files: FileTasks) -> Self {
+        Self::with_labs(crate::labs::labs(), settings, data_dir, files)
+    }
+
+    /// The app with these labs (tests add their own).
+    pub fn with_labs(
+        labs: Vec<Box<dyn Lab>>,
+        settings: Settings,
+        data_dir: PathBuf,
+        files: FileTasks,
+    ) -> Self {
         Self {
             settings,
+            labs,
             jobs: Jobs::default(),
             files,
             data_dir,
@@ -75,23 +65,74 @@ impl GradlabApp {
         }
     }
 
-    /// Builds the app from eframe's storage; a corrupted settings file falls back to defaults.
+    /// Builds the app from eframe's storage; a corrupted entry falls back to defaults.
     pub fn from_storage(storage: Option<&dyn eframe::Storage>, data_dir: PathBuf) -> Self {
-        let (settings, notice) = load_settings(
-            storage
-                .and_then(|s| s.get_string(eframe::APP_KEY))
-                .as_deref(),
-        );
+        let get = |key: &str| storage.and_then(|s| s.get_string(key));
+        let (settings, notice) = load_settings(get(eframe::APP_KEY).as_deref());
         let mut app = Self::new(settings, data_dir, FileTasks::default());
-        app.notice = notice;
+        let mut notices: Vec<String> = notice.into_iter().collect();
+        for lab in &mut app.labs {
+            if let Some(text) = get(&lab_key(lab.id()))
+                && let Err(e) = lab.load_state(&text)
+            {
+                notices.push(format!(
+                    "The saved {} settings could not be read ({e}); defaults are used.",
+                    lab.title()
+                ));
+            }
+        }
+        app.notice = (!notices.is_empty()).then(|| notices.join(" "));
         app.autoshot = AutoShot::from_env();
-        if let Some(tab) = std::env::var("GRADLAB_TAB")
-            .ok()
-            .and_then(|t| Tab::ALL.into_iter().find(|x| x.label() == t))
-        {
-            app.settings.tab = tab;
+        if let Ok(title) = std::env::var("GRADLAB_TAB") {
+            app.open_by_title(&title);
         }
         app
+    }
+
+    /// Opens the lab with this tab label; false when there is none.
+    pub fn open_by_title(&mut self, title: &str) -> bool {
+        match self.labs.iter().find(|l| l.title() == title) {
+            Some(lab) => {
+                self.settings.tab = lab.id().to_string();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Index of the open lab (the first when the saved id is unknown).
+    pub fn current(&self) -> usize {
+        self.labs
+            .iter()
+            .position(|l| l.id() == self.settings.tab)
+            .unwrap_or(0)
+    }
+
+    /// The lab of type `L`, for tests and the frame benchmark.
+    pub fn lab_mut<L: Lab>(&mut self) -> Option<&mut L> {
+        self.labs.iter_mut().find_map(|l| {
+            let any: &mut dyn std::any::Any = l.as_mut();
+            any.downcast_mut::<L>()
+        })
+    }
+
+    /// Calls `f` with the lab of type `L` and the context it draws with, as a click would.
+    pub fn with_lab<L: Lab, R>(
+        &mut self,
+        ctx: &egui::Context,
+        f: impl FnOnce(&mut L, &mut TabCx<'_>) -> R,
+    ) -> Option<R> {
+        let lab = self.labs.iter_mut().find_map(|l| {
+            let any: &mut dyn std::any::Any = l.as_mut();
+            any.downcast_mut::<L>()
+        })?;
+        let mut cx = TabCx {
+            jobs: &mut self.jobs,
+            files: &mut self.files,
+            data_dir: &self.data_dir,
+            waker: crate::widgets::repaint_waker(ctx),
+        };
+        Some(f(lab, &mut cx))
     }
 
     /// The whole window's contents; also what the UI tests drive.
@@ -106,25 +147,7 @@ impl GradlabApp {
         self.jobs.poll();
         self.files.poll();
 
-        egui::Panel::top("tabs").show(ui, |ui| {
-            ui.horizontal(|ui| {
-                ui.strong("gradlab");
-                ui.separator();
-                for tab in Tab::ALL {
-                    ui.selectable_value(&mut self.settings.tab, tab, tab.label());
-                }
-                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                    let label = if self.settings.dark {
-                        "Light theme"
-                    } else {
-                        "Dark theme"
-                    };
-                    if ui.button(label).clicked() {
-                        self.settings.dark = !self.settings.dark;
-                    }
-                });
-            });
-        });
+        egui::Panel::top("tabs").show(ui, |ui| self.tab_bar(ui));
         egui::Panel::bottom("status").show(ui, |ui| {
             if let Some(n) = self.notice.clone() {
                 ui.horizontal(|ui| {
@@ -141,16 +164,18 @@ impl GradlabApp {
                 jobs: &mut self.jobs,
                 files: &mut self.files,
                 data_dir: &self.data_dir,
-                waker: ui::repaint_waker(&ctx),
+                waker: crate::widgets::repaint_waker(&ctx),
             };
-            egui::ScrollArea::vertical()
-                .auto_shrink(false)
-                .show(ui, |ui| match self.settings.tab {
-                    Tab::Theory => self.settings.theory.ui(ui, &mut cx),
-                    Tab::Graphs => self.settings.graphs.ui(ui, &mut cx),
-                    Tab::Segmentation => self.settings.segmentation.ui(ui, &mut cx),
-                    Tab::Datasets => self.settings.datasets.ui(ui, &mut cx),
-                });
+            let i = self
+                .labs
+                .iter()
+                .position(|l| l.id() == self.settings.tab)
+                .unwrap_or(0);
+            if let Some(lab) = self.labs.get_mut(i) {
+                egui::ScrollArea::vertical()
+                    .auto_shrink(false)
+                    .show(ui, |ui| lab.ui(ui, &mut cx));
+            }
         });
         if let Some(shot) = &mut self.autoshot {
             shot.tick(&ctx);
@@ -160,23 +185,32 @@ impl GradlabApp {
             ctx.request_repaint_after(Duration::from_millis(250));
         }
     }
-}
 
-impl GradlabApp {
-    /// Starts the Segmentation tab's "Train both" as a click would: two U-Net jobs training while
-    /// the UI draws (the UI frame-time benchmark).
-    pub fn start_benchmark_jobs(&mut self, ctx: &egui::Context) {
-        let mut cx = TabCx {
-            jobs: &mut self.jobs,
-            files: &mut self.files,
-            data_dir: &self.data_dir,
-            waker: ui::repaint_waker(ctx),
-        };
-        self.settings.segmentation.train_both(&mut cx);
+    fn tab_bar(&mut self, ui: &mut egui::Ui) {
+        let current = self.current();
+        ui.horizontal(|ui| {
+            ui.strong("gradlab");
+            ui.separator();
+            for (i, lab) in self.labs.iter().enumerate() {
+                if ui.selectable_label(i == current, lab.title()).clicked() {
+                    self.settings.tab = lab.id().to_string();
+                }
+            }
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                let label = if self.settings.dark {
+                    "Light theme"
+                } else {
+                    "Dark theme"
+                };
+                if ui.button(label).clicked() {
+                    self.settings.dark = !self.settings.dark;
+                }
+            });
+        });
     }
 }
 
-/// Parses saved settings; `None` means first start. A parse failure gives defaults and a notice.
+/// Parses saved app settings; `None` means first start. A parse failure gives defaults and a notice.
 pub fn load_settings(saved: Option<&str>) -> (Settings, Option<String>) {
     match saved {
         None => (Settings::default(), None),
@@ -199,6 +233,11 @@ impl eframe::App for GradlabApp {
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, eframe::APP_KEY, &self.settings);
+        for lab in &self.labs {
+            if let Some(text) = lab.save_state() {
+                storage.set_string(&lab_key(lab.id()), text);
+            }
+        }
     }
 
     fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
@@ -213,21 +252,36 @@ mod tests {
     #[test]
     fn settings_round_trip_through_ron() {
         let s = Settings {
-            tab: Tab::Segmentation,
+            tab: "segmentation".into(),
             dark: true,
-            ..Default::default()
         };
         let text = ron::to_string(&s).unwrap();
         let (back, notice) = load_settings(Some(&text));
-        assert_eq!(back.tab, Tab::Segmentation);
+        assert_eq!(back.tab, "segmentation");
         assert!(back.dark);
         assert!(notice.is_none());
     }
 
     #[test]
     fn corrupted_settings_fall_back_to_defaults_with_a_notice() {
-        let (s, notice) = load_settings(Some("(tab: Graphs, dark: tru"));
-        assert_eq!(s.tab, Tab::Theory);
+        let (s, notice) = load_settings(Some("(tab: \"graphs\", dark: tru"));
+        assert_eq!(s.tab, "");
         assert!(notice.unwrap().contains("could not be read"));
+    }
+
+    #[test]
+    fn lab_ids_are_unique_and_every_lab_state_round_trips() {
+        let mut labs = crate::labs::labs();
+        let mut ids: Vec<&str> = labs.iter().map(|l| l.id()).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), labs.len(), "two labs share an id");
+        for lab in &mut labs {
+            if let Some(text) = lab.save_state() {
+                lab.load_state(&text)
+                    .unwrap_or_else(|e| panic!("{}: {e}", lab.id()));
+                assert_eq!(lab.save_state().as_deref(), Some(text.as_str()));
+            }
+        }
     }
 }

@@ -10,7 +10,7 @@ fn main() -> ExitCode {
     let args = Cli::parse();
     match &args.command {
         None => run_gui(&args),
-        Some(cmd) => match cli::run(&args, cmd) {
+        Some(cmd) => match cli::run(&args, cmd, gui_hooks()) {
             Ok((out, json)) => {
                 if json {
                     println!("{}", out.json);
@@ -24,6 +24,13 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+    }
+}
+
+/// The GUI side of CLI commands: only the binary links the app into the CLI.
+fn gui_hooks() -> cli::Hooks {
+    cli::Hooks {
+        ui_frames: Some(gradlab::app::frame_bench::ui_frames),
     }
 }
 

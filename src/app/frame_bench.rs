@@ -4,8 +4,11 @@
 use std::time::{Duration, Instant};
 
 use eframe::egui;
+use serde_json::{Value, json};
 
-use crate::app::GradlabApp;
+use crate::app::{GradlabApp, Settings};
+use crate::labs::segmentation::ui::SegmentationTab;
+use crate::widgets::files::FileTasks;
 use crate::core::sysinfo::{percentile, thread_cpu_seconds};
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -48,4 +51,35 @@ pub fn measure_frames(app: &mut GradlabApp, frames: usize, pace: Duration) -> Fr
         wall_p50_ms: percentile(&wall, 50.0),
         wall_p95_ms: percentile(&wall, 95.0),
     }
+}
+
+/// `gradlab bench --only ui`: p95 UI frame time while two U-Net jobs ("Train both") train on the
+/// other threads. Lives on the app side so the CLI never builds the GUI: `main` hands this
+/// function to the bench.
+pub fn ui_frames() -> anyhow::Result<Value> {
+    let dir = tempfile::tempdir()?;
+    let mut app = GradlabApp::new(
+        Settings::default(),
+        dir.path().to_path_buf(),
+        FileTasks::fixed_dir(dir.path()),
+    );
+    app.open_by_title("Segmentation");
+    let idle = measure_frames(&mut app, 60, Duration::from_millis(16));
+    app.with_lab(&egui::Context::default(), |seg: &mut SegmentationTab, cx| {
+        seg.train_both(cx)
+    })
+    .ok_or_else(|| anyhow::anyhow!("no Segmentation lab in the registry"))?;
+    // Let both jobs get going (data generation, first steps) before timing.
+    std::thread::sleep(Duration::from_secs(3));
+    let busy = measure_frames(&mut app, 300, Duration::from_millis(16));
+    let jobs_running = app.jobs.running().count();
+    app.jobs.shutdown(Duration::from_secs(10));
+    Ok(json!({
+        "ui_frame_p95_ms": busy.cpu_p95_ms,
+        "ui_frame_p50_ms": busy.cpu_p50_ms,
+        "ui_frame_wall_p95_ms": busy.wall_p95_ms,
+        "ui_frame_idle_p95_ms": idle.cpu_p95_ms,
+        "frames": busy.frames,
+        "jobs_training": jobs_running,
+    }))
 }

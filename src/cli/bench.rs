@@ -1,7 +1,7 @@
 //! `gradlab bench`: medians of the hot paths after warm-up, with the peak memory of each part.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::{Value, json};
 
@@ -39,7 +39,11 @@ fn part(name: &str, f: impl FnOnce() -> anyhow::Result<Value>) -> anyhow::Result
     Ok(v)
 }
 
-pub fn run(args: &BenchArgs, data_dir: &Path) -> anyhow::Result<Output> {
+/// A bench part the CLI cannot build itself (the UI frames need the GUI app, which only the
+/// binary links in: see `app::frame_bench::ui_frames`).
+pub type ExternalPart = fn() -> anyhow::Result<Value>;
+
+pub fn run(args: &BenchArgs, data_dir: &Path, ui_frames: Option<ExternalPart>) -> anyhow::Result<Output> {
     let want = |p: &str| args.only.is_empty() || args.only.iter().any(|o| o == p);
     let threads = rayon::current_num_threads();
     let mut out = serde_json::Map::new();
@@ -65,41 +69,18 @@ pub fn run(args: &BenchArgs, data_dir: &Path) -> anyhow::Result<Output> {
         );
     }
     if want("ui") {
-        out.insert("ui".into(), part("ui", ui_frames)?);
+        match ui_frames {
+            Some(f) => {
+                out.insert("ui".into(), part("ui", f)?);
+            }
+            None => anyhow::ensure!(args.only.is_empty(), "the ui part needs the GUI binary"),
+        }
     }
     let json = Value::Object(out);
     Ok(Output {
         human: human(&json),
         json,
     })
-}
-
-/// p95 UI frame time while two U-Net jobs ("Train both") train on the other threads.
-fn ui_frames() -> anyhow::Result<Value> {
-    use crate::app::{GradlabApp, Settings, Tab};
-    use crate::widgets::files::FileTasks;
-    let dir = tempfile::tempdir()?;
-    let mut app = GradlabApp::new(
-        Settings::default(),
-        dir.path().to_path_buf(),
-        FileTasks::fixed_dir(dir.path()),
-    );
-    app.settings.tab = Tab::Segmentation;
-    let idle = crate::app::frame_bench::measure_frames(&mut app, 60, Duration::from_millis(16));
-    app.start_benchmark_jobs(&eframe::egui::Context::default());
-    // Let both jobs get going (data generation, first steps) before timing.
-    std::thread::sleep(Duration::from_secs(3));
-    let busy = crate::app::frame_bench::measure_frames(&mut app, 300, Duration::from_millis(16));
-    let jobs_running = app.jobs.running().count();
-    app.jobs.shutdown(Duration::from_secs(10));
-    Ok(json!({
-        "ui_frame_p95_ms": busy.cpu_p95_ms,
-        "ui_frame_p50_ms": busy.cpu_p50_ms,
-        "ui_frame_wall_p95_ms": busy.wall_p95_ms,
-        "ui_frame_idle_p95_ms": idle.cpu_p95_ms,
-        "frames": busy.frames,
-        "jobs_training": jobs_running,
-    }))
 }
 
 fn human(v: &Value) -> String {

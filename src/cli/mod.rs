@@ -1,7 +1,6 @@
 //! Headless front end: the same experiments as the GUI, a progress bar on stderr, JSON on stdout.
 
 pub mod bench;
-pub mod progress;
 
 use crate::labs::datasets::cli as data;
 use crate::labs::graphs::cli as graph;
@@ -49,19 +48,23 @@ impl Cli {
 }
 
 /// What a subcommand produced: the JSON object for `--json`, and text for people otherwise.
-pub struct Output {
-    pub json: serde_json::Value,
-    pub human: String,
+pub use crate::labs::CliOutput as Output;
+
+/// What only the binary can provide (the CLI never links the GUI app).
+#[derive(Default, Clone, Copy)]
+pub struct Hooks {
+    /// `gradlab bench`'s UI-frame part.
+    pub ui_frames: Option<bench::ExternalPart>,
 }
 
 /// Runs one subcommand; the caller prints the output and turns an error into exit code 1.
-pub fn run(cli: &Cli, command: &Command) -> anyhow::Result<(Output, bool)> {
+pub fn run(cli: &Cli, command: &Command, hooks: Hooks) -> anyhow::Result<(Output, bool)> {
     let data_dir = cli.data_dir();
     match command {
         Command::Theory(a) => Ok((theory::run(a)?, a.json)),
         Command::Graph(a) => Ok((graph::run(a, &data_dir)?, a.json)),
         Command::Seg(a) => Ok((seg::run(a, &data_dir)?, a.json)),
-        Command::Bench(a) => Ok((bench::run(a, &data_dir)?, a.json)),
+        Command::Bench(a) => Ok((bench::run(a, &data_dir, hooks.ui_frames)?, a.json)),
         Command::Data(a) => Ok((data::run(a, &data_dir)?, a.json)),
     }
 }

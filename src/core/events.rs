@@ -29,6 +29,8 @@ pub enum Event {
     Log(String),
     /// The run ended with this summary (sent by the job runner, not by experiments).
     Done(Summary),
+    /// The run failed with this message (sent by the job runner: a failure is never a summary).
+    Failed(String),
 }
 
 impl std::fmt::Debug for Event {
@@ -46,6 +48,7 @@ impl std::fmt::Debug for Event {
             Event::Payload(_) => write!(f, "Payload"),
             Event::Log(s) => write!(f, "Log({s})"),
             Event::Done(s) => write!(f, "Done({s})"),
+            Event::Failed(m) => write!(f, "Failed({m})"),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use std::any::{Any, TypeId};
 use std::collections::{BTreeMap, HashMap};
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::JoinHandle;
@@ -126,15 +127,44 @@ impl Job {
                         JobState::Finished(summary)
                     };
                 }
+                Event::Failed(msg) => {
+                    self.ended = Some(Instant::now());
+                    self.state = JobState::Failed(msg);
+                }
             }
         }
         changed
     }
 }
 
-/// Message a job's thread sends last when the run failed (kept apart from `Done` so a failure
-/// never looks like a summary).
-struct Failure(String);
+/// What a typed job returns: the value its owner takes once through its [`JobHandle`], and the
+/// JSON summary everyone else (status bar, tests) sees.
+pub trait JobOutput: Send + 'static {
+    fn summary(&self) -> Summary;
+}
+
+/// The typed result of a job, kept apart from the experiment's own payloads.
+struct Output<R>(R);
+
+/// A job started with [`Jobs::spawn_typed`]: its result is an `R`, taken once with
+/// [`Jobs::take`], so jobs are told apart by type, not by a key in their summary.
+pub struct JobHandle<R> {
+    pub id: JobId,
+    _result: PhantomData<fn() -> R>,
+}
+
+impl<R> Clone for JobHandle<R> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<R> Copy for JobHandle<R> {}
+
+impl<R> std::fmt::Debug for JobHandle<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "JobHandle({})", self.id)
+    }
+}
 
 /// All jobs of the app, running and finished.
 #[derive(Default)]
@@ -163,14 +193,14 @@ impl Jobs {
                 }));
                 let ev = match result {
                     Ok(Ok(summary)) => Event::Done(summary),
-                    Ok(Err(e)) => Event::Payload(Box::new(Failure(format!("{e:#}")))),
+                    Ok(Err(e)) => Event::Failed(format!("{e:#}")),
                     Err(panic) => {
                         let msg = panic
                             .downcast_ref::<String>()
                             .cloned()
                             .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                             .unwrap_or_else(|| "unknown panic".into());
-                        Event::Payload(Box::new(Failure(format!("internal error: {msg}"))))
+                        Event::Failed(format!("internal error: {msg}"))
                     }
                 };
                 sink.event(ev);
@@ -196,19 +226,46 @@ impl Jobs {
         id
     }
 
+    /// Starts `run` like [`Jobs::spawn`]; its typed result is handed over by [`Jobs::take`].
+    pub fn spawn_typed<R, F>(&mut self, kind: &str, name: &str, waker: Waker, run: F) -> JobHandle<R>
+    where
+        R: JobOutput,
+        F: FnOnce(&mut dyn Sink, &StopFlag) -> anyhow::Result<R> + Send + 'static,
+    {
+        let id = self.spawn(kind, name, waker, move |sink, stop| {
+            let out = run(sink, stop)?;
+            let summary = out.summary();
+            sink.payload(Box::new(Output(out)));
+            Ok(summary)
+        });
+        JobHandle {
+            id,
+            _result: PhantomData,
+        }
+    }
+
+    /// The outcome of a typed job once it has ended, handed over once: `Some(Ok(result))` when it
+    /// finished, `Some(Err(message))` when it failed or was stopped, `None` while it runs (or
+    /// after the result was taken).
+    pub fn take<R: JobOutput>(&mut self, handle: JobHandle<R>) -> Option<Result<R, String>> {
+        let job = self.jobs.iter_mut().find(|j| j.id == handle.id)?;
+        match &job.state {
+            JobState::Running => None,
+            JobState::Failed(m) => Some(Err(m.clone())),
+            JobState::Stopped => Some(Err(format!("{} was stopped", job.name))),
+            JobState::Finished(_) => job
+                .payloads
+                .remove(&TypeId::of::<Output<R>>())
+                .and_then(|p| p.downcast::<Output<R>>().ok())
+                .map(|o| Ok(o.0)),
+        }
+    }
+
     /// Drains all channels; call once per frame. Returns whether anything changed.
     pub fn poll(&mut self) -> bool {
         let mut changed = false;
         for job in &mut self.jobs {
             changed |= job.drain();
-            if let Some(Failure(msg)) = job
-                .payloads
-                .remove(&TypeId::of::<Failure>())
-                .and_then(|p| p.downcast::<Failure>().ok().map(|b| *b))
-            {
-                job.ended = Some(Instant::now());
-                job.state = JobState::Failed(msg);
-            }
             if !job.state.is_running()
                 && let Some(h) = job.handle.take()
             {
@@ -370,6 +427,39 @@ mod tests {
         let job = jobs.get(id).unwrap();
         assert_eq!(job.latest::<u32>(), Some(&2));
         assert_eq!(job.latest::<String>().map(|s| s.as_str()), Some("s"));
+    }
+
+    struct Saved(String);
+    impl JobOutput for Saved {
+        fn summary(&self) -> Summary {
+            serde_json::json!({ "saved": self.0 })
+        }
+    }
+    struct Loaded(u32);
+    impl JobOutput for Loaded {
+        fn summary(&self) -> Summary {
+            serde_json::Value::Null
+        }
+    }
+
+    #[test]
+    fn typed_results_are_taken_once_and_failures_are_errors() {
+        let mut jobs = Jobs::default();
+        let saved = jobs.spawn_typed("test", "save", no_wake(), |_, _| Ok(Saved("a".into())));
+        let loaded = jobs.spawn_typed("test", "load", no_wake(), |_, _| Ok(Loaded(7)));
+        let failed: JobHandle<Loaded> =
+            jobs.spawn_typed("test", "bad", no_wake(), |_, _| anyhow::bail!("no such file"));
+        for id in [saved.id, loaded.id, failed.id] {
+            wait_done(&mut jobs, id);
+        }
+        assert_eq!(
+            jobs.get(saved.id).unwrap().summary(),
+            Some(&serde_json::json!({ "saved": "a" }))
+        );
+        assert_eq!(jobs.take(saved).unwrap().unwrap().0, "a");
+        assert!(jobs.take(saved).is_none(), "a result is handed over once");
+        assert_eq!(jobs.take(loaded).unwrap().unwrap().0, 7);
+        assert_eq!(jobs.take(failed).unwrap().err().unwrap(), "no such file");
     }
 
     #[test]

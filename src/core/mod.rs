@@ -3,7 +3,11 @@
 pub mod events;
 pub mod files;
 pub mod jobs;
+pub mod kernels;
 pub mod metrics;
+pub mod nn;
+pub mod progress;
+pub mod stats;
 pub mod sysinfo;
 #[cfg(test)]
 pub mod test_util;

@@ -1,7 +1,10 @@
 //! Shared egui pieces: the plot widget, background file tasks, the context a lab draws with.
 
 pub mod files;
+pub mod job_row;
+pub mod metric_panel;
 pub mod plot;
+pub mod results_table;
 
 use std::path::PathBuf;
 use std::sync::Arc;

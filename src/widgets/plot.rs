@@ -144,7 +144,7 @@ pub fn curves_plot(
     let scoped = ui.scope(|ui| {
         plot.show(ui, |pui| {
             for c in curves {
-                let pts: PlotPoints = c
+                let pts: PlotPoints<'_> = c
                     .points
                     .iter()
                     .filter_map(|[x, y]| Some([tf(*x, log_x)?, tf(*y, log_y)?]))

@@ -1,4 +1,6 @@
 //! UI behaviour tests, one binary (each test binary costs a long link).
 
+mod hello_lab;
+mod labs;
 mod plot_export;
 mod shell;

@@ -7,8 +7,8 @@ use std::time::Instant;
 use anyhow::bail;
 use serde_json::json;
 
-use crate::cli::Output;
-use crate::cli::progress::CliSink;
+use crate::labs::CliOutput as Output;
+use crate::core::progress::CliSink;
 use crate::data::catalog::{
     Catalog, Check, Dataset, DatasetState, DatasetStatus, check, human_size,
 };

@@ -10,12 +10,13 @@ use eframe::egui;
 use serde::{Deserialize, Serialize};
 
 use crate::widgets::TabCx;
+use crate::labs::{Lab, load_ron, save_ron};
 use crate::data::catalog::{
     Catalog, Check, Dataset, DatasetState, DatasetStatus, check, human_size,
 };
 use crate::data::download::{FetchOptions, fetch};
 use crate::core::NullSink;
-use crate::core::jobs::{JobId, JobState};
+use crate::core::jobs::{Job, JobId, JobState};
 
 /// Job kind of everything this tab starts.
 const KIND: &str = "datasets";
@@ -53,8 +54,26 @@ enum Action {
     Verify,
 }
 
+impl Lab for DatasetsTab {
+    fn id(&self) -> &'static str {
+        "datasets"
+    }
+    fn title(&self) -> &'static str {
+        "Datasets"
+    }
+    fn ui(&mut self, ui: &mut egui::Ui, cx: &mut TabCx<'_>) {
+        self.show(ui, cx);
+    }
+    fn save_state(&self) -> Option<String> {
+        save_ron(self)
+    }
+    fn load_state(&mut self, text: &str) -> Result<(), String> {
+        load_ron(text, self)
+    }
+}
+
 impl DatasetsTab {
-    pub fn ui(&mut self, ui: &mut egui::Ui, cx: &mut TabCx<'_>) {
+    fn show(&mut self, ui: &mut egui::Ui, cx: &mut TabCx<'_>) {
         let catalog = self.rt.catalog.get_or_insert_with(Catalog::builtin).clone();
         self.collect_finished_jobs(cx);
         if self.rt.status_dir.as_ref() != Some(cx.data_dir) {
@@ -104,107 +123,19 @@ impl DatasetsTab {
             .and_then(|(id, action)| cx.jobs.get(*id).map(|j| (j, *action)));
         let running = job.as_ref().filter(|(j, _)| j.state.is_running());
         let status = self.rt.statuses.get(&ds.name);
-        let mut start: Option<Action> = None;
-        let mut stop_job = false;
-
-        ui.group(|ui| {
+        let (start, stop_job) = ui
+            .group(|ui| {
             ui.set_width(ui.available_width());
             ui.horizontal(|ui| {
                 ui.strong(&ds.title);
                 ui.label(format!("({})", ds.name));
             });
             ui.label(&ds.description);
-            egui::Grid::new(("dataset", &ds.name))
-                .num_columns(2)
-                .spacing([12.0, 4.0])
-                .show(ui, |ui| {
-                    ui.label("Status");
-                    match status {
-                        Some(s) => {
-                            let (text, color) = state_look(ui, s.state);
-                            ui.colored_label(color, text);
-                        }
-                        None => {
-                            ui.label("checking…");
-                        }
-                    }
-                    ui.end_row();
-                    ui.label("Size");
-                    ui.label(format!(
-                        "{} in {} files",
-                        human_size(ds.total_size()),
-                        ds.files.len()
-                    ));
-                    ui.end_row();
-                    ui.label("Licence");
-                    ui.label(&ds.licence);
-                    ui.end_row();
-                    ui.label("Citation");
-                    ui.add(egui::Label::new(&ds.citation).wrap());
-                    ui.end_row();
-                    ui.label("Homepage");
-                    ui.hyperlink(&ds.homepage);
-                    ui.end_row();
-                    ui.label("Folder");
-                    ui.monospace(ds.dir(cx.data_dir).display().to_string());
-                    ui.end_row();
-                });
+            facts_grid(ui, ds, status, cx.data_dir);
             if let Some(s) = status {
-                let lines = s.problem_lines();
-                if matches!(s.state, DatasetState::Corrupt | DatasetState::Partial) {
-                    for line in lines.iter().take(5) {
-                        ui.colored_label(ui.visuals().warn_fg_color, line);
-                    }
-                    if lines.len() > 5 {
-                        ui.label(format!("… and {} more", lines.len() - 5));
-                    }
-                }
+                problems(ui, s);
             }
-
-            ui.horizontal(|ui| {
-                let idle = running.is_none();
-                let present = status.is_some_and(|s| s.state == DatasetState::Present);
-                let hover = if present {
-                    "All files are present; downloads only what is missing or damaged"
-                } else {
-                    "Download the missing files, checking each sha256"
-                };
-                if ui
-                    .add_enabled(idle, egui::Button::new("Download"))
-                    .on_hover_text(hover)
-                    .clicked()
-                {
-                    start = Some(Action::Download);
-                }
-                let has_files = status.is_some_and(|s| s.state != DatasetState::Missing);
-                if ui
-                    .add_enabled(idle && has_files, egui::Button::new("Verify"))
-                    .on_hover_text("Recompute the sha256 of every file")
-                    .clicked()
-                {
-                    start = Some(Action::Verify);
-                }
-                if let Some((j, action)) = running {
-                    let (done, total) = j.progress;
-                    let what = if *action == Action::Download {
-                        "downloading"
-                    } else {
-                        "verifying"
-                    };
-                    ui.add(
-                        egui::ProgressBar::new(j.fraction())
-                            .desired_width(220.0)
-                            .text(format!(
-                                "{what} {} of {}",
-                                human_size(done),
-                                human_size(total)
-                            )),
-                    );
-                    if ui.button("Cancel").clicked() {
-                        stop_job = true;
-                    }
-                }
-            });
+            let clicked = action_row(ui, status, running.map(|(j, a)| (*j, *a)));
             if running.is_none()
                 && let Some((is_err, msg)) = self.rt.messages.get(&ds.name)
             {
@@ -215,7 +146,9 @@ impl DatasetsTab {
                 };
                 ui.add(egui::Label::new(egui::RichText::new(msg).color(color)).wrap());
             }
-        });
+            clicked
+        })
+            .inner;
 
         if stop_job && let Some((j, _)) = running {
             j.stop();
@@ -401,6 +334,113 @@ fn state_look(ui: &egui::Ui, state: DatasetState) -> (&'static str, egui::Color3
         DatasetState::Partial => ("partial", v.warn_fg_color),
         DatasetState::Corrupt => ("corrupt", v.error_fg_color),
     }
+}
+
+/// Status, size, licence, citation, homepage and folder of a dataset.
+fn facts_grid(ui: &mut egui::Ui, ds: &Dataset, status: Option<&DatasetStatus>, data_dir: &Path) {
+    egui::Grid::new(("dataset", &ds.name))
+        .num_columns(2)
+        .spacing([12.0, 4.0])
+        .show(ui, |ui| {
+            ui.label("Status");
+            match status {
+                Some(s) => {
+                    let (text, color) = state_look(ui, s.state);
+                    ui.colored_label(color, text);
+                }
+                None => {
+                    ui.label("checking…");
+                }
+            }
+            ui.end_row();
+            ui.label("Size");
+            ui.label(format!(
+                "{} in {} files",
+                human_size(ds.total_size()),
+                ds.files.len()
+            ));
+            ui.end_row();
+            ui.label("Licence");
+            ui.label(&ds.licence);
+            ui.end_row();
+            ui.label("Citation");
+            ui.add(egui::Label::new(&ds.citation).wrap());
+            ui.end_row();
+            ui.label("Homepage");
+            ui.hyperlink(&ds.homepage);
+            ui.end_row();
+            ui.label("Folder");
+            ui.monospace(ds.dir(data_dir).display().to_string());
+            ui.end_row();
+        });
+}
+
+/// The first problems found in a corrupt or partial dataset.
+fn problems(ui: &mut egui::Ui, s: &DatasetStatus) {
+    let lines = s.problem_lines();
+    if matches!(s.state, DatasetState::Corrupt | DatasetState::Partial) {
+        for line in lines.iter().take(5) {
+            ui.colored_label(ui.visuals().warn_fg_color, line);
+        }
+        if lines.len() > 5 {
+            ui.label(format!("… and {} more", lines.len() - 5));
+        }
+    }
+}
+
+/// Download / Verify buttons and the running job's progress; returns (action to start, cancel).
+fn action_row(
+    ui: &mut egui::Ui,
+    status: Option<&DatasetStatus>,
+    running: Option<(&Job, Action)>,
+) -> (Option<Action>, bool) {
+    let mut start = None;
+    let mut stop_job = false;
+    ui.horizontal(|ui| {
+        let idle = running.is_none();
+        let present = status.is_some_and(|s| s.state == DatasetState::Present);
+        let hover = if present {
+            "All files are present; downloads only what is missing or damaged"
+        } else {
+            "Download the missing files, checking each sha256"
+        };
+        if ui
+            .add_enabled(idle, egui::Button::new("Download"))
+            .on_hover_text(hover)
+            .clicked()
+        {
+            start = Some(Action::Download);
+        }
+        let has_files = status.is_some_and(|s| s.state != DatasetState::Missing);
+        if ui
+            .add_enabled(idle && has_files, egui::Button::new("Verify"))
+            .on_hover_text("Recompute the sha256 of every file")
+            .clicked()
+        {
+            start = Some(Action::Verify);
+        }
+        if let Some((j, action)) = running {
+            let (done, total) = j.progress;
+            let what = if action == Action::Download {
+                "downloading"
+            } else {
+                "verifying"
+            };
+            ui.add(
+                egui::ProgressBar::new(j.fraction())
+                    .desired_width(220.0)
+                    .text(format!(
+                        "{what} {} of {}",
+                        human_size(done),
+                        human_size(total)
+                    )),
+            );
+            if ui.button("Cancel").clicked() {
+                stop_job = true;
+            }
+        }
+    });
+    (start, stop_job)
 }
 
 #[cfg(test)]

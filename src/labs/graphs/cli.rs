@@ -6,42 +6,24 @@ use std::time::Instant;
 use anyhow::Context;
 use serde_json::json;
 
-use crate::cli::Output;
-use crate::cli::progress::CliSink;
-use crate::data::graph::{Graph, SplitKind, SyntheticSpec, load_cora, synthetic_graph};
+use crate::labs::CliOutput as Output;
+use crate::core::progress::CliSink;
+use crate::data::graph::{Graph, SyntheticSpec, load_cora, synthetic_graph};
 use crate::core::StopFlag;
 use crate::labs::graphs::train::Trainer;
+use crate::labs::graphs::config::{DatasetArg, GraphParams};
 use crate::labs::graphs::{GraphConfig, ModelKind, Preset, run_seeds};
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum DatasetArg {
-    #[default]
-    Cora,
-    Synthetic,
-}
 
 #[derive(clap::Args, Debug)]
 pub struct GraphArgs {
-    #[arg(long, value_enum, default_value = "gcn")]
-    pub model: ModelKind,
-    #[arg(long, value_enum, default_value = "cora")]
-    pub dataset: DatasetArg,
-    #[arg(long, value_enum, default_value = "paper")]
-    pub preset: Preset,
-    #[arg(long, value_enum, default_value = "pygcn")]
-    pub split: SplitKind,
-    /// Runs with seeds 0..K-1.
-    #[arg(long, default_value_t = 10)]
-    pub seeds: u64,
-    /// Override the preset's (maximum) number of epochs.
-    #[arg(long)]
-    pub epochs: Option<usize>,
-    /// Homophily of the synthetic graph (fraction of edges inside a class).
-    #[arg(long, default_value_t = 0.8)]
-    pub homophily: f64,
+    #[command(flatten)]
+    pub config: GraphParams,
     /// Print exactly one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Print the resolved config as JSON and exit.
+    #[arg(long)]
+    pub print_config: bool,
 }
 
 /// Loads Cora from `<data_dir>/cora` (an error names the missing or bad file).
@@ -56,28 +38,27 @@ pub fn load_dataset(dataset: DatasetArg, data_dir: &Path, homophily: f64) -> any
 }
 
 pub fn run(args: &GraphArgs, data_dir: &Path) -> anyhow::Result<Output> {
-    anyhow::ensure!(args.seeds >= 1, "--seeds must be at least 1");
-    let graph = load_dataset(args.dataset, data_dir, args.homophily)?;
-    let mut cfg = GraphConfig::preset(args.model, args.preset);
-    cfg.split = args.split;
-    cfg.snapshot_every = 0;
-    if let Some(e) = args.epochs {
-        cfg.epochs = e;
+    let p = &args.config;
+    let cfg = p.resolve(p.model);
+    if args.print_config {
+        return Output::config(&serde_json::json!({ "params": p, "run": cfg }));
     }
-    let mut sink = CliSink::new(&format!("{} {}", args.model.label(), graph.name));
+    anyhow::ensure!(p.seeds >= 1, "--seeds must be at least 1");
+    let graph = load_dataset(p.dataset, data_dir, p.homophily)?;
+    let mut sink = CliSink::new(&format!("{} {}", p.model.label(), graph.name));
     for note in &graph.notes {
         crate::core::Sink::log(&mut sink, note);
     }
-    let seeds: Vec<u64> = (0..args.seeds).collect();
+    let seeds: Vec<u64> = (0..p.seeds).collect();
     let mut s = run_seeds(&cfg, &graph, &seeds, &mut sink, &StopFlag::new())?;
     sink.finish();
-    s["preset"] = json!(args.preset.label());
+    s["preset"] = json!(p.preset.label());
     let human = format!(
         "{} on {} ({} preset, {} split, {} seeds, at most {} epochs)\n  test accuracy {:.4} ± {:.4}\n  validation accuracy {:.4}\n  best epoch (median) {}\n  {:.2} ms/epoch (median), {} parameters",
-        args.model.label(),
+        p.model.label(),
         graph.name,
-        args.preset.label(),
-        args.split.label(),
+        p.preset.label(),
+        p.split.label(),
         s["seeds"],
         cfg.epochs,
         s["test_acc_mean"].as_f64().unwrap_or(f64::NAN),
@@ -138,14 +119,15 @@ mod tests {
 
     fn args(dataset: DatasetArg, model: ModelKind) -> GraphArgs {
         GraphArgs {
-            model,
-            dataset,
-            preset: Preset::Paper,
-            split: SplitKind::Pygcn,
-            seeds: 2,
-            epochs: Some(3),
-            homophily: 0.8,
+            config: GraphParams {
+                model,
+                dataset,
+                seeds: 2,
+                epochs: Some(3),
+                ..GraphParams::default()
+            },
             json: true,
+            print_config: false,
         }
     }
 

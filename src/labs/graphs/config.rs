@@ -163,3 +163,68 @@ impl GraphConfig {
         Ok(())
     }
 }
+
+/// The graph a run trains on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+pub enum DatasetArg {
+    #[default]
+    Cora,
+    Synthetic,
+}
+
+/// The one config of the Graphs lab: what `gradlab graph` parses and the GUI edits (the GUI
+/// adds per-model hyperparameters on top, which start at the preset's values).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, clap::Args)]
+#[serde(default)]
+pub struct GraphParams {
+    #[arg(long, value_enum, default_value_t = GraphParams::default().model)]
+    pub model: ModelKind,
+    #[arg(long, value_enum, default_value_t = GraphParams::default().dataset)]
+    pub dataset: DatasetArg,
+    #[arg(long, value_enum, default_value_t = GraphParams::default().preset)]
+    pub preset: Preset,
+    #[arg(long, value_enum, default_value_t = GraphParams::default().split)]
+    pub split: SplitKind,
+    /// Runs with seeds 0..K-1.
+    #[arg(long, default_value_t = GraphParams::default().seeds)]
+    pub seeds: u64,
+    /// Override the preset's (maximum) number of epochs.
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Homophily of the synthetic graph (fraction of edges inside a class).
+    #[arg(long, default_value_t = GraphParams::default().homophily)]
+    pub homophily: f64,
+}
+
+/// The defaults of both front ends, written once (clap's defaults above read them).
+impl Default for GraphParams {
+    fn default() -> Self {
+        Self {
+            model: ModelKind::Gcn,
+            dataset: DatasetArg::Cora,
+            preset: Preset::Paper,
+            split: SplitKind::Pygcn,
+            seeds: 10,
+            epochs: None,
+            homophily: 0.8,
+        }
+    }
+}
+
+impl GraphParams {
+    /// The run config of `model`: its preset, this split and epoch override, no snapshots (the
+    /// GUI turns those on for its live views).
+    pub fn resolve(&self, model: ModelKind) -> GraphConfig {
+        self.apply(GraphConfig::preset(model, self.preset))
+    }
+
+    /// Applies the shared settings to a model's (possibly GUI-edited) hyperparameters.
+    pub fn apply(&self, mut cfg: GraphConfig) -> GraphConfig {
+        cfg.split = self.split;
+        cfg.snapshot_every = 0;
+        if let Some(e) = self.epochs {
+            cfg.epochs = e;
+        }
+        cfg
+    }
+}

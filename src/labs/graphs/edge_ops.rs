@@ -13,16 +13,7 @@ use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tenso
 use rayon::prelude::*;
 
 use super::prep::{EdgeIndex, Topology};
-
-fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
-    let CpuStorage::F32(d) = s else {
-        candle_core::bail!("{what}: only f32 is supported")
-    };
-    let Some((a, b)) = l.contiguous_offsets() else {
-        candle_core::bail!("{what}: input must be contiguous")
-    };
-    Ok(&d[a..b])
-}
+use crate::core::kernels::f32_slice;
 
 /// Softmax of `scores` (E x H) over the incoming edges of each destination node.
 pub fn edge_softmax(scores: &Tensor, edges: &EdgeIndex) -> Result<Tensor> {

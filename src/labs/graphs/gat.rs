@@ -9,9 +9,9 @@ use super::edge_ops::{
     aggregate, aggregate_reference, edge_scores, edge_scores_reference, edge_softmax,
     edge_softmax_reference,
 };
-use super::elementwise::elu;
+use crate::core::kernels::elu;
 use super::model::{Forward, add_bias, input_features};
-use super::nn::{dropout, xavier_var, zeros_var};
+use crate::core::nn::{dropout, xavier_var, zeros_var};
 use super::prep::Prepared;
 
 const SLOPE: f32 = 0.2;

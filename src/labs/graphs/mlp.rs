@@ -5,7 +5,7 @@ use rand::rngs::SmallRng;
 
 use super::config::GraphConfig;
 use super::model::{Forward, add_bias, input_features};
-use super::nn::{dropout, uniform_var};
+use crate::core::nn::{dropout, uniform_var};
 use super::prep::Prepared;
 
 pub struct Mlp {

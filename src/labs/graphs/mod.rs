@@ -6,19 +6,17 @@
 pub mod cli;
 pub mod config;
 pub mod edge_ops;
-pub mod elementwise;
 pub mod gat;
 pub mod gcn;
 pub mod mlp;
 pub mod model;
-pub mod nn;
 pub mod pca;
 pub mod prep;
 pub mod sparse;
 pub mod train;
 pub mod ui;
 
-pub use config::{AdjNorm, GraphConfig, ModelKind, Preset};
+pub use config::{AdjNorm, DatasetArg, GraphConfig, GraphParams, ModelKind, Preset};
 pub use train::{
     AttentionSnapshot, ConfusionMatrix, EmbeddingSnapshot, RunResult, run, run_seeds, seed_prefix,
     train_one,

@@ -12,7 +12,8 @@ use serde_json::json;
 
 use super::config::GraphConfig;
 use super::model::{Forward, Net};
-use super::nn::Adam;
+use crate::core::nn::Adam;
+use crate::core::stats::{mean_std, median};
 use super::pca::pca2;
 use super::prep::Prepared;
 use crate::data::graph::{Graph, Split};
@@ -158,19 +159,6 @@ impl Trainer {
 fn tensor_rows(t: &Tensor) -> candle_core::Result<(Vec<f32>, usize, usize)> {
     let (n, d) = t.dims2()?;
     Ok((t.detach().flatten_all()?.to_vec1::<f32>()?, n, d))
-}
-
-fn median(xs: &mut [f64]) -> f64 {
-    if xs.is_empty() {
-        return f64::NAN;
-    }
-    xs.sort_by(|a, b| a.total_cmp(b));
-    let m = xs.len() / 2;
-    if xs.len() % 2 == 1 {
-        xs[m]
-    } else {
-        0.5 * (xs[m - 1] + xs[m])
-    }
 }
 
 /// Trains `cfg.model` with `cfg.seed`; streams "train_loss", "val_loss", "train_acc", "val_acc"
@@ -329,19 +317,6 @@ impl Sink for SeedSink<'_> {
 /// The metric-series prefix of a seed in multi-seed runs.
 pub fn seed_prefix(seed: u64) -> String {
     format!("s{seed}/")
-}
-
-fn mean_std(xs: &[f64]) -> (f64, f64) {
-    if xs.is_empty() {
-        return (f64::NAN, f64::NAN);
-    }
-    let m = xs.iter().sum::<f64>() / xs.len() as f64;
-    let s = if xs.len() > 1 {
-        (xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (xs.len() - 1) as f64).sqrt()
-    } else {
-        0.0
-    };
-    (m, s)
 }
 
 /// Trains `cfg` once per seed in `seeds` (the split too is drawn per seed where it is random) and

@@ -8,14 +8,18 @@ use eframe::egui;
 use egui_plot::{Bar, BarChart, Legend, Plot, Points};
 use serde::{Deserialize, Serialize};
 
-use crate::widgets::plot::{Curve, PlotSpec, curves_plot};
+use crate::widgets::plot::{Curve, PlotSpec};
 use crate::widgets::{PALETTE, TabCx};
+use crate::labs::{Lab, load_ron, save_ron};
 use crate::data::graph::{Graph, SplitKind, SyntheticSpec, load_cora, synthetic_graph};
 use crate::labs::graphs::{
-    AdjNorm, AttentionSnapshot, ConfusionMatrix, EmbeddingSnapshot, GraphConfig, ModelKind, Preset,
-    run_seeds,
+    AdjNorm, AttentionSnapshot, ConfusionMatrix, DatasetArg, EmbeddingSnapshot, GraphConfig,
+    GraphParams, ModelKind, Preset, run_seeds,
 };
-use crate::core::jobs::{Job, JobId, JobState};
+use crate::core::jobs::{Job, JobId};
+use crate::widgets::job_row::{JobRow, job_row};
+use crate::widgets::metric_panel::{Panel, metric_panel};
+use crate::widgets::results_table::results_table;
 
 const KIND: &str = "graph";
 
@@ -49,10 +53,9 @@ struct Runtime {
 #[serde(default)]
 pub struct GraphsTab {
     dataset: DatasetChoice,
-    homophily: f64,
-    preset: Preset,
-    split: SplitKind,
-    seeds: u64,
+    /// The lab's shared config (`gradlab graph`'s options); the GUI ignores its `model` and
+    /// `dataset` (buttons and the dataset row choose those).
+    params: GraphParams,
     gcn: GraphConfig,
     gat: GraphConfig,
     mlp: GraphConfig,
@@ -63,19 +66,34 @@ pub struct GraphsTab {
 
 impl Default for GraphsTab {
     fn default() -> Self {
+        let params = GraphParams::default();
         Self {
             dataset: DatasetChoice::Auto,
-            homophily: 0.8,
-            preset: Preset::Paper,
-            split: SplitKind::Pygcn,
-            seeds: 3,
-            gcn: GraphConfig::preset(ModelKind::Gcn, Preset::Paper),
-            gat: GraphConfig::preset(ModelKind::Gat, Preset::Paper),
-            mlp: GraphConfig::preset(ModelKind::Mlp, Preset::Paper),
+            gcn: GraphConfig::preset(ModelKind::Gcn, params.preset),
+            gat: GraphConfig::preset(ModelKind::Gat, params.preset),
+            mlp: GraphConfig::preset(ModelKind::Mlp, params.preset),
+            params,
             node: 0,
             rt: Runtime::default(),
         }
     }
+}
+
+/// One line of the results table (and of its CSV / Markdown export).
+#[derive(Serialize)]
+struct ResultRow {
+    model: String,
+    dataset: String,
+    preset: String,
+    split: String,
+    #[serde(rename = "test acc (mean ± std)")]
+    test_acc: String,
+    seeds: u64,
+    #[serde(rename = "best epoch")]
+    best_epoch: String,
+    #[serde(rename = "ms/epoch")]
+    ms_per_epoch: String,
+    params: u64,
 }
 
 fn model_color(m: ModelKind) -> egui::Color32 {
@@ -86,8 +104,26 @@ fn model_color(m: ModelKind) -> egui::Color32 {
     }
 }
 
+impl Lab for GraphsTab {
+    fn id(&self) -> &'static str {
+        "graphs"
+    }
+    fn title(&self) -> &'static str {
+        "Graphs"
+    }
+    fn ui(&mut self, ui: &mut egui::Ui, cx: &mut TabCx<'_>) {
+        self.show(ui, cx);
+    }
+    fn save_state(&self) -> Option<String> {
+        save_ron(self)
+    }
+    fn load_state(&mut self, text: &str) -> Result<(), String> {
+        load_ron(text, self)
+    }
+}
+
 impl GraphsTab {
-    pub fn ui(&mut self, ui: &mut egui::Ui, cx: &mut TabCx<'_>) {
+    fn show(&mut self, ui: &mut egui::Ui, cx: &mut TabCx<'_>) {
         self.poll_loading(cx);
         ui.heading("Graphs: GCN vs GAT for node classification");
         self.data_row(ui, cx);
@@ -115,7 +151,7 @@ impl GraphsTab {
             homophily_millis: if cora {
                 0
             } else {
-                (self.homophily * 1000.0).round() as i64
+                (self.params.homophily * 1000.0).round() as i64
             },
         }
     }
@@ -165,16 +201,16 @@ impl GraphsTab {
         let cora_present = cx.data_dir.join("cora").join("cora.content").is_file();
         ui.horizontal_wrapped(|ui| {
             ui.label("Dataset:");
-            let before = (self.dataset, self.homophily);
+            let before = (self.dataset, self.params.homophily);
             let auto = if cora_present { "Auto (Cora)" } else { "Auto (synthetic: no Cora)" };
             ui.selectable_value(&mut self.dataset, DatasetChoice::Auto, auto);
             ui.selectable_value(&mut self.dataset, DatasetChoice::Cora, "Cora");
             ui.selectable_value(&mut self.dataset, DatasetChoice::Synthetic, "Synthetic");
             if !self.wanted_key(cx).cora {
-                ui.add(egui::Slider::new(&mut self.homophily, 0.0..=1.0).text("homophily"))
+                ui.add(egui::Slider::new(&mut self.params.homophily, 0.0..=1.0).text("homophily"))
                     .on_hover_text("Fraction of edges that join two nodes of the same class. Low homophily: neighbours mislead.");
             }
-            if (self.dataset, self.homophily) != before {
+            if (self.dataset, self.params.homophily) != before {
                 self.rt.load_error = None;
                 self.rt.graph = None;
             }
@@ -207,24 +243,24 @@ impl GraphsTab {
         ui.horizontal_wrapped(|ui| {
             ui.label("Preset:");
             for p in Preset::ALL {
-                if ui.selectable_label(self.preset == p, p.label()).clicked() {
-                    self.preset = p;
+                if ui.selectable_label(self.params.preset == p, p.label()).clicked() {
+                    self.params.preset = p;
                     self.gcn = GraphConfig::preset(ModelKind::Gcn, p);
                     self.gat = GraphConfig::preset(ModelKind::Gat, p);
                     self.mlp = GraphConfig::preset(ModelKind::Mlp, p);
                     if p == Preset::Assignment {
-                        self.split = SplitKind::Assignment;
+                        self.params.split = SplitKind::Assignment;
                     }
                 }
             }
             ui.separator();
             ui.label("Split:");
             for s in SplitKind::ALL {
-                ui.selectable_value(&mut self.split, s, s.label());
+                ui.selectable_value(&mut self.params.split, s, s.label());
             }
             ui.separator();
             ui.add(
-                egui::DragValue::new(&mut self.seeds)
+                egui::DragValue::new(&mut self.params.seeds)
                     .range(1..=50)
                     .prefix("seeds "),
             );
@@ -284,18 +320,36 @@ impl GraphsTab {
         });
     }
 
+    /// The config a Train button runs `model` with, resolved through the shared config.
+    pub fn run_config(&self, model: ModelKind) -> GraphConfig {
+        self.params.apply(match model {
+            ModelKind::Gcn => self.gcn.clone(),
+            ModelKind::Gat => self.gat.clone(),
+            ModelKind::Mlp => self.mlp.clone(),
+        })
+    }
+
+    /// Chooses the dataset as `gradlab graph --dataset` names it (for the GUI = CLI test).
+    pub fn set_dataset(&mut self, d: DatasetArg) {
+        self.dataset = match d {
+            DatasetArg::Cora => DatasetChoice::Cora,
+            DatasetArg::Synthetic => DatasetChoice::Synthetic,
+        };
+    }
+
+    /// The shared config as the GUI holds it.
+    pub fn params(&self) -> &GraphParams {
+        &self.params
+    }
+
     fn spawn(&mut self, cx: &mut TabCx<'_>, model: ModelKind) {
         let Some((_, graph)) = &self.rt.graph else {
             return;
         };
-        let mut cfg = match model {
-            ModelKind::Gcn => self.gcn.clone(),
-            ModelKind::Gat => self.gat.clone(),
-            ModelKind::Mlp => self.mlp.clone(),
-        };
-        cfg.split = self.split;
+        let mut cfg = self.run_config(model);
+        // The live views (embeddings, attention) need snapshots; they do not change the results.
         cfg.snapshot_every = 5;
-        let seeds: Vec<u64> = (0..self.seeds).collect();
+        let seeds: Vec<u64> = (0..self.params.seeds).collect();
         let graph = graph.clone();
         let name = format!("{} on {}", model.label(), graph.name);
         let c = cfg.clone();
@@ -310,7 +364,7 @@ impl GraphsTab {
             .as_ref()
             .map(|(_, g)| g.name.clone())
             .unwrap_or_default();
-        self.rt.started.push((id, model, cfg, dataset, self.preset));
+        self.rt.started.push((id, model, cfg, dataset, self.params.preset));
         self.rt.inspect = None;
     }
 
@@ -355,33 +409,13 @@ impl GraphsTab {
     fn jobs_list(&mut self, ui: &mut egui::Ui, cx: &mut TabCx<'_>) {
         let mut stop = None;
         for (job, _) in self.my_jobs(cx) {
-            ui.horizontal(|ui| {
-                ui.label(&job.name);
-                ui.add(
-                    egui::ProgressBar::new(job.fraction())
-                        .desired_width(160.0)
-                        .show_percentage(),
-                );
-                match &job.state {
-                    JobState::Running => {
-                        if ui.small_button("Stop").clicked() {
-                            stop = Some(job.id);
-                        }
-                    }
-                    JobState::Finished(_) => {
-                        ui.weak(format!("done in {:.1} s", job.elapsed().as_secs_f64()));
-                    }
-                    JobState::Stopped => {
-                        ui.weak("stopped");
-                    }
-                    JobState::Failed(m) => {
-                        ui.colored_label(ui.visuals().error_fg_color, m);
-                    }
-                }
-                if let Some(l) = job.log.last() {
-                    ui.weak(l);
-                }
-            });
+            let opts = JobRow {
+                last_log: true,
+                ..JobRow::default()
+            };
+            if job_row(ui, job, opts) {
+                stop = Some(job.id);
+            }
         }
         if let Some(id) = stop {
             cx.jobs.stop(id);
@@ -415,24 +449,21 @@ impl GraphsTab {
                 }
             }
         }
-        let saver = cx.saver();
-        ui.columns(2, |cols| {
-            curves_plot(
-                &mut cols[0],
-                &PlotSpec::new("graph_loss", "epoch", "loss").log_y(true),
-                &loss,
-                &saver,
-            );
-            curves_plot(
-                &mut cols[1],
-                &PlotSpec::new("graph_accuracy", "epoch", "accuracy"),
-                &acc,
-                &saver,
-            );
-        });
+        metric_panel(
+            ui,
+            &cx.saver(),
+            Panel {
+                spec: PlotSpec::new("graph_loss", "epoch", "loss").log_y(true),
+                curves: loss,
+            },
+            Panel {
+                spec: PlotSpec::new("graph_accuracy", "epoch", "accuracy"),
+                curves: acc,
+            },
+        );
     }
 
-    fn rows(&self, cx: &TabCx<'_>) -> Vec<[String; 9]> {
+    fn rows(&self, cx: &TabCx<'_>) -> Vec<ResultRow> {
         let mut rows = Vec::new();
         for (id, m, cfg, dataset, preset) in &self.rt.started {
             let Some(job) = cx.jobs.get(*id) else {
@@ -440,71 +471,31 @@ impl GraphsTab {
             };
             let Some(s) = job.summary() else { continue };
             let f = |k: &str| s[k].as_f64().unwrap_or(f64::NAN);
-            rows.push([
-                m.label().to_string(),
-                dataset.clone(),
-                preset.label().to_string(),
-                cfg.split.label().to_string(),
-                format!("{:.4} ± {:.4}", f("test_acc_mean"), f("test_acc_std")),
-                format!("{}", s["seeds"]),
-                format!("{}", f("best_epoch_median")),
-                format!("{:.2}", f("ms_per_epoch_median")),
-                format!("{}", s["params"]),
-            ]);
+            rows.push(ResultRow {
+                model: m.label().to_string(),
+                dataset: dataset.clone(),
+                preset: preset.label().to_string(),
+                split: cfg.split.label().to_string(),
+                test_acc: format!("{:.4} ± {:.4}", f("test_acc_mean"), f("test_acc_std")),
+                seeds: s["seeds"].as_u64().unwrap_or(0),
+                best_epoch: format!("{}", f("best_epoch_median")),
+                ms_per_epoch: format!("{:.2}", f("ms_per_epoch_median")),
+                params: s["params"].as_u64().unwrap_or(0),
+            });
         }
         rows
     }
 
     fn results_table(&mut self, ui: &mut egui::Ui, cx: &mut TabCx<'_>) {
-        const HEAD: [&str; 9] = [
-            "model",
-            "dataset",
-            "preset",
-            "split",
-            "test acc (mean ± std)",
-            "seeds",
-            "best epoch",
-            "ms/epoch",
-            "params",
-        ];
         let rows = self.rows(cx);
-        ui.horizontal(|ui| {
-            ui.strong("Results");
-            ui.add_enabled_ui(!rows.is_empty(), |ui| {
-                if ui.button("Export CSV").clicked() {
-                    let r = rows.clone();
-                    cx.saver()
-                        .save("graph_results.csv", ("CSV", &["csv"]), move || {
-                            Ok(results_csv(&HEAD, &r).into_bytes())
-                        });
-                }
-                if ui.button("Export Markdown").clicked() {
-                    let r = rows.clone();
-                    cx.saver()
-                        .save("graph_results.md", ("Markdown", &["md"]), move || {
-                            Ok(results_markdown(&HEAD, &r).into_bytes())
-                        });
-                }
-            });
-        });
-        if rows.is_empty() {
-            ui.weak("Finished runs appear here.");
-            return;
-        }
-        egui::Grid::new("graph_results")
-            .striped(true)
-            .show(ui, |ui| {
-                for h in HEAD {
-                    ui.strong(h);
-                }
-                ui.end_row();
-                for r in &rows {
-                    for c in r {
-                        ui.label(c);
-                    }
-                    ui.end_row();
-                }
-            });
+        results_table(
+            ui,
+            "graph_results",
+            "Results",
+            "graph_results",
+            &rows,
+            &cx.saver(),
+        );
     }
 
     fn inspector(&mut self, ui: &mut egui::Ui, cx: &mut TabCx<'_>) {
@@ -738,29 +729,6 @@ fn attention_view(ui: &mut egui::Ui, att: &AttentionSnapshot, node: &mut usize) 
     }
 }
 
-fn results_csv(head: &[&str], rows: &[[String; 9]]) -> String {
-    let q = |s: &str| {
-        if s.contains([',', '"']) {
-            format!("\"{}\"", s.replace('"', "\"\""))
-        } else {
-            s.to_string()
-        }
-    };
-    let mut out = head.iter().map(|h| q(h)).collect::<Vec<_>>().join(",") + "\n";
-    for r in rows {
-        out += &(r.iter().map(|c| q(c)).collect::<Vec<_>>().join(",") + "\n");
-    }
-    out
-}
-
-fn results_markdown(head: &[&str], rows: &[[String; 9]]) -> String {
-    let mut out = format!("| {} |\n|{}\n", head.join(" | "), "---|".repeat(head.len()));
-    for r in rows {
-        out += &format!("| {} |\n", r.join(" | "));
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -797,7 +765,10 @@ mod tests {
     fn without_cora_the_tab_loads_the_synthetic_graph_and_trains_gcn() {
         let dir = tempfile::tempdir().unwrap();
         let tab = GraphsTab {
-            seeds: 1,
+            params: GraphParams {
+                seeds: 1,
+                ..GraphParams::default()
+            },
             gcn: GraphConfig {
                 epochs: 3,
                 ..GraphConfig::preset(ModelKind::Gcn, Preset::Paper)
@@ -861,7 +832,7 @@ mod tests {
         };
         let rows = w.tab.rows(&cx);
         assert_eq!(rows.len(), 1);
-        assert_eq!(rows[0][0], "GCN");
+        assert_eq!(rows[0].model, "GCN");
     }
 
     #[test]
@@ -893,23 +864,5 @@ mod tests {
                 .unwrap()
                 .contains("gradlab data fetch cora")
         );
-    }
-
-    #[test]
-    fn exports_have_a_header_and_one_line_per_row() {
-        let head = ["a", "b", "c", "d", "e", "f", "g", "h", "i"];
-        let row: [String; 9] = std::array::from_fn(|i| {
-            if i == 0 {
-                "x, y".to_string()
-            } else {
-                i.to_string()
-            }
-        });
-        let csv = results_csv(&head, std::slice::from_ref(&row));
-        assert_eq!(csv.lines().count(), 2);
-        assert!(csv.lines().nth(1).unwrap().starts_with("\"x, y\",1"));
-        let md = results_markdown(&head, &[row]);
-        assert_eq!(md.lines().count(), 3);
-        assert!(md.starts_with("| a | b"));
     }
 }

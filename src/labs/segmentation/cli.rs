@@ -4,83 +4,33 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::cli::Output;
-use crate::cli::progress::CliSink;
-use crate::data::seg::{DatasetSpec, isbi_dir, shapes::ShapesConfig};
+use crate::labs::CliOutput as Output;
+use crate::core::progress::CliSink;
 use crate::core::StopFlag;
-use crate::labs::segmentation::{SegConfig, checkpoint, train};
+use crate::labs::segmentation::config::SegParams;
+use crate::labs::segmentation::{checkpoint, train};
 use crate::core::files::{atomic_write, png_bytes};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum OnOff {
-    On,
-    Off,
-}
 
 #[derive(clap::Args, Debug)]
 pub struct SegArgs {
-    /// Skip connections on or off.
-    #[arg(long, value_enum, default_value = "on")]
-    pub skips: OnOff,
-    /// `shapes` (built in), `isbi` (<data-dir>/isbi2012_em) or a folder with images/ and masks/.
-    #[arg(long, default_value = "shapes")]
-    pub dataset: String,
-    /// Epochs (default: 6 for shapes, 10 otherwise).
-    #[arg(long)]
-    pub epochs: Option<usize>,
-    /// Optimiser steps per epoch (default: 12 for shapes, 20 otherwise).
-    #[arg(long)]
-    pub steps: Option<usize>,
-    /// Side of the square training crops.
-    #[arg(long, default_value_t = 128)]
-    pub size: usize,
-    #[arg(long, default_value_t = 8)]
-    pub batch: usize,
-    #[arg(long, default_value_t = 2e-3)]
-    pub lr: f64,
-    /// Weight of the Dice loss added to BCE.
-    #[arg(long, default_value_t = 0.0)]
-    pub dice: f64,
-    #[arg(long, default_value_t = 4)]
-    pub depth: usize,
-    #[arg(long, default_value_t = 16)]
-    pub base: usize,
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// For a user folder: class 1 is the dark mask pixels (as in ISBI) instead of the bright ones.
-    #[arg(long)]
-    pub invert: bool,
+    #[command(flatten)]
+    pub config: SegParams,
     /// Save the checkpoint (model.safetensors, config.json, metrics.json) and predictions.png here.
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Print exactly one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
-}
-
-pub fn dataset_spec(name: &str, data_dir: &Path, invert: bool) -> DatasetSpec {
-    match name {
-        "shapes" => DatasetSpec::Shapes(ShapesConfig::default()),
-        "isbi" => DatasetSpec::Isbi(isbi_dir(data_dir)),
-        path => DatasetSpec::Folder {
-            dir: PathBuf::from(path),
-            invert,
-        },
-    }
+    /// Print the resolved config as JSON and exit.
+    #[arg(long)]
+    pub print_config: bool,
 }
 
 pub fn run(args: &SegArgs, data_dir: &Path) -> anyhow::Result<Output> {
-    let mut cfg = SegConfig::for_dataset(dataset_spec(&args.dataset, data_dir, args.invert));
-    cfg.unet.skips = args.skips == OnOff::On;
-    cfg.unet.depth = args.depth;
-    cfg.unet.base = args.base;
-    cfg.epochs = args.epochs.unwrap_or(cfg.epochs);
-    cfg.steps_per_epoch = args.steps.unwrap_or(cfg.steps_per_epoch);
-    cfg.crop = args.size;
-    cfg.batch = args.batch;
-    cfg.lr = args.lr;
-    cfg.dice = args.dice;
-    cfg.seed = args.seed;
+    let cfg = args.config.resolve(data_dir);
+    if args.print_config {
+        return Output::config(&cfg);
+    }
     let name = format!("seg skips {}", if cfg.unet.skips { "on" } else { "off" });
     let mut sink = CliSink::new(&name);
     let out = train(&cfg, &mut sink, &StopFlag::new())?;
@@ -118,24 +68,28 @@ pub fn run(args: &SegArgs, data_dir: &Path) -> anyhow::Result<Output> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::labs::segmentation::config::OnOff;
     use image::{GrayImage, Luma};
 
     fn args(dataset: &str, out: Option<PathBuf>) -> SegArgs {
         SegArgs {
-            skips: OnOff::Off,
-            dataset: dataset.into(),
-            epochs: Some(1),
-            steps: Some(2),
-            size: 16,
-            batch: 2,
-            lr: 1e-3,
-            dice: 0.5,
-            depth: 2,
-            base: 4,
-            seed: 0,
-            invert: false,
+            config: SegParams {
+                skips: OnOff::Off,
+                dataset: dataset.into(),
+                epochs: Some(1),
+                steps: Some(2),
+                crop: Some(16),
+                batch: Some(2),
+                lr: Some(1e-3),
+                dice: Some(0.5),
+                depth: Some(2),
+                base: Some(4),
+                seed: Some(0),
+                invert: false,
+            },
             out,
             json: true,
+            print_config: false,
         }
     }
 

@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod checkpoint;
+pub mod config;
 pub mod conv;
 pub mod infer;
 pub mod metrics;

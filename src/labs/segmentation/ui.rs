@@ -3,21 +3,26 @@
 //! Everything slow (training, decoding, inference, checkpoint I/O) runs as a job.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use eframe::egui;
 use serde::{Deserialize, Serialize};
 
-use crate::widgets::plot::{Curve, PictureTexture, PlotSpec, curves_plot};
-use crate::widgets::{PALETTE, TabCx};
+use crate::core::Summary;
+use crate::core::jobs::{JobHandle, JobId, JobOutput};
 use crate::data::seg::image_io::{GrayF32, read_gray};
 use crate::data::seg::{DatasetSpec, isbi_dir, shapes::ShapesConfig};
+use crate::labs::segmentation::config::SegParams;
 use crate::labs::segmentation::render::{FN_COLOR, FP_COLOR, overlay};
 use crate::labs::segmentation::{
     SegConfig, SegModel, TrainedSeg, UNetConfig, checkpoint, infer, run,
 };
-use crate::core::jobs::{JobId, JobState};
+use crate::labs::{Lab, load_ron, save_ron};
+use crate::widgets::job_row;
+use crate::widgets::metric_panel::{Panel, metric_panel};
+use crate::widgets::plot::{Curve, PictureTexture, PlotSpec};
+use crate::widgets::{PALETTE, TabCx, labeled};
 
 const KIND: &str = "seg";
 const KIND_IO: &str = "seg-io";
@@ -46,38 +51,21 @@ enum ModelChoice {
 struct Settings {
     source: Source,
     folder: Option<PathBuf>,
-    invert: bool,
+    /// The generated data's knobs (the CLI uses their defaults).
     shapes: ShapesConfig,
-    depth: usize,
-    base: usize,
-    epochs: usize,
-    steps: usize,
-    crop: usize,
-    batch: usize,
-    lr: f64,
-    dice: f64,
-    seed: u64,
+    /// The lab's one config, shared with `gradlab seg`; unset numbers take the dataset's default.
+    params: SegParams,
     opacity: f32,
     model: ModelChoice,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        let c = SegConfig::default();
         Self {
             source: Source::Shapes,
             folder: None,
-            invert: false,
             shapes: ShapesConfig::default(),
-            depth: c.unet.depth,
-            base: c.unet.base,
-            epochs: c.epochs,
-            steps: c.steps_per_epoch,
-            crop: c.crop,
-            batch: c.batch,
-            lr: c.lr,
-            dice: c.dice,
-            seed: c.seed,
+            params: SegParams::default(),
             opacity: 0.5,
             model: ModelChoice::SkipsOn,
         }
@@ -91,12 +79,35 @@ struct Inferred {
     probs: Vec<f32>,
 }
 
+impl JobOutput for Arc<Inferred> {
+    fn summary(&self) -> Summary {
+        let frac =
+            self.probs.iter().filter(|&&p| p > 0.5).count() as f64 / self.probs.len().max(1) as f64;
+        serde_json::json!({"image": self.path.display().to_string(), "class1_fraction": frac})
+    }
+}
+
+/// What a model save / load job returns.
+enum ModelIo {
+    Saved(PathBuf),
+    Loaded(PathBuf, Arc<SegModel>),
+}
+
+impl JobOutput for ModelIo {
+    fn summary(&self) -> Summary {
+        match self {
+            ModelIo::Saved(p) => serde_json::json!({"saved": p.display().to_string()}),
+            ModelIo::Loaded(p, _) => serde_json::json!({"loaded": p.display().to_string()}),
+        }
+    }
+}
+
 #[derive(Default)]
 struct Runtime {
     on: Option<JobId>,
     off: Option<JobId>,
-    infer: Option<JobId>,
-    io: Option<JobId>,
+    infer: Option<JobHandle<Arc<Inferred>>>,
+    io: Option<JobHandle<ModelIo>>,
     loaded: Option<(String, Arc<SegModel>)>,
     result: Option<Arc<Inferred>>,
     overlay_version: u64,
@@ -114,10 +125,38 @@ pub struct SegmentationTab {
     rt: Runtime,
 }
 
+impl Lab for SegmentationTab {
+    fn id(&self) -> &'static str {
+        "segmentation"
+    }
+    fn title(&self) -> &'static str {
+        "Segmentation"
+    }
+    fn ui(&mut self, ui: &mut egui::Ui, cx: &mut TabCx<'_>) {
+        self.take_picked(cx);
+        self.collect_io(cx);
+        egui::Panel::left("seg_controls")
+            .resizable(true)
+            .default_size(300.0)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| self.controls(ui, cx));
+            });
+        egui::CentralPanel::default().show(ui, |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| self.results(ui, cx));
+        });
+    }
+    fn save_state(&self) -> Option<String> {
+        save_ron(self)
+    }
+    fn load_state(&mut self, text: &str) -> Result<(), String> {
+        load_ron(text, self)
+    }
+}
+
 impl SegmentationTab {
     /// "Train both": skips on and off as two jobs on the same data and seed.
     pub fn train_both(&mut self, cx: &mut TabCx<'_>) {
-        match self.dataset(cx) {
+        match self.dataset(cx.data_dir) {
             Ok(ds) => {
                 cx.jobs.clear_finished(KIND);
                 for skips in [true, false] {
@@ -140,53 +179,44 @@ impl SegmentationTab {
         }
     }
 
-    pub fn ui(&mut self, ui: &mut egui::Ui, cx: &mut TabCx<'_>) {
-        self.take_picked(cx);
-        self.collect_io(cx);
-        egui::Panel::left("seg_controls")
-            .resizable(true)
-            .default_size(300.0)
-            .show(ui, |ui| {
-                egui::ScrollArea::vertical().show(ui, |ui| self.controls(ui, cx));
-            });
-        egui::CentralPanel::default().show(ui, |ui| {
-            egui::ScrollArea::vertical().show(ui, |ui| self.results(ui, cx));
-        });
-    }
-
-    fn dataset(&self, cx: &TabCx<'_>) -> Result<DatasetSpec, String> {
+    fn dataset(&self, data_dir: &Path) -> Result<DatasetSpec, String> {
         let s = &self.settings;
         match s.source {
             Source::Shapes => Ok(DatasetSpec::Shapes(s.shapes.clone())),
-            Source::Isbi => Ok(DatasetSpec::Isbi(isbi_dir(cx.data_dir))),
+            Source::Isbi => Ok(DatasetSpec::Isbi(isbi_dir(data_dir))),
             Source::Folder => match &s.folder {
                 Some(dir) => Ok(DatasetSpec::Folder {
                     dir: dir.clone(),
-                    invert: s.invert,
+                    invert: s.params.invert,
                 }),
                 None => Err("pick a folder first".into()),
             },
         }
     }
 
+    /// The run config "Train both" uses, resolved like `gradlab seg` does.
     fn config(&self, dataset: DatasetSpec, skips: bool) -> SegConfig {
-        let s = &self.settings;
-        SegConfig {
-            dataset,
-            unet: UNetConfig {
-                depth: s.depth,
-                base: s.base,
-                skips,
-            },
-            epochs: s.epochs,
-            steps_per_epoch: s.steps,
-            crop: s.crop,
-            batch: s.batch,
-            lr: s.lr,
-            dice: s.dice,
-            seed: s.seed,
-            ..SegConfig::default()
-        }
+        let mut c = self.settings.params.resolve_with(dataset);
+        c.unet.skips = skips;
+        c
+    }
+
+    /// The config "Train both" starts for the skips-on model (for the GUI = CLI test).
+    pub fn default_run_config(&self, data_dir: &Path) -> Result<SegConfig, String> {
+        Ok(self.config(self.dataset(data_dir)?, true))
+    }
+
+    /// Chooses the data source as the CLI's `--dataset` names it (`shapes`, `isbi` or a folder).
+    pub fn set_dataset(&mut self, name: &str) {
+        let s = &mut self.settings;
+        s.source = match name {
+            "shapes" => Source::Shapes,
+            "isbi" => Source::Isbi,
+            dir => {
+                s.folder = Some(PathBuf::from(dir));
+                Source::Folder
+            }
+        };
     }
 
     fn take_picked(&mut self, cx: &mut TabCx<'_>) {
@@ -197,16 +227,13 @@ impl SegmentationTab {
         if let Some(path) = cx.files.take_picked(PICK_IMAGE) {
             match self.current_model(cx) {
                 Some(model) => {
-                    let id = cx.jobs.spawn(KIND_IO, "segment image", cx.waker.clone(), move |sink, _stop| {
+                    let h = cx.jobs.spawn_typed(KIND_IO, "segment image", cx.waker.clone(), move |_sink, _stop| {
                         let image = read_gray(&path)?;
                         let m = &model.meta;
                         let probs = infer::predict(&model.net, &image, m.mean, m.std)?;
-                        let frac = probs.iter().filter(|&&p| p > 0.5).count() as f64 / probs.len() as f64;
-                        let summary = serde_json::json!({"image": path.display().to_string(), "class1_fraction": frac});
-                        sink.payload(Box::new(Arc::new(Inferred { path, image, probs })));
-                        Ok(summary)
+                        Ok(Arc::new(Inferred { path, image, probs }))
                     });
-                    self.rt.infer = Some(id);
+                    self.rt.infer = Some(h);
                 }
                 None => self.rt.message = Some("train or load a model first".into()),
             }
@@ -215,74 +242,58 @@ impl SegmentationTab {
             && let Some(model) = self.current_model(cx)
         {
             let metrics = self.current_summary(cx).unwrap_or_default();
-            let id = cx.jobs.spawn(
+            let h = cx.jobs.spawn_typed(
                 KIND_IO,
                 "save model",
                 cx.waker.clone(),
                 move |_sink, _stop| {
                     checkpoint::save(&dir, &model, &metrics)?;
-                    Ok(serde_json::json!({"saved": dir.display().to_string()}))
+                    Ok(ModelIo::Saved(dir))
                 },
             );
-            self.rt.io = Some(id);
+            self.rt.io = Some(h);
         }
         if let Some(dir) = cx.files.take_picked(PICK_LOAD) {
-            let id = cx.jobs.spawn(
+            let h = cx.jobs.spawn_typed(
                 KIND_IO,
                 "load model",
                 cx.waker.clone(),
-                move |sink, _stop| {
+                move |_sink, _stop| {
                     let model = checkpoint::load(&dir)?;
-                    sink.payload(Box::new(TrainedSeg(Arc::new(model))));
-                    Ok(serde_json::json!({"loaded": dir.display().to_string()}))
+                    Ok(ModelIo::Loaded(dir, Arc::new(model)))
                 },
             );
-            self.rt.io = Some(id);
+            self.rt.io = Some(h);
         }
     }
 
     /// Picks up finished inference / save / load jobs.
     fn collect_io(&mut self, cx: &mut TabCx<'_>) {
-        if let Some(id) = self.rt.infer
-            && let Some(job) = cx.jobs.get(id)
+        if let Some(h) = self.rt.infer
+            && let Some(outcome) = cx.jobs.take(h)
         {
-            match &job.state {
-                JobState::Finished(_) => {
-                    self.rt.result = job.latest::<Arc<Inferred>>().cloned();
+            match outcome {
+                Ok(res) => {
+                    self.rt.result = Some(res);
                     self.rt.overlay_for = None;
-                    self.rt.infer = None;
                 }
-                JobState::Failed(e) => {
-                    self.rt.message = Some(format!("segmentation failed: {e}"));
-                    self.rt.infer = None;
-                }
-                _ => {}
+                Err(e) => self.rt.message = Some(format!("segmentation failed: {e}")),
             }
+            self.rt.infer = None;
         }
-        if let Some(id) = self.rt.io
-            && let Some(job) = cx.jobs.get(id)
+        if let Some(h) = self.rt.io
+            && let Some(outcome) = cx.jobs.take(h)
         {
-            match &job.state {
-                JobState::Finished(s) => {
-                    if let Some(TrainedSeg(m)) = job.latest::<TrainedSeg>() {
-                        let name = s["loaded"].as_str().unwrap_or("model").to_string();
-                        self.rt.loaded = Some((name, m.clone()));
-                        self.settings.model = ModelChoice::Loaded;
-                    }
-                    self.rt.message = Some(match s.get("saved") {
-                        Some(p) => format!("model saved to {}", p.as_str().unwrap_or("")),
-                        None => {
-                            format!("model loaded from {}", s["loaded"].as_str().unwrap_or(""))
-                        }
-                    });
-                    self.rt.io = None;
+            self.rt.message = Some(match outcome {
+                Ok(ModelIo::Saved(p)) => format!("model saved to {}", p.display()),
+                Ok(ModelIo::Loaded(p, m)) => {
+                    self.rt.loaded = Some((p.display().to_string(), m));
+                    self.settings.model = ModelChoice::Loaded;
+                    format!("model loaded from {}", p.display())
                 }
-                JobState::Failed(e) => {
-                    self.rt.message = Some(e.clone());
-                    self.rt.io = None;
-                }
-                _ => {}
-            }
+                Err(e) => e,
+            });
+            self.rt.io = None;
         }
     }
 
@@ -311,6 +322,16 @@ impl SegmentationTab {
     }
 
     fn controls(&mut self, ui: &mut egui::Ui, cx: &mut TabCx<'_>) {
+        self.data_controls(ui, cx);
+        ui.separator();
+        self.training_controls(ui, cx.data_dir);
+        ui.separator();
+        self.train_buttons(ui, cx);
+        ui.separator();
+        self.model_controls(ui, cx);
+    }
+
+    fn data_controls(&mut self, ui: &mut egui::Ui, cx: &mut TabCx<'_>) {
         let s = &mut self.settings;
         ui.heading("Data");
         let isbi_present = isbi_dir(cx.data_dir).join("images").is_dir();
@@ -334,52 +355,9 @@ impl SegmentationTab {
             ui.small(f.display().to_string());
         }
         match s.source {
-            Source::Shapes => {
-                egui::Grid::new("shapes_grid")
-                    .num_columns(2)
-                    .show(ui, |ui| {
-                        crate::widgets::labeled(
-                            ui,
-                            "image size",
-                            egui::DragValue::new(&mut s.shapes.size).range(32..=1024),
-                        );
-                        ui.end_row();
-                        crate::widgets::labeled(
-                            ui,
-                            "images",
-                            egui::DragValue::new(&mut s.shapes.count).range(2..=1000),
-                        );
-                        ui.end_row();
-                        crate::widgets::labeled(
-                            ui,
-                            "cell diameter",
-                            egui::DragValue::new(&mut s.shapes.cell)
-                                .range(8.0..=100.0)
-                                .speed(0.5),
-                        );
-                        ui.end_row();
-                        crate::widgets::labeled(
-                            ui,
-                            "membrane width",
-                            egui::DragValue::new(&mut s.shapes.membrane)
-                                .range(0.5..=6.0)
-                                .speed(0.1),
-                        );
-                        ui.end_row();
-                        crate::widgets::labeled(
-                            ui,
-                            "noise",
-                            egui::DragValue::new(&mut s.shapes.noise)
-                                .range(0.0..=0.5)
-                                .speed(0.01),
-                        );
-                        ui.end_row();
-                        crate::widgets::labeled(ui, "data seed", egui::DragValue::new(&mut s.shapes.seed));
-                        ui.end_row();
-                    });
-            }
+            Source::Shapes => shapes_grid(ui, &mut s.shapes),
             Source::Folder => {
-                ui.checkbox(&mut s.invert, "class 1 = dark mask pixels").on_hover_text(
+                ui.checkbox(&mut s.params.invert, "class 1 = dark mask pixels").on_hover_text(
                     "Masks are binarised as value > 127 => 1. Tick this when your masks draw the boundary in black (as ISBI does)",
                 );
             }
@@ -387,67 +365,41 @@ impl SegmentationTab {
                 ui.small("Validation: 5 of the 30 slices, chosen by the seed. Non-commercial use only (see its README).");
             }
         }
-        ui.separator();
-        ui.heading("Model and training");
+    }
+
+    /// The numbers of the shared config; each shows the dataset's default until it is edited.
+    fn training_controls(&mut self, ui: &mut egui::Ui, data_dir: &Path) {
+        let resolved = match self.dataset(data_dir) {
+            Ok(ds) => self.config(ds, true),
+            Err(_) => self.config(DatasetSpec::Folder { dir: PathBuf::new(), invert: false }, true),
+        };
+        let p = &mut self.settings.params;
+        ui.horizontal(|ui| {
+            ui.heading("Model and training");
+            let edited = *p != SegParams { dataset: p.dataset.clone(), invert: p.invert, skips: p.skips, ..SegParams::default() };
+            if ui
+                .add_enabled(edited, egui::Button::new("Defaults"))
+                .on_hover_text("The dataset's defaults (the same as gradlab seg's)")
+                .clicked()
+            {
+                *p = SegParams { dataset: p.dataset.clone(), invert: p.invert, ..SegParams::default() };
+            }
+        });
         egui::Grid::new("seg_train_grid")
             .num_columns(2)
             .show(ui, |ui| {
-                crate::widgets::labeled(ui, "depth", egui::DragValue::new(&mut s.depth).range(1..=6));
-                ui.end_row();
-                crate::widgets::labeled(
-                    ui,
-                    "base channels",
-                    egui::DragValue::new(&mut s.base).range(2..=64),
-                );
-                ui.end_row();
-                crate::widgets::labeled(
-                    ui,
-                    "epochs",
-                    egui::DragValue::new(&mut s.epochs).range(1..=500),
-                );
-                ui.end_row();
-                crate::widgets::labeled(
-                    ui,
-                    "steps / epoch",
-                    egui::DragValue::new(&mut s.steps).range(1..=1000),
-                );
-                ui.end_row();
-                crate::widgets::labeled(
-                    ui,
-                    "crop",
-                    egui::DragValue::new(&mut s.crop).range(16..=512).speed(8),
-                );
-                ui.end_row();
-                crate::widgets::labeled(
-                    ui,
-                    "batch",
-                    egui::DragValue::new(&mut s.batch).range(1..=64),
-                );
-                ui.end_row();
-                crate::widgets::labeled(
-                    ui,
-                    "learning rate",
-                    egui::DragValue::new(&mut s.lr)
-                        .range(1e-5..=0.1)
-                        .speed(1e-4),
-                );
-                ui.end_row();
-                crate::widgets::labeled(
-                    ui,
-                    "Dice weight",
-                    egui::DragValue::new(&mut s.dice)
-                        .range(0.0..=5.0)
-                        .speed(0.05),
-                );
-                ui.end_row();
-                crate::widgets::labeled(ui, "seed", egui::DragValue::new(&mut s.seed));
-                ui.end_row();
+                let r = &resolved;
+                override_drag(ui, "depth", &mut p.depth, r.unet.depth, |d| d.range(1..=6));
+                override_drag(ui, "base channels", &mut p.base, r.unet.base, |d| d.range(2..=64));
+                override_drag(ui, "epochs", &mut p.epochs, r.epochs, |d| d.range(1..=500));
+                override_drag(ui, "steps / epoch", &mut p.steps, r.steps_per_epoch, |d| d.range(1..=1000));
+                override_drag(ui, "crop", &mut p.crop, r.crop, |d| d.range(16..=512).speed(8));
+                override_drag(ui, "batch", &mut p.batch, r.batch, |d| d.range(1..=64));
+                override_drag(ui, "learning rate", &mut p.lr, r.lr, |d| d.range(1e-5..=0.1).speed(1e-4));
+                override_drag(ui, "Dice weight", &mut p.dice, r.dice, |d| d.range(0.0..=5.0).speed(0.05));
+                override_drag(ui, "seed", &mut p.seed, r.seed, |d| d);
             });
-        let on = UNetConfig {
-            depth: s.depth,
-            base: s.base,
-            skips: true,
-        };
+        let on = resolved.unet;
         let off = UNetConfig { skips: false, ..on };
         ui.label(format!(
             "parameters: {} with skips, {} without",
@@ -455,7 +407,9 @@ impl SegmentationTab {
             off.param_count()
         ));
         ui.small("Without skips each decoder block sees only the upsampled path, so its first convolution has half the input channels.");
-        ui.separator();
+    }
+
+    fn train_buttons(&mut self, ui: &mut egui::Ui, cx: &mut TabCx<'_>) {
         let running = [self.rt.on, self.rt.off]
             .iter()
             .flatten()
@@ -475,19 +429,15 @@ impl SegmentationTab {
         });
         for (label, id) in [("skips on", self.rt.on), ("skips off", self.rt.off)] {
             if let Some(job) = id.and_then(|id| cx.jobs.get(id)) {
-                let state = match &job.state {
-                    JobState::Running => format!("{:.0}%", job.fraction() * 100.0),
-                    JobState::Finished(_) => "done".into(),
-                    JobState::Stopped => "stopped".into(),
-                    JobState::Failed(e) => format!("failed: {e}"),
-                };
                 ui.add(egui::ProgressBar::new(job.fraction()).text(format!(
-                    "{label}: {state}, {:.0} s",
-                    job.elapsed().as_secs_f64()
+                    "{label}: {}",
+                    job_row::state_text(job)
                 )));
             }
         }
-        ui.separator();
+    }
+
+    fn model_controls(&mut self, ui: &mut egui::Ui, cx: &mut TabCx<'_>) {
         ui.heading("Use a model");
         let s = &mut self.settings;
         egui::ComboBox::new("seg_model", "model")
@@ -576,31 +526,26 @@ impl SegmentationTab {
                 }
             }
         }
-        let saver = cx.saver();
-        ui.columns(2, |cols| {
-            let c: Vec<Curve> = loss
-                .iter()
-                .map(|(n, p, col)| Curve::new(n.clone(), p).color(*col))
-                .collect();
-            curves_plot(
-                &mut cols[0],
-                &PlotSpec::new("seg_train_loss", "epoch", "train loss")
+        metric_panel(
+            ui,
+            &cx.saver(),
+            Panel {
+                spec: PlotSpec::new("seg_train_loss", "epoch", "train loss")
                     .height(200.0)
                     .log_y(true),
-                &c,
-                &saver,
-            );
-            let c: Vec<Curve> = miou
-                .iter()
-                .map(|(n, p, col)| Curve::new(n.clone(), p).color(*col))
-                .collect();
-            curves_plot(
-                &mut cols[1],
-                &PlotSpec::new("seg_val_miou", "epoch", "validation mIoU").height(200.0),
-                &c,
-                &saver,
-            );
-        });
+                curves: loss
+                    .iter()
+                    .map(|(n, p, col)| Curve::new(n.clone(), p).color(*col))
+                    .collect(),
+            },
+            Panel {
+                spec: PlotSpec::new("seg_val_miou", "epoch", "validation mIoU").height(200.0),
+                curves: miou
+                    .iter()
+                    .map(|(n, p, col)| Curve::new(n.clone(), p).color(*col))
+                    .collect(),
+            },
+        );
         // Headline numbers of each run.
         for (name, id, _) in &jobs {
             if let Some(job) = id.and_then(|id| cx.jobs.get(id))
@@ -616,7 +561,7 @@ impl SegmentationTab {
             .current_model(cx)
             .map(|m| m.meta.classes.clone())
             .unwrap_or_else(|| {
-                self.dataset(cx)
+                self.dataset(cx.data_dir)
                     .map(|d| d.class_names().map(String::from))
                     .unwrap_or(["interior".into(), "membrane".into()])
             });
@@ -738,31 +683,54 @@ impl SegmentationTab {
     }
 }
 
+/// A number of the shared config: shows `resolved` (the dataset's default) until edited.
+fn override_drag<T: egui::emath::Numeric>(
+    ui: &mut egui::Ui,
+    label: &str,
+    value: &mut Option<T>,
+    resolved: T,
+    style: impl FnOnce(egui::DragValue<'_>) -> egui::DragValue<'_>,
+) {
+    let mut v = value.unwrap_or(resolved);
+    if labeled(ui, label, style(egui::DragValue::new(&mut v))).changed() {
+        *value = Some(v);
+    }
+    ui.end_row();
+}
+
+fn shapes_grid(ui: &mut egui::Ui, shapes: &mut ShapesConfig) {
+    egui::Grid::new("shapes_grid").num_columns(2).show(ui, |ui| {
+        let mut row = |label: &str, w: egui::DragValue<'_>| {
+            labeled(ui, label, w);
+            ui.end_row();
+        };
+        row("image size", egui::DragValue::new(&mut shapes.size).range(32..=1024));
+        row("images", egui::DragValue::new(&mut shapes.count).range(2..=1000));
+        row(
+            "cell diameter",
+            egui::DragValue::new(&mut shapes.cell).range(8.0..=100.0).speed(0.5),
+        );
+        row(
+            "membrane width",
+            egui::DragValue::new(&mut shapes.membrane).range(0.5..=6.0).speed(0.1),
+        );
+        row(
+            "noise",
+            egui::DragValue::new(&mut shapes.noise).range(0.0..=0.5).speed(0.01),
+        );
+        row("data seed", egui::DragValue::new(&mut shapes.seed));
+    });
+}
+
 #[cfg(test)]
 mod flow_tests {
-    use std::time::{Duration, Instant};
-
-    use egui_kittest::Harness;
     use egui_kittest::kittest::Queryable;
 
     use super::*;
-    use crate::app::{GradlabApp, Settings as AppSettings, Tab};
+    use crate::labs::test_world::{World, run_until};
     use crate::widgets::files::{FileMsg, FileTasks};
 
-    fn run_until(h: &mut Harness<'_, GradlabApp>, what: &str, done: impl Fn(&GradlabApp) -> bool) {
-        let t = Instant::now();
-        while !done(h.state()) {
-            assert!(
-                t.elapsed() < Duration::from_secs(120),
-                "timed out waiting for {what}"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-            h.step();
-        }
-        h.run_steps(2);
-    }
-
-    fn no_jobs_running(a: &GradlabApp) -> bool {
+    fn no_jobs_running(a: &World<SegmentationTab>) -> bool {
         !a.jobs.any_running() && a.jobs.iter().count() > 0
     }
 
@@ -776,19 +744,19 @@ mod flow_tests {
         // The pick of "Open image..." returns dir/seg-image; the file is recognised by content.
         own.save_with_format(dir.path().join(PICK_IMAGE), image::ImageFormat::Png)
             .unwrap();
-        let mut app = GradlabApp::new(
-            AppSettings::default(),
-            dir.path().join("datasets"),
-            FileTasks::fixed_dir(dir.path()),
-        );
-        app.settings.tab = Tab::Segmentation;
-        let s = &mut app.settings.segmentation.settings;
+        let mut tab = SegmentationTab::default();
+        let s = &mut tab.settings;
         s.shapes.size = 32;
         s.shapes.count = 4;
-        (s.depth, s.base, s.epochs, s.steps, s.crop, s.batch) = (2, 4, 1, 2, 32, 2);
-        let mut h = Harness::builder()
-            .with_size([1280.0, 900.0])
-            .build_ui_state(|ui, app: &mut GradlabApp| app.show(ui), app);
+        let p = &mut s.params;
+        (p.depth, p.base, p.epochs, p.steps, p.crop, p.batch) =
+            (Some(2), Some(4), Some(1), Some(2), Some(32), Some(2));
+        let mut h = World::new(
+            tab,
+            dir.path().join("datasets"),
+            FileTasks::fixed_dir(dir.path()),
+        )
+        .harness();
         h.run_steps(2);
 
         h.get_by_label("Train both").click();

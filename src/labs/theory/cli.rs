@@ -1,26 +1,31 @@
 //! `gradlab theory`: the seven theory checks, headless.
 
-use crate::cli::Output;
-use crate::cli::progress::CliSink;
+use crate::labs::CliOutput as Output;
+use crate::core::progress::CliSink;
 use crate::core::StopFlag;
-use crate::labs::theory::{self, CheckResult, TheoryParams};
+use crate::labs::theory::config::TheoryConfig;
+use crate::labs::theory::{self, CheckResult};
 
 #[derive(clap::Args, Debug)]
 pub struct TheoryArgs {
-    /// Run only this check (one of: relu_chain, rnn_sigmoid_bound, linear_attention,
-    /// lowrank_attention, attention_conv1d, attention_maxpool, jl_near_orthogonal).
-    #[arg(long, value_name = "ID")]
-    pub check: Option<String>,
+    #[command(flatten)]
+    pub config: TheoryConfig,
     /// Print exactly one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Print the resolved config as JSON and exit.
+    #[arg(long)]
+    pub print_config: bool,
 }
 
 pub fn run(args: &TheoryArgs) -> anyhow::Result<Output> {
+    if args.print_config {
+        return Output::config(&args.config);
+    }
     let mut sink = CliSink::new("theory");
     let results = theory::run_suite(
-        &TheoryParams::default(),
-        args.check.as_deref(),
+        &args.config.params,
+        args.config.check.as_deref(),
         &mut sink,
         &StopFlag::new(),
     )?;

@@ -3,6 +3,7 @@
 //! [`CheckResult`]; [`run_all`] runs them in order for the CLI, the bench and the GUI's "Run all".
 
 pub mod cli;
+pub mod config;
 pub mod attention_conv1d;
 pub mod attention_maxpool;
 pub mod jl_near_orthogonal;
@@ -19,7 +20,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{Event, Sink, StopFlag, Summary};
+use crate::core::{Event, Sink, StopFlag, Summary};
 
 /// The smallest input found on which a claim (or a construction) does not hold.
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -220,7 +221,7 @@ pub fn suite_seconds() -> anyhow::Result<f64> {
     run_all(
         &TheoryParams::default(),
         None,
-        &mut super::NullSink,
+        &mut crate::core::NullSink,
         &StopFlag::new(),
     )?;
     Ok(t.elapsed().as_secs_f64())

@@ -44,7 +44,7 @@ pub fn dropout(x: &Tensor, p: f32, train: bool, rng: &mut SmallRng) -> Result<Te
     if !train || p <= 0.0 {
         return Ok(x.clone());
     }
-    super::elementwise::mask_mul(x, dropout_mask(rng, x.elem_count(), p))
+    crate::core::kernels::mask_mul(x, dropout_mask(rng, x.elem_count(), p))
 }
 
 /// Adam as `torch.optim.Adam(params, lr, weight_decay=wd)`: the decay is added to the gradient

@@ -1,0 +1,71 @@
+//! One row per job, the same in every lab and the status bar: name, progress, state, elapsed
+//! time and a Stop button while it runs.
+
+use eframe::egui;
+
+use crate::core::jobs::{Job, JobState};
+
+/// Options of a [`job_row`].
+#[derive(Clone, Copy)]
+pub struct JobRow<'a> {
+    /// Shown instead of the job's name.
+    pub label: Option<&'a str>,
+    pub bar_width: f32,
+    /// Show the job's last log line after the state.
+    pub last_log: bool,
+}
+
+impl Default for JobRow<'_> {
+    fn default() -> Self {
+        Self {
+            label: None,
+            bar_width: 160.0,
+            last_log: false,
+        }
+    }
+}
+
+/// The state of a job in a few words.
+pub fn state_text(job: &Job) -> String {
+    let secs = job.elapsed().as_secs_f64();
+    match &job.state {
+        JobState::Running => format!("{:.0}%, {secs:.1} s", job.fraction() * 100.0),
+        JobState::Finished(_) => format!("done in {secs:.1} s"),
+        JobState::Stopped => "stopped".into(),
+        JobState::Failed(e) => format!("failed: {e}"),
+    }
+}
+
+/// Draws the row; returns true when Stop was clicked (the caller stops the job).
+pub fn job_row(ui: &mut egui::Ui, job: &Job, opts: JobRow<'_>) -> bool {
+    let mut stop = false;
+    ui.horizontal(|ui| {
+        ui.label(opts.label.unwrap_or(&job.name));
+        ui.add(
+            egui::ProgressBar::new(job.fraction())
+                .desired_width(opts.bar_width)
+                .show_percentage(),
+        );
+        match &job.state {
+            JobState::Failed(_) => {
+                ui.colored_label(ui.visuals().error_fg_color, state_text(job));
+            }
+            JobState::Running => {
+                ui.label(format!("{:.1} s", job.elapsed().as_secs_f64()));
+                stop = ui
+                    .small_button("Stop")
+                    .on_hover_text(format!("Stop {}", job.name))
+                    .clicked();
+            }
+            _ => {
+                ui.weak(state_text(job));
+            }
+        }
+        if opts.last_log
+            && let Some(l) = job.log.last()
+        {
+            ui.weak(l);
+        }
+    });
+    stop
+}
