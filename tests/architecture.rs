@@ -43,7 +43,11 @@ fn sources() -> Vec<(String, String)> {
     files
         .into_iter()
         .map(|p| {
-            let rel = p.strip_prefix(&src).unwrap().to_string_lossy().replace('\\', "/");
+            let rel = p
+                .strip_prefix(&src)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
             let text = std::fs::read_to_string(&p).unwrap();
             let code: String = text
                 .lines()
@@ -67,7 +71,9 @@ fn top_of(rel: &str) -> Option<&str> {
 
 fn may_draw(rel: &str) -> bool {
     let in_lab_ui = rel.starts_with("labs/")
-        && (rel.ends_with("/ui.rs") || rel.contains("/ui/") || rel == "labs/mod.rs"
+        && (rel.ends_with("/ui.rs")
+            || rel.contains("/ui/")
+            || rel == "labs/mod.rs"
             || rel == "labs/test_world.rs");
     in_lab_ui || rel.starts_with("widgets/") || rel.starts_with("app") || rel == "main.rs"
 }
@@ -106,7 +112,10 @@ fn only_the_app_and_main_name_the_app() {
         })
         .map(|(rel, _)| rel)
         .collect();
-    assert!(offenders.is_empty(), "these files use the GUI app: {offenders:?}");
+    assert!(
+        offenders.is_empty(),
+        "these files use the GUI app: {offenders:?}"
+    );
 }
 
 /// Edges `from -> to` between top-level modules, from `crate::<to>` paths.
@@ -119,7 +128,9 @@ fn module_graph() -> BTreeMap<String, BTreeSet<String>> {
                 .iter()
                 .any(|p| code.contains(p.as_str()));
             if to != from && uses {
-                g.entry(from.to_string()).or_default().insert(to.to_string());
+                g.entry(from.to_string())
+                    .or_default()
+                    .insert(to.to_string());
             }
         }
     }
@@ -139,7 +150,10 @@ fn top_level_modules_follow_the_layers() {
     }
     assert!(bad.is_empty(), "dependencies against the layers: {bad:?}");
     // The scan finds real edges (a broken scan would pass vacuously).
-    assert!(g["labs"].contains("core") && g["app"].contains("labs"), "{g:?}");
+    assert!(
+        g["labs"].contains("core") && g["app"].contains("labs"),
+        "{g:?}"
+    );
 }
 
 #[test]

@@ -6,9 +6,9 @@ use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use gradlab::core::{Event, NullSink, Sink, StopFlag, VecSink};
 use gradlab::data::catalog::{Catalog, Check, Dataset, DatasetState, FileState, check};
 use gradlab::data::download::{FetchOptions, fetch};
-use gradlab::core::{Event, NullSink, Sink, StopFlag, VecSink};
 
 fn shared_root() -> Option<PathBuf> {
     let root = std::env::var_os("GRADLAB_DATA")

@@ -9,13 +9,13 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
+use gradlab::core::events::Diverged;
+use gradlab::core::{Event, StopFlag, VecSink};
 use gradlab::data::graph::cora::{parse_cites, parse_content};
 use gradlab::data::seg::folder::{binarise_mask, load_folder};
 use gradlab::data::seg::image_io::{decode_dynamic, read_gray};
 use gradlab::labs::segmentation::UNetConfig;
 use gradlab::labs::segmentation::checkpoint::{self, ModelMeta, SegModel};
-use gradlab::core::events::Diverged;
-use gradlab::core::{Event, StopFlag, VecSink};
 use image::{DynamicImage, GrayImage, ImageFormat, Luma};
 use proptest::prelude::*;
 
@@ -1337,9 +1337,9 @@ fn seg_cli_refuses_a_huge_learning_rate() {
 /// why, and whose curves keep every epoch before the NaN (and nothing after).
 #[test]
 fn diverging_job_fails_with_a_message_and_keeps_its_finite_curve() {
+    use gradlab::core::jobs::{JobState, Jobs};
     use gradlab::data::graph::{SyntheticSpec, synthetic_graph};
     use gradlab::labs::graphs::{GraphConfig, ModelKind, Preset, run};
-    use gradlab::core::jobs::{JobState, Jobs};
     let g = synthetic_graph(&SyntheticSpec::default()).unwrap();
     // lr 1e18 (measured): the first epochs stay finite, a later one overflows to inf.
     let cfg = GraphConfig {

@@ -154,9 +154,9 @@ fn small_seg_config(epochs: usize, steps: usize) -> gradlab::labs::segmentation:
 /// (run 1 pays for one-off pools and caches).
 #[test]
 fn ten_consecutive_training_runs_do_not_grow_memory() {
+    use gradlab::core::{StopFlag, VecSink};
     use gradlab::data::graph::{SyntheticSpec, synthetic_graph};
     use gradlab::labs::graphs::{GraphConfig, ModelKind, Preset, train_one};
-    use gradlab::core::{StopFlag, VecSink};
     let _serial = measuring();
     let graph = synthetic_graph(&SyntheticSpec::default()).unwrap();
     let gat = GraphConfig {
@@ -196,9 +196,9 @@ fn ten_consecutive_training_runs_do_not_grow_memory() {
 /// progress, all stop when asked, within a second or so, and no thread is left behind.
 #[test]
 fn three_jobs_at_once_all_report_and_all_stop() {
+    use gradlab::core::jobs::JobState;
     use gradlab::data::graph::{SyntheticSpec, synthetic_graph};
     use gradlab::labs::graphs::{GraphConfig, ModelKind, Preset};
-    use gradlab::core::jobs::JobState;
     let _serial = measuring();
     let base_threads = thread_count().unwrap();
     let graph = Arc::new(synthetic_graph(&SyntheticSpec::default()).unwrap());

@@ -7,9 +7,9 @@ use eframe::egui;
 use serde_json::{Value, json};
 
 use crate::app::{GradlabApp, Settings};
+use crate::core::sysinfo::{percentile, thread_cpu_seconds};
 use crate::labs::segmentation::ui::SegmentationTab;
 use crate::widgets::files::FileTasks;
-use crate::core::sysinfo::{percentile, thread_cpu_seconds};
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct FrameStats {
@@ -65,9 +65,10 @@ pub fn ui_frames() -> anyhow::Result<Value> {
     );
     app.open_by_title("Segmentation");
     let idle = measure_frames(&mut app, 60, Duration::from_millis(16));
-    app.with_lab(&egui::Context::default(), |seg: &mut SegmentationTab, cx| {
-        seg.train_both(cx)
-    })
+    app.with_lab(
+        &egui::Context::default(),
+        |seg: &mut SegmentationTab, cx| seg.train_both(cx),
+    )
     .ok_or_else(|| anyhow::anyhow!("no Segmentation lab in the registry"))?;
     // Let both jobs get going (data generation, first steps) before timing.
     std::thread::sleep(Duration::from_secs(3));

@@ -2,8 +2,9 @@
 
 use eframe::egui;
 
-use crate::widgets::files::{FileMsg, FileTasks};
 use crate::core::jobs::{JobState, Jobs};
+use crate::widgets::files::{FileMsg, FileTasks};
+use crate::widgets::job_row::{JobRow, job_row};
 
 pub fn show(ui: &mut egui::Ui, jobs: &Jobs, files: &FileTasks) {
     ui.horizontal_wrapped(|ui| {
@@ -12,22 +13,13 @@ pub fn show(ui: &mut egui::Ui, jobs: &Jobs, files: &FileTasks) {
             ui.label("No jobs running");
         }
         for job in running {
-            ui.group(|ui| {
-                ui.label(&job.name);
-                ui.add(
-                    egui::ProgressBar::new(job.fraction())
-                        .desired_width(90.0)
-                        .show_percentage(),
-                );
-                ui.label(format!("{:.1} s", job.elapsed().as_secs_f32()));
-                if ui
-                    .small_button("Stop")
-                    .on_hover_text(format!("Stop {}", job.name))
-                    .clicked()
-                {
-                    job.stop();
-                }
-            });
+            let opts = JobRow {
+                bar_width: 90.0,
+                ..JobRow::default()
+            };
+            if ui.group(|ui| job_row(ui, job, opts)).inner {
+                job.stop();
+            }
         }
         if let Some(failed) = jobs
             .iter()

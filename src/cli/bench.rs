@@ -43,7 +43,11 @@ fn part(name: &str, f: impl FnOnce() -> anyhow::Result<Value>) -> anyhow::Result
 /// binary links in: see `app::frame_bench::ui_frames`).
 pub type ExternalPart = fn() -> anyhow::Result<Value>;
 
-pub fn run(args: &BenchArgs, data_dir: &Path, ui_frames: Option<ExternalPart>) -> anyhow::Result<Output> {
+pub fn run(
+    args: &BenchArgs,
+    data_dir: &Path,
+    ui_frames: Option<ExternalPart>,
+) -> anyhow::Result<Output> {
     let want = |p: &str| args.only.is_empty() || args.only.iter().any(|o| o == p);
     let threads = rayon::current_num_threads();
     let mut out = serde_json::Map::new();

@@ -9,8 +9,8 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::core::{Event, Picture, Sink, StopFlag, Summary};
 use crate::core::metrics::MetricStore;
+use crate::core::{Event, Picture, Sink, StopFlag, Summary};
 
 /// Called after each event so the UI repaints soon (the GUI passes `request_repaint_after`).
 pub type Waker = Arc<dyn Fn() + Send + Sync>;
@@ -227,7 +227,13 @@ impl Jobs {
     }
 
     /// Starts `run` like [`Jobs::spawn`]; its typed result is handed over by [`Jobs::take`].
-    pub fn spawn_typed<R, F>(&mut self, kind: &str, name: &str, waker: Waker, run: F) -> JobHandle<R>
+    pub fn spawn_typed<R, F>(
+        &mut self,
+        kind: &str,
+        name: &str,
+        waker: Waker,
+        run: F,
+    ) -> JobHandle<R>
     where
         R: JobOutput,
         F: FnOnce(&mut dyn Sink, &StopFlag) -> anyhow::Result<R> + Send + 'static,
@@ -447,8 +453,9 @@ mod tests {
         let mut jobs = Jobs::default();
         let saved = jobs.spawn_typed("test", "save", no_wake(), |_, _| Ok(Saved("a".into())));
         let loaded = jobs.spawn_typed("test", "load", no_wake(), |_, _| Ok(Loaded(7)));
-        let failed: JobHandle<Loaded> =
-            jobs.spawn_typed("test", "bad", no_wake(), |_, _| anyhow::bail!("no such file"));
+        let failed: JobHandle<Loaded> = jobs.spawn_typed("test", "bad", no_wake(), |_, _| {
+            anyhow::bail!("no such file")
+        });
         for id in [saved.id, loaded.id, failed.id] {
             wait_done(&mut jobs, id);
         }

@@ -4,8 +4,8 @@
 use std::fmt;
 
 use eframe::egui;
-use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde::Serialize;
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 
 use super::files::Saver;
@@ -76,14 +76,19 @@ pub fn to_csv(head: &[String], rows: &[Vec<String>]) -> String {
 
 /// One Markdown cell: pipes escaped, line breaks as `<br>` so a row stays one line.
 fn md_field(s: &str) -> String {
-    s.replace('|', "\\|").replace("\r\n", "<br>").replace('\n', "<br>")
+    s.replace('|', "\\|")
+        .replace("\r\n", "<br>")
+        .replace('\n', "<br>")
 }
 
 pub fn to_markdown(head: &[String], rows: &[Vec<String>]) -> String {
     let line = |r: &[String]| {
         format!(
             "| {} |\n",
-            r.iter().map(|c| md_field(c)).collect::<Vec<_>>().join(" | ")
+            r.iter()
+                .map(|c| md_field(c))
+                .collect::<Vec<_>>()
+                .join(" | ")
         )
     };
     let mut out = line(head) + &format!("|{}\n", "---|".repeat(head.len()));
@@ -120,9 +125,11 @@ pub fn results_table<R: Serialize>(
             }
             if ui.button("Export Markdown").clicked() {
                 let text = to_markdown(&head, &cells);
-                saver.save(&format!("{file_stem}.md"), ("Markdown", &["md"]), move || {
-                    Ok(text.into_bytes())
-                });
+                saver.save(
+                    &format!("{file_stem}.md"),
+                    ("Markdown", &["md"]),
+                    move || Ok(text.into_bytes()),
+                );
             }
         });
     });

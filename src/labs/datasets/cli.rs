@@ -7,13 +7,13 @@ use std::time::Instant;
 use anyhow::bail;
 use serde_json::json;
 
-use crate::labs::CliOutput as Output;
 use crate::core::progress::CliSink;
+use crate::core::{NullSink, StopFlag};
 use crate::data::catalog::{
     Catalog, Check, Dataset, DatasetState, DatasetStatus, check, human_size,
 };
 use crate::data::download::{FetchOptions, fetch};
-use crate::core::{NullSink, StopFlag};
+use crate::labs::CliOutput as Output;
 
 #[derive(clap::Args, Debug)]
 pub struct DataArgs {

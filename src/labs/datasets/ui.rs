@@ -9,14 +9,14 @@ use std::sync::mpsc::{self, Receiver};
 use eframe::egui;
 use serde::{Deserialize, Serialize};
 
-use crate::widgets::TabCx;
-use crate::labs::{Lab, load_ron, save_ron};
+use crate::core::NullSink;
+use crate::core::jobs::{Job, JobId, JobState};
 use crate::data::catalog::{
     Catalog, Check, Dataset, DatasetState, DatasetStatus, check, human_size,
 };
 use crate::data::download::{FetchOptions, fetch};
-use crate::core::NullSink;
-use crate::core::jobs::{Job, JobId, JobState};
+use crate::labs::{Lab, load_ron, save_ron};
+use crate::widgets::TabCx;
 
 /// Job kind of everything this tab starts.
 const KIND: &str = "datasets";
@@ -125,29 +125,29 @@ impl DatasetsTab {
         let status = self.rt.statuses.get(&ds.name);
         let (start, stop_job) = ui
             .group(|ui| {
-            ui.set_width(ui.available_width());
-            ui.horizontal(|ui| {
-                ui.strong(&ds.title);
-                ui.label(format!("({})", ds.name));
-            });
-            ui.label(&ds.description);
-            facts_grid(ui, ds, status, cx.data_dir);
-            if let Some(s) = status {
-                problems(ui, s);
-            }
-            let clicked = action_row(ui, status, running.map(|(j, a)| (*j, *a)));
-            if running.is_none()
-                && let Some((is_err, msg)) = self.rt.messages.get(&ds.name)
-            {
-                let color = if *is_err {
-                    ui.visuals().error_fg_color
-                } else {
-                    ui.visuals().text_color()
-                };
-                ui.add(egui::Label::new(egui::RichText::new(msg).color(color)).wrap());
-            }
-            clicked
-        })
+                ui.set_width(ui.available_width());
+                ui.horizontal(|ui| {
+                    ui.strong(&ds.title);
+                    ui.label(format!("({})", ds.name));
+                });
+                ui.label(&ds.description);
+                facts_grid(ui, ds, status, cx.data_dir);
+                if let Some(s) = status {
+                    problems(ui, s);
+                }
+                let clicked = action_row(ui, status, running.map(|(j, a)| (*j, *a)));
+                if running.is_none()
+                    && let Some((is_err, msg)) = self.rt.messages.get(&ds.name)
+                {
+                    let color = if *is_err {
+                        ui.visuals().error_fg_color
+                    } else {
+                        ui.visuals().text_color()
+                    };
+                    ui.add(egui::Label::new(egui::RichText::new(msg).color(color)).wrap());
+                }
+                clicked
+            })
             .inner;
 
         if stop_job && let Some((j, _)) = running {

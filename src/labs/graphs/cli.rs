@@ -6,12 +6,12 @@ use std::time::Instant;
 use anyhow::Context;
 use serde_json::json;
 
-use crate::labs::CliOutput as Output;
+use crate::core::StopFlag;
 use crate::core::progress::CliSink;
 use crate::data::graph::{Graph, SyntheticSpec, load_cora, synthetic_graph};
-use crate::core::StopFlag;
-use crate::labs::graphs::train::Trainer;
+use crate::labs::CliOutput as Output;
 use crate::labs::graphs::config::{DatasetArg, GraphParams};
+use crate::labs::graphs::train::Trainer;
 use crate::labs::graphs::{GraphConfig, ModelKind, Preset, run_seeds};
 
 #[derive(clap::Args, Debug)]

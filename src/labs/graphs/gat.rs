@@ -9,10 +9,10 @@ use super::edge_ops::{
     aggregate, aggregate_reference, edge_scores, edge_scores_reference, edge_softmax,
     edge_softmax_reference,
 };
-use crate::core::kernels::elu;
 use super::model::{Forward, add_bias, input_features};
-use crate::core::nn::{dropout, xavier_var, zeros_var};
 use super::prep::Prepared;
+use crate::core::kernels::elu;
+use crate::core::nn::{dropout, xavier_var, zeros_var};
 
 const SLOPE: f32 = 0.2;
 

@@ -5,8 +5,8 @@ use rand::rngs::SmallRng;
 
 use super::config::GraphConfig;
 use super::model::{Forward, add_bias, input_features};
-use crate::core::nn::{dropout, uniform_var};
 use super::prep::Prepared;
+use crate::core::nn::{dropout, uniform_var};
 
 pub struct Gcn {
     w1: Var,
@@ -179,11 +179,6 @@ mod tests {
             candle_nn::loss::nll(&lp.index_select(&p.train_idx, 0)?, &p.train_y)
         };
         // Step 1e-3 (in the helper): a larger one can cross a ReLU kink on this tiny graph.
-        crate::core::test_util::assert_grads_match_fd(
-            &m.vars(),
-            || loss(&m, &mut rng),
-            1e-3,
-            0.01,
-        )
+        crate::core::test_util::assert_grads_match_fd(&m.vars(), || loss(&m, &mut rng), 1e-3, 0.01)
     }
 }

@@ -5,8 +5,8 @@ use rand::rngs::SmallRng;
 
 use super::config::GraphConfig;
 use super::model::{Forward, add_bias, input_features};
-use crate::core::nn::{dropout, uniform_var};
 use super::prep::Prepared;
+use crate::core::nn::{dropout, uniform_var};
 
 pub struct Mlp {
     w1: Var,

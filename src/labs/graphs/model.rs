@@ -64,7 +64,11 @@ pub fn input_features(
     rng: &mut SmallRng,
 ) -> SparseConst {
     if train && cfg.input_dropout && cfg.dropout > 0.0 {
-        p.x.scaled(&crate::core::nn::dropout_mask(rng, p.x.csr().nnz(), cfg.dropout))
+        p.x.scaled(&crate::core::nn::dropout_mask(
+            rng,
+            p.x.csr().nnz(),
+            cfg.dropout,
+        ))
     } else {
         p.x.clone()
     }

@@ -12,13 +12,13 @@ use serde_json::json;
 
 use super::config::GraphConfig;
 use super::model::{Forward, Net};
-use crate::core::nn::Adam;
-use crate::core::stats::{mean_std, median};
 use super::pca::pca2;
 use super::prep::Prepared;
-use crate::data::graph::{Graph, Split};
 use crate::core::events::ensure_finite;
+use crate::core::nn::Adam;
+use crate::core::stats::{mean_std, median};
 use crate::core::{Event, Sink, StopFlag, Summary};
+use crate::data::graph::{Graph, Split};
 
 /// The hidden representations projected to 2-D, sent every few epochs.
 #[derive(Clone, Debug)]
@@ -388,9 +388,9 @@ pub fn summarize(cfg: &GraphConfig, graph: &Graph, runs: &[RunResult]) -> Summar
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::{NullSink, VecSink};
     use crate::data::graph::{SplitKind, SyntheticSpec, load_cora, synthetic_graph};
     use crate::labs::graphs::config::{AdjNorm, ModelKind, Preset};
-    use crate::core::{NullSink, VecSink};
 
     fn quick(model: ModelKind, epochs: usize) -> GraphConfig {
         GraphConfig {

@@ -8,18 +8,18 @@ use eframe::egui;
 use egui_plot::{Bar, BarChart, Legend, Plot, Points};
 use serde::{Deserialize, Serialize};
 
-use crate::widgets::plot::{Curve, PlotSpec};
-use crate::widgets::{PALETTE, TabCx};
-use crate::labs::{Lab, load_ron, save_ron};
+use crate::core::jobs::{Job, JobId};
 use crate::data::graph::{Graph, SplitKind, SyntheticSpec, load_cora, synthetic_graph};
 use crate::labs::graphs::{
     AdjNorm, AttentionSnapshot, ConfusionMatrix, DatasetArg, EmbeddingSnapshot, GraphConfig,
     GraphParams, ModelKind, Preset, run_seeds,
 };
-use crate::core::jobs::{Job, JobId};
+use crate::labs::{Lab, load_ron, save_ron};
 use crate::widgets::job_row::{JobRow, job_row};
 use crate::widgets::metric_panel::{Panel, metric_panel};
+use crate::widgets::plot::{Curve, PlotSpec};
 use crate::widgets::results_table::results_table;
+use crate::widgets::{PALETTE, TabCx};
 
 const KIND: &str = "graph";
 
@@ -243,7 +243,10 @@ impl GraphsTab {
         ui.horizontal_wrapped(|ui| {
             ui.label("Preset:");
             for p in Preset::ALL {
-                if ui.selectable_label(self.params.preset == p, p.label()).clicked() {
+                if ui
+                    .selectable_label(self.params.preset == p, p.label())
+                    .clicked()
+                {
                     self.params.preset = p;
                     self.gcn = GraphConfig::preset(ModelKind::Gcn, p);
                     self.gat = GraphConfig::preset(ModelKind::Gat, p);
@@ -364,7 +367,9 @@ impl GraphsTab {
             .as_ref()
             .map(|(_, g)| g.name.clone())
             .unwrap_or_default();
-        self.rt.started.push((id, model, cfg, dataset, self.params.preset));
+        self.rt
+            .started
+            .push((id, model, cfg, dataset, self.params.preset));
         self.rt.inspect = None;
     }
 

@@ -4,12 +4,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::labs::CliOutput as Output;
-use crate::core::progress::CliSink;
 use crate::core::StopFlag;
+use crate::core::files::{atomic_write, png_bytes};
+use crate::core::progress::CliSink;
+use crate::labs::CliOutput as Output;
 use crate::labs::segmentation::config::SegParams;
 use crate::labs::segmentation::{checkpoint, train};
-use crate::core::files::{atomic_write, png_bytes};
 
 #[derive(clap::Args, Debug)]
 pub struct SegArgs {

@@ -266,8 +266,8 @@ impl CustomOp2 for Conv3x3 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::labs::segmentation::ops::conv3x3_im2col;
     use crate::core::test_util::{max_diff, randn};
+    use crate::labs::segmentation::ops::conv3x3_im2col;
     use candle_core::Var;
 
     #[test]

@@ -3,8 +3,8 @@
 //!
 //! Classes: class 1 = membrane / boundary (what the single logit predicts), class 0 = interior.
 
-pub mod cli;
 pub mod checkpoint;
+pub mod cli;
 pub mod config;
 pub mod conv;
 pub mod infer;
@@ -12,8 +12,8 @@ pub mod metrics;
 pub mod ops;
 pub mod render;
 pub mod train;
-pub mod unet;
 pub mod ui;
+pub mod unet;
 
 pub use checkpoint::{ModelMeta, SegModel};
 pub use train::{SegConfig, SegEpoch, TrainOutput, TrainedSeg, bench_steps, run, train};

@@ -17,8 +17,8 @@ use super::infer::predict;
 use super::metrics::Confusion;
 use super::render;
 use super::unet::{UNet, UNetConfig, count, loss, trainable};
-use crate::data::seg::{self, DatasetSpec, SegData};
 use crate::core::events::{Picture, Sink, StopFlag, Summary, ensure_finite};
+use crate::data::seg::{self, DatasetSpec, SegData};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -336,8 +336,8 @@ pub fn bench_steps() -> anyhow::Result<serde_json::Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::seg::shapes::ShapesConfig;
     use crate::core::events::VecSink;
+    use crate::data::seg::shapes::ShapesConfig;
 
     /// The smallest run that exercises the whole loop.
     fn tiny() -> SegConfig {

@@ -227,12 +227,17 @@ impl SegmentationTab {
         if let Some(path) = cx.files.take_picked(PICK_IMAGE) {
             match self.current_model(cx) {
                 Some(model) => {
-                    let h = cx.jobs.spawn_typed(KIND_IO, "segment image", cx.waker.clone(), move |_sink, _stop| {
-                        let image = read_gray(&path)?;
-                        let m = &model.meta;
-                        let probs = infer::predict(&model.net, &image, m.mean, m.std)?;
-                        Ok(Arc::new(Inferred { path, image, probs }))
-                    });
+                    let h = cx.jobs.spawn_typed(
+                        KIND_IO,
+                        "segment image",
+                        cx.waker.clone(),
+                        move |_sink, _stop| {
+                            let image = read_gray(&path)?;
+                            let m = &model.meta;
+                            let probs = infer::predict(&model.net, &image, m.mean, m.std)?;
+                            Ok(Arc::new(Inferred { path, image, probs }))
+                        },
+                    );
                     self.rt.infer = Some(h);
                 }
                 None => self.rt.message = Some("train or load a model first".into()),
@@ -371,18 +376,34 @@ impl SegmentationTab {
     fn training_controls(&mut self, ui: &mut egui::Ui, data_dir: &Path) {
         let resolved = match self.dataset(data_dir) {
             Ok(ds) => self.config(ds, true),
-            Err(_) => self.config(DatasetSpec::Folder { dir: PathBuf::new(), invert: false }, true),
+            Err(_) => self.config(
+                DatasetSpec::Folder {
+                    dir: PathBuf::new(),
+                    invert: false,
+                },
+                true,
+            ),
         };
         let p = &mut self.settings.params;
         ui.horizontal(|ui| {
             ui.heading("Model and training");
-            let edited = *p != SegParams { dataset: p.dataset.clone(), invert: p.invert, skips: p.skips, ..SegParams::default() };
+            let edited = *p
+                != SegParams {
+                    dataset: p.dataset.clone(),
+                    invert: p.invert,
+                    skips: p.skips,
+                    ..SegParams::default()
+                };
             if ui
                 .add_enabled(edited, egui::Button::new("Defaults"))
                 .on_hover_text("The dataset's defaults (the same as gradlab seg's)")
                 .clicked()
             {
-                *p = SegParams { dataset: p.dataset.clone(), invert: p.invert, ..SegParams::default() };
+                *p = SegParams {
+                    dataset: p.dataset.clone(),
+                    invert: p.invert,
+                    ..SegParams::default()
+                };
             }
         });
         egui::Grid::new("seg_train_grid")
@@ -390,13 +411,23 @@ impl SegmentationTab {
             .show(ui, |ui| {
                 let r = &resolved;
                 override_drag(ui, "depth", &mut p.depth, r.unet.depth, |d| d.range(1..=6));
-                override_drag(ui, "base channels", &mut p.base, r.unet.base, |d| d.range(2..=64));
+                override_drag(ui, "base channels", &mut p.base, r.unet.base, |d| {
+                    d.range(2..=64)
+                });
                 override_drag(ui, "epochs", &mut p.epochs, r.epochs, |d| d.range(1..=500));
-                override_drag(ui, "steps / epoch", &mut p.steps, r.steps_per_epoch, |d| d.range(1..=1000));
-                override_drag(ui, "crop", &mut p.crop, r.crop, |d| d.range(16..=512).speed(8));
+                override_drag(ui, "steps / epoch", &mut p.steps, r.steps_per_epoch, |d| {
+                    d.range(1..=1000)
+                });
+                override_drag(ui, "crop", &mut p.crop, r.crop, |d| {
+                    d.range(16..=512).speed(8)
+                });
                 override_drag(ui, "batch", &mut p.batch, r.batch, |d| d.range(1..=64));
-                override_drag(ui, "learning rate", &mut p.lr, r.lr, |d| d.range(1e-5..=0.1).speed(1e-4));
-                override_drag(ui, "Dice weight", &mut p.dice, r.dice, |d| d.range(0.0..=5.0).speed(0.05));
+                override_drag(ui, "learning rate", &mut p.lr, r.lr, |d| {
+                    d.range(1e-5..=0.1).speed(1e-4)
+                });
+                override_drag(ui, "Dice weight", &mut p.dice, r.dice, |d| {
+                    d.range(0.0..=5.0).speed(0.05)
+                });
                 override_drag(ui, "seed", &mut p.seed, r.seed, |d| d);
             });
         let on = resolved.unet;
@@ -429,10 +460,10 @@ impl SegmentationTab {
         });
         for (label, id) in [("skips on", self.rt.on), ("skips off", self.rt.off)] {
             if let Some(job) = id.and_then(|id| cx.jobs.get(id)) {
-                ui.add(egui::ProgressBar::new(job.fraction()).text(format!(
-                    "{label}: {}",
-                    job_row::state_text(job)
-                )));
+                ui.add(
+                    egui::ProgressBar::new(job.fraction())
+                        .text(format!("{label}: {}", job_row::state_text(job))),
+                );
             }
         }
     }
@@ -699,27 +730,41 @@ fn override_drag<T: egui::emath::Numeric>(
 }
 
 fn shapes_grid(ui: &mut egui::Ui, shapes: &mut ShapesConfig) {
-    egui::Grid::new("shapes_grid").num_columns(2).show(ui, |ui| {
-        let mut row = |label: &str, w: egui::DragValue<'_>| {
-            labeled(ui, label, w);
-            ui.end_row();
-        };
-        row("image size", egui::DragValue::new(&mut shapes.size).range(32..=1024));
-        row("images", egui::DragValue::new(&mut shapes.count).range(2..=1000));
-        row(
-            "cell diameter",
-            egui::DragValue::new(&mut shapes.cell).range(8.0..=100.0).speed(0.5),
-        );
-        row(
-            "membrane width",
-            egui::DragValue::new(&mut shapes.membrane).range(0.5..=6.0).speed(0.1),
-        );
-        row(
-            "noise",
-            egui::DragValue::new(&mut shapes.noise).range(0.0..=0.5).speed(0.01),
-        );
-        row("data seed", egui::DragValue::new(&mut shapes.seed));
-    });
+    egui::Grid::new("shapes_grid")
+        .num_columns(2)
+        .show(ui, |ui| {
+            let mut row = |label: &str, w: egui::DragValue<'_>| {
+                labeled(ui, label, w);
+                ui.end_row();
+            };
+            row(
+                "image size",
+                egui::DragValue::new(&mut shapes.size).range(32..=1024),
+            );
+            row(
+                "images",
+                egui::DragValue::new(&mut shapes.count).range(2..=1000),
+            );
+            row(
+                "cell diameter",
+                egui::DragValue::new(&mut shapes.cell)
+                    .range(8.0..=100.0)
+                    .speed(0.5),
+            );
+            row(
+                "membrane width",
+                egui::DragValue::new(&mut shapes.membrane)
+                    .range(0.5..=6.0)
+                    .speed(0.1),
+            );
+            row(
+                "noise",
+                egui::DragValue::new(&mut shapes.noise)
+                    .range(0.0..=0.5)
+                    .speed(0.01),
+            );
+            row("data seed", egui::DragValue::new(&mut shapes.seed));
+        });
 }
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
 //! `gradlab theory`: the seven theory checks, headless.
 
-use crate::labs::CliOutput as Output;
-use crate::core::progress::CliSink;
 use crate::core::StopFlag;
+use crate::core::progress::CliSink;
+use crate::labs::CliOutput as Output;
 use crate::labs::theory::config::TheoryConfig;
 use crate::labs::theory::{self, CheckResult};
 

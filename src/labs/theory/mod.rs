@@ -2,10 +2,10 @@
 //! fail. A check takes its parameters, a sink for live curves and a stop flag, and returns a
 //! [`CheckResult`]; [`run_all`] runs them in order for the CLI, the bench and the GUI's "Run all".
 
-pub mod cli;
-pub mod config;
 pub mod attention_conv1d;
 pub mod attention_maxpool;
+pub mod cli;
+pub mod config;
 pub mod jl_near_orthogonal;
 pub mod linalg;
 pub mod linear_attention;

@@ -6,15 +6,15 @@ use std::collections::{BTreeMap, HashSet};
 use eframe::egui;
 use serde::{Deserialize, Serialize};
 
-use crate::widgets::TabCx;
-use crate::labs::{Lab, load_ron, save_ron};
-use crate::widgets::plot::{Curve, PlotSpec, curves_plot};
+use crate::core::jobs::{JobId, JobState, Jobs};
 use crate::labs::theory::{
     self, CHECKS, CheckInfo, CheckResult, Counterexample, PlotData, SuiteResult, TheoryParams,
     attention_conv1d, attention_maxpool, jl_near_orthogonal, linear_attention, lowrank_attention,
     relu_chain, rnn_sigmoid_bound,
 };
-use crate::core::jobs::{JobId, JobState, Jobs};
+use crate::labs::{Lab, load_ron, save_ron};
+use crate::widgets::TabCx;
+use crate::widgets::plot::{Curve, PlotSpec, curves_plot};
 
 const KIND: &str = "theory";
 
@@ -210,7 +210,8 @@ impl TheoryTab {
                 .iter()
                 .enumerate()
                 .map(|(i, (n, pts))| {
-                    Curve::new(n.clone(), pts).color(crate::widgets::PALETTE[i % crate::widgets::PALETTE.len()])
+                    Curve::new(n.clone(), pts)
+                        .color(crate::widgets::PALETTE[i % crate::widgets::PALETTE.len()])
                 })
                 .collect();
             let id = format!("theory_{}_{}", info.id, p.key);
@@ -450,164 +451,164 @@ fn params_ui(ui: &mut egui::Ui, id: &str, p: &mut TheoryParams) -> bool {
 
 fn relu_chain_params(ui: &mut egui::Ui, q: &mut relu_chain::Params) -> bool {
     let mut c = false;
-        c |= slider_f(
-            ui,
-            &mut q.weight_scale,
-            0.1,
-            5.0,
-            true,
-            "weight scale (geometric mean of |w_i|)",
-        );
-        c |= slider_f(ui, &mut q.spread, 0.0, 2.0, false, "spread of ln|w_i|");
-        c |= slider_f(ui, &mut q.p_negative, 0.0, 1.0, false, "P(w_i < 0)");
-        c |= slider_u(ui, &mut q.max_depth, 1, 60, false, "max depth n");
-        c |= slider_u(
-            ui,
-            &mut q.trials_per_depth,
-            10,
-            2000,
-            true,
-            "draws per depth",
-        );
-        c |= seed_ui(ui, &mut q.seed);
+    c |= slider_f(
+        ui,
+        &mut q.weight_scale,
+        0.1,
+        5.0,
+        true,
+        "weight scale (geometric mean of |w_i|)",
+    );
+    c |= slider_f(ui, &mut q.spread, 0.0, 2.0, false, "spread of ln|w_i|");
+    c |= slider_f(ui, &mut q.p_negative, 0.0, 1.0, false, "P(w_i < 0)");
+    c |= slider_u(ui, &mut q.max_depth, 1, 60, false, "max depth n");
+    c |= slider_u(
+        ui,
+        &mut q.trials_per_depth,
+        10,
+        2000,
+        true,
+        "draws per depth",
+    );
+    c |= seed_ui(ui, &mut q.seed);
     c
 }
 
 fn rnn_sigmoid_bound_params(ui: &mut egui::Ui, q: &mut rnn_sigmoid_bound::Params) -> bool {
     let mut c = false;
-        c |= slider_f(ui, &mut q.gamma, 0.01, 4.0, true, "gamma = sigma_max(W)");
-        c |= slider_u(ui, &mut q.hidden_max, 1, 32, false, "largest hidden size");
-        c |= slider_u(ui, &mut q.n_max, 2, 60, false, "max n");
-        c |= slider_u(ui, &mut q.trials_per_n, 1, 100, false, "trials per n");
-        c |= seed_ui(ui, &mut q.seed);
+    c |= slider_f(ui, &mut q.gamma, 0.01, 4.0, true, "gamma = sigma_max(W)");
+    c |= slider_u(ui, &mut q.hidden_max, 1, 32, false, "largest hidden size");
+    c |= slider_u(ui, &mut q.n_max, 2, 60, false, "max n");
+    c |= slider_u(ui, &mut q.trials_per_n, 1, 100, false, "trials per n");
+    c |= seed_ui(ui, &mut q.seed);
     c
 }
 
 fn linear_attention_params(ui: &mut egui::Ui, q: &mut linear_attention::Params) -> bool {
     let mut c = false;
-        c |= slider_u(ui, &mut q.d, 1, 64, false, "d");
-        c |= slider_u(ui, &mut q.n_max, 512, 65536, true, "max n (linear form)");
-        c |= slider_u(
-            ui,
-            &mut q.n_max_quadratic,
-            256,
-            8192,
-            true,
-            "max n (quadratic form)",
-        );
-        c |= slider_u(ui, &mut q.trials, 1, 500, true, "equality trials");
-        c |= seed_ui(ui, &mut q.seed);
+    c |= slider_u(ui, &mut q.d, 1, 64, false, "d");
+    c |= slider_u(ui, &mut q.n_max, 512, 65536, true, "max n (linear form)");
+    c |= slider_u(
+        ui,
+        &mut q.n_max_quadratic,
+        256,
+        8192,
+        true,
+        "max n (quadratic form)",
+    );
+    c |= slider_u(ui, &mut q.trials, 1, 500, true, "equality trials");
+    c |= seed_ui(ui, &mut q.seed);
     c
 }
 
 fn lowrank_attention_params(ui: &mut egui::Ui, q: &mut lowrank_attention::Params) -> bool {
     let mut c = false;
-        c |= slider_u(ui, &mut q.k, 1, 128, true, "rank k");
-        c |= slider_u(ui, &mut q.d, 1, 64, false, "d");
-        c |= slider_u(ui, &mut q.n_max, 512, 65536, true, "max n (low rank)");
-        c |= slider_u(
-            ui,
-            &mut q.n_max_dense,
-            256,
-            4096,
-            true,
-            "max n (dense; P is 8 n² bytes)",
-        );
-        c |= slider_u(
-            ui,
-            &mut q.n_for_k_sweep,
-            256,
-            4096,
-            true,
-            "n of the k sweep",
-        );
-        c |= slider_u(ui, &mut q.trials, 1, 300, true, "equality trials");
-        q.n_min = q.n_min.max(q.k);
-        c |= seed_ui(ui, &mut q.seed);
+    c |= slider_u(ui, &mut q.k, 1, 128, true, "rank k");
+    c |= slider_u(ui, &mut q.d, 1, 64, false, "d");
+    c |= slider_u(ui, &mut q.n_max, 512, 65536, true, "max n (low rank)");
+    c |= slider_u(
+        ui,
+        &mut q.n_max_dense,
+        256,
+        4096,
+        true,
+        "max n (dense; P is 8 n² bytes)",
+    );
+    c |= slider_u(
+        ui,
+        &mut q.n_for_k_sweep,
+        256,
+        4096,
+        true,
+        "n of the k sweep",
+    );
+    c |= slider_u(ui, &mut q.trials, 1, 300, true, "equality trials");
+    q.n_min = q.n_min.max(q.k);
+    c |= seed_ui(ui, &mut q.seed);
     c
 }
 
 fn attention_conv1d_params(ui: &mut egui::Ui, q: &mut attention_conv1d::Params) -> bool {
     let mut c = false;
-        ui.horizontal(|ui| {
-            ui.label("sequence ends:");
-            for conv in [
-                attention_conv1d::Convention::TokensOnly,
-                attention_conv1d::Convention::ZeroPadded,
-            ] {
-                c |= ui
-                    .selectable_value(&mut q.convention, conv, conv.describe())
-                    .changed();
-            }
-        });
-        c |= slider_u(ui, &mut q.n_max, 2, 64, false, "max n");
-        c |= slider_u(ui, &mut q.trials, 10, 2000, true, "random sequences");
-        ui.horizontal(|ui| {
-            let l = ui.label("kernel to emulate (offsets -1, 0, +1):");
-            for v in q.custom_kernel.iter_mut() {
-                c |= ui
-                    .add(egui::DragValue::new(v).speed(0.05).range(-5.0..=5.0))
-                    .labelled_by(l.id)
-                    .changed();
-            }
-        });
-        c |= seed_ui(ui, &mut q.seed);
+    ui.horizontal(|ui| {
+        ui.label("sequence ends:");
+        for conv in [
+            attention_conv1d::Convention::TokensOnly,
+            attention_conv1d::Convention::ZeroPadded,
+        ] {
+            c |= ui
+                .selectable_value(&mut q.convention, conv, conv.describe())
+                .changed();
+        }
+    });
+    c |= slider_u(ui, &mut q.n_max, 2, 64, false, "max n");
+    c |= slider_u(ui, &mut q.trials, 10, 2000, true, "random sequences");
+    ui.horizontal(|ui| {
+        let l = ui.label("kernel to emulate (offsets -1, 0, +1):");
+        for v in q.custom_kernel.iter_mut() {
+            c |= ui
+                .add(egui::DragValue::new(v).speed(0.05).range(-5.0..=5.0))
+                .labelled_by(l.id)
+                .changed();
+        }
+    });
+    c |= seed_ui(ui, &mut q.seed);
     c
 }
 
 fn attention_maxpool_params(ui: &mut egui::Ui, q: &mut attention_maxpool::Params) -> bool {
     let mut c = false;
-        ui.horizontal(|ui| {
-            ui.label("query:");
-            for qq in [
-                attention_maxpool::Query::FromInput,
-                attention_maxpool::Query::Constant,
-            ] {
-                c |= ui
-                    .selectable_value(&mut q.query, qq, qq.describe())
-                    .changed();
-            }
-        });
-        c |= slider_f(
-            ui,
-            &mut q.c_max,
-            0.5,
-            1000.0,
-            true,
-            "largest c (verdict taken there)",
-        );
-        c |= slider_u(ui, &mut q.k, 1, 5, false, "window half-width k");
-        c |= slider_u(ui, &mut q.n_max, 1, 64, false, "max n");
-        c |= slider_u(ui, &mut q.trials, 10, 2000, true, "random sequences");
-        c |= seed_ui(ui, &mut q.seed);
+    ui.horizontal(|ui| {
+        ui.label("query:");
+        for qq in [
+            attention_maxpool::Query::FromInput,
+            attention_maxpool::Query::Constant,
+        ] {
+            c |= ui
+                .selectable_value(&mut q.query, qq, qq.describe())
+                .changed();
+        }
+    });
+    c |= slider_f(
+        ui,
+        &mut q.c_max,
+        0.5,
+        1000.0,
+        true,
+        "largest c (verdict taken there)",
+    );
+    c |= slider_u(ui, &mut q.k, 1, 5, false, "window half-width k");
+    c |= slider_u(ui, &mut q.n_max, 1, 64, false, "max n");
+    c |= slider_u(ui, &mut q.trials, 10, 2000, true, "random sequences");
+    c |= seed_ui(ui, &mut q.seed);
     c
 }
 
 fn jl_near_orthogonal_params(ui: &mut egui::Ui, q: &mut jl_near_orthogonal::Params) -> bool {
     let mut c = false;
-        c |= slider_f(
-            ui,
-            &mut q.c,
-            0.5,
-            100.0,
-            true,
-            "constant c (72 in the claim)",
-        );
-        let mut n_max = q.ns.iter().copied().max().unwrap_or(128);
-        if slider_u(ui, &mut n_max, 2, 512, true, "largest n (n = 2, 4, 8, ...)") {
-            q.ns = theory::timing::doublings(2, n_max);
-            c = true;
-        }
-        c |= slider_u(ui, &mut q.cap, 10, 5000, true, "count cap");
-        c |= slider_u(
-            ui,
-            &mut q.repeats,
-            1,
-            10,
-            false,
-            "random streams per (n, delta)",
-        );
-        c |= seed_ui(ui, &mut q.seed);
+    c |= slider_f(
+        ui,
+        &mut q.c,
+        0.5,
+        100.0,
+        true,
+        "constant c (72 in the claim)",
+    );
+    let mut n_max = q.ns.iter().copied().max().unwrap_or(128);
+    if slider_u(ui, &mut n_max, 2, 512, true, "largest n (n = 2, 4, 8, ...)") {
+        q.ns = theory::timing::doublings(2, n_max);
+        c = true;
+    }
+    c |= slider_u(ui, &mut q.cap, 10, 5000, true, "count cap");
+    c |= slider_u(
+        ui,
+        &mut q.repeats,
+        1,
+        10,
+        false,
+        "random streams per (n, delta)",
+    );
+    c |= seed_ui(ui, &mut q.seed);
     c
 }
 
