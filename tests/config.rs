@@ -83,3 +83,30 @@ fn theory_gui_and_cli_defaults_agree() {
     };
     assert_eq!(TheoryTab::default().params, args.config.params);
 }
+
+#[test]
+fn print_config_prints_json_and_runs_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    // No data in `dir`: a graph or ISBI run would fail, so success means nothing ran.
+    for (args, key) in [
+        (&["theory"][..], "params"),
+        (&["graph", "--model", "gat"][..], "run"),
+        (&["seg", "--dataset", "isbi"][..], "steps_per_epoch"),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_gradlab"))
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(args)
+            .arg("--print-config")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e})"));
+        assert!(v.get(key).is_some(), "{args:?}: no {key} in {v}");
+    }
+}
