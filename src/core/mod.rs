@@ -1,12 +1,14 @@
 //! Shared by every lab; never imports egui or a lab.
 
 pub mod events;
+pub mod figures;
 pub mod files;
 pub mod jobs;
 pub mod kernels;
 pub mod metrics;
 pub mod nn;
 pub mod progress;
+pub mod report;
 pub mod stats;
 pub mod sysinfo;
 #[cfg(test)]

@@ -50,6 +50,17 @@ impl Saver {
         filter: (&str, &[&str]),
         produce: impl FnOnce() -> anyhow::Result<Vec<u8>> + Send + 'static,
     ) {
+        self.save_with_csv(file_name, filter, move || Ok((produce()?, None)));
+    }
+
+    /// Like [`Self::save`], and when `produce` also returns CSV text, writes it beside the file
+    /// (same name, `.csv`): a figure together with the data it plots.
+    pub fn save_with_csv(
+        &self,
+        file_name: &str,
+        filter: (&str, &[&str]),
+        produce: impl FnOnce() -> anyhow::Result<(Vec<u8>, Option<String>)> + Send + 'static,
+    ) {
         let this = self.clone();
         let file_name = file_name.to_string();
         let (fname, exts) = (
@@ -58,10 +69,19 @@ impl Saver {
         );
         std::thread::spawn(move || {
             let msg = match this.ask_save_path(&file_name, &fname, &exts) {
-                Ok(Some(path)) => match produce().and_then(|bytes| atomic_write(&path, &bytes)) {
-                    Ok(()) => FileMsg::Saved(path),
-                    Err(e) => FileMsg::Error(format!("{e:#}")),
-                },
+                Ok(Some(path)) => {
+                    let written = produce().and_then(|(bytes, csv)| {
+                        atomic_write(&path, &bytes)?;
+                        if let Some(csv) = csv {
+                            atomic_write(&path.with_extension("csv"), csv.as_bytes())?;
+                        }
+                        Ok(())
+                    });
+                    match written {
+                        Ok(()) => FileMsg::Saved(path),
+                        Err(e) => FileMsg::Error(format!("{e:#}")),
+                    }
+                }
                 Ok(None) => return,
                 Err(msg) => FileMsg::Error(msg),
             };

@@ -1,11 +1,14 @@
-//! Metric curves -> egui_plot, with legend, hover read-out, log-y switch and PNG/CSV export.
+//! Figures -> egui_plot, with legend, hover read-out, log-y switch, and exports drawn from the
+//! same [`Figure`] the reports use: SVG (vector), PNG at a chosen size, CSV of the plotted data.
 
 use eframe::egui;
-use egui_plot::{Legend, Line, Plot, PlotPoints};
+use egui_plot::{Corner, FilledArea, Legend, Line, LineStyle, Plot, PlotPoints};
 
 use super::files::Saver;
-use crate::core::files::png_bytes;
-use crate::core::metrics::to_csv;
+use crate::core::figures::{
+    self, Axis, ExportSize, Figure, Series, Stroke, format_number, quiet_corner, to_csv, to_png,
+    to_svg,
+};
 
 /// One curve to draw.
 pub struct Curve<'a> {
@@ -31,6 +34,8 @@ impl<'a> Curve<'a> {
 pub struct PlotSpec<'a> {
     /// Unique among the plots on screen; also the default export file name.
     pub id: &'a str,
+    /// The exported figure's title (the on-screen plot shows the y label above it instead).
+    pub title: &'a str,
     pub x_label: &'a str,
     pub y_label: &'a str,
     pub height: f32,
@@ -44,12 +49,17 @@ impl<'a> PlotSpec<'a> {
     pub fn new(id: &'a str, x_label: &'a str, y_label: &'a str) -> Self {
         Self {
             id,
+            title: "",
             x_label,
             y_label,
             height: 220.0,
             log_y: false,
             log_x: false,
         }
+    }
+    pub fn title(mut self, t: &'a str) -> Self {
+        self.title = t;
+        self
     }
     pub fn height(mut self, h: f32) -> Self {
         self.height = h;
@@ -63,60 +73,144 @@ impl<'a> PlotSpec<'a> {
         self.log_x = on;
         self
     }
+
+    /// The figure these curves make (colours default to the palette in order).
+    pub fn figure(&self, curves: &[Curve<'_>]) -> Figure {
+        Figure {
+            title: self.title.to_string(),
+            x: Axis {
+                label: self.x_label.to_string(),
+                log: self.log_x,
+            },
+            y: Axis {
+                label: self.y_label.to_string(),
+                log: self.log_y,
+            },
+            series: curves
+                .iter()
+                .enumerate()
+                .map(|(i, c)| Series {
+                    name: c.name.clone(),
+                    color: c.color.map_or(figures::PALETTE[i % figures::PALETTE.len()], |c| {
+                        [c.r(), c.g(), c.b()]
+                    }),
+                    points: c.points.to_vec(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
 }
 
 fn to_log(v: f64) -> Option<f64> {
     (v > 0.0 && v.is_finite()).then(|| v.log10())
 }
 
-fn fmt_val(v: f64) -> String {
-    if v == 0.0 || (1e-3..1e5).contains(&v.abs()) {
-        format!("{v:.4}")
-    } else {
-        format!("{v:.3e}")
-    }
-}
-
-/// Draws the toolbar (log y, export) and the plot. Returns the plot's response.
+/// Draws the curves of `spec` with the toolbar (log y, exports). Returns the plot's response.
 pub fn curves_plot(
     ui: &mut egui::Ui,
     spec: &PlotSpec<'_>,
     curves: &[Curve<'_>],
     saver: &Saver,
 ) -> egui::Response {
-    let log_id = egui::Id::unique(("plot_log_y", spec.id));
-    let mut log_y = ui.data_mut(|d| *d.get_persisted_mut_or(log_id, spec.log_y));
-    let mut export_png = false;
-    ui.horizontal(|ui| {
-        ui.label(egui::RichText::new(spec.y_label).strong());
+    figure_plot(ui, spec.id, &spec.figure(curves), spec.height, saver)
+}
+
+fn color(c: [u8; 3]) -> egui::Color32 {
+    egui::Color32::from_rgb(c[0], c[1], c[2])
+}
+
+fn corner(l: figures::Legend) -> Corner {
+    match l {
+        figures::Legend::UpperLeft => Corner::LeftTop,
+        figures::Legend::LowerLeft => Corner::LeftBottom,
+        figures::Legend::LowerRight => Corner::RightBottom,
+        _ => Corner::RightTop,
+    }
+}
+
+/// The export buttons: CSV, SVG, and PNG at the size picked in the combo box. Each picture export
+/// also writes its CSV beside it.
+fn export_buttons(ui: &mut egui::Ui, id: &str, fig: &Figure, saver: &Saver) {
+    let size_id = egui::Id::unique(("plot_png_size", id));
+    let mut preset: usize = ui.data_mut(|d| *d.get_persisted_mut_or(size_id, 0));
+    if ui
+        .button("Export CSV")
+        .on_hover_text("The plotted data as series,x,y,low,high")
+        .clicked()
+    {
+        let csv = to_csv(fig);
+        saver.save(&format!("{id}.csv"), ("CSV", &["csv"]), move || {
+            Ok(csv.into_bytes())
+        });
+    }
+    if ui
+        .button("Export SVG")
+        .on_hover_text("A vector figure with title, axis labels and legend, and its CSV beside it")
+        .clicked()
+    {
+        let fig = fig.clone();
+        saver.save_with_csv(&format!("{id}.svg"), ("SVG", &["svg"]), move || {
+            Ok((to_svg(&fig, ExportSize::DEFAULT).into_bytes(), Some(to_csv(&fig))))
+        });
+    }
+    if ui
+        .button("Export PNG")
+        .on_hover_text("A picture at the size chosen beside, light theme, and its CSV beside it")
+        .clicked()
+    {
+        let fig = fig.clone();
+        let size = ExportSize::PRESETS[preset.min(ExportSize::PRESETS.len() - 1)].1;
+        saver.save_with_csv(&format!("{id}.png"), ("PNG", &["png"]), move || {
+            Ok((to_png(&fig, size)?, Some(to_csv(&fig))))
+        });
+    }
+    let before = preset;
+    egui::ComboBox::from_id_salt(size_id)
+        .selected_text(format!(
+            "{} x {}",
+            ExportSize::PRESETS[preset.min(2)].1.width,
+            ExportSize::PRESETS[preset.min(2)].1.height
+        ))
+        .show_ui(ui, |ui| {
+            for (k, (label, _)) in ExportSize::PRESETS.iter().enumerate() {
+                ui.selectable_value(&mut preset, k, *label);
+            }
+        })
+        .response
+        .on_hover_text("PNG size");
+    if preset != before {
+        ui.data_mut(|d| d.insert_persisted(size_id, preset));
+    }
+}
+
+/// Draws `fig` (bands, seed lines, means) with its toolbar. The legend sits in the corner the
+/// data leaves emptiest; seed lines stay out of it.
+pub fn figure_plot(
+    ui: &mut egui::Ui,
+    id: &str,
+    fig: &Figure,
+    height: f32,
+    saver: &Saver,
+) -> egui::Response {
+    let log_id = egui::Id::unique(("plot_log_y", id));
+    let mut log_y = ui.data_mut(|d| *d.get_persisted_mut_or(log_id, fig.y.log));
+    let mut shown = fig.clone();
+    shown.y.log = log_y;
+    ui.horizontal_wrapped(|ui| {
+        ui.label(egui::RichText::new(&fig.y.label).strong());
         if ui.checkbox(&mut log_y, "log y").changed() {
             ui.data_mut(|d| d.insert_persisted(log_id, log_y));
         }
-        if ui
-            .button("Export CSV")
-            .on_hover_text("Every series of this plot as series,x,y")
-            .clicked()
-        {
-            let csv = to_csv(curves.iter().map(|c| (c.name.as_str(), c.points)));
-            saver.save(&format!("{}.csv", spec.id), ("CSV", &["csv"]), move || {
-                Ok(csv.into_bytes())
-            });
-        }
-        export_png = ui
-            .button("Export PNG")
-            .on_hover_text("A picture of this plot only")
-            .clicked();
+        export_buttons(ui, id, &shown, saver);
     });
-    let (log_x, x_label, y_label) = (
-        spec.log_x,
-        spec.x_label.to_string(),
-        spec.y_label.to_string(),
-    );
+    let (log_x, x_label, y_label) = (fig.x.log, fig.x.label.clone(), fig.y.label.clone());
     let tf = move |v: f64, log: bool| if log { to_log(v) } else { Some(v) };
-    let mut plot = Plot::new(spec.id)
-        .height(spec.height)
-        .legend(Legend::default())
-        .x_axis_label(spec.x_label)
+    let mut plot = Plot::new(id)
+        .height(height)
+        .legend(Legend::default().position(corner(quiet_corner(&shown))))
+        .x_axis_label(fig.x.label.clone())
         .label_formatter(move |hp| {
             let (name, pos) = match hp {
                 egui_plot::HoverPosition::NearDataPoint {
@@ -130,48 +224,57 @@ pub fn curves_plot(
             let y = if log_y { 10f64.powf(pos.y) } else { pos.y };
             Some(format!(
                 "{name}\n{x_label} = {}\n{y_label} = {}",
-                fmt_val(x),
-                fmt_val(y)
+                format_number(x),
+                format_number(y)
             ))
         });
     if log_y {
-        plot = plot.y_axis_formatter(|m, _| fmt_val(10f64.powf(m.value)));
+        plot = plot.y_axis_formatter(|m, _| format_number(10f64.powf(m.value)));
     }
     if log_x {
-        plot = plot.x_axis_formatter(|m, _| fmt_val(10f64.powf(m.value)));
+        plot = plot.x_axis_formatter(|m, _| format_number(10f64.powf(m.value)));
     }
-    // The scope's rect includes the axes and their labels, which the exported picture needs.
-    let scoped = ui.scope(|ui| {
-        plot.show(ui, |pui| {
-            for c in curves {
-                let pts: PlotPoints<'_> = c
-                    .points
-                    .iter()
-                    .filter_map(|[x, y]| Some([tf(*x, log_x)?, tf(*y, log_y)?]))
-                    .filter(|p| p[0].is_finite() && p[1].is_finite())
-                    .collect();
-                let mut line = Line::new(c.name.clone(), pts);
-                if let Some(col) = c.color {
-                    line = line.color(col);
-                }
-                pui.line(line);
+    plot.show(ui, |pui| {
+        for s in &shown.series {
+            let Some(band) = &s.band else { continue };
+            let pts: Vec<[f64; 3]> = band
+                .iter()
+                .filter_map(|b| Some([tf(b[0], log_x)?, tf(b[1], log_y)?, tf(b[2], log_y)?]))
+                .collect();
+            if pts.len() > 1 {
+                let xs: Vec<f64> = pts.iter().map(|p| p[0]).collect();
+                let lo: Vec<f64> = pts.iter().map(|p| p[1]).collect();
+                let hi: Vec<f64> = pts.iter().map(|p| p[2]).collect();
+                let c = color(s.color);
+                pui.add(
+                    FilledArea::new("", &xs, &lo, &hi)
+                        .fill_color(egui::Color32::from_rgba_unmultiplied(c.r(), c.g(), c.b(), 45)),
+                );
             }
-        })
-    });
-    let resp = scoped.inner;
-    if export_png {
-        let rect = scoped.response.rect;
-        let ppp = ui.ctx().pixels_per_point();
-        let saver = saver.clone();
-        let name = format!("{}.png", spec.id);
-        ui.ctx().request_screenshot(move |img| {
-            let region = img.region(&rect, Some(ppp));
-            saver.save(&name, ("PNG", &["png"]), move || {
-                png_bytes(&color_image_to_rgba(&region))
-            });
-        });
-    }
-    resp.response
+        }
+        for s in &shown.series {
+            let pts: PlotPoints<'_> = s
+                .points
+                .iter()
+                .filter_map(|[x, y]| Some([tf(*x, log_x)?, tf(*y, log_y)?]))
+                .filter(|p| p[0].is_finite() && p[1].is_finite())
+                .collect();
+            let name = if s.hide_in_legend { String::new() } else { s.name.clone() };
+            let c = color(s.color);
+            let line = match s.stroke {
+                Stroke::Solid => Line::new(name, pts).color(c).width(1.6),
+                Stroke::Dashed => Line::new(name, pts)
+                    .color(c)
+                    .width(1.6)
+                    .style(LineStyle::dashed_loose()),
+                Stroke::Thin => Line::new(name, pts)
+                    .color(egui::Color32::from_rgba_unmultiplied(c.r(), c.g(), c.b(), 90))
+                    .width(0.8),
+            };
+            pui.line(line);
+        }
+    })
+    .response
 }
 
 pub fn color_image_to_rgba(img: &egui::ColorImage) -> image::RgbaImage {

@@ -43,7 +43,7 @@ fn export_csv_button_writes_all_series() {
     let csv = std::fs::read_to_string(&path).unwrap();
     assert_eq!(
         csv,
-        "series,x,y\ntrain,0,1\ntrain,1,0.5\ntrain,2,0.25\nval,0,0.1\nval,2,0.9\n"
+        "series,x,y,low,high\ntrain,0,1,,\ntrain,1,0.5,,\ntrain,2,0.25,,\nval,0,0.1,,\nval,2,0.9,,\n"
     );
 }
 

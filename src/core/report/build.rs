@@ -1,0 +1,557 @@
+//! Turns recorded runs into the blocks of a lab report: figures with seed bands, results tables
+//! as "mean ± std (n)", configuration differences, verdicts, gallery, checkpoints, commands.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use super::doc::{Block, Cell};
+use super::model::{REFERENCES, ReportMeta, ReportRun};
+use crate::core::figures::{Figure, PALETTE, format_number, seed_group};
+use crate::core::stats::mean_std;
+
+/// Summary figures shown first when a lab's runs have them.
+const HEADLINE: [&str; 8] = [
+    "test_acc",
+    "val_acc",
+    "val_miou",
+    "iou_membrane",
+    "iou_interior",
+    "pixel_acc",
+    "best_epoch",
+    "seconds",
+];
+
+/// Most figures per lab, and pictures per lab: keeps a report of many runs readable and small.
+const MAX_FIGURES: usize = 8;
+const MAX_IMAGES: usize = 6;
+
+fn lab_title(lab: &str) -> String {
+    match lab {
+        "graphs" => "Graphs: node classification".into(),
+        "segmentation" => "Segmentation: U-Net".into(),
+        "theory" => "Theory checks".into(),
+        other => other.to_string(),
+    }
+}
+
+/// Configurations of one lab, each with its runs (seeds), in order of first appearance.
+struct Group<'a> {
+    label: String,
+    runs: Vec<&'a ReportRun>,
+}
+
+fn groups<'a>(runs: &[&'a ReportRun]) -> Vec<Group<'a>> {
+    let mut out: Vec<(String, Group<'a>)> = Vec::new();
+    for r in runs {
+        match out.iter_mut().find(|(k, _)| *k == r.config_key) {
+            Some((_, g)) => g.runs.push(r),
+            None => out.push((
+                r.config_key.clone(),
+                Group {
+                    label: strip_seed(&r.name),
+                    runs: vec![r],
+                },
+            )),
+        }
+    }
+    // Two configurations with the same name get their config key to tell them apart.
+    let labels: Vec<String> = out.iter().map(|(_, g)| g.label.clone()).collect();
+    for (k, g) in &mut out {
+        if labels.iter().filter(|l| **l == g.label).count() > 1 {
+            g.label = format!("{} [{}]", g.label, &k[..k.len().min(8)]);
+        }
+    }
+    out.into_iter().map(|(_, g)| g).collect()
+}
+
+/// "GCN cora seed 3" -> "GCN cora".
+fn strip_seed(name: &str) -> String {
+    let words: Vec<&str> = name.split_whitespace().collect();
+    match words.as_slice() {
+        [head @ .., "seed", n] if n.parse::<u64>().is_ok() => head.join(" "),
+        _ => name.to_string(),
+    }
+}
+
+fn numeric_fields(runs: &[&ReportRun]) -> Vec<String> {
+    let common: Option<BTreeSet<String>> = runs.iter().fold(None, |acc, r| {
+        let keys: BTreeSet<String> = r
+            .summary
+            .as_object()
+            .map(|o| {
+                o.iter()
+                    .filter(|(_, v)| v.is_number())
+                    .map(|(k, _)| k.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        Some(match acc {
+            None => keys,
+            Some(a) => a.intersection(&keys).cloned().collect(),
+        })
+    });
+    let common = common.unwrap_or_default();
+    let mut out: Vec<String> = HEADLINE
+        .iter()
+        .filter(|k| common.contains(**k))
+        .map(|k| k.to_string())
+        .collect();
+    if out.is_empty() {
+        out = common.into_iter().take(5).collect();
+    }
+    out
+}
+
+/// +1 when larger is better, -1 when smaller is, 0 when it is not a score.
+fn direction(field: &str) -> i32 {
+    if field.contains("acc") || field.contains("iou") {
+        1
+    } else if field.contains("loss") {
+        -1
+    } else {
+        0
+    }
+}
+
+fn results_table(groups: &[Group<'_>], fields: &[String]) -> Block {
+    let mut header = vec!["configuration".to_string(), "runs".to_string()];
+    header.extend(fields.iter().cloned());
+    let stats: Vec<Vec<(f64, f64, usize)>> = groups
+        .iter()
+        .map(|g| {
+            fields
+                .iter()
+                .map(|f| {
+                    let v: Vec<f64> = g
+                        .runs
+                        .iter()
+                        .filter_map(|r| r.summary.get(f).and_then(Value::as_f64))
+                        .collect();
+                    let (m, s) = mean_std(&v);
+                    (m, s, v.len())
+                })
+                .collect()
+        })
+        .collect();
+    let best: Vec<Option<usize>> = (0..fields.len())
+        .map(|j| {
+            let d = direction(&fields[j]);
+            if d == 0 || groups.len() < 2 {
+                return None;
+            }
+            (0..groups.len())
+                .filter(|&i| stats[i][j].0.is_finite())
+                .max_by(|&a, &b| (d as f64 * stats[a][j].0).total_cmp(&(d as f64 * stats[b][j].0)))
+        })
+        .collect();
+    let rows = groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| {
+            let mut row = vec![Cell::text(&g.label), Cell::text(&g.runs.len().to_string())];
+            for j in 0..fields.len() {
+                let (m, s, n) = stats[i][j];
+                let text = if n > 1 {
+                    format!("{} ± {} ({n})", fmt4(m, m), fmt4(s, m))
+                } else {
+                    fmt4(m, m)
+                };
+                row.push(Cell {
+                    text,
+                    bold: best[j] == Some(i),
+                });
+            }
+            row
+        })
+        .collect();
+    Block::Table { header, rows }
+}
+
+/// Four decimals for scores; whole numbers (epochs, counts) stay whole. `like` decides for a std.
+fn fmt4(v: f64, like: f64) -> String {
+    if v.is_finite() && v.abs() < 1e4 && like.fract() != 0.0 {
+        format!("{v:.4}")
+    } else {
+        format_number(v)
+    }
+}
+
+/// Flattens a JSON config into dotted keys.
+fn flatten(prefix: &str, v: &Value, out: &mut BTreeMap<String, String>) {
+    match v {
+        Value::Object(o) => {
+            for (k, v) in o {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&key, v, out);
+            }
+        }
+        other => {
+            out.insert(prefix.to_string(), other.to_string());
+        }
+    }
+}
+
+fn config_differences(groups: &[Group<'_>]) -> Option<Block> {
+    if groups.len() < 2 {
+        return None;
+    }
+    let flat: Vec<BTreeMap<String, String>> = groups
+        .iter()
+        .map(|g| {
+            let mut m = BTreeMap::new();
+            flatten("", &g.runs[0].config, &mut m);
+            m.remove("seed");
+            m
+        })
+        .collect();
+    let keys: BTreeSet<&String> = flat.iter().flat_map(|m| m.keys()).collect();
+    let differing: Vec<&String> = keys
+        .into_iter()
+        .filter(|k| flat.iter().map(|m| m.get(*k)).collect::<BTreeSet<_>>().len() > 1)
+        .collect();
+    if differing.is_empty() {
+        return None;
+    }
+    let mut header = vec!["setting".to_string()];
+    header.extend(groups.iter().map(|g| g.label.clone()));
+    let rows = differing
+        .iter()
+        .map(|k| {
+            let mut row = vec![Cell::text(k)];
+            row.extend(
+                flat.iter()
+                    .map(|m| Cell::text(m.get(*k).map_or("-", |s| s.as_str()))),
+            );
+            row
+        })
+        .collect();
+    Some(Block::Table { header, rows })
+}
+
+fn metric_figures(lab: &str, groups: &[Group<'_>]) -> Vec<Block> {
+    let keys: BTreeSet<&String> = groups
+        .iter()
+        .flat_map(|g| g.runs.iter().flat_map(|r| r.metrics.keys()))
+        .collect();
+    keys.into_iter()
+        .take(MAX_FIGURES)
+        .map(|key| {
+            let x_label = if lab == "graphs" { "epoch" } else { "step" };
+            let mut fig = Figure::new(&format!("{} — {key}", lab_title(lab)), x_label, key);
+            fig.y.log = key.contains("loss")
+                && groups
+                    .iter()
+                    .flat_map(|g| &g.runs)
+                    .flat_map(|r| r.metrics.get(key).into_iter().flatten())
+                    .all(|p| p[1] > 0.0);
+            for (i, g) in groups.iter().enumerate() {
+                let curves: Vec<(String, Vec<[f64; 2]>)> = g
+                    .runs
+                    .iter()
+                    .filter_map(|r| r.metrics.get(key).map(|m| (r.id.clone(), m.clone())))
+                    .collect();
+                if !curves.is_empty() {
+                    fig.series
+                        .extend(seed_group(&g.label, PALETTE[i % PALETTE.len()], &curves));
+                }
+            }
+            let n: usize = groups.iter().map(|g| g.runs.len()).sum();
+            let caption = format!(
+                "{key} over training, {} configuration(s), {n} run(s); lines are means over seeds, bands ± one standard deviation.",
+                groups.len()
+            );
+            Block::Figure {
+                stem: format!("{lab}_{}", sanitize(key)),
+                figure: fig,
+                caption,
+            }
+        })
+        .collect()
+}
+
+pub fn sanitize(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
+}
+
+/// The verdicts of theory runs: one row per check and condition, with the counterexample.
+fn theory_blocks(runs: &[&ReportRun]) -> Vec<Block> {
+    let mut rows = Vec::new();
+    let mut figures = Vec::new();
+    for r in runs {
+        let checks: Vec<&Value> = match r.summary.get("checks").and_then(Value::as_array) {
+            Some(a) => a.iter().collect(),
+            None => vec![&r.summary],
+        };
+        for c in checks {
+            let id = c.get("id").and_then(Value::as_str).unwrap_or("?");
+            let conditions = c.get("conditions").and_then(Value::as_array);
+            match conditions {
+                Some(conds) => {
+                    for k in conds {
+                        rows.push(vec![
+                            Cell::text(id),
+                            Cell::text(str_of(k, &["condition", "name", "when"])),
+                            verdict_cell(k),
+                            Cell::text(&counterexample(k.get("counterexample"))),
+                        ]);
+                    }
+                }
+                None => rows.push(vec![
+                    Cell::text(id),
+                    Cell::text("as stated"),
+                    verdict_cell(c),
+                    Cell::text(&counterexample(c.get("counterexample"))),
+                ]),
+            }
+            for p in c.get("plots").and_then(Value::as_array).into_iter().flatten() {
+                if let Some(fig) = theory_plot(p) {
+                    figures.push(Block::Figure {
+                        stem: format!("theory_{}_{}", sanitize(id), sanitize(&fig.title)),
+                        caption: format!("{id}: {} (run {})", fig.title, r.id),
+                        figure: fig,
+                    });
+                }
+            }
+        }
+    }
+    let mut out = vec![Block::Table {
+        header: ["check", "condition", "verdict", "counterexample"]
+            .map(String::from)
+            .to_vec(),
+        rows,
+    }];
+    out.extend(figures.into_iter().take(MAX_FIGURES));
+    out
+}
+
+fn str_of<'a>(v: &'a Value, keys: &[&str]) -> &'a str {
+    keys.iter()
+        .find_map(|k| v.get(*k).and_then(Value::as_str))
+        .unwrap_or("")
+}
+
+fn verdict_cell(v: &Value) -> Cell {
+    let verdict = match v.get("verdict").and_then(Value::as_str) {
+        Some(s) => s.to_string(),
+        None => match v.get("holds").and_then(Value::as_bool) {
+            Some(true) => "holds".into(),
+            Some(false) => "fails".into(),
+            None => "inconclusive".into(),
+        },
+    };
+    Cell {
+        bold: verdict == "fails",
+        text: verdict,
+    }
+}
+
+/// A counterexample for people: "input ... expected ... got ...", numbers rounded.
+fn counterexample(c: Option<&Value>) -> String {
+    let Some(c) = c.filter(|c| !c.is_null()) else {
+        return String::new();
+    };
+    let part = |k: &str| c.get(k).map(short_json).unwrap_or_default();
+    let note = c.get("note").and_then(Value::as_str).unwrap_or("");
+    format!(
+        "input {}; expected {}; got {}{}",
+        part("input"),
+        part("expected"),
+        part("got"),
+        if note.is_empty() {
+            String::new()
+        } else {
+            format!(" ({note})")
+        }
+    )
+}
+
+fn short_json(v: &Value) -> String {
+    match v {
+        Value::Number(n) => n.as_f64().map_or(n.to_string(), |v| fmt4(v, v)),
+        Value::Array(a) => format!("[{}]", a.iter().map(short_json).collect::<Vec<_>>().join(", ")),
+        Value::Object(o) => o
+            .iter()
+            .map(|(k, v)| format!("{k} = {}", short_json(v)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn theory_plot(p: &Value) -> Option<Figure> {
+    let mut fig = Figure::new(
+        p.get("title")?.as_str()?,
+        p.get("x_label").and_then(Value::as_str).unwrap_or(""),
+        p.get("y_label").and_then(Value::as_str).unwrap_or(""),
+    );
+    fig.x.log = p.get("log_x").and_then(Value::as_bool).unwrap_or(false);
+    fig.y.log = p.get("log_y").and_then(Value::as_bool).unwrap_or(false);
+    for (i, c) in p.get("curves")?.as_array()?.iter().enumerate() {
+        let name = c.get(0)?.as_str()?;
+        let points: Vec<[f64; 2]> = serde_json::from_value(c.get(1)?.clone()).ok()?;
+        fig.series.push(crate::core::figures::Series {
+            name: name.to_string(),
+            color: PALETTE[i % PALETTE.len()],
+            points,
+            ..Default::default()
+        });
+    }
+    Some(fig)
+}
+
+fn lab_blocks(lab: &str, runs: &[&ReportRun]) -> Vec<Block> {
+    let mut out = vec![Block::Heading(2, lab_title(lab))];
+    if lab == "theory" {
+        out.extend(theory_blocks(runs));
+        return out;
+    }
+    let groups = groups(runs);
+    let fields = numeric_fields(runs);
+    out.push(Block::Heading(3, "Results".into()));
+    out.push(Block::Para(
+        "Mean ± sample standard deviation over the runs of each configuration (n in brackets); the best mean of each score is in bold.".into(),
+    ));
+    out.push(results_table(&groups, &fields));
+    let refs: Vec<Vec<Cell>> = REFERENCES
+        .iter()
+        .filter(|r| r.lab == lab)
+        .map(|r| vec![Cell::text(r.what), Cell::text(r.value), Cell::text(r.source)])
+        .collect();
+    if !refs.is_empty() {
+        out.push(Block::Para("Published and homework figures for comparison:".into()));
+        out.push(Block::Table {
+            header: ["figure", "value", "source"].map(String::from).to_vec(),
+            rows: refs,
+        });
+    }
+    if let Some(diff) = config_differences(&groups) {
+        out.push(Block::Heading(3, "How the configurations differ".into()));
+        out.push(diff);
+    }
+    let figs = metric_figures(lab, &groups);
+    if !figs.is_empty() {
+        out.push(Block::Heading(3, "Curves".into()));
+        out.extend(figs);
+    }
+    let images: Vec<(&ReportRun, &(String, Vec<u8>))> = groups
+        .iter()
+        .filter_map(|g| g.runs.last())
+        .flat_map(|r| r.images.iter().map(move |i| (*r, i)))
+        .take(MAX_IMAGES)
+        .collect();
+    if !images.is_empty() {
+        out.push(Block::Heading(3, "Gallery".into()));
+        for (r, (name, png)) in images {
+            out.push(Block::Image {
+                stem: format!("{}_{}", sanitize(&r.id), sanitize(name)),
+                png: png.clone(),
+                caption: format!("{} — {name} (run {})", strip_seed(&r.name), r.id),
+            });
+        }
+    }
+    let ckpts: Vec<Vec<Cell>> = runs
+        .iter()
+        .flat_map(|r| {
+            r.checkpoints
+                .iter()
+                .map(|(f, sha)| vec![Cell::text(&r.id), Cell::text(f), Cell::text(sha)])
+        })
+        .collect();
+    if !ckpts.is_empty() {
+        out.push(Block::Heading(3, "Checkpoints".into()));
+        out.push(Block::Table {
+            header: ["run", "file", "sha256"].map(String::from).to_vec(),
+            rows: ckpts,
+        });
+    }
+    out
+}
+
+/// The whole report as blocks, in reading order.
+pub fn blocks(meta: &ReportMeta, runs: &[ReportRun]) -> Vec<Block> {
+    let mut out = vec![
+        Block::Heading(1, "gradlab lab report".into()),
+        Block::List(vec![
+            format!("date: {}", meta.date),
+            format!(
+                "gradlab {}{}",
+                meta.version,
+                meta.commit
+                    .as_ref()
+                    .map(|c| format!(", commit {c}"))
+                    .unwrap_or_default()
+            ),
+            format!("machine: {}", meta.machine),
+            format!("{} run(s)", runs.len()),
+        ]),
+    ];
+    let mut labs: Vec<&str> = Vec::new();
+    for r in runs {
+        if !labs.contains(&r.lab.as_str()) {
+            labs.push(&r.lab);
+        }
+    }
+    for lab in labs {
+        let of_lab: Vec<&ReportRun> = runs.iter().filter(|r| r.lab == lab).collect();
+        out.extend(lab_blocks(lab, &of_lab));
+    }
+    let missing: Vec<String> = runs
+        .iter()
+        .flat_map(|r| r.missing.iter().map(move |m| format!("run {}: {m} is missing", r.id)))
+        .collect();
+    if !missing.is_empty() {
+        out.push(Block::Heading(2, "Missing files".into()));
+        out.push(Block::List(missing));
+    }
+    out.push(Block::Heading(2, "Reproduce".into()));
+    out.push(Block::Para(
+        "Each run again, from a checkout of the same commit (status in brackets):".into(),
+    ));
+    out.push(Block::Code(
+        runs.iter()
+            .map(|r| format!("# run {} ({})\n{}", r.id, r.status, r.command))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    ));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_suffix_is_stripped_for_group_labels() {
+        assert_eq!(strip_seed("GCN cora seed 3"), "GCN cora");
+        assert_eq!(strip_seed("U-Net shapes"), "U-Net shapes");
+    }
+
+    #[test]
+    fn best_mean_is_bold_and_cells_read_mean_std_n() {
+        let run = |id: &str, key: &str, acc: f64| ReportRun {
+            id: id.into(),
+            lab: "graphs".into(),
+            name: format!("{key} seed {id}"),
+            config_key: key.into(),
+            summary: serde_json::json!({ "test_acc": acc }),
+            ..Default::default()
+        };
+        let runs = [run("1", "GCN", 0.80), run("2", "GCN", 0.82), run("3", "GAT", 0.84)];
+        let refs: Vec<&ReportRun> = runs.iter().collect();
+        let g = groups(&refs);
+        let Block::Table { rows, .. } = results_table(&g, &["test_acc".into()]) else {
+            panic!("not a table")
+        };
+        assert_eq!(rows[0][2].text, "0.8100 ± 0.0141 (2)");
+        assert!(!rows[0][2].bold);
+        assert!(rows[1][2].bold);
+    }
+}

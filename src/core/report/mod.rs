@@ -1,0 +1,12 @@
+//! `gradlab report`: a lab report drawn from recorded runs, as `report.html` (self-contained),
+//! `report.md` and `figures/` (SVG, PNG, CSV of every figure, PNG of every picture).
+
+mod build;
+mod doc;
+mod model;
+mod write;
+
+pub use build::blocks;
+pub use doc::{Block, Cell, to_html, to_markdown};
+pub use model::{REFERENCES, Reference, ReportMeta, ReportRun};
+pub use write::{ReportFiles, write_report};
