@@ -4,6 +4,7 @@
 pub mod graph;
 pub mod seg;
 pub mod sink;
+pub mod stats;
 #[cfg(test)]
 pub mod test_util;
 pub mod theory;

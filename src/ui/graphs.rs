@@ -444,7 +444,13 @@ impl GraphsTab {
                 m.label().to_string(),
                 dataset.clone(),
                 preset.label().to_string(),
-                cfg.split.label().to_string(),
+                format!(
+                    "{} ({}/{}/{})",
+                    cfg.split.label(),
+                    s["n_train"],
+                    s["n_val"],
+                    s["n_test"]
+                ),
                 format!("{:.4} ± {:.4}", f("test_acc_mean"), f("test_acc_std")),
                 format!("{}", s["seeds"]),
                 format!("{}", f("best_epoch_median")),
@@ -460,7 +466,7 @@ impl GraphsTab {
             "model",
             "dataset",
             "preset",
-            "split",
+            "split (train/val/test nodes)",
             "test acc (mean ± std)",
             "seeds",
             "best epoch",

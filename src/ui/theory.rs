@@ -10,7 +10,7 @@ use super::TabCx;
 use super::plot::{Curve, PlotSpec, curves_plot};
 use crate::experiments::theory::{
     self, CHECKS, CheckInfo, CheckResult, Counterexample, PlotData, SuiteResult, TheoryParams,
-    attention_conv1d, attention_maxpool,
+    Verdict, attention_conv1d, attention_maxpool,
 };
 use crate::jobs::{JobId, JobState, Jobs};
 
@@ -105,7 +105,11 @@ impl TheoryTab {
                 cx.jobs.stop(id);
             }
         });
-        let passed = self.results.values().filter(|r| r.holds).count();
+        let passed = self
+            .results
+            .values()
+            .filter(|r| r.verdict == Verdict::Holds)
+            .count();
         if !self.results.is_empty() {
             ui.label(format!(
                 "{passed} of {} checked claims hold",
@@ -256,27 +260,55 @@ fn running_job(jobs: &Jobs) -> Option<JobId> {
         .map(|j| j.id)
 }
 
-/// √ / × / · before a claim's id.
+/// Mark and colour of a verdict: √ green, × orange, ? grey.
+fn verdict_mark(v: Verdict) -> (&'static str, egui::Color32) {
+    match v {
+        Verdict::Holds => ("√", egui::Color32::from_rgb(0, 158, 115)),
+        Verdict::Fails => ("×", egui::Color32::from_rgb(213, 94, 0)),
+        Verdict::Inconclusive => ("?", egui::Color32::GRAY),
+    }
+}
+
+/// √ / × / ? / · before a claim's id.
 fn badge(ui: &mut egui::Ui, r: Option<&CheckResult>) {
     match r {
-        Some(r) if r.holds => ui.colored_label(egui::Color32::from_rgb(0, 158, 115), "√"),
-        Some(_) => ui.colored_label(egui::Color32::from_rgb(213, 94, 0), "×"),
+        Some(r) => {
+            let (m, col) = verdict_mark(r.verdict);
+            ui.colored_label(col, m)
+        }
         None => ui.weak("·"),
     };
 }
 
+/// Every condition with its own verdict, so a claim that holds under one convention and fails
+/// under another shows both.
+fn conditions_ui(ui: &mut egui::Ui, r: &CheckResult) {
+    for c in &r.conditions {
+        let (m, col) = verdict_mark(c.verdict);
+        ui.horizontal_wrapped(|ui| {
+            ui.colored_label(col, format!("{m} {}", c.verdict.label()));
+            ui.label(format!(
+                "{}{}: worst {:.3e} (tolerance {}) over {} trials",
+                if c.stated { "" } else { "variant: " },
+                c.condition,
+                c.worst,
+                c.tolerance,
+                c.trials
+            ));
+        });
+    }
+}
+
 fn verdict_ui(ui: &mut egui::Ui, r: &CheckResult) {
-    let (text, color) = if r.holds {
-        (
-            "√ Verdict: the claim holds",
-            egui::Color32::from_rgb(0, 158, 115),
-        )
-    } else {
-        (
-            "× Verdict: the claim fails",
-            egui::Color32::from_rgb(213, 94, 0),
-        )
-    };
+    let (mark, color) = verdict_mark(r.verdict);
+    let text = format!(
+        "{mark} Verdict: {}",
+        match r.verdict {
+            Verdict::Holds => "the claim holds",
+            Verdict::Fails => "the claim fails",
+            Verdict::Inconclusive => "inconclusive",
+        }
+    );
     ui.horizontal(|ui| {
         ui.label(egui::RichText::new(text).strong().color(color));
         if r.stopped {
@@ -287,6 +319,7 @@ fn verdict_ui(ui: &mut egui::Ui, r: &CheckResult) {
         "worst {:.4e} (tolerance {}) over {} trials, {:.2} s",
         r.worst, r.tolerance, r.trials, r.seconds
     ));
+    conditions_ui(ui, r);
     if let Some(c) = &r.corrected {
         let (t, col) = if c.holds {
             ("holds", egui::Color32::from_rgb(0, 158, 115))
@@ -551,7 +584,14 @@ fn params_ui(ui: &mut egui::Ui, id: &str, p: &mut TheoryParams) -> bool {
                 "constant c (72 in the claim)",
             );
             let mut n_max = q.ns.iter().copied().max().unwrap_or(128);
-            if slider_u(ui, &mut n_max, 2, 512, true, "largest n (n = 2, 4, 8, ...)") {
+            if slider_u(
+                ui,
+                &mut n_max,
+                2,
+                4096,
+                true,
+                "largest n (n = 2, 4, 8, ...)",
+            ) {
                 q.ns = theory::timing::doublings(2, n_max);
                 c = true;
             }
