@@ -723,7 +723,14 @@ mod tests {
             .get("attention_conv1d")
             .expect("a result");
         assert!(!r.holds);
-        assert!(h.query_by_label_contains("fails").is_some());
+        assert!(
+            h.query_by_label_contains("Verdict: the claim fails")
+                .is_some()
+        );
+        // Each convention is listed with its own verdict: tokens only fails, zero-padded holds.
+        assert!(h.query_by_label("× fails").is_some());
+        assert!(h.query_by_label("√ holds").is_some());
+        assert!(h.query_by_label_contains("variant: every position").is_some());
         assert!(
             h.query_by_label_contains("Smallest counterexample")
                 .is_some()
@@ -752,7 +759,7 @@ mod tests {
         h.step();
         wait_jobs(&mut h);
         assert_eq!(h.state().tab.results.len(), 7);
-        assert!(h.query_by_label_contains("holds").is_some());
+        assert!(h.query_all_by_label_contains("holds").next().is_some());
         // A slider change on a quick check starts one job by itself once nothing runs.
         h.state_mut().tab.selected = "jl_near_orthogonal".into();
         h.state_mut().tab.params.jl_near_orthogonal.c = 1.0;
@@ -761,6 +768,6 @@ mod tests {
         assert_eq!(h.state().jobs.iter().count(), 2);
         wait_jobs(&mut h);
         assert!(!h.state().tab.results["jl_near_orthogonal"].holds);
-        assert!(h.query_by_label_contains("fails").is_some());
+        assert!(h.query_all_by_label_contains("fails").next().is_some());
     }
 }
