@@ -730,7 +730,10 @@ mod tests {
         // Each convention is listed with its own verdict: tokens only fails, zero-padded holds.
         assert!(h.query_by_label("× fails").is_some());
         assert!(h.query_by_label("√ holds").is_some());
-        assert!(h.query_by_label_contains("variant: every position").is_some());
+        assert!(
+            h.query_by_label_contains("variant: every position")
+                .is_some()
+        );
         assert!(
             h.query_by_label_contains("Smallest counterexample")
                 .is_some()

@@ -140,7 +140,7 @@ impl Measured {
         json!({ "n": self.n, "delta": self.delta, "n_delta2": round(self.x()), "bound": self.bound,
             "count": if self.skipped { Value::Null } else { json!(self.count) },
             "capped": self.capped, "judged": self.judged(),
-            "worst_coherence": round(self.coherence) })
+            "worst_coherence": if self.skipped { Value::Null } else { json!(round(self.coherence)) } })
     }
 }
 
