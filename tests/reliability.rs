@@ -35,18 +35,55 @@ fn writer_child() {
     }
 }
 
+fn first_byte(path: &std::path::Path) -> Option<u8> {
+    use std::io::Read;
+    let mut b = [0u8; 1];
+    std::fs::File::open(path).ok()?.read_exact(&mut b).ok()?;
+    Some(b[0])
+}
+
+/// Temporary files `atomic_write` left behind: a write that a kill interrupted.
+fn take_leftovers(dir: &std::path::Path) -> usize {
+    let mut n = 0;
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        if e.file_name().to_string_lossy().starts_with(".gradlab-") {
+            std::fs::remove_file(e.path()).unwrap();
+            n += 1;
+        }
+    }
+    n
+}
+
 #[test]
 fn killing_a_writer_leaves_a_whole_file() {
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("checkpoint.bin");
     atomic_write(&target, &payload(0)).unwrap();
-    for round in 0..5 {
+    let mut interrupted = 0;
+    let mut rounds = 0;
+    // At least 5 kills, and more (up to 40) until 2 of them landed inside a write.
+    for round in 0..40u64 {
+        if round >= 5 && interrupted >= 2 {
+            break;
+        }
+        rounds += 1;
+        let before = first_byte(&target).unwrap();
         let mut child = Command::new(std::env::current_exe().unwrap())
             .args(["--exact", "writer_child", "--ignored", "--nocapture"])
             .env(WRITER_ENV, &target)
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(150 + 70 * round));
+        // Kill only once the child has replaced the file: it is then in its write loop, and
+        // with 8 MiB + fsync per write a kill almost always lands inside a write.
+        let t = Instant::now();
+        while first_byte(&target) == Some(before) {
+            assert!(
+                t.elapsed() < Duration::from_secs(60),
+                "round {round}: the writer never wrote"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(3 + 7 * (round % 5)));
         child.kill().unwrap();
         child.wait().unwrap();
         let bytes = std::fs::read(&target).unwrap();
@@ -59,7 +96,12 @@ fn killing_a_writer_leaves_a_whole_file() {
             bytes.iter().all(|b| *b == bytes[0]),
             "round {round}: file mixes two writes"
         );
+        interrupted += usize::from(take_leftovers(dir.path()) > 0);
     }
+    // A leftover temporary file is the proof that a kill landed mid-write; without one the
+    // rounds above checked nothing.
+    assert!(interrupted >= 1, "no kill of {rounds} interrupted a write");
+    eprintln!("{interrupted} of {rounds} kills interrupted a write");
 }
 
 #[test]

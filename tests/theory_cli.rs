@@ -26,6 +26,8 @@ fn one_check_as_json_has_the_documented_fields() {
         "id",
         "claim",
         "holds",
+        "verdict",
+        "conditions",
         "trials",
         "worst",
         "tolerance",
@@ -38,6 +40,49 @@ fn one_check_as_json_has_the_documented_fields() {
     assert_eq!(c["holds"], false);
     assert!(c["counterexample"]["input"]["x"].is_array());
     assert_eq!(c["corrected"]["holds"], true);
+    assert_eq!(c["verdict"], "fails");
+    let verdicts: Vec<&str> = c["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["verdict"].as_str().unwrap())
+        .collect();
+    assert_eq!(verdicts, ["fails", "holds"], "{}", c["conditions"]);
+}
+
+/// Every check reports a verdict in {holds, fails, inconclusive} per condition, and JL includes
+/// configurations where the claim is at least 100 vectors with the count measured there.
+#[test]
+fn every_check_has_verdicts_per_condition_and_jl_reaches_a_hundred() {
+    let out = gradlab(&["theory", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let checks = v["checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 7);
+    for c in checks {
+        let conds = c["conditions"].as_array().unwrap();
+        assert!(!conds.is_empty(), "{}", c["id"]);
+        for k in conds.iter().chain([c]) {
+            let verdict = k["verdict"].as_str().unwrap();
+            assert!(["holds", "fails", "inconclusive"].contains(&verdict), "{k}");
+        }
+    }
+    let jl = checks
+        .iter()
+        .find(|c| c["id"] == "jl_near_orthogonal")
+        .unwrap();
+    let big = jl["figures"]["claimed_at_least_100"].as_array().unwrap();
+    assert!(
+        big.iter()
+            .any(|m| m["judged"] == true
+                && m["count"].as_f64().unwrap() >= m["bound"].as_f64().unwrap()),
+        "{big:?}"
+    );
+    assert!(jl["figures"]["cap"].as_u64().unwrap() >= 100);
 }
 
 #[test]
@@ -46,7 +91,7 @@ fn table_and_unknown_id() {
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("rnn_sigmoid_bound") && text.contains("tolerance") && text.contains("yes"),
+        text.contains("rnn_sigmoid_bound") && text.contains("tolerance") && text.contains("holds"),
         "{text}"
     );
 

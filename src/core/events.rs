@@ -82,6 +82,36 @@ pub trait Sink: Send {
     }
 }
 
+/// Renames the metric series of one seed ("s3/val_acc") and maps its progress into the whole run.
+pub struct SeedSink<'a> {
+    pub inner: &'a mut dyn Sink,
+    pub prefix: String,
+    pub index: u64,
+    pub runs: u64,
+}
+
+impl Sink for SeedSink<'_> {
+    fn event(&mut self, event: Event) {
+        let ev = match event {
+            Event::Metric {
+                series,
+                step,
+                value,
+            } => Event::Metric {
+                series: format!("{}{series}", self.prefix),
+                step,
+                value,
+            },
+            Event::Progress { done, total } => Event::Progress {
+                done: self.index * total + done,
+                total: total * self.runs,
+            },
+            other => other,
+        };
+        self.inner.event(ev);
+    }
+}
+
 /// Drops every event: for benchmarks and callers that only want the summary.
 pub struct NullSink;
 

@@ -87,6 +87,7 @@ impl CustomOp1 for Elu {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::test_util::randn;
     use candle_core::{Device, Var};
 
     fn grad_of(
@@ -104,9 +105,8 @@ mod tests {
 
     #[test]
     fn elu_matches_candle_in_value_and_gradient_and_finite_differences() -> Result<()> {
-        let dev = Device::Cpu;
-        let x = Tensor::randn(0f32, 2.0, (7, 5), &dev)?;
-        let p = Tensor::randn(0f32, 1.0, (7, 5), &dev)?;
+        let x = randn(&[7, 5], 110).affine(2.0, 0.0)?;
+        let p = randn(&[7, 5], 111);
         let d = (elu(&x)? - x.elu(1.0)?)?
             .abs()?
             .flatten_all()?
@@ -133,8 +133,8 @@ mod tests {
     #[test]
     fn mask_mul_matches_candle_mul_and_its_gradient() -> Result<()> {
         let dev = Device::Cpu;
-        let x = Tensor::randn(0f32, 1.0, (70_000,), &dev)?;
-        let p = Tensor::randn(0f32, 1.0, (70_000,), &dev)?;
+        let x = randn(&[70_000], 112);
+        let p = randn(&[70_000], 113);
         let mask: Vec<f32> = (0..70_000)
             .map(|i| if i % 3 == 0 { 0.0 } else { 1.5 })
             .collect();

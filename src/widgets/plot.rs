@@ -326,6 +326,7 @@ impl PictureTexture {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::files::png_bytes;
 
     #[test]
     fn color_image_converts_to_rgba_png_and_back() {

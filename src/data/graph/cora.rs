@@ -378,16 +378,7 @@ mod tests {
     }
 
     fn real_cora() -> Option<PathBuf> {
-        let base = std::env::var_os("GRADLAB_DATA")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets"));
-        let dir = base.join("cora");
-        if dir.join("cora.content").is_file() {
-            Some(dir)
-        } else {
-            eprintln!("skipped: no Cora under {}", base.display());
-            None
-        }
+        crate::core::test_util::data_dir_or_skip("cora")
     }
 
     #[test]

@@ -312,14 +312,9 @@ mod tests {
 
     #[test]
     fn isbi_loads_when_present() {
-        let root = std::env::var_os("GRADLAB_DATA")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets"));
-        let dir = root.join("isbi2012_em");
-        if !dir.join("images").is_dir() {
-            eprintln!("skipping: {} not found", dir.display());
+        let Some(dir) = crate::core::test_util::data_dir_or_skip("isbi2012_em") else {
             return;
-        }
+        };
         let v = load_folder(&dir, true).unwrap();
         assert_eq!(v.len(), 30);
         assert_eq!(v[29].name, "29");

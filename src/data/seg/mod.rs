@@ -66,6 +66,13 @@ impl DatasetSpec {
         }
     }
 
+    /// Neighbouring ISBI slices are nearly the same picture (one serial-section stack), so a
+    /// random slice between two training slices scores optimistically: ISBI validates on a
+    /// contiguous block at the end of the stack; other sets on seeded random images.
+    pub fn contiguous_validation(&self) -> bool {
+        matches!(self, DatasetSpec::Isbi(_))
+    }
+
     /// Default validation count: ISBI 5 of 30, otherwise ~1/6 (at least 1).
     pub fn default_val_count(&self, n: usize) -> usize {
         match self {
@@ -88,6 +95,8 @@ pub struct SegData {
     /// Mean and standard deviation of the training pixels: the model's input normalisation.
     pub mean: f32,
     pub std: f32,
+    /// How the validation images were chosen, for summaries.
+    pub validation: String,
 }
 
 pub fn load(spec: &DatasetSpec, seed: u64) -> anyhow::Result<SegData> {
@@ -113,7 +122,20 @@ pub fn load(spec: &DatasetSpec, seed: u64) -> anyhow::Result<SegData> {
         spec.name()
     );
     let n_val = spec.default_val_count(all.len());
-    let (train, val) = split(all, n_val, seed);
+    let n_all = all.len();
+    let (train, val, validation) = if spec.contiguous_validation() {
+        let (train, val) = split_tail(all, n_val);
+        let names: Vec<&str> = val.iter().map(|v| v.name.as_str()).collect();
+        let how = format!(
+            "the last {n_val} of {n_all} slices in stack order ({}), a contiguous block held out from training; the same for every seed",
+            names.join(", ")
+        );
+        (train, val, how)
+    } else {
+        let (train, val) = split(all, n_val, seed);
+        let how = format!("{n_val} of {n_all} images chosen at random by the seed");
+        (train, val, how)
+    };
     let (mean, std) = pixel_stats(&train);
     Ok(SegData {
         name: spec.name(),
@@ -122,7 +144,14 @@ pub fn load(spec: &DatasetSpec, seed: u64) -> anyhow::Result<SegData> {
         val,
         mean,
         std,
+        validation,
     })
+}
+
+/// Validation set = the last `n_val` images (a contiguous block of a stack in slice order).
+pub fn split_tail(mut all: Vec<SegImage>, n_val: usize) -> (Vec<SegImage>, Vec<SegImage>) {
+    let val = all.split_off(all.len() - n_val.min(all.len()));
+    (all, val)
 }
 
 /// Validation set = `n_val` images chosen by `seed`, kept in their original order.
@@ -230,6 +259,33 @@ mod tests {
         assert_eq!(v1, v2);
         assert_ne!(v1, v3);
         assert!(v1.iter().all(|v| t1.iter().all(|t| t.name != v.name)));
+    }
+
+    #[test]
+    fn tail_split_holds_out_one_contiguous_block() {
+        let all: Vec<_> = (0..30).map(|i| img(i, 4, 4)).collect();
+        let (t, v) = split_tail(all, 5);
+        let names: Vec<&str> = v.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["25", "26", "27", "28", "29"]);
+        assert_eq!(t.len(), 25);
+        assert!(t.iter().all(|s| s.name.parse::<usize>().unwrap() < 25));
+        assert!(DatasetSpec::Isbi(PathBuf::new()).contiguous_validation());
+        assert!(!DatasetSpec::default().contiguous_validation());
+    }
+
+    /// On the real stack: slices 25..=29 validate, for every seed.
+    #[test]
+    fn isbi_validates_on_the_last_five_slices() {
+        let Some(dir) = crate::core::test_util::data_dir_or_skip("isbi2012_em") else {
+            return;
+        };
+        for seed in [0, 1] {
+            let d = load(&DatasetSpec::Isbi(dir.clone()), seed).unwrap();
+            let names: Vec<&str> = d.val.iter().map(|s| s.name.as_str()).collect();
+            assert_eq!(names, ["25", "26", "27", "28", "29"], "seed {seed}");
+            assert_eq!(d.train.len(), 25);
+            assert!(d.validation.contains("contiguous"), "{}", d.validation);
+        }
     }
 
     #[test]

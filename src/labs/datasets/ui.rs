@@ -540,13 +540,11 @@ mod tests {
 
     #[test]
     fn verify_runs_as_a_job_and_reports_the_shared_copy_intact() {
-        let root = std::env::var_os("GRADLAB_DATA")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets"));
-        if !root.join("cora/cora.content").exists() {
-            eprintln!("skipped: no datasets at {}", root.display());
+        let Some(root) = crate::core::test_util::data_dir_or_skip("cora")
+            .and_then(|d| d.parent().map(PathBuf::from))
+        else {
             return;
-        }
+        };
         let mut h = harness(root, "");
         settle(&mut h);
         assert_eq!(

@@ -54,11 +54,14 @@ pub fn run(args: &GraphArgs, data_dir: &Path) -> anyhow::Result<Output> {
     sink.finish();
     s["preset"] = json!(p.preset.label());
     let human = format!(
-        "{} on {} ({} preset, {} split, {} seeds, at most {} epochs)\n  test accuracy {:.4} ± {:.4}\n  validation accuracy {:.4}\n  best epoch (median) {}\n  {:.2} ms/epoch (median), {} parameters",
+        "{} on {} ({} preset, {} split: {} train / {} validation / {} test nodes, {} seeds, at most {} epochs)\n  test accuracy {:.4} ± {:.4}\n  validation accuracy {:.4}\n  best epoch (median) {}\n  {:.2} ms/epoch (median), {} parameters",
         p.model.label(),
         graph.name,
         p.preset.label(),
         p.split.label(),
+        s["n_train"],
+        s["n_val"],
+        s["n_test"],
         s["seeds"],
         cfg.epochs,
         s["test_acc_mean"].as_f64().unwrap_or(f64::NAN),
@@ -160,6 +163,9 @@ mod tests {
             "val_acc_mean",
             "ms_per_epoch_median",
             "params",
+            "n_train",
+            "n_val",
+            "n_test",
         ] {
             assert!(!out.json[k].is_null(), "missing {k}: {}", out.json);
         }

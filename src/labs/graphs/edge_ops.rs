@@ -347,8 +347,8 @@ pub fn aggregate_reference(alpha: &Tensor, wh: &Tensor, edges: &EdgeIndex) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::test_util::max_diff;
     use crate::labs::graphs::prep::Topology;
+    use crate::core::test_util::{max_diff, randn};
     use candle_core::{Device, Var};
 
     fn small_edges() -> EdgeIndex {
@@ -366,7 +366,7 @@ mod tests {
     #[test]
     fn softmax_sums_to_one_per_node_and_matches_reference() -> Result<()> {
         let ed = small_edges();
-        let e = Tensor::randn(0f32, 3.0, (ed.len(), 2), &Device::Cpu)?;
+        let e = randn(&[ed.len(), 2], 120).affine(3.0, 0.0)?;
         let a = edge_softmax(&e, &ed)?;
         let r = edge_softmax_reference(&e, &ed)?;
         assert!(max_diff(&a, &r) < 1e-6);
@@ -381,7 +381,7 @@ mod tests {
     #[test]
     fn softmax_is_stable_for_huge_scores() -> Result<()> {
         let ed = small_edges();
-        let e = (Tensor::randn(0f32, 1.0, (ed.len(), 1), &Device::Cpu)? + 1e4)?;
+        let e = (randn(&[ed.len(), 1], 121) + 1e4)?;
         let a = edge_softmax(&e, &ed)?.flatten_all()?.to_vec1::<f32>()?;
         assert!(a.iter().all(|x| x.is_finite()), "{a:?}");
         Ok(())
@@ -390,10 +390,9 @@ mod tests {
     #[test]
     fn scores_and_their_gradients_match_reference() -> Result<()> {
         let ed = small_edges();
-        let dev = Device::Cpu;
-        let fs0 = Tensor::randn(0f32, 1.0, (4, 2), &dev)?;
-        let fd0 = Tensor::randn(0f32, 1.0, (4, 2), &dev)?;
-        let proj = Tensor::randn(0f32, 1.0, (ed.len(), 2), &dev)?;
+        let fs0 = randn(&[4, 2], 104);
+        let fd0 = randn(&[4, 2], 105);
+        let proj = randn(&[ed.len(), 2], 122);
         let run = |fused: bool| -> Result<(Tensor, Vec<f32>, Vec<f32>)> {
             let (fs, fd) = (Var::from_tensor(&fs0)?, Var::from_tensor(&fd0)?);
             let e = if fused {
@@ -421,7 +420,7 @@ mod tests {
     fn aggregate_matches_reference() -> Result<()> {
         let ed = small_edges();
         let alpha = Tensor::rand(0f32, 1.0, (ed.len(), 3), &Device::Cpu)?;
-        let wh = Tensor::randn(0f32, 1.0, (4, 3, 5), &Device::Cpu)?;
+        let wh = randn(&[4, 3, 5], 106);
         assert!(
             max_diff(
                 &aggregate(&alpha, &wh, &ed)?,
@@ -438,9 +437,9 @@ mod tests {
         let dev = Device::Cpu;
         let ed = small_edges();
         let (ne, h, f) = (ed.len(), 2, 3);
-        let e0 = Tensor::randn(0f32, 1.0, (ne, h), &dev)?;
-        let wh0 = Tensor::randn(0f32, 1.0, (4, h, f), &dev)?;
-        let proj = Tensor::randn(0f32, 1.0, (4, h, f), &dev)?;
+        let e0 = randn(&[ne, h], 107);
+        let wh0 = randn(&[4, h, f], 108);
+        let proj = randn(&[4, h, f], 109);
         let loss = |e: &Tensor, wh: &Tensor, fused: bool| -> Result<Tensor> {
             let out = if fused {
                 aggregate(&edge_softmax(e, &ed)?, wh, &ed)?

@@ -221,6 +221,7 @@ impl CustomOp1 for SpMM {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::test_util::randn;
     use candle_core::{Device, Var};
 
     fn sample() -> Csr {
@@ -257,7 +258,7 @@ mod tests {
     fn forward_matches_dense_candle_matmul() -> candle_core::Result<()> {
         let dev = Device::Cpu;
         let s = sample();
-        let x = Tensor::randn(0f32, 1.0, (4, 5), &dev)?;
+        let x = randn(&[4, 5], 101);
         let dense = Tensor::from_vec(s.to_dense(), (3, 4), &dev)?;
         let want = dense.matmul(&x)?;
         let got = SparseConst::new(s).matmul(&x)?;
@@ -271,10 +272,8 @@ mod tests {
         let dev = Device::Cpu;
         let s = sample();
         let sc = SparseConst::new(s.clone());
-        let x = Var::from_tensor(
-            &Tensor::randn(0f64, 1.0, (4, 2), &dev)?.to_dtype(candle_core::DType::F32)?,
-        )?;
-        let w = Tensor::randn(0f32, 1.0, (3, 2), &dev)?;
+        let x = Var::from_tensor(&randn(&[4, 2], 102).to_dtype(candle_core::DType::F32)?)?;
+        let w = randn(&[3, 2], 103);
         // Loss = sum(w * (S x)): its gradient is Sᵀ w.
         let loss = |x: &Tensor| -> candle_core::Result<Tensor> { (sc.matmul(x)? * &w)?.sum_all() };
         let g = loss(x.as_tensor())?.backward()?;

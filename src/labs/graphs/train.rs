@@ -14,10 +14,10 @@ use super::config::GraphConfig;
 use super::model::{Forward, Net};
 use super::pca::pca2;
 use super::prep::Prepared;
-use crate::core::events::ensure_finite;
+use crate::core::events::{SeedSink, ensure_finite};
 use crate::core::nn::Adam;
 use crate::core::stats::{mean_std, median};
-use crate::core::{Event, Sink, StopFlag, Summary};
+use crate::core::{Sink, StopFlag, Summary};
 use crate::data::graph::{Graph, Split};
 
 /// The hidden representations projected to 2-D, sent every few epochs.
@@ -68,6 +68,10 @@ pub struct RunResult {
     pub params: usize,
     pub final_train_loss: f64,
     pub stopped: bool,
+    /// Sizes of the disjoint training / validation (model selection) / test sets.
+    pub n_train: usize,
+    pub n_val: usize,
+    pub n_test: usize,
 }
 
 /// A model with its optimiser on a prepared graph: one epoch is `train_step` + `eval`.
@@ -177,6 +181,15 @@ pub fn train_one(
     let (src, dst_ptr) = (Arc::new(topo.src.clone()), Arc::new(topo.dst_ptr.clone()));
     let params = tr.net.param_count();
     let split = tr.prep.split.clone();
+    // Early stopping reads the validation nodes only; a split that shares nodes with the test
+    // would pick the reported epoch with the test labels.
+    anyhow::ensure!(
+        split.is_disjoint(),
+        "the {} split of {} shares nodes between training, validation and test",
+        cfg.split.label(),
+        graph.name
+    );
+    let (n_train, n_val, n_test) = split.sizes();
     let mut times = Vec::with_capacity(cfg.epochs);
     let (mut best_val_loss, mut best_epoch, mut since_best) = (f64::INFINITY, 0usize, 0usize);
     let (mut report_test, mut report_val) = (0.0, 0.0);
@@ -270,6 +283,9 @@ pub fn train_one(
         params,
         final_train_loss,
         stopped,
+        n_train,
+        n_val,
+        n_test,
     })
 }
 
@@ -282,36 +298,6 @@ pub fn run(
 ) -> anyhow::Result<Summary> {
     let r = train_one(cfg, graph, sink, stop)?;
     Ok(serde_json::to_value(&r)?)
-}
-
-/// Renames the metric series of one seed ("s3/val_acc") and maps its progress into the whole run.
-struct SeedSink<'a> {
-    inner: &'a mut dyn Sink,
-    prefix: String,
-    index: u64,
-    runs: u64,
-}
-
-impl Sink for SeedSink<'_> {
-    fn event(&mut self, event: Event) {
-        let ev = match event {
-            Event::Metric {
-                series,
-                step,
-                value,
-            } => Event::Metric {
-                series: format!("{}{series}", self.prefix),
-                step,
-                value,
-            },
-            Event::Progress { done, total } => Event::Progress {
-                done: self.index * total + done,
-                total: total * self.runs,
-            },
-            other => other,
-        };
-        self.inner.event(ev);
-    }
 }
 
 /// The metric-series prefix of a seed in multi-seed runs.
@@ -381,6 +367,9 @@ pub fn summarize(cfg: &GraphConfig, graph: &Graph, runs: &[RunResult]) -> Summar
         "best_epoch_median": median(&mut best),
         "ms_per_epoch_median": median(&mut ms),
         "params": runs.first().map(|r| r.params).unwrap_or(0),
+        "n_train": runs.first().map(|r| r.n_train),
+        "n_val": runs.first().map(|r| r.n_val),
+        "n_test": runs.first().map(|r| r.n_test),
         "runs": runs,
     })
 }
@@ -482,8 +471,59 @@ mod tests {
         .unwrap();
         assert_eq!(s["seeds"], 2);
         assert_eq!(sink.series("s1/val_acc").len(), 5);
-        assert!(s["test_acc_std"].as_f64().unwrap() >= 0.0);
+        let per_seed: Vec<f64> = s["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["test_acc"].as_f64().unwrap())
+            .collect();
+        let m = (per_seed[0] + per_seed[1]) / 2.0;
+        let sd = ((per_seed[0] - m).powi(2) + (per_seed[1] - m).powi(2)).sqrt();
+        assert!(
+            (s["test_acc_mean"].as_f64().unwrap() - m).abs() < 1e-12,
+            "{s}"
+        );
+        assert!(
+            (s["test_acc_std"].as_f64().unwrap() - sd).abs() < 1e-12,
+            "{s}"
+        );
+        assert_eq!(
+            (&s["n_train"], &s["n_val"], &s["n_test"]),
+            (&json!(140), &json!(300), &json!(1000))
+        );
         assert!(s["params"].as_u64().unwrap() == (1433 * 16 + 16 + 16 * 7 + 7) as u64);
+    }
+
+    /// Early stopping must not see the test nodes: relabelling every test node leaves the chosen
+    /// epoch and the validation figures unchanged, for every split (the assignment split used to
+    /// validate on its test nodes).
+    #[test]
+    fn early_stopping_never_reads_test_labels() {
+        let g = synthetic_graph(&SyntheticSpec::default()).unwrap();
+        for split in SplitKind::ALL {
+            let cfg = GraphConfig {
+                epochs: 40,
+                patience: 5,
+                split,
+                ..GraphConfig::preset(ModelKind::Gcn, Preset::Paper)
+            };
+            let s = Split::new(split, &g, cfg.seed).unwrap();
+            let mut moved = g.clone();
+            let c = g.num_classes() as u32;
+            for &i in &s.test {
+                moved.labels[i as usize] = (moved.labels[i as usize] + 1) % c;
+            }
+            let a = train_one(&cfg, &g, &mut NullSink, &StopFlag::new()).unwrap();
+            let b = train_one(&cfg, &moved, &mut NullSink, &StopFlag::new()).unwrap();
+            assert_eq!(
+                (a.best_epoch, a.epochs_run, a.val_acc),
+                (b.best_epoch, b.epochs_run, b.val_acc),
+                "{split:?}"
+            );
+            assert!(a.test_acc != b.test_acc, "{split:?}: test labels were used");
+            assert_eq!((a.n_train, a.n_val, a.n_test), s.sizes());
+            assert!(a.n_train + a.n_val + a.n_test <= g.num_nodes());
+        }
     }
 
     #[test]
@@ -534,15 +574,10 @@ mod tests {
     /// The paper preset of GCN on real Cora, 1 seed (the 10-seed figure is measured with the CLI).
     #[test]
     fn gcn_on_cora_reaches_the_paper_accuracy() {
-        let base = std::env::var_os("GRADLAB_DATA")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|| {
-                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets")
-            });
-        let Ok(g) = load_cora(&base.join("cora")) else {
-            eprintln!("skipped: no Cora under {}", base.display());
+        let Some(dir) = crate::core::test_util::data_dir_or_skip("cora") else {
             return;
         };
+        let g = load_cora(&dir).unwrap();
         let r = train_one(
             &GraphConfig::preset(ModelKind::Gcn, Preset::Paper),
             &g,

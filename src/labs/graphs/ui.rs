@@ -480,7 +480,13 @@ impl GraphsTab {
                 model: m.label().to_string(),
                 dataset: dataset.clone(),
                 preset: preset.label().to_string(),
-                split: cfg.split.label().to_string(),
+                split: format!(
+                    "{} ({}/{}/{})",
+                    cfg.split.label(),
+                    s["n_train"],
+                    s["n_val"],
+                    s["n_test"]
+                ),
                 test_acc: format!("{:.4} ± {:.4}", f("test_acc_mean"), f("test_acc_std")),
                 seeds: s["seeds"].as_u64().unwrap_or(0),
                 best_epoch: format!("{}", f("best_epoch_median")),

@@ -9,13 +9,15 @@ use crate::core::files::{atomic_write, png_bytes};
 use crate::core::progress::CliSink;
 use crate::labs::CliOutput as Output;
 use crate::labs::segmentation::config::SegParams;
-use crate::labs::segmentation::{checkpoint, train};
+use crate::labs::segmentation::checkpoint;
+use crate::labs::segmentation::train::run_seeds;
 
 #[derive(clap::Args, Debug)]
 pub struct SegArgs {
     #[command(flatten)]
     pub config: SegParams,
-    /// Save the checkpoint (model.safetensors, config.json, metrics.json) and predictions.png here.
+    /// Save the checkpoint (model.safetensors, config.json, metrics.json) and predictions.png of
+    /// the first seed here (metrics.json holds the summary over all seeds).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Print exactly one JSON object on stdout.
@@ -31,9 +33,12 @@ pub fn run(args: &SegArgs, data_dir: &Path) -> anyhow::Result<Output> {
     if args.print_config {
         return Output::config(&cfg);
     }
+    anyhow::ensure!(args.config.seeds >= 1, "--seeds must be at least 1");
+    let first = cfg.seed;
+    let seeds: Vec<u64> = (first..first + args.config.seeds).collect();
     let name = format!("seg skips {}", if cfg.unet.skips { "on" } else { "off" });
     let mut sink = CliSink::new(&name);
-    let out = train(&cfg, &mut sink, &StopFlag::new())?;
+    let out = run_seeds(&cfg, &seeds, &mut sink, &StopFlag::new())?;
     sink.finish();
     if let Some(dir) = &args.out {
         checkpoint::save(dir, &out.model, &out.summary)?;
@@ -44,19 +49,23 @@ pub fn run(args: &SegArgs, data_dir: &Path) -> anyhow::Result<Output> {
         }
     }
     let s = &out.summary;
+    let f = |k: &str| s[k].as_f64().unwrap_or(f64::NAN);
     let human = format!(
-        "{} skips {}: val mIoU {:.4}, IoU per class {}, pixel acc {:.4}, {} params, {:.0} ms/step, {:.1} s{}",
+        "{} skips {}: val mIoU {:.4} ± {:.4} (mean ± sample std over {} seeds; per seed {}), pixel acc {:.4}, {} params, {:.0} ms/step, {:.1} s\n  validation: {}{}",
         s["dataset"].as_str().unwrap_or("?"),
         if cfg.unet.skips { "on" } else { "off" },
-        s["val_miou"].as_f64().unwrap_or(f64::NAN),
-        s["val_iou_per_class"],
-        s["pixel_acc"].as_f64().unwrap_or(f64::NAN),
+        f("val_miou_mean"),
+        f("val_miou_std"),
+        s["seeds"],
+        s["val_miou_per_seed"],
+        f("pixel_acc_mean"),
         s["params"],
-        s["ms_per_step_median"].as_f64().unwrap_or(f64::NAN),
-        s["seconds"].as_f64().unwrap_or(f64::NAN),
+        f("ms_per_step_median"),
+        f("seconds"),
+        s["validation"].as_str().unwrap_or("?"),
         args.out
             .as_ref()
-            .map(|d| format!("; saved to {}", d.display()))
+            .map(|d| format!("; first seed saved to {}", d.display()))
             .unwrap_or_default(),
     );
     Ok(Output {
@@ -86,6 +95,7 @@ mod tests {
                 base: Some(4),
                 seed: Some(0),
                 invert: false,
+                seeds: 1,
             },
             out,
             json: true,
@@ -113,9 +123,11 @@ mod tests {
             "dataset",
             "skips",
             "epochs",
-            "val_miou",
-            "val_iou_per_class",
-            "pixel_acc",
+            "val_miou_mean",
+            "val_miou_std",
+            "val_miou_per_seed",
+            "validation",
+            "pixel_acc_mean",
             "params",
             "ms_per_step_median",
             "seconds",
@@ -141,6 +153,17 @@ mod tests {
             assert!(out.join(f).is_file(), "{f} not written");
         }
         assert!(checkpoint::load(&out).is_ok());
+    }
+
+    #[test]
+    fn seeds_are_consecutive_from_the_first() {
+        let mut a = args("shapes", None);
+        a.config.seeds = 2;
+        a.config.seed = Some(4);
+        let o = run(&a, Path::new(".")).unwrap();
+        assert_eq!(o.json["seed_list"], serde_json::json!([4, 5]));
+        assert_eq!(o.json["val_miou_per_seed"].as_array().unwrap().len(), 2);
+        assert!(o.human.contains("over 2 seeds"), "{}", o.human);
     }
 
     #[test]

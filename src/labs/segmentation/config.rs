@@ -55,8 +55,14 @@ pub struct SegParams {
     /// Channels of the first level (doubling per level).
     #[arg(long)]
     pub base: Option<usize>,
+    /// First seed; the runs use seeds SEED, SEED+1, ..., SEED+K-1.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Runs per configuration (K). One seed cannot tell skips on from off: the gap between them
+    /// is often within what another seed changes, so the summary gives the mean, the sample std
+    /// and every seed's value. Costs K times one run; --seeds 1 for a quick look.
+    #[arg(long, default_value_t = 3)]
+    pub seeds: u64,
 }
 
 impl Default for SegParams {
@@ -74,6 +80,7 @@ impl Default for SegParams {
             depth: None,
             base: None,
             seed: None,
+            seeds: 3,
         }
     }
 }

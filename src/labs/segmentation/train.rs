@@ -17,8 +17,9 @@ use super::infer::predict;
 use super::metrics::Confusion;
 use super::render;
 use super::unet::{UNet, UNetConfig, count, loss, trainable};
-use crate::core::events::{Picture, Sink, StopFlag, Summary, ensure_finite};
 use crate::data::seg::{self, DatasetSpec, SegData};
+use crate::core::events::{Picture, SeedSink, Sink, StopFlag, Summary, ensure_finite};
+use crate::core::stats::{self, Comparison, mean_std};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -271,6 +272,10 @@ pub fn train(cfg: &SegConfig, sink: &mut dyn Sink, stop: &StopFlag) -> anyhow::R
     let mut summary = json!({
         "dataset": data.name,
         "skips": cfg.unet.skips,
+        "seed": cfg.seed,
+        "validation": data.validation,
+        "n_train_images": data.train.len(),
+        "n_val_images": data.val.len(),
         "epochs": last.as_ref().map_or(0, |e| e.epoch),
         "depth": cfg.unet.depth,
         "base": cfg.unet.base,
@@ -294,6 +299,97 @@ pub fn train(cfg: &SegConfig, sink: &mut dyn Sink, stop: &StopFlag) -> anyhow::R
         model,
         gallery: picture,
     })
+}
+
+/// Trains `cfg` once per seed (weights, crops and, where it is random, the validation split
+/// differ per seed) and summarises the validation mIoU over seeds: `val_miou_mean`,
+/// `val_miou_std` (sample std), `val_miou_per_seed`, with each seed's summary under `runs`.
+/// Series are prefixed per seed ("s1/val_miou"). Returns the model of the first seed too.
+pub fn run_seeds(
+    cfg: &SegConfig,
+    seeds: &[u64],
+    sink: &mut dyn Sink,
+    stop: &StopFlag,
+) -> anyhow::Result<TrainOutput> {
+    anyhow::ensure!(!seeds.is_empty(), "need at least one seed");
+    let mut runs: Vec<Summary> = Vec::new();
+    let mut first: Option<TrainOutput> = None;
+    for (k, &seed) in seeds.iter().enumerate() {
+        if stop.is_stopped() {
+            break;
+        }
+        let c = SegConfig {
+            seed,
+            ..cfg.clone()
+        };
+        let mut s = SeedSink {
+            inner: &mut *sink,
+            prefix: format!("s{seed}/"),
+            index: k as u64,
+            runs: seeds.len() as u64,
+        };
+        let out = train(&c, &mut s, stop).with_context(|| format!("seed {seed}"))?;
+        sink.log(&format!(
+            "seed {seed}: val mIoU {:.4}",
+            out.summary["val_miou"].as_f64().unwrap_or(f64::NAN)
+        ));
+        // A stopped seed did not finish its epochs: it does not enter the statistics.
+        if out.summary["stopped"] != true {
+            runs.push(out.summary.clone());
+        }
+        if first.is_none() {
+            first = Some(out);
+        }
+    }
+    let first = first.ok_or_else(|| anyhow::anyhow!("stopped before the first seed"))?;
+    let summary = seed_summary(&runs, seeds.len(), stop.is_stopped());
+    Ok(TrainOutput { summary, ..first })
+}
+
+/// The multi-seed summary of finished single-seed summaries (see [`run_seeds`]).
+pub fn seed_summary(runs: &[Summary], asked: usize, stopped: bool) -> Summary {
+    let f = |r: &Summary, k: &str| r[k].as_f64().unwrap_or(f64::NAN);
+    let miou: Vec<f64> = runs.iter().map(|r| f(r, "val_miou")).collect();
+    let (m, sd) = mean_std(&miou);
+    let (acc, _) = mean_std(&runs.iter().map(|r| f(r, "pixel_acc")).collect::<Vec<_>>());
+    let mut ms: Vec<f64> = runs.iter().map(|r| f(r, "ms_per_step_median")).collect();
+    let first = runs.first().cloned().unwrap_or(Summary::Null);
+    json!({
+        "dataset": first["dataset"],
+        "skips": first["skips"],
+        "validation": first["validation"],
+        "n_train_images": first["n_train_images"],
+        "n_val_images": first["n_val_images"],
+        "epochs": first["epochs"],
+        "depth": first["depth"],
+        "base": first["base"],
+        "crop": first["crop"],
+        "batch": first["batch"],
+        "params": first["params"],
+        "seeds": runs.len(),
+        "seeds_asked": asked,
+        "seed_list": runs.iter().map(|r| r["seed"].clone()).collect::<Vec<_>>(),
+        "val_miou_mean": m,
+        "val_miou_std": sd,
+        "val_miou_per_seed": miou,
+        "pixel_acc_mean": acc,
+        "ms_per_step_median": median(&mut ms),
+        "seconds": runs.iter().map(|r| f(r, "seconds")).sum::<f64>(),
+        "stopped": stopped,
+        "runs": runs,
+    })
+}
+
+/// Skips on vs off from two multi-seed summaries: means, spread, the difference (on - off) and
+/// whether it exceeds the seed noise (Welch's t-test, see [`stats::NOISE_RULE`]).
+pub fn compare_skips(on: &Summary, off: &Summary) -> Comparison {
+    let per_seed = |s: &Summary| -> Vec<f64> {
+        s["val_miou_per_seed"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|v| v.as_f64()).collect())
+            .unwrap_or_default()
+    };
+    stats::compare(&per_seed(on), &per_seed(off))
 }
 
 /// `gradlab bench`: median ms of one training step (batch 8 x 1 x 128 x 128, depth 4, base 16,
@@ -410,6 +506,37 @@ mod tests {
     }
 
     #[test]
+    fn seeds_give_mean_std_and_per_seed_values_and_repeat() {
+        let cfg = SegConfig {
+            epochs: 1,
+            steps_per_epoch: 2,
+            ..tiny()
+        };
+        let mut sink = VecSink::default();
+        let out = run_seeds(&cfg, &[0, 1, 2], &mut sink, &StopFlag::new()).unwrap();
+        let s = &out.summary;
+        let per: Vec<f64> = s["val_miou_per_seed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        assert_eq!(per.len(), 3);
+        assert_eq!(s["seeds"], 3);
+        assert_eq!(s["seed_list"], json!([0, 1, 2]));
+        let (m, sd) = mean_std(&per);
+        assert!((s["val_miou_mean"].as_f64().unwrap() - m).abs() < 1e-12);
+        assert!((s["val_miou_std"].as_f64().unwrap() - sd).abs() < 1e-12);
+        assert!(
+            per[0] != per[1] || per[1] != per[2],
+            "seeds differ: {per:?}"
+        );
+        assert_eq!(sink.series("s2/val_miou").len(), 1);
+        let c = compare_skips(s, s);
+        assert_eq!((c.diff, c.exceeds_noise), (0.0, Some(false)));
+    }
+
+    #[test]
     fn stop_flag_ends_the_run_early() {
         let cfg = tiny();
         let stop = StopFlag::new();
@@ -421,18 +548,21 @@ mod tests {
 
     #[test]
     fn divergence_is_an_error() {
+        // Decoupled weight decay of lr * wd = 5e5 multiplies every weight (BatchNorm's scale
+        // included) by about -5e5 per step: the weights overflow f32 within a few steps, so this
+        // run must diverge, and divergence must be an error naming the loss, never NaN metrics.
         let cfg = SegConfig {
-            lr: 0.999,
-            epochs: 4,
-            steps_per_epoch: 5,
+            lr: 0.5,
+            weight_decay: 1e6,
+            epochs: 2,
+            steps_per_epoch: 10,
             ..tiny()
         };
-        // A learning rate this large either diverges (an error naming the loss) or survives;
-        // what must never happen is a NaN in the metrics.
         let mut sink = VecSink::default();
-        match train(&cfg, &mut sink, &StopFlag::new()) {
-            Err(e) => assert!(format!("{e:#}").contains("diverged"), "{e:#}"),
-            Ok(_) => assert!(sink.series("train_loss").iter().all(|(_, v)| v.is_finite())),
-        }
+        let e = train(&cfg, &mut sink, &StopFlag::new())
+            .err()
+            .expect("the run diverges");
+        assert!(format!("{e:#}").contains("diverged"), "{e:#}");
+        assert!(sink.series("train_loss").iter().all(|(_, v)| v.is_finite()));
     }
 }

@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 
 use super::linalg::{gauss, rng};
 use super::{
-    CheckInfo, CheckResult, Corrected, Counterexample, PlotInfo, Recorder, Worst, finish,
-    round_vec, sequence_size,
+    CheckInfo, CheckResult, Condition, Corrected, Counterexample, PlotInfo, Recorder, Worst,
+    finish, round_vec, sequence_size,
 };
 use crate::core::{Sink, StopFlag};
 
@@ -356,6 +356,24 @@ pub fn run(p: &Params, sink: &mut dyn Sink, stop: &StopFlag) -> anyhow::Result<C
         worst: other.worst,
         example: other_example,
     });
+    let stopped = stop.is_stopped();
+    r.set_conditions(vec![
+        Condition::judged(
+            format!(
+                "every position, {} (the convention chosen)",
+                p.convention.describe()
+            ),
+            true,
+            &w,
+            stopped,
+        ),
+        Condition::judged(
+            format!("every position, {}", p.convention.other().describe()),
+            false,
+            &other,
+            stopped,
+        ),
+    ]);
     let one = head.apply(&[1.0], Convention::TokensOnly)[0];
     r.figures = json!({
         "convention": p.convention.describe(),
@@ -373,6 +391,7 @@ pub fn run(p: &Params, sink: &mut dyn Sink, stop: &StopFlag) -> anyhow::Result<C
 mod tests {
     use super::*;
     use crate::core::VecSink;
+    use crate::labs::theory::Verdict;
 
     #[test]
     fn interior_and_ends_by_hand() {
@@ -435,7 +454,37 @@ mod tests {
             &StopFlag::new(),
         )
         .unwrap();
-        assert!(r2.holds && !r2.corrected.unwrap().holds);
+        assert!(r2.holds && !r2.corrected.as_ref().unwrap().holds);
+        // Both conventions are reported with their own verdicts, whichever is chosen.
+        for res in [&r, &r2] {
+            let v: Vec<(bool, Verdict)> = res
+                .conditions
+                .iter()
+                .map(|c| (c.stated, c.verdict))
+                .collect();
+            assert_eq!(v.len(), 2, "{:?}", res.conditions);
+            assert_eq!(v.iter().filter(|(s, _)| *s).count(), 1);
+        }
+        let tokens = |res: &CheckResult| {
+            res.conditions
+                .iter()
+                .find(|c| c.condition.contains("n tokens only"))
+                .unwrap()
+                .clone()
+        };
+        let padded = |res: &CheckResult| {
+            res.conditions
+                .iter()
+                .find(|c| c.condition.contains("zero tokens"))
+                .unwrap()
+                .clone()
+        };
+        assert_eq!(tokens(&r).verdict, Verdict::Fails);
+        assert!(tokens(&r).counterexample.is_some());
+        assert_eq!(padded(&r).verdict, Verdict::Holds);
+        assert_eq!(r.verdict, Verdict::Fails);
+        assert_eq!(r2.verdict, Verdict::Holds);
+        assert_eq!(tokens(&r2).verdict, Verdict::Fails);
     }
 
     #[test]

@@ -11,8 +11,8 @@ use serde_json::json;
 
 use super::linalg::{gauss, rng};
 use super::{
-    CheckInfo, CheckResult, Corrected, Counterexample, PlotInfo, Recorder, Worst, finish, round,
-    round_vec, sequence_size,
+    CheckInfo, CheckResult, Condition, Corrected, Counterexample, PlotInfo, Recorder, Worst,
+    finish, round, round_vec, sequence_size,
 };
 use crate::core::{Sink, StopFlag};
 
@@ -232,6 +232,39 @@ pub fn run(p: &Params, sink: &mut dyn Sink, stop: &StopFlag) -> anyhow::Result<C
             m.max(err(x, p.k, p.c_max, Query::FromInput))
         });
     let mut r = finish(&INFO, started, &w, rec, stop);
+    let positive: Vec<(Vec<f64>, &'static str)> = xs
+        .iter()
+        .filter(|(x, _)| x.iter().all(|v| *v > 0.0))
+        .cloned()
+        .collect();
+    let pos = judge(&positive, p, Query::FromInput, tol);
+    let stopped = stop.is_stopped();
+    r.set_conditions(vec![
+        Condition::judged(
+            format!(
+                "inputs of any sign, {} (the query chosen)",
+                p.query.describe()
+            ),
+            true,
+            &w,
+            stopped,
+        ),
+        Condition::judged(
+            format!(
+                "positive inputs only (every x_j > 0, e.g. after a ReLU), {}",
+                Query::FromInput.describe()
+            ),
+            false,
+            &pos,
+            stopped,
+        ),
+        Condition::judged(
+            format!("inputs of any sign, {}", p.query.other().describe()),
+            false,
+            &other,
+            stopped,
+        ),
+    ]);
     let other_example = w.counterexample().map(|c| {
         let x: Vec<f64> = c.input["x"]
             .as_array()
@@ -266,6 +299,7 @@ pub fn run(p: &Params, sink: &mut dyn Sink, stop: &StopFlag) -> anyhow::Result<C
 mod tests {
     use super::*;
     use crate::core::VecSink;
+    use crate::labs::theory::Verdict;
 
     #[test]
     fn by_hand() {
@@ -310,6 +344,20 @@ mod tests {
             2
         );
         assert!(r.corrected.as_ref().unwrap().holds);
+        // The positive-inputs figure enters the conditions with its own verdict.
+        let v: Vec<_> = r.conditions.iter().map(|c| (c.stated, c.verdict)).collect();
+        assert_eq!(
+            v,
+            [
+                (true, Verdict::Fails),
+                (false, Verdict::Holds),
+                (false, Verdict::Holds)
+            ],
+            "{:?}",
+            r.conditions
+        );
+        assert!(r.conditions[1].trials > 10);
+        assert!(r.conditions[0].counterexample.is_some());
         let curve = s.series("attention_maxpool/error/constant query (corrected)");
         assert!(curve.last().unwrap().1 < curve[0].1 * 1e-2, "{curve:?}");
         let bad = s.series("attention_maxpool/error/homework q = c x_i, both signs");

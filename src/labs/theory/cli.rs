@@ -45,19 +45,27 @@ pub fn suite_seconds() -> anyhow::Result<f64> {
 /// on their own line.
 pub fn table(results: &[CheckResult]) -> String {
     let mut out = format!(
-        "{:<20} {:<6} {:>12} {:>14} {:>8} {:>8}\n",
-        "check", "holds", "worst", "tolerance", "trials", "seconds"
+        "{:<20} {:<12} {:>12} {:>14} {:>8} {:>8}\n",
+        "check", "verdict", "worst", "tolerance", "trials", "seconds"
     );
     for r in results {
         out.push_str(&format!(
-            "{:<20} {:<6} {:>12.4e} {:>14e} {:>8} {:>8.2}\n",
+            "{:<20} {:<12} {:>12.4e} {:>14e} {:>8} {:>8.2}\n",
             r.id,
-            if r.holds { "yes" } else { "NO" },
+            r.verdict.label(),
             r.worst,
             r.tolerance,
             r.trials,
             r.seconds
         ));
+        for c in &r.conditions {
+            out.push_str(&format!(
+                "  {:<12} {}{}\n",
+                c.verdict.label(),
+                if c.stated { "" } else { "variant: " },
+                c.condition
+            ));
+        }
         if let Some(c) = &r.corrected {
             out.push_str(&format!(
                 "  corrected ({}): holds {}, worst {:.4e}\n",

@@ -53,13 +53,91 @@ pub struct PlotData {
     pub curves: Vec<(String, Vec<[f64; 2]>)>,
 }
 
-/// What a check found. `holds` is `worst <= tolerance` over every trial (plus, for the timing
-/// claims, the fitted slope of the fast form), so a single bad trial makes it false.
+/// A verdict on one condition. A counterexample settles "fails" even in a stopped check; "holds"
+/// needs every planned trial judged without one, so a stopped check or one with zero judged
+/// trials is "inconclusive".
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Holds,
+    Fails,
+    Inconclusive,
+}
+
+impl Verdict {
+    pub fn of(w: &Worst, stopped: bool) -> Verdict {
+        if !w.holds() {
+            Verdict::Fails
+        } else if w.trials == 0 || stopped {
+            Verdict::Inconclusive
+        } else {
+            Verdict::Holds
+        }
+    }
+
+    /// Fails if any fails, else inconclusive if any is, else holds (and inconclusive for none).
+    pub fn all(vs: impl IntoIterator<Item = Verdict>) -> Verdict {
+        let mut out = None;
+        for v in vs {
+            out = Some(match (out, v) {
+                (_, Verdict::Fails) | (Some(Verdict::Fails), _) => Verdict::Fails,
+                (_, Verdict::Inconclusive) | (Some(Verdict::Inconclusive), _) => {
+                    Verdict::Inconclusive
+                }
+                _ => Verdict::Holds,
+            });
+        }
+        out.unwrap_or(Verdict::Inconclusive)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Holds => "holds",
+            Verdict::Fails => "fails",
+            Verdict::Inconclusive => "inconclusive",
+        }
+    }
+}
+
+/// One stated condition of a claim and what the trials under it found.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Condition {
+    pub condition: String,
+    /// Part of the claim as stated (its verdict enters the check's `verdict`); false for a
+    /// variant shown beside it (another convention, a restricted input set, a corrected form).
+    pub stated: bool,
+    pub verdict: Verdict,
+    pub trials: u64,
+    pub worst: f64,
+    pub tolerance: f64,
+    pub counterexample: Option<Counterexample>,
+}
+
+impl Condition {
+    pub fn judged(condition: impl Into<String>, stated: bool, w: &Worst, stopped: bool) -> Self {
+        Self {
+            condition: condition.into(),
+            stated,
+            verdict: Verdict::of(w, stopped),
+            trials: w.trials,
+            worst: w.worst,
+            tolerance: w.tolerance,
+            counterexample: w.counterexample(),
+        }
+    }
+}
+
+/// What a check found. `verdict` is that of the claim as stated: the combination
+/// ([`Verdict::all`]) of its stated conditions; `holds` is `verdict == Holds`. A single bad trial
+/// makes a condition fail.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct CheckResult {
     pub id: String,
     pub claim: String,
     pub holds: bool,
+    pub verdict: Verdict,
+    /// Every stated condition and variant with its own verdict and counterexample.
+    pub conditions: Vec<Condition>,
     pub trials: u64,
     pub worst: f64,
     pub tolerance: f64,
@@ -387,7 +465,31 @@ pub fn round_vec(v: &[f64]) -> Vec<f64> {
     v.iter().map(|x| round(*x)).collect()
 }
 
-/// The common part of every result; the check then sets its figures, notes and corrections.
+impl CheckResult {
+    /// Replaces the conditions and recomputes `verdict` and `holds` from the stated ones.
+    pub fn set_conditions(&mut self, conditions: Vec<Condition>) {
+        self.conditions = conditions;
+        self.refresh_verdict();
+    }
+
+    pub fn push_condition(&mut self, c: Condition) {
+        self.conditions.push(c);
+        self.refresh_verdict();
+    }
+
+    fn refresh_verdict(&mut self) {
+        self.verdict = Verdict::all(
+            self.conditions
+                .iter()
+                .filter(|c| c.stated)
+                .map(|c| c.verdict),
+        );
+        self.holds = self.verdict == Verdict::Holds;
+    }
+}
+
+/// The common part of every result, with one stated condition ("as stated", over all trials);
+/// the check then refines the conditions and sets its figures, notes and corrections.
 pub fn finish(
     info: &CheckInfo,
     started: Instant,
@@ -395,10 +497,14 @@ pub fn finish(
     rec: Recorder,
     stop: &StopFlag,
 ) -> CheckResult {
+    let stated = Condition::judged("as stated, over every trial", true, w, stop.is_stopped());
+    let verdict = stated.verdict;
     CheckResult {
         id: info.id.into(),
         claim: info.claim.into(),
-        holds: w.holds(),
+        holds: verdict == Verdict::Holds,
+        verdict,
+        conditions: vec![stated],
         trials: w.trials,
         worst: w.worst,
         tolerance: w.tolerance,
@@ -410,6 +516,22 @@ pub fn finish(
         plots: rec.into_plots(),
         stopped: stop.is_stopped(),
     }
+}
+
+/// The O(n) part of the claim as a condition: one judged "trial", the fitted slope against 1.5;
+/// no slope (fewer than two sizes) leaves it inconclusive.
+pub fn slope_condition(name: &str, slope: f64, ns: &[usize], stopped: bool) -> Condition {
+    let mut w = Worst::new(1.5);
+    if !slope.is_nan() {
+        w.trial(slope, 0.0, || Counterexample {
+            input: json!({ "n_values": ns }),
+            expected: json!("log-log slope <= 1.5 (claimed 1)"),
+            got: json!(round(slope)),
+            note: "time grew faster than linearly; on a loaded machine rerun before believing it"
+                .into(),
+        });
+    }
+    Condition::judged(name, true, &w, stopped)
 }
 
 #[cfg(test)]
@@ -439,6 +561,48 @@ mod tests {
         assert!(!n.holds());
         assert!(n.worst.is_nan());
         assert_eq!(n.trials, 1);
+    }
+
+    #[test]
+    fn verdicts_combine_and_a_stopped_or_empty_check_is_inconclusive() {
+        use Verdict::*;
+        assert_eq!(Verdict::all([Holds, Holds]), Holds);
+        assert_eq!(Verdict::all([Holds, Inconclusive]), Inconclusive);
+        assert_eq!(Verdict::all([Inconclusive, Fails, Holds]), Fails);
+        assert_eq!(Verdict::all([]), Inconclusive);
+        let empty = Worst::new(1.0);
+        assert_eq!(Verdict::of(&empty, false), Inconclusive);
+        let mut ok = Worst::new(1.0);
+        ok.trial(0.5, 1.0, || unreachable!());
+        assert_eq!(Verdict::of(&ok, false), Holds);
+        assert_eq!(Verdict::of(&ok, true), Inconclusive);
+        let mut bad = Worst::new(1.0);
+        bad.trial(2.0, 1.0, || Counterexample {
+            input: json!(1),
+            expected: json!(0),
+            got: json!(1),
+            note: String::new(),
+        });
+        assert_eq!(Verdict::of(&bad, true), Fails);
+        assert_eq!(
+            serde_json::to_value(Inconclusive).unwrap(),
+            json!("inconclusive")
+        );
+    }
+
+    /// Every check reports a verdict per condition, at least one of them stated, and a check
+    /// stopped before it judged anything is inconclusive, never "holds".
+    #[test]
+    fn every_check_reports_conditions_and_stopped_ones_are_inconclusive() {
+        let stop = StopFlag::new();
+        stop.stop();
+        for id in ids() {
+            let r =
+                run_check(id, &TheoryParams::default(), &mut VecSink::default(), &stop).unwrap();
+            assert!(r.conditions.iter().any(|c| c.stated), "{id}");
+            assert_ne!(r.verdict, Verdict::Holds, "{id} stopped yet holds");
+            assert!(!r.holds, "{id}");
+        }
     }
 
     #[test]

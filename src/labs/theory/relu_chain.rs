@@ -11,7 +11,8 @@ use serde_json::json;
 
 use super::linalg::{gauss, rng};
 use super::{
-    CheckInfo, CheckResult, Counterexample, PlotInfo, Recorder, Worst, finish, round, round_vec,
+    CheckInfo, CheckResult, Condition, Counterexample, PlotInfo, Recorder, Worst, finish, round,
+    round_vec,
 };
 use crate::core::{Sink, StopFlag};
 
@@ -213,175 +214,194 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
     sorted[i]
 }
 
-pub fn run(p: &Params, sink: &mut dyn Sink, stop: &StopFlag) -> anyhow::Result<CheckResult> {
-    let started = Instant::now();
-    anyhow::ensure!(p.max_depth >= 1, "relu_chain: max_depth must be at least 1");
-    anyhow::ensure!(
-        (0.0..=1.0).contains(&p.p_negative),
-        "relu_chain: p_negative must be in [0, 1]"
-    );
-    let formula = if p.sabotage {
-        broken_grad
+/// The listed cases, drawn `PER_CASE` times at every depth beside the random draws.
+const CASES: [Case; 6] = [
+    Case::ZeroWeight,
+    Case::ZeroInput,
+    Case::NegInputPosFirst,
+    Case::NegInputLaterNeg,
+    Case::PosInputSomeNeg,
+    Case::Exploding,
+];
+const PER_CASE: usize = 8;
+
+/// The random draws and the listed cases at depth n.
+fn draws_at_depth(n: usize, p: &Params, g: &mut rand::rngs::StdRng) -> Vec<(Case, f64, Vec<f64>)> {
+    let mut draws: Vec<(Case, f64, Vec<f64>)> = (0..p.trials_per_depth.max(1))
+        .map(|_| {
+            let (x, wv) = draw_case(Case::Random, n, p, g);
+            (Case::Random, x, wv)
+        })
+        .collect();
+    for c in CASES {
+        // "some w_i < 0 with i > 1" needs a second layer.
+        if c == Case::NegInputLaterNeg && n < 2 {
+            continue;
+        }
+        for _ in 0..PER_CASE {
+            let (x, wv) = draw_case(c, n, p, g);
+            draws.push((c, x, wv));
+        }
+    }
+    draws
+}
+
+/// One draw judged: the claim's value, the true derivative it is compared with, the bound, and
+/// the error (0 when every part of the claim that applies to this case holds).
+struct Judged {
+    claimed: f64,
+    truth: f64,
+    bound: f64,
+    err: f64,
+}
+
+fn judge(
+    case: Case,
+    x: f64,
+    wv: &[f64],
+    ag: f64,
+    formula: fn(f64, &[f64]) -> f64,
+    tol: f64,
+) -> Judged {
+    let claimed = formula(x, wv);
+    let bound: f64 = wv.iter().map(|v| v.abs()).product();
+    let (left, right) = one_sided(x, wv);
+    // Error of the claim against the truth: autograd and finite differences where f is
+    // differentiable, the subdifferential [min, max] of the one-sided slopes at x = 0.
+    let mut err = if x == 0.0 {
+        let (lo, hi) = (left.min(right), left.max(right));
+        if claimed < lo {
+            rel(claimed, lo)
+        } else if claimed > hi {
+            rel(claimed, hi)
+        } else {
+            0.0
+        }
     } else {
-        formula_grad
+        let mut e = rel(claimed, ag);
+        if x.abs() > 1e-3 {
+            let eps = 1e-6 * x.abs();
+            let fd = (forward(x + eps, wv) - forward(x - eps, wv)) / (2.0 * eps);
+            // Finite differences are good to ~1e-10 here; allow them 1e-6.
+            e = e.max(rel(claimed, fd) * (tol / 1e-6));
+        }
+        e
     };
-    let tol = 1e-8;
-    let mut w = Worst::new(tol);
-    let mut rec = Recorder::new(&INFO);
-    let mut g = rng(p.seed);
-    let mut x0_disagreements = 0u64;
-    let (mut x0_draws, mut x0_kinked) = (0u64, 0u64);
-    let mut x0_example: Option<String> = None;
-    let cases = [
-        Case::ZeroWeight,
-        Case::ZeroInput,
-        Case::NegInputPosFirst,
-        Case::NegInputLaterNeg,
-        Case::PosInputSomeNeg,
-        Case::Exploding,
-    ];
-    let per_case = 8;
-    for n in 1..=p.max_depth {
-        if stop.is_stopped() {
-            break;
+    // The bound, on the true derivative.
+    let truth = if x == 0.0 { claimed } else { ag };
+    if truth.abs() > bound * (1.0 + tol) {
+        err = err.max(truth.abs() / bound - 1.0);
+    }
+    // The listed vanishing cases, on the truth (either one-sided slope at x = 0 may be the
+    // claimed 0, which is what "vanishes" can mean at a kink).
+    if case.vanishes() {
+        let t = if x == 0.0 {
+            left.abs().min(right.abs())
+        } else {
+            ag.abs()
+        };
+        if t > 0.0 {
+            err = err.max(t / bound.max(1e-300));
         }
-        let mut draws: Vec<(Case, f64, Vec<f64>)> = (0..p.trials_per_depth.max(1))
-            .map(|_| {
-                let (x, wv) = draw_case(Case::Random, n, p, &mut g);
-                (Case::Random, x, wv)
-            })
-            .collect();
-        for c in cases {
-            // "some w_i < 0 with i > 1" needs a second layer.
-            if c == Case::NegInputLaterNeg && n < 2 {
-                continue;
-            }
-            for _ in 0..per_case {
-                let (x, wv) = draw_case(c, n, p, &mut g);
-                draws.push((c, x, wv));
-            }
+    }
+    if case == Case::Exploding {
+        err = err.max(rel(claimed, bound));
+    }
+    Judged {
+        claimed,
+        truth,
+        bound,
+        err,
+    }
+}
+
+/// What happens at x = 0, where f has a kink and candle's relu'(0) = 1 differs from the claim.
+#[derive(Default)]
+struct AtZero {
+    draws: u64,
+    kinked: u64,
+    disagreements: u64,
+    example: Option<String>,
+}
+
+impl AtZero {
+    fn add(&mut self, x: f64, wv: &[f64], ag: f64, tol: f64) {
+        if x != 0.0 {
+            return;
         }
-        let xs: Vec<f64> = draws.iter().map(|d| d.1).collect();
-        let ws: Vec<Vec<f64>> = draws.iter().map(|d| d.2.clone()).collect();
-        let auto = autograd_grads(&xs, &ws)?;
-        let mut logs = Vec::new();
-        let mut bounds = Vec::new();
-        let mut vanished = 0usize;
-        let mut random_count = 0usize;
-        for ((case, x, wv), ag) in draws.iter().zip(&auto) {
-            let claimed = formula(*x, wv);
-            let bound: f64 = wv.iter().map(|v| v.abs()).product();
-            let (left, right) = one_sided(*x, wv);
-            // Error of the claim against the truth: autograd and finite differences where f is
-            // differentiable, the subdifferential [min, max] of the one-sided slopes at x = 0.
-            let mut err = if *x == 0.0 {
-                let (lo, hi) = (left.min(right), left.max(right));
-                if claimed < lo {
-                    rel(claimed, lo)
-                } else if claimed > hi {
-                    rel(claimed, hi)
-                } else {
-                    0.0
-                }
-            } else {
-                let mut e = rel(claimed, *ag);
-                if x.abs() > 1e-3 {
-                    let eps = 1e-6 * x.abs();
-                    let fd = (forward(x + eps, wv) - forward(x - eps, wv)) / (2.0 * eps);
-                    // Finite differences are good to ~1e-10 here; allow them 1e-6.
-                    e = e.max(rel(claimed, fd) * (tol / 1e-6));
-                }
-                e
-            };
-            if *x == 0.0 {
-                x0_draws += 1;
-                x0_kinked += u64::from(left != right);
-            }
-            if *x == 0.0
-                && rel(*ag, left) > tol
-                && rel(*ag, right) > tol
-                && !(left == 0.0 && right == 0.0 && *ag == 0.0)
-            {
-                x0_disagreements += 1;
-                if x0_example.is_none() || wv.len() < 3 {
-                    x0_example = Some(format!(
-                        "x = 0, w = {:?}: candle autograd gives {ag}, but f is {} near 0 (one-sided slopes {left} and {right})",
-                        round_vec(wv),
-                        if left == 0.0 && right == 0.0 {
-                            "identically 0"
-                        } else {
-                            "kinked"
-                        }
-                    ));
-                }
-            }
-            // The bound, on the true derivative.
-            let truth = if *x == 0.0 { claimed } else { *ag };
-            if truth.abs() > bound * (1.0 + tol) {
-                err = err.max(truth.abs() / bound - 1.0);
-            }
-            // The listed vanishing cases, on the truth (either one-sided slope at x = 0 may be
-            // the claimed 0, which is what "vanishes" can mean at a kink).
-            if case.vanishes() {
-                let t = if *x == 0.0 {
-                    left.abs().min(right.abs())
-                } else {
-                    ag.abs()
-                };
-                if t > 0.0 {
-                    err = err.max(t / bound.max(1e-300));
-                }
-            }
-            if *case == Case::Exploding {
-                err = err.max(rel(claimed, bound));
-            }
-            let size = n as f64 + 1e-9 * x.abs().min(1e6);
-            w.trial(err, size, || Counterexample {
-                input: json!({ "x": round(*x), "w": round_vec(wv), "case": case.name() }),
-                expected: json!(round(truth)),
-                got: json!(round(claimed)),
-                note: format!("claimed f'(x) = {claimed:.6e}, autograd {ag:.6e}, bound prod|w_i| = {bound:.3e} ({})", case.name()),
-            });
-            if *case == Case::Random {
-                random_count += 1;
-                bounds.push(bound.log10());
-                if claimed == 0.0 {
-                    vanished += 1;
-                } else {
-                    logs.push(claimed.abs().log10());
-                }
+        let (left, right) = one_sided(x, wv);
+        self.draws += 1;
+        self.kinked += u64::from(left != right);
+        if rel(ag, left) > tol
+            && rel(ag, right) > tol
+            && !(left == 0.0 && right == 0.0 && ag == 0.0)
+        {
+            self.disagreements += 1;
+            if self.example.is_none() || wv.len() < 3 {
+                self.example = Some(format!(
+                    "x = 0, w = {:?}: candle autograd gives {ag}, but f is {} near 0 (one-sided slopes {left} and {right})",
+                    round_vec(wv),
+                    if left == 0.0 && right == 0.0 {
+                        "identically 0"
+                    } else {
+                        "kinked"
+                    }
+                ));
             }
         }
-        logs.sort_by(f64::total_cmp);
-        bounds.sort_by(f64::total_cmp);
+    }
+}
+
+/// The random draws of one depth: log10 |f'| of the survivors, log10 of the bound, and how many
+/// vanished.
+#[derive(Default)]
+struct DepthStats {
+    logs: Vec<f64>,
+    bounds: Vec<f64>,
+    vanished: usize,
+    count: usize,
+}
+
+impl DepthStats {
+    fn add(&mut self, j: &Judged) {
+        self.count += 1;
+        self.bounds.push(j.bound.log10());
+        if j.claimed == 0.0 {
+            self.vanished += 1;
+        } else {
+            self.logs.push(j.claimed.abs().log10());
+        }
+    }
+
+    fn plot(mut self, rec: &mut Recorder, sink: &mut dyn Sink, n: usize, p_negative: f64) {
+        self.logs.sort_by(f64::total_cmp);
+        self.bounds.sort_by(f64::total_cmp);
         let nf = n as f64;
-        if !logs.is_empty() {
-            rec.point(sink, "magnitude", "p10 measured", nf, quantile(&logs, 0.1));
-            rec.point(
-                sink,
-                "magnitude",
-                "median measured",
-                nf,
-                quantile(&logs, 0.5),
-            );
-            rec.point(sink, "magnitude", "p90 measured", nf, quantile(&logs, 0.9));
+        if !self.logs.is_empty() {
+            for (name, q) in [
+                ("p10 measured", 0.1),
+                ("median measured", 0.5),
+                ("p90 measured", 0.9),
+            ] {
+                rec.point(sink, "magnitude", name, nf, quantile(&self.logs, q));
+            }
         }
         rec.point(
             sink,
             "magnitude",
             "median log10 prod|w_i| (bound)",
             nf,
-            quantile(&bounds, 0.5),
+            quantile(&self.bounds, 0.5),
         );
         rec.point(
             sink,
             "vanished",
             "measured",
             nf,
-            vanished as f64 / random_count as f64,
+            self.vanished as f64 / self.count as f64,
         );
         // x > 0 survives iff all w_i > 0; x < 0 iff w_1 < 0 and the rest > 0.
-        let q = 1.0 - p.p_negative;
+        let q = 1.0 - p_negative;
         rec.point(
             sink,
             "vanished",
@@ -389,17 +409,89 @@ pub fn run(p: &Params, sink: &mut dyn Sink, stop: &StopFlag) -> anyhow::Result<C
             nf,
             1.0 - 0.5 * q.powi(n as i32 - 1),
         );
+    }
+}
+
+pub fn run(p: &Params, sink: &mut dyn Sink, stop: &StopFlag) -> anyhow::Result<CheckResult> {
+    let started = Instant::now();
+    anyhow::ensure!(p.max_depth >= 1, "relu_chain: max_depth must be at least 1");
+    anyhow::ensure!(
+        (0.0..=1.0).contains(&p.p_negative),
+        "relu_chain: p_negative must be in [0, 1]"
+    );
+    let formula: fn(f64, &[f64]) -> f64 = if p.sabotage {
+        broken_grad
+    } else {
+        formula_grad
+    };
+    let tol = 1e-8;
+    let mut w = Worst::new(tol);
+    // One verdict per listed case (and one for the random draws: the formula and the bound).
+    let mut per_case: Vec<(Case, Worst)> = std::iter::once(Case::Random)
+        .chain(CASES)
+        .map(|c| (c, Worst::new(tol)))
+        .collect();
+    let mut rec = Recorder::new(&INFO);
+    let mut g = rng(p.seed);
+    let mut zero = AtZero::default();
+    for n in 1..=p.max_depth {
+        if stop.is_stopped() {
+            break;
+        }
+        let draws = draws_at_depth(n, p, &mut g);
+        let xs: Vec<f64> = draws.iter().map(|d| d.1).collect();
+        let ws: Vec<Vec<f64>> = draws.iter().map(|d| d.2.clone()).collect();
+        let auto = autograd_grads(&xs, &ws)?;
+        let mut stats = DepthStats::default();
+        for ((case, x, wv), ag) in draws.iter().zip(&auto) {
+            let j = judge(*case, *x, wv, *ag, formula, tol);
+            zero.add(*x, wv, *ag, tol);
+            let size = n as f64 + 1e-9 * x.abs().min(1e6);
+            let cx = || Counterexample {
+                input: json!({ "x": round(*x), "w": round_vec(wv), "case": case.name() }),
+                expected: json!(round(j.truth)),
+                got: json!(round(j.claimed)),
+                note: format!(
+                    "claimed f'(x) = {:.6e}, autograd {ag:.6e}, bound prod|w_i| = {:.3e} ({})",
+                    j.claimed,
+                    j.bound,
+                    case.name()
+                ),
+            };
+            w.trial(j.err, size, cx);
+            if let Some((_, cw)) = per_case.iter_mut().find(|(c, _)| c == case) {
+                cw.trial(j.err, size, cx);
+            }
+            if *case == Case::Random {
+                stats.add(&j);
+            }
+        }
+        stats.plot(&mut rec, sink, n, p.p_negative);
         sink.progress(n as u64, p.max_depth as u64);
     }
     let mut r = finish(&INFO, started, &w, rec, stop);
+    let stopped = stop.is_stopped();
+    r.set_conditions(
+        per_case
+            .iter()
+            .map(|(c, cw)| {
+                let name = match c {
+                    Case::Random => "random draws: f'(x) = prod w_i 1[w_i h_(i-1) > 0] and |f'(x)| <= prod |w_i|".to_string(),
+                    Case::Exploding => format!("explodes: {}, f'(x) = prod |w_i|", c.name()),
+                    _ => format!("vanishes: {}", c.name()),
+                };
+                Condition::judged(name, true, cw, stopped)
+            })
+            .collect(),
+    );
     r.figures = json!({
-        "x0_draws": x0_draws,
-        "x0_not_differentiable": x0_kinked,
-        "autograd_disagreements_at_x0": x0_disagreements,
+        "x0_draws": zero.draws,
+        "x0_not_differentiable": zero.kinked,
+        "autograd_disagreements_at_x0": zero.disagreements,
         "relu_prime_at_0_in_candle": 1,
     });
-    r.notes.push(format!("At x = 0 f has a kink in {x0_kinked} of {x0_draws} draws (left and right slopes differ), so f'(0) does not exist there; the claim's 0 is checked as an element of the subdifferential [left slope, right slope], which always contains 0 (one side is always dead). \"Vanishes at x = 0\" is the relu'(0) = 0 convention."));
-    if let Some(e) = x0_example {
+    r.notes.push(format!("At x = 0 f has a kink in {} of {} draws (left and right slopes differ), so f'(0) does not exist there; the claim's 0 is checked as an element of the subdifferential [left slope, right slope], which always contains 0 (one side is always dead). \"Vanishes at x = 0\" is the relu'(0) = 0 convention.", zero.kinked, zero.draws));
+    if let Some(e) = zero.example {
         r.notes.push(format!("candle's ReLU backward uses relu'(0) = 1 (PyTorch uses 0), so at x = 0 autograd can disagree with the claim and even with the true derivative: {e}. Counted in figures.autograd_disagreements_at_x0; not a failure of the claim."));
     }
     Ok(r)
@@ -451,6 +543,12 @@ mod tests {
         assert_eq!(van.len(), 8);
         assert!(van[7].1 > van[0].1, "{van:?}");
         assert!(r.figures["autograd_disagreements_at_x0"].as_u64().unwrap() > 0);
+        // One holding condition per listed case and one for the random draws, each judged.
+        assert_eq!(r.conditions.len(), 7);
+        for c in &r.conditions {
+            assert_eq!(c.verdict, super::super::Verdict::Holds, "{c:?}");
+            assert!(c.trials >= 8, "{c:?}");
+        }
     }
 
     #[test]
@@ -486,6 +584,20 @@ mod tests {
         };
         let r = run(&p, &mut VecSink::default(), &StopFlag::new()).unwrap();
         assert!(!r.holds);
+        // Forgetting the indicators breaks exactly the vanishing cases and the random draws
+        // with a negative pre-activation; the exploding case (all w_i > 0, x > 0) still holds.
+        let exploding = r
+            .conditions
+            .iter()
+            .find(|c| c.condition.starts_with("explodes"))
+            .unwrap();
+        assert_eq!(exploding.verdict, super::super::Verdict::Holds);
+        let zero_w = r
+            .conditions
+            .iter()
+            .find(|c| c.condition.contains("x < 0 and w_1 > 0"))
+            .unwrap();
+        assert_eq!(zero_w.verdict, super::super::Verdict::Fails);
         let c = r.counterexample.unwrap();
         assert_eq!(c.input["w"].as_array().unwrap().len(), 1, "{c:?}");
     }

@@ -10,7 +10,8 @@ use serde_json::json;
 
 use super::linalg::{Mat, gauss, rng, sigma_max};
 use super::{
-    CheckInfo, CheckResult, Counterexample, PlotInfo, Recorder, Worst, finish, round, round_vec,
+    CheckInfo, CheckResult, Counterexample, PlotInfo, Recorder, Verdict, Worst, finish, round,
+    round_vec,
 };
 use crate::core::{Sink, StopFlag};
 
@@ -211,7 +212,16 @@ pub fn run(p: &Params, sink: &mut dyn Sink, stop: &StopFlag) -> anyhow::Result<C
     all_ratios.sort_by(f64::total_cmp);
     let mut r = finish(&INFO, started, &w, rec, stop);
     let auto_ok = auto_err <= 1e-8;
-    r.holds &= auto_ok;
+    r.conditions[0].condition = format!(
+        "sigma_max(W) = gamma = {}, hidden sizes up to {}, n up to {}",
+        p.gamma, p.hidden_max, p.n_max
+    );
+    if !auto_ok && r.conditions[0].verdict == Verdict::Holds {
+        // The Jacobian the verdict rests on disagrees with autograd: no verdict either way.
+        r.conditions[0].verdict = Verdict::Inconclusive;
+    }
+    let c = r.conditions.clone();
+    r.set_conditions(c);
     let at = |k: usize| {
         ratio_at
             .iter()

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::core::jobs::{JobId, JobState, Jobs};
 use crate::labs::theory::{
     self, CHECKS, CheckInfo, CheckResult, Counterexample, PlotData, SuiteResult, TheoryParams,
-    attention_conv1d, attention_maxpool, jl_near_orthogonal, linear_attention, lowrank_attention,
+    Verdict, attention_conv1d, attention_maxpool, jl_near_orthogonal, linear_attention, lowrank_attention,
     relu_chain, rnn_sigmoid_bound,
 };
 use crate::labs::{Lab, load_ron, save_ron};
@@ -125,7 +125,11 @@ impl TheoryTab {
                 cx.jobs.stop(id);
             }
         });
-        let passed = self.results.values().filter(|r| r.holds).count();
+        let passed = self
+            .results
+            .values()
+            .filter(|r| r.verdict == Verdict::Holds)
+            .count();
         if !self.results.is_empty() {
             ui.label(format!(
                 "{passed} of {} checked claims hold",
@@ -277,27 +281,55 @@ fn running_job(jobs: &Jobs) -> Option<JobId> {
         .map(|j| j.id)
 }
 
-/// √ / × / · before a claim's id.
+/// Mark and colour of a verdict: √ green, × orange, ? grey.
+fn verdict_mark(v: Verdict) -> (&'static str, egui::Color32) {
+    match v {
+        Verdict::Holds => ("√", egui::Color32::from_rgb(0, 158, 115)),
+        Verdict::Fails => ("×", egui::Color32::from_rgb(213, 94, 0)),
+        Verdict::Inconclusive => ("?", egui::Color32::GRAY),
+    }
+}
+
+/// √ / × / ? / · before a claim's id.
 fn badge(ui: &mut egui::Ui, r: Option<&CheckResult>) {
     match r {
-        Some(r) if r.holds => ui.colored_label(egui::Color32::from_rgb(0, 158, 115), "√"),
-        Some(_) => ui.colored_label(egui::Color32::from_rgb(213, 94, 0), "×"),
+        Some(r) => {
+            let (m, col) = verdict_mark(r.verdict);
+            ui.colored_label(col, m)
+        }
         None => ui.weak("·"),
     };
 }
 
+/// Every condition with its own verdict, so a claim that holds under one convention and fails
+/// under another shows both.
+fn conditions_ui(ui: &mut egui::Ui, r: &CheckResult) {
+    for c in &r.conditions {
+        let (m, col) = verdict_mark(c.verdict);
+        ui.horizontal_wrapped(|ui| {
+            ui.colored_label(col, format!("{m} {}", c.verdict.label()));
+            ui.label(format!(
+                "{}{}: worst {:.3e} (tolerance {}) over {} trials",
+                if c.stated { "" } else { "variant: " },
+                c.condition,
+                c.worst,
+                c.tolerance,
+                c.trials
+            ));
+        });
+    }
+}
+
 fn verdict_ui(ui: &mut egui::Ui, r: &CheckResult) {
-    let (text, color) = if r.holds {
-        (
-            "√ Verdict: the claim holds",
-            egui::Color32::from_rgb(0, 158, 115),
-        )
-    } else {
-        (
-            "× Verdict: the claim fails",
-            egui::Color32::from_rgb(213, 94, 0),
-        )
-    };
+    let (mark, color) = verdict_mark(r.verdict);
+    let text = format!(
+        "{mark} Verdict: {}",
+        match r.verdict {
+            Verdict::Holds => "the claim holds",
+            Verdict::Fails => "the claim fails",
+            Verdict::Inconclusive => "inconclusive",
+        }
+    );
     ui.horizontal(|ui| {
         ui.label(egui::RichText::new(text).strong().color(color));
         if r.stopped {
@@ -308,6 +340,7 @@ fn verdict_ui(ui: &mut egui::Ui, r: &CheckResult) {
         "worst {:.4e} (tolerance {}) over {} trials, {:.2} s",
         r.worst, r.tolerance, r.trials, r.seconds
     ));
+    conditions_ui(ui, r);
     if let Some(c) = &r.corrected {
         let (t, col) = if c.holds {
             ("holds", egui::Color32::from_rgb(0, 158, 115))
@@ -595,7 +628,7 @@ fn jl_near_orthogonal_params(ui: &mut egui::Ui, q: &mut jl_near_orthogonal::Para
         "constant c (72 in the claim)",
     );
     let mut n_max = q.ns.iter().copied().max().unwrap_or(128);
-    if slider_u(ui, &mut n_max, 2, 512, true, "largest n (n = 2, 4, 8, ...)") {
+    if slider_u(ui, &mut n_max, 2, 4096, true, "largest n (n = 2, 4, 8, ...)") {
         q.ns = theory::timing::doublings(2, n_max);
         c = true;
     }
@@ -724,7 +757,17 @@ mod tests {
             .get("attention_conv1d")
             .expect("a result");
         assert!(!r.holds);
-        assert!(h.query_by_label_contains("fails").is_some());
+        assert!(
+            h.query_by_label_contains("Verdict: the claim fails")
+                .is_some()
+        );
+        // Each convention is listed with its own verdict: tokens only fails, zero-padded holds.
+        assert!(h.query_by_label("× fails").is_some());
+        assert!(h.query_by_label("√ holds").is_some());
+        assert!(
+            h.query_by_label_contains("variant: every position")
+                .is_some()
+        );
         assert!(
             h.query_by_label_contains("Smallest counterexample")
                 .is_some()
@@ -753,7 +796,7 @@ mod tests {
         h.step();
         wait_jobs(&mut h);
         assert_eq!(h.state().tab.results.len(), 7);
-        assert!(h.query_by_label_contains("holds").is_some());
+        assert!(h.query_all_by_label_contains("holds").next().is_some());
         // A slider change on a quick check starts one job by itself once nothing runs.
         h.state_mut().tab.selected = "jl_near_orthogonal".into();
         h.state_mut().tab.params.jl_near_orthogonal.c = 1.0;
@@ -762,6 +805,6 @@ mod tests {
         assert_eq!(h.state().jobs.iter().count(), 2);
         wait_jobs(&mut h);
         assert!(!h.state().tab.results["jl_near_orthogonal"].holds);
-        assert!(h.query_by_label_contains("fails").is_some());
+        assert!(h.query_all_by_label_contains("fails").next().is_some());
     }
 }
