@@ -47,7 +47,8 @@ pub struct SegArgs {
     pub base: usize,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// For a user folder: class 1 is the dark mask pixels (as in ISBI) instead of the bright ones.
+    /// For a user folder: class 1 is the mask's background (value 0, as ISBI's membranes) instead
+    /// of its foreground (non-zero).
     #[arg(long)]
     pub invert: bool,
     /// Save the checkpoint (model.safetensors, config.json, metrics.json) and predictions.png here.
