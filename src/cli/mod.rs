@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod data;
 pub mod graph;
+pub mod predict;
 pub mod progress;
 pub mod seg;
 pub mod theory;
@@ -33,9 +34,11 @@ pub enum Command {
     Graph(graph::GraphArgs),
     /// Train a U-Net for segmentation, with skip connections on or off.
     Seg(seg::SegArgs),
+    /// Segment image files with a saved model: one 0/255 mask PNG per image.
+    Predict(predict::PredictArgs),
     /// Time the hot paths.
     Bench(bench::BenchArgs),
-    /// Dataset catalog: list, fetch, verify.
+    /// Dataset catalog: list, fetch, verify; inspect a segmentation folder.
     Data(data::DataArgs),
 }
 
@@ -60,6 +63,7 @@ pub fn run(cli: &Cli, command: &Command) -> anyhow::Result<(Output, bool)> {
         Command::Theory(a) => Ok((theory::run(a)?, a.json)),
         Command::Graph(a) => Ok((graph::run(a, &data_dir)?, a.json)),
         Command::Seg(a) => Ok((seg::run(a, &data_dir)?, a.json)),
+        Command::Predict(a) => Ok((predict::run(a)?, a.json)),
         Command::Bench(a) => Ok((bench::run(a, &data_dir)?, a.json)),
         Command::Data(a) => Ok((data::run(a, &data_dir)?, a.json)),
     }

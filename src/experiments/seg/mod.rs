@@ -3,6 +3,7 @@
 //!
 //! Classes: class 1 = membrane / boundary (what the single logit predicts), class 0 = interior.
 
+pub mod apply;
 pub mod checkpoint;
 pub mod conv;
 pub mod infer;
