@@ -72,6 +72,8 @@ pub struct Inspection {
     /// Foreground (non-zero) pixels over all pixels of every readable mask of a pair; before
     /// `invert`.
     pub foreground_fraction: Option<f64>,
+    /// Share of class-1 pixels training would see: the foreground, or the rest with `invert`.
+    pub class1_fraction: Option<f64>,
     pub invert: bool,
     pub notes: Vec<String>,
     pub problems: Vec<String>,
@@ -206,6 +208,10 @@ pub fn inspect_folder(dir: &Path, invert: bool) -> anyhow::Result<Inspection> {
         mask_encoding,
         mask_encodings,
         foreground_fraction: (total > 0).then(|| fg as f64 / total as f64),
+        class1_fraction: (total > 0).then(|| {
+            let f = fg as f64 / total as f64;
+            if invert { 1.0 - f } else { f }
+        }),
         invert,
         notes: notes(&formats, &masks, invert),
         problems,

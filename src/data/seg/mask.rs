@@ -13,9 +13,10 @@ use serde::Serialize;
 /// Share of pixels allowed to be mid-grey in a binary mask (JPEG masks have some at edges);
 /// above it the "mask" is probably a photo and thresholding it would train on garbage.
 const MAX_GREY_FRACTION: f64 = 0.05;
-/// A label map is piecewise constant: at most this share of neighbouring pixels differ...
-const MAX_LABEL_EDGE_FRACTION: f64 = 0.3;
-/// ...and a good part of its edges are object against background (0), unlike a grey ramp.
+/// A label map's objects are regions of one value: at most this many 4-connected regions per
+/// label (an object cut by another is two); a grey picture has many more.
+const MAX_REGIONS_PER_LABEL: usize = 2;
+/// A good part of a label map's edges are object against background (0), unlike a grey ramp.
 const MIN_BACKGROUND_EDGE_SHARE: f64 = 0.25;
 /// Values this small are labels whatever their layout: no grey-level picture lives in 0..=31.
 const SMALL_LABEL_MAX: u32 = 31;
@@ -229,6 +230,49 @@ fn edges(p: &Plane) -> (u64, u64, u64) {
     (all, diff, bg)
 }
 
+/// Whether the non-zero pixels form at most `limit` 4-connected regions of one value (stops
+/// counting past the limit, so a photo costs little).
+fn regions_at_most(p: &Plane, limit: usize) -> bool {
+    let (w, h, v) = (p.width, p.height, &p.values);
+    let mut seen = vec![false; v.len()];
+    let mut stack = Vec::new();
+    let mut regions = 0usize;
+    for start in 0..v.len() {
+        if seen[start] || v[start] == 0 {
+            continue;
+        }
+        regions += 1;
+        if regions > limit {
+            return false;
+        }
+        let value = v[start];
+        seen[start] = true;
+        stack.push(start);
+        while let Some(i) = stack.pop() {
+            let (x, y) = (i % w, i / w);
+            let mut visit = |j: usize| {
+                if !seen[j] && v[j] == value {
+                    seen[j] = true;
+                    stack.push(j);
+                }
+            };
+            if x > 0 {
+                visit(i - 1);
+            }
+            if x + 1 < w {
+                visit(i + 1);
+            }
+            if y > 0 {
+                visit(i - w);
+            }
+            if y + 1 < h {
+                visit(i + w);
+            }
+        }
+    }
+    true
+}
+
 /// A few of the distinct values, for messages: "0, 7, 14, ..., 245 (36 distinct)".
 fn values_found(hist: &HashMap<u32, u64>) -> String {
     let mut v: Vec<u32> = hist.keys().copied().collect();
@@ -292,9 +336,9 @@ fn classify(p: &Plane, name: &str) -> anyhow::Result<(MaskKind, Vec<u8>, HashMap
     if hist.contains_key(&0) && hist.len() >= 3 {
         let max = hist.keys().copied().max().unwrap_or(0);
         let small = !p.colour && max <= SMALL_LABEL_MAX;
-        let piecewise = (diff as f64) <= MAX_LABEL_EDGE_FRACTION * all.max(1) as f64
-            && (bg as f64) >= MIN_BACKGROUND_EDGE_SHARE * diff as f64;
-        if small || piecewise {
+        let objects = (bg as f64) >= MIN_BACKGROUND_EDGE_SHARE * diff as f64
+            && regions_at_most(p, MAX_REGIONS_PER_LABEL * (hist.len() - 1) + 2);
+        if small || objects {
             return Ok((MaskKind::LabelMap, nonzero(p), hist));
         }
     }
