@@ -406,7 +406,11 @@ mod tests {
                 .unwrap()
                 .to_luma8();
             let want: Vec<u8> = old.as_raw().iter().map(|&p| u8::from(p <= 127)).collect();
-            assert!(s.mask == want, "mask {} differs from the 8-bit rule", s.name);
+            assert!(
+                s.mask == want,
+                "mask {} differs from the 8-bit rule",
+                s.name
+            );
         }
         assert!(
             loaded.notes.iter().any(|n| n.contains("binary 0/255")),

@@ -322,17 +322,32 @@ mod tests {
         assert!((g.data[0] - 0.2126).abs() < 1e-4, "{}", g.data[0]);
         let want = 0.7152 * (257.0 * 100.0 + 1.0) / 65_535.0;
         // Within a 16-bit step of the exact luma, and off the 8-bit grid by far more.
-        assert!((g.data[1] - want).abs() < 2.0 / 65_535.0, "{} vs {want}", g.data[1]);
+        assert!(
+            (g.data[1] - want).abs() < 2.0 / 65_535.0,
+            "{} vs {want}",
+            g.data[1]
+        );
         let eight = (want * 255.0).round() / 255.0;
         assert!((g.data[1] - eight).abs() > 1e-3, "{} vs {eight}", g.data[1]);
         assert_eq!((f.bit_depth, f.channels), (16, 3));
         let note = f.gray_note().unwrap();
-        assert!(note.contains("16-bit RGB") && note.contains("converted to gray"), "{note}");
+        assert!(
+            note.contains("16-bit RGB") && note.contains("converted to gray"),
+            "{note}"
+        );
         let g16 = ImageBuffer::from_fn(2, 1, |_, _| Luma([1000u16]));
-        let p = write(dir.path(), "g16.tif", DynamicImage::ImageLuma16(g16), ImageFormat::Tiff);
+        let p = write(
+            dir.path(),
+            "g16.tif",
+            DynamicImage::ImageLuma16(g16),
+            ImageFormat::Tiff,
+        );
         let (g, f) = read_gray_noted(&p).unwrap();
         assert!((g.data[0] - 1000.0 / 65_535.0).abs() < 1e-7);
-        assert_eq!((f.describe(), f.gray_note()), ("16-bit gray".to_string(), None));
+        assert_eq!(
+            (f.describe(), f.gray_note()),
+            ("16-bit gray".to_string(), None)
+        );
     }
 
     #[test]

@@ -190,11 +190,7 @@ pub fn inspect_folder(dir: &Path, invert: bool) -> anyhow::Result<Inspection> {
             .iter()
             .map(|p| rel(dir, p))
             .collect(),
-        unpaired_masks: pairing
-            .unpaired_masks
-            .iter()
-            .map(|p| rel(dir, p))
-            .collect(),
+        unpaired_masks: pairing.unpaired_masks.iter().map(|p| rel(dir, p)).collect(),
         files,
         image_sizes: sizes
             .into_iter()
@@ -274,7 +270,11 @@ impl Inspection {
                 let _ = writeln!(s, "  {p}");
             }
             if self.problems.len() > 20 {
-                let _ = writeln!(s, "  ... and {} more (see --json)", self.problems.len() - 20);
+                let _ = writeln!(
+                    s,
+                    "  ... and {} more (see --json)",
+                    self.problems.len() - 20
+                );
             }
         }
         s.trim_end().to_string()
@@ -301,7 +301,9 @@ mod tests {
                 .save(d.join(format!("masks/{i}.png")))
                 .unwrap();
         }
-        GrayImage::new(20, 10).save(d.join("images/lonely.png")).unwrap();
+        GrayImage::new(20, 10)
+            .save(d.join("images/lonely.png"))
+            .unwrap();
         DynamicImage::ImageLuma8(GrayImage::from_fn(20, 10, |x, y| Luma([(x * 9 + y) as u8])))
             .save(d.join("masks/2.png"))
             .unwrap();

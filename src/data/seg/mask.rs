@@ -13,11 +13,12 @@ use serde::Serialize;
 /// Share of pixels allowed to be mid-grey in a binary mask (JPEG masks have some at edges);
 /// above it the "mask" is probably a photo and thresholding it would train on garbage.
 const MAX_GREY_FRACTION: f64 = 0.05;
-/// A label map's objects are regions of one value: at most this many 4-connected regions per
-/// label (an object cut by another is two); a grey picture has many more.
-const MAX_REGIONS_PER_LABEL: usize = 2;
-/// A good part of a label map's edges are object against background (0), unlike a grey ramp.
-const MIN_BACKGROUND_EDGE_SHARE: f64 = 0.25;
+/// A label map's objects are regions of one value: on average at least this many pixels per
+/// 4-connected region (objects cut by others included); a grey picture's regions are 1-2 pixels.
+const MIN_MEAN_REGION_PIXELS: usize = 4;
+/// Some of a label map's edges are object against background (0), unlike a grey ramp's, where
+/// only the darkest step touches 0.
+const MIN_BACKGROUND_EDGE_SHARE: f64 = 0.1;
 /// Values this small are labels whatever their layout: no grey-level picture lives in 0..=31.
 const SMALL_LABEL_MAX: u32 = 31;
 /// More distinct colours than this in a colour mask: a photo, not a label map.
@@ -230,9 +231,9 @@ fn edges(p: &Plane) -> (u64, u64, u64) {
     (all, diff, bg)
 }
 
-/// Whether the non-zero pixels form at most `limit` 4-connected regions of one value (stops
-/// counting past the limit, so a photo costs little).
-fn regions_at_most(p: &Plane, limit: usize) -> bool {
+/// Number of 4-connected regions of one non-zero value, counted up to `limit` (a photo stops
+/// early and costs little).
+fn regions_up_to(p: &Plane, limit: usize) -> usize {
     let (w, h, v) = (p.width, p.height, &p.values);
     let mut seen = vec![false; v.len()];
     let mut stack = Vec::new();
@@ -243,7 +244,7 @@ fn regions_at_most(p: &Plane, limit: usize) -> bool {
         }
         regions += 1;
         if regions > limit {
-            return false;
+            break;
         }
         let value = v[start];
         seen[start] = true;
@@ -270,7 +271,7 @@ fn regions_at_most(p: &Plane, limit: usize) -> bool {
             }
         }
     }
-    true
+    regions
 }
 
 /// A few of the distinct values, for messages: "0, 7, 14, ..., 245 (36 distinct)".
@@ -314,10 +315,7 @@ fn classify(p: &Plane, name: &str) -> anyhow::Result<(MaskKind, Vec<u8>, HashMap
         return Ok((MaskKind::BinaryMax, nonzero(p), hist));
     }
     let count = |f: &dyn Fn(u32) -> bool| -> u64 {
-        hist.iter()
-            .filter(|(k, _)| f(**k))
-            .map(|(_, c)| *c)
-            .sum()
+        hist.iter().filter(|(k, _)| f(**k)).map(|(_, c)| *c).sum()
     };
     if !p.colour {
         // A binary mask with grey edges: the grey band is rare and the non-zero pixels are
@@ -336,8 +334,10 @@ fn classify(p: &Plane, name: &str) -> anyhow::Result<(MaskKind, Vec<u8>, HashMap
     if hist.contains_key(&0) && hist.len() >= 3 {
         let max = hist.keys().copied().max().unwrap_or(0);
         let small = !p.colour && max <= SMALL_LABEL_MAX;
+        let lit = p.values.len() - hist[&0] as usize;
+        let max_regions = lit / MIN_MEAN_REGION_PIXELS;
         let objects = (bg as f64) >= MIN_BACKGROUND_EDGE_SHARE * diff as f64
-            && regions_at_most(p, MAX_REGIONS_PER_LABEL * (hist.len() - 1) + 2);
+            && regions_up_to(p, max_regions) <= max_regions;
         if small || objects {
             return Ok((MaskKind::LabelMap, nonzero(p), hist));
         }
@@ -436,15 +436,24 @@ mod tests {
         assert!(info.labels > 150, "{}", info.labels);
         // Inverted, background becomes class 1.
         let (inv, _) = analyse(&img, true, "m.tif").unwrap();
-        assert_eq!(inv.iter().map(|&v| v as u64).sum::<u64>(), 200 * 150 - truth);
+        assert_eq!(
+            inv.iter().map(|&v| v as u64).sum::<u64>(),
+            200 * 150 - truth
+        );
     }
 
     #[test]
     fn binary_encodings_are_named() {
         let cases = [
             (g8(10, 10, |x, _| u8::from(x > 4)), "binary 0/1"),
-            (g8(10, 10, |x, _| if x > 4 { 255 } else { 0 }), "binary 0/255"),
-            (g16(10, 10, |x, _| if x > 4 { 65_535 } else { 0 }), "binary 0/65535"),
+            (
+                g8(10, 10, |x, _| if x > 4 { 255 } else { 0 }),
+                "binary 0/255",
+            ),
+            (
+                g16(10, 10, |x, _| if x > 4 { 65_535 } else { 0 }),
+                "binary 0/65535",
+            ),
             (g16(10, 10, |x, _| u16::from(x > 4)), "binary 0/1"),
         ];
         for (img, want) in cases {
@@ -506,6 +515,9 @@ mod tests {
         let img = DynamicImage::ImageRgb8(ImageBuffer::from_fn(8, 8, |x, _| {
             Rgb([if x > 3 { 255 } else { 0 }; 3])
         }));
-        assert_eq!(analyse(&img, false, "g.png").unwrap().1.encoding, "binary 0/255");
+        assert_eq!(
+            analyse(&img, false, "g.png").unwrap().1.encoding,
+            "binary 0/255"
+        );
     }
 }

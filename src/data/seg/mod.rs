@@ -64,9 +64,7 @@ impl DatasetSpec {
     pub fn class_names(&self) -> [&'static str; 2] {
         match self {
             DatasetSpec::Folder { invert: false, .. } => ["background", "foreground"],
-            DatasetSpec::Folder { invert: true, .. } => {
-                ["mask non-zero", "mask 0"]
-            }
+            DatasetSpec::Folder { invert: true, .. } => ["mask non-zero", "mask 0"],
             _ => ["interior", "membrane"],
         }
     }

@@ -156,9 +156,11 @@ mod tests {
             .save(&a)
             .unwrap();
         let b = t.path().join("b.jpg");
-        DynamicImage::ImageRgb8(ImageBuffer::from_fn(19, 30, |x, _| Rgb([(x * 9) as u8, 40, 200])))
-            .save(&b)
-            .unwrap();
+        DynamicImage::ImageRgb8(ImageBuffer::from_fn(19, 30, |x, _| {
+            Rgb([(x * 9) as u8, 40, 200])
+        }))
+        .save(&b)
+        .unwrap();
         let out = t.path().join("out/sub");
         let r = predict_files(&model, &[a.clone(), b.clone()], &out, true).unwrap();
         for (p, (w, h)) in r.iter().zip([(37, 21), (19, 30)]) {
@@ -168,7 +170,11 @@ mod tests {
             let o = image::open(p.overlay.as_ref().unwrap()).unwrap();
             assert_eq!((o.width(), o.height()), (w, h));
         }
-        assert!(r[1].notes[0].contains("converted to gray"), "{:?}", r[1].notes);
+        assert!(
+            r[1].notes[0].contains("converted to gray"),
+            "{:?}",
+            r[1].notes
+        );
         let e = predict_files(&model, &[a.clone(), t.path().join("x/a.tif")], &out, false)
             .unwrap_err()
             .to_string();
@@ -180,6 +186,9 @@ mod tests {
         );
         assert!(e.contains("junk.png"), "{e}");
         let e = format!("{:#}", load_model(&t.path().join("nope")).err().unwrap());
-        assert!(e.contains("nope") && e.contains("no such model folder"), "{e}");
+        assert!(
+            e.contains("nope") && e.contains("no such model folder"),
+            "{e}"
+        );
     }
 }

@@ -283,6 +283,7 @@ pub fn train(cfg: &SegConfig, sink: &mut dyn Sink, stop: &StopFlag) -> anyhow::R
         "ms_per_step_median": median(&mut step_ms),
         "seconds": secs,
         "stopped": stop.is_stopped(),
+        "data_notes": data.notes,
     });
     if let Some(e) = &last {
         summary["val_miou"] = json!(e.val_miou);
