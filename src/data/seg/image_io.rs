@@ -58,7 +58,7 @@ impl PixelFormat {
         let ct = img.color();
         let channels = ct.channel_count();
         Self {
-            bit_depth: (ct.bytes_per_pixel() / channels * 8) as u8,
+            bit_depth: ct.bytes_per_pixel() / channels * 8,
             channels,
         }
     }

@@ -142,7 +142,7 @@ fn float_plane(raw: &[f32], stride: usize, name: &str) -> anyhow::Result<(Vec<u3
     let mut out = Vec::with_capacity(raw.len() / stride);
     for p in raw.chunks_exact(stride) {
         let v = p[0];
-        if !(v.is_finite() && v >= 0.0 && v <= 65_535.0 && v.fract() == 0.0) {
+        if !((0.0..=65_535.0).contains(&v) && v.fract() == 0.0) {
             bail!(
                 "{name}: floating-point mask with the value {v}; masks must hold whole numbers (0/1 or labels 0..N)"
             );
@@ -152,11 +152,20 @@ fn float_plane(raw: &[f32], stride: usize, name: &str) -> anyhow::Result<(Vec<u3
     Ok((out, false))
 }
 
+/// The "white" of a float mask holding whole numbers: 255 when every value fits 8 bits.
+fn float_full(values: &[u32]) -> u32 {
+    if values.iter().all(|&v| v <= 255) {
+        255
+    } else {
+        65_535
+    }
+}
+
 fn plane(img: &DynamicImage, name: &str) -> anyhow::Result<Plane> {
     let (width, height) = (img.width() as usize, img.height() as usize);
     let ct = img.color();
     let channels = ct.channel_count();
-    let bit_depth = (ct.bytes_per_pixel() / channels * 8) as u8;
+    let bit_depth = ct.bytes_per_pixel() / channels * 8;
     let (values, colour, full) = match img {
         DynamicImage::ImageLuma8(b) => (gray_plane(b.as_raw(), 1), false, 255),
         DynamicImage::ImageLumaA8(b) => (gray_plane(b.as_raw(), 2), false, 255),
@@ -181,11 +190,13 @@ fn plane(img: &DynamicImage, name: &str) -> anyhow::Result<Plane> {
         // Float masks (TIFF) must hold whole numbers: 0.0/1.0 or labels.
         DynamicImage::ImageRgb32F(b) => {
             let (v, c) = float_plane(b.as_raw(), 3, name)?;
-            (v, c, 1)
+            let full = float_full(&v);
+            (v, c, full)
         }
         DynamicImage::ImageRgba32F(b) => {
             let (v, c) = float_plane(b.as_raw(), 4, name)?;
-            (v, c, 1)
+            let full = float_full(&v);
+            (v, c, full)
         }
         other => {
             let b = other.to_rgba16();
@@ -199,7 +210,7 @@ fn plane(img: &DynamicImage, name: &str) -> anyhow::Result<Plane> {
         height,
         full,
         bit_depth,
-        channels: channels as u8,
+        channels,
         colour,
     })
 }
@@ -461,6 +472,14 @@ mod tests {
             assert_eq!(info.encoding, want);
             assert_eq!(info.foreground, 50, "{want}");
             assert_eq!((m[4], m[5]), (0, 1), "{want}");
+        }
+        // Float TIFF masks hold whole numbers: 0/1, 0/255 or labels.
+        for on in [1.0f32, 255.0] {
+            let f = DynamicImage::ImageRgb32F(ImageBuffer::from_fn(10, 10, |x, _| {
+                Rgb([if x > 4 { on } else { 0.0 }; 3])
+            }));
+            let (_, info) = analyse(&f, false, "f.tif").unwrap();
+            assert_eq!((info.foreground, info.bit_depth), (50, 32), "{on}");
         }
         let (_, info) = analyse(&g8(4, 4, |_, _| 0), false, "e.png").unwrap();
         assert_eq!((info.kind, info.foreground), (MaskKind::Empty, 0));
