@@ -364,26 +364,65 @@ fn sixteen_bit_alpha_and_palette_images_are_accepted() {
     assert!(v[1].image.get(23, 3) > v[1].image.get(0, 3) + 0.5);
 }
 
+/// A grey-level picture in masks/ is refused naming the file and the values found. Decided: a
+/// mask of 0, 128 and 255 in regions (a 3-class map) is a label map: 128 and 255 are foreground.
 #[test]
 fn a_mask_with_grey_values_is_rejected_naming_it() {
-    // 0, 128 and 255 in equal parts: a third of the pixels are neither black nor white.
     let t = tempfile::tempdir().unwrap();
     seg_folder(t.path(), 3);
-    GrayImage::from_fn(24, 20, |x, _| Luma([[0, 128, 255][x as usize % 3]]))
+    GrayImage::from_fn(24, 20, |x, y| Luma([(x * 10 + y) as u8]))
         .save(t.path().join("masks/2.png"))
         .unwrap();
     let e = err_text(load_folder(t.path(), false));
-    assert!(e.contains("masks/2.png") && e.contains("not binary"), "{e}");
+    assert!(
+        e.contains("masks/2.png")
+            && e.contains("neither a binary mask nor a label map")
+            && e.contains("values 0, 1, 2"),
+        "{e}"
+    );
+    GrayImage::from_fn(24, 20, |x, _| Luma([[0, 128, 255][x as usize % 3]]))
+        .save(t.path().join("masks/2.png"))
+        .unwrap();
+    let v = load_folder(t.path(), false).unwrap();
+    let want: Vec<u8> = (0..24 * 20).map(|i| u8::from(i % 24 % 3 != 0)).collect();
+    assert_eq!(v[2].mask, want);
 }
 
 /// Was a bug (src/data/seg/folder.rs, `binarise_mask`): a label map with the values 0, 1 and 2
-/// (three classes) has max 2 > 1, so the threshold is 127 and every pixel becomes class 0: the
-/// model trains on empty masks without a word. Expected: an error naming the file and the values.
+/// has max 2 > 1, so the threshold was 127 and every pixel became class 0: the model trained on
+/// empty masks without a word (later it was refused). Decided: label maps are accepted, every
+/// non-zero label is foreground, and the encoding is reported.
 #[test]
-fn a_three_class_label_mask_is_rejected() {
+fn a_small_label_map_is_read_as_foreground_non_zero() {
     let img = DynamicImage::ImageLuma8(GrayImage::from_fn(24, 20, |x, _| Luma([(x % 3) as u8])));
-    let e = err_text(binarise_mask(&img, false, "masks/0.png"));
-    assert!(e.contains("masks/0.png"), "{e}");
+    let m = binarise_mask(&img, false, "masks/0.png").unwrap();
+    let want: Vec<u8> = (0..24 * 20).map(|i| u8::from(i % 24 % 3 != 0)).collect();
+    assert_eq!(m, want);
+    let (_, info) = gradlab::data::seg::mask::analyse(&img, false, "masks/0.png").unwrap();
+    assert_eq!((info.encoding.as_str(), info.labels), ("label map", 2));
+}
+
+/// The bug of 8-bit conversion: a 16-bit label map with labels 1..=183 went through `to_luma8`
+/// (v / 257), so only labels >= 129 survived as foreground. Every label must count.
+#[test]
+fn a_sixteen_bit_label_map_keeps_labels_below_129() {
+    let t = tempfile::tempdir().unwrap();
+    seg_folder(t.path(), 3);
+    let m16 = image::ImageBuffer::<Luma<u16>, _>::from_fn(24, 20, |x, y| {
+        let (bx, by) = (x / 4, y / 4);
+        Luma([if (x % 4 == 0) || (y % 4 == 0) {
+            0
+        } else {
+            (1 + bx + 6 * by) as u16 * 6
+        }])
+    });
+    let truth: Vec<u8> = m16.pixels().map(|p| u8::from(p[0] != 0)).collect();
+    DynamicImage::ImageLuma16(m16)
+        .save(t.path().join("masks/1.tif"))
+        .unwrap();
+    std::fs::remove_file(t.path().join("masks/1.png")).unwrap();
+    let v = load_folder(t.path(), false).unwrap();
+    assert_eq!(v[1].mask, truth);
 }
 
 /// Was a bug (src/data/seg/image_io.rs, `to_gray_f32`): `NaN.clamp(0, 1)` is NaN, so a float

@@ -6,6 +6,7 @@ use crate::labs::datasets::cli as data;
 use crate::labs::graphs::cli as graph;
 use crate::labs::segmentation::cli as seg;
 use crate::labs::theory::cli as theory;
+use crate::labs::segmentation::predict_cli as predict;
 
 use std::path::PathBuf;
 
@@ -36,9 +37,11 @@ pub enum Command {
     Graph(graph::GraphArgs),
     /// Train a U-Net for segmentation, with skip connections on or off.
     Seg(seg::SegArgs),
+    /// Segment image files with a saved model: one 0/255 mask PNG per image.
+    Predict(predict::PredictArgs),
     /// Time the hot paths.
     Bench(bench::BenchArgs),
-    /// Dataset catalog: list, fetch, verify.
+    /// Dataset catalog: list, fetch, verify; inspect a segmentation folder.
     Data(data::DataArgs),
 }
 
@@ -67,6 +70,7 @@ pub fn run(cli: &Cli, command: &Command, hooks: Hooks) -> anyhow::Result<(Output
         Command::Theory(a) => Ok((theory::run(a)?, a.json)),
         Command::Graph(a) => Ok((graph::run(a, &data_dir)?, a.json)),
         Command::Seg(a) => Ok((seg::run(a, &data_dir)?, a.json)),
+        Command::Predict(a) => Ok((predict::run(a)?, a.json)),
         Command::Bench(a) => Ok((bench::run(a, &data_dir, hooks.ui_frames)?, a.json)),
         Command::Data(a) => Ok((data::run(a, &data_dir)?, a.json)),
     }

@@ -1,6 +1,7 @@
 //! A segmentation folder: `images/` and `masks/` with matching file stems (ISBI 2012 is one).
-//! Masks are binarised as value > 127 => 1 (masks stored as 0/1 are read as 1 => 1); with
-//! `invert` the dark pixels become class 1 instead (ISBI marks membranes black).
+//! Masks are read at their native bit depth (`mask.rs`): 0/1, 0/255 (0/65535) and label maps
+//! (foreground = non-zero) are accepted; with `invert` the background becomes class 1 instead
+//! (ISBI draws membranes black). Colour images become gray (luma), and the loader says so.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -8,13 +9,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 
 use super::SegImage;
-use super::image_io::{read_dynamic, to_gray_f32};
+use super::image_io::{GrayF32, PixelFormat, read_dynamic, read_gray_noted};
+use super::mask::{MaskInfo, MaskKind, analyse};
 
-const IMAGE_EXTS: [&str; 6] = ["png", "jpg", "jpeg", "bmp", "tif", "tiff"];
-
-/// Share of mask pixels allowed to be mid-grey (JPEG masks have some at edges); above it the
-/// "mask" is probably a photo and binarising it would silently train on garbage.
-const MAX_GREY_FRACTION: f64 = 0.05;
+pub const IMAGE_EXTS: [&str; 6] = ["png", "jpg", "jpeg", "bmp", "tif", "tiff"];
 
 fn list_images(dir: &Path) -> anyhow::Result<BTreeMap<String, PathBuf>> {
     let rd =
@@ -57,36 +55,15 @@ fn stem_order(a: &str, b: &str) -> std::cmp::Ordering {
     }
 }
 
-/// Binary class map from a mask image: 1 where the mask is bright (or dark with `invert`).
+/// Binary class map from a decoded mask: 1 on the foreground (non-zero; the background with
+/// `invert`). Errors name `name` and the values found when the mask is neither binary nor a
+/// label map.
 pub fn binarise_mask(
     img: &image::DynamicImage,
     invert: bool,
     name: &str,
 ) -> anyhow::Result<Vec<u8>> {
-    let g = img.to_luma8();
-    let raw = g.as_raw();
-    let max = raw.iter().copied().max().unwrap_or(0);
-    // A label map (0, 1, 2, ...) would be thresholded at 127 into an empty mask: refuse it.
-    if max > 1 && max < 32 {
-        bail!(
-            "{name}: mask looks like a label map with values 0..={max}; gradlab segments two classes, so masks must be \
-             0/1 or black and white (binarised as value > 127 => 1)"
-        );
-    }
-    let threshold = if max <= 1 { 0 } else { 127 };
-    let grey = raw.iter().filter(|v| (32..=223).contains(*v)).count();
-    let grey_frac = grey as f64 / raw.len().max(1) as f64;
-    if grey_frac > MAX_GREY_FRACTION {
-        bail!(
-            "{name}: mask is not binary ({:.1}% of pixels are grey between 32 and 223); masks must be black and \
-             white (they are binarised as value > 127 => 1)",
-            grey_frac * 100.0
-        );
-    }
-    Ok(raw
-        .iter()
-        .map(|&v| u8::from((v > threshold) != invert))
-        .collect())
+    Ok(analyse(img, invert, name)?.0)
 }
 
 /// Pixels of all images of one dataset together (images and masks are decoded in full): ~1.6 GB
@@ -94,10 +71,18 @@ pub fn binarise_mask(
 const MAX_DATASET_PIXELS: u64 = 400_000_000;
 
 /// Smallest image side the training crops can use.
-const MIN_SIDE: usize = 8;
+pub const MIN_SIDE: usize = 8;
 
-/// Loads every image/mask pair of `dir` (which must hold `images/` and `masks/`).
-pub fn load_folder(dir: &Path, invert: bool) -> anyhow::Result<Vec<SegImage>> {
+/// The files of a segmentation folder, paired by stem (in stem order).
+pub struct Pairing {
+    pub pairs: Vec<(String, PathBuf, PathBuf)>,
+    pub unpaired_images: Vec<PathBuf>,
+    pub unpaired_masks: Vec<PathBuf>,
+}
+
+/// Pairs `dir/images/*` with `dir/masks/*` by file stem. Errors only when the folders are missing
+/// or unreadable, or two files share a stem.
+pub fn pair_files(dir: &Path) -> anyhow::Result<Pairing> {
     let (img_dir, mask_dir) = (dir.join("images"), dir.join("masks"));
     for d in [&img_dir, &mask_dir] {
         if !d.is_dir() {
@@ -109,34 +94,144 @@ pub fn load_folder(dir: &Path, invert: bool) -> anyhow::Result<Vec<SegImage>> {
     }
     let images = list_images(&img_dir)?;
     let masks = list_images(&mask_dir)?;
-    if images.is_empty() {
+    let mut stems: Vec<&String> = images.keys().filter(|s| masks.contains_key(*s)).collect();
+    stems.sort_by(|a, b| stem_order(a, b));
+    Ok(Pairing {
+        pairs: stems
+            .into_iter()
+            .map(|s| (s.clone(), images[s].clone(), masks[s].clone()))
+            .collect(),
+        unpaired_images: images
+            .iter()
+            .filter(|(s, _)| !masks.contains_key(*s))
+            .map(|(_, p)| p.clone())
+            .collect(),
+        unpaired_masks: masks
+            .iter()
+            .filter(|(s, _)| !images.contains_key(*s))
+            .map(|(_, p)| p.clone())
+            .collect(),
+    })
+}
+
+/// An input image as the network sees it (gray, [0, 1]), checked for finite pixels and size.
+pub fn read_image(path: &Path) -> anyhow::Result<(GrayF32, PixelFormat)> {
+    let (image, format) = read_gray_noted(path)?;
+    if image.width < MIN_SIDE || image.height < MIN_SIDE {
         bail!(
-            "{} holds no images (PNG, JPEG, BMP or TIFF)",
-            img_dir.display()
+            "{} is {} x {}: images must be at least {MIN_SIDE} x {MIN_SIDE} pixels",
+            path.display(),
+            image.width,
+            image.height
         );
     }
-    for (stem, path) in &images {
-        if !masks.contains_key(stem) {
-            bail!(
-                "{} has no mask: expected masks/{stem}.<png|jpg|bmp|tif>",
-                path.display()
-            );
+    Ok((image, format))
+}
+
+/// A mask file as classes (1 = foreground, or background with `invert`) and what it encodes.
+pub fn read_mask(path: &Path, invert: bool) -> anyhow::Result<(Vec<u8>, MaskInfo)> {
+    analyse(&read_dynamic(path)?, invert, &path.display().to_string())
+}
+
+pub fn check_same_size(mask: &Path, m: &MaskInfo, image: &Path, g: &GrayF32) -> anyhow::Result<()> {
+    if (m.width, m.height) != (g.width, g.height) {
+        bail!(
+            "{} is {} x {} but its image {} is {} x {}",
+            mask.display(),
+            m.width,
+            m.height,
+            image.display(),
+            g.width,
+            g.height
+        );
+    }
+    Ok(())
+}
+
+/// What a user should know about how their files were read: colour converted to gray, the mask
+/// encodings found, what `invert` did.
+pub fn notes(formats: &[PixelFormat], masks: &[MaskInfo], invert: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut by_format: BTreeMap<String, (usize, String)> = BTreeMap::new();
+    for f in formats {
+        if let Some(n) = f.gray_note() {
+            by_format.entry(f.describe()).or_insert((0, n)).0 += 1;
         }
     }
-    for (stem, path) in &masks {
-        if !images.contains_key(stem) {
-            bail!(
-                "{} has no image: expected images/{stem}.<png|jpg|bmp|tif>",
-                path.display()
-            );
-        }
+    for (count, note) in by_format.into_values() {
+        out.push(format!("{count} of {} images are {note}", formats.len()));
     }
-    let mut stems: Vec<&String> = images.keys().collect();
-    stems.sort_by(|a, b| stem_order(a, b));
-    let mut out = Vec::with_capacity(stems.len());
+    let mut by_encoding: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    for m in masks {
+        let e = by_encoding.entry(&m.encoding).or_insert((0, 0));
+        e.0 += 1;
+        e.1 = e.1.max(m.labels);
+    }
+    if !by_encoding.is_empty() {
+        let parts: Vec<String> = by_encoding
+            .iter()
+            .map(|(enc, (n, labels))| {
+                if enc.starts_with("label map") {
+                    format!("{enc} ({n} files, up to {labels} labels)")
+                } else {
+                    format!("{enc} ({n} files)")
+                }
+            })
+            .collect();
+        out.push(format!(
+            "masks read at native bit depth: {}; foreground = non-zero{}",
+            parts.join(", "),
+            if masks.iter().any(|m| m.kind == MaskKind::BinaryGreyEdges) {
+                " (grey edge pixels: above half the range)"
+            } else {
+                ""
+            }
+        ));
+    }
+    if invert {
+        out.push("inverted: class 1 = mask background (value 0), class 0 = foreground".into());
+    }
+    out
+}
+
+/// Images of a folder with the notes on how they were read.
+pub struct LoadedFolder {
+    pub images: Vec<SegImage>,
+    pub notes: Vec<String>,
+}
+
+/// Loads every image/mask pair of `dir` (which must hold `images/` and `masks/`).
+pub fn load_folder(dir: &Path, invert: bool) -> anyhow::Result<Vec<SegImage>> {
+    Ok(load_folder_noted(dir, invert)?.images)
+}
+
+/// Like `load_folder`, with notes for the user (colour converted, mask encodings found).
+pub fn load_folder_noted(dir: &Path, invert: bool) -> anyhow::Result<LoadedFolder> {
+    let pairing = pair_files(dir)?;
+    if pairing.pairs.is_empty() && pairing.unpaired_images.is_empty() {
+        bail!(
+            "{} holds no images (PNG, JPEG, BMP or TIFF)",
+            dir.join("images").display()
+        );
+    }
+    if let Some(path) = pairing.unpaired_images.first() {
+        let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+        bail!(
+            "{} has no mask: expected masks/{stem}.<png|jpg|bmp|tif>",
+            path.display()
+        );
+    }
+    if let Some(path) = pairing.unpaired_masks.first() {
+        let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+        bail!(
+            "{} has no image: expected images/{stem}.<png|jpg|bmp|tif>",
+            path.display()
+        );
+    }
+    let mut out = Vec::with_capacity(pairing.pairs.len());
+    let (mut formats, mut infos) = (Vec::new(), Vec::new());
     let mut pixels = 0u64;
-    for stem in stems {
-        let (ip, mp) = (&images[stem], &masks[stem]);
+    for (stem, ip, mp) in &pairing.pairs {
         // Checked from the header before decoding, so many huge images fail before they fill
         // memory. Unreadable headers and oversized single images get the decoder's own message.
         if let Ok((w, h)) = super::image_io::header_dimensions(ip) {
@@ -155,41 +250,21 @@ pub fn load_folder(dir: &Path, invert: bool) -> anyhow::Result<Vec<SegImage>> {
                 );
             }
         }
-        let image = to_gray_f32(&read_dynamic(ip)?);
-        if let Some(bad) = image.data.iter().find(|v| !v.is_finite()) {
-            bail!(
-                "{}: the image has non-finite pixel values ({bad})",
-                ip.display()
-            );
-        }
-        if image.width < MIN_SIDE || image.height < MIN_SIDE {
-            bail!(
-                "{} is {} x {}: images must be at least {MIN_SIDE} x {MIN_SIDE} pixels",
-                ip.display(),
-                image.width,
-                image.height
-            );
-        }
-        let mimg = read_dynamic(mp)?;
-        if (mimg.width() as usize, mimg.height() as usize) != (image.width, image.height) {
-            bail!(
-                "{} is {} x {} but its image {} is {} x {}",
-                mp.display(),
-                mimg.width(),
-                mimg.height(),
-                ip.display(),
-                image.width,
-                image.height
-            );
-        }
-        let mask = binarise_mask(&mimg, invert, &mp.display().to_string())?;
+        let (image, format) = read_image(ip)?;
+        let (mask, info) = read_mask(mp, invert)?;
+        check_same_size(mp, &info, ip, &image)?;
+        formats.push(format);
+        infos.push(info);
         out.push(SegImage {
             name: stem.clone(),
             image,
             mask,
         });
     }
-    Ok(out)
+    Ok(LoadedFolder {
+        images: out,
+        notes: notes(&formats, &infos, invert),
+    })
 }
 
 #[cfg(test)]
@@ -289,7 +364,9 @@ mod tests {
         );
         let e = err(t.path());
         assert!(
-            e.contains("0.png") && e.contains("not binary") && e.contains("> 127"),
+            e.contains("0.png")
+                && e.contains("neither a binary mask nor a label map")
+                && e.contains("values 0, 7, 14"),
             "{e}"
         );
     }
@@ -315,8 +392,26 @@ mod tests {
         let Some(dir) = crate::core::test_util::data_dir_or_skip("isbi2012_em") else {
             return;
         };
-        let v = load_folder(&dir, true).unwrap();
+        let loaded = load_folder_noted(&dir, true).unwrap();
+        let v = loaded.images;
         assert_eq!(v.len(), 30);
+        // Exactly the classes of the 8-bit rule used before native-depth masks: membrane = dark.
+        for s in &v {
+            let old = image::open(dir.join(format!("masks/{}.png", s.name)))
+                .unwrap()
+                .to_luma8();
+            let want: Vec<u8> = old.as_raw().iter().map(|&p| u8::from(p <= 127)).collect();
+            assert!(
+                s.mask == want,
+                "mask {} differs from the 8-bit rule",
+                s.name
+            );
+        }
+        assert!(
+            loaded.notes.iter().any(|n| n.contains("binary 0/255")),
+            "{:?}",
+            loaded.notes
+        );
         assert_eq!(v[29].name, "29");
         let membrane: usize = v
             .iter()

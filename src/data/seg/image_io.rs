@@ -1,6 +1,8 @@
 //! Decoding user images with limits, so a hostile or huge file is an error and never an
 //! out-of-memory. Every format (PNG, JPEG, BMP, TIFF; gray, RGB, alpha, 8 or 16 bit) becomes one
-//! gray f32 plane in [0, 1]; alpha is ignored because microscopy and masks do not use it.
+//! gray f32 plane in [0, 1]; alpha is ignored because microscopy and masks do not use it. Colour
+//! (H&E histology, microscope RGB) becomes luma at the file's own precision: the network takes
+//! one channel, and `PixelFormat::gray_note` says so to the user.
 
 use std::io::Cursor;
 use std::path::Path;
@@ -36,6 +38,73 @@ impl GrayF32 {
 
     pub fn get(&self, x: usize, y: usize) -> f32 {
         self.data[y * self.width + x]
+    }
+}
+
+/// How a file stores its pixels, as found by the decoder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct PixelFormat {
+    /// Bits per channel: 8, 16 or 32 (float).
+    pub bit_depth: u8,
+    /// 1 gray, 2 gray + alpha, 3 RGB, 4 RGBA.
+    pub channels: u8,
+}
+
+/// Weights of R, G, B in the gray value of a colour image (Rec. 709 luma, as `image` uses).
+pub const LUMA_WEIGHTS: [f32; 3] = [0.2126, 0.7152, 0.0722];
+
+impl PixelFormat {
+    pub fn of(img: &DynamicImage) -> Self {
+        let ct = img.color();
+        let channels = ct.channel_count();
+        Self {
+            bit_depth: ct.bytes_per_pixel() / channels * 8,
+            channels,
+        }
+    }
+
+    pub fn is_colour(&self) -> bool {
+        self.channels >= 3
+    }
+
+    /// "gray", "gray+alpha", "RGB" or "RGBA".
+    pub fn layout(&self) -> &'static str {
+        match self.channels {
+            1 => "gray",
+            2 => "gray+alpha",
+            3 => "RGB",
+            _ => "RGBA",
+        }
+    }
+
+    /// "8-bit RGB" and the like.
+    pub fn describe(&self) -> String {
+        let depth = if self.bit_depth == 32 {
+            "32-bit float".to_string()
+        } else {
+            format!("{}-bit", self.bit_depth)
+        };
+        format!("{depth} {}", self.layout())
+    }
+
+    /// What happens to such an image before the network sees it, when it is not plain gray.
+    pub fn gray_note(&self) -> Option<String> {
+        let [r, g, b] = LUMA_WEIGHTS;
+        match self.channels {
+            1 => None,
+            2 => Some(format!("{}: alpha ignored", self.describe())),
+            _ => Some(format!(
+                "{}: converted to gray (luma {r} R + {g} G + {b} B at {}-bit precision, scaled to [0, 1]{}); \
+                 the network takes one channel",
+                self.describe(),
+                self.bit_depth,
+                if self.channels == 4 {
+                    ", alpha ignored"
+                } else {
+                    ""
+                }
+            )),
+        }
     }
 }
 
@@ -122,6 +191,21 @@ pub fn to_gray_f32(img: &DynamicImage) -> GrayF32 {
 
 pub fn read_gray(path: &Path) -> anyhow::Result<GrayF32> {
     Ok(to_gray_f32(&read_dynamic(path)?))
+}
+
+/// A gray image for the network, with how the file stored it (for a note such as "8-bit RGB:
+/// converted to gray"). Non-finite pixels (float TIFF) are an error naming the file.
+pub fn read_gray_noted(path: &Path) -> anyhow::Result<(GrayF32, PixelFormat)> {
+    let img = read_dynamic(path)?;
+    let format = PixelFormat::of(&img);
+    let gray = to_gray_f32(&img);
+    if let Some(bad) = gray.data.iter().find(|v| !v.is_finite()) {
+        bail!(
+            "{}: the image has non-finite pixel values ({bad})",
+            path.display()
+        );
+    }
+    Ok((gray, format))
 }
 
 pub fn decode_gray(bytes: &[u8], name: &str) -> anyhow::Result<GrayF32> {
@@ -215,6 +299,55 @@ mod tests {
             );
             assert!(g.get(0, 2) < 0.1, "{}", f.display());
         }
+    }
+
+    #[test]
+    fn colour_becomes_luma_at_native_precision_and_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        // 16-bit RGB: pure red, and a green one code above the 8-bit grid (lost by to_luma8).
+        let rgb16 = ImageBuffer::from_fn(2, 1, |x, _| {
+            if x == 0 {
+                Rgb([65_535u16, 0, 0])
+            } else {
+                Rgb([0, 257 * 100 + 1, 0])
+            }
+        });
+        let p = write(
+            dir.path(),
+            "c16.png",
+            DynamicImage::ImageRgb16(rgb16),
+            ImageFormat::Png,
+        );
+        let (g, f) = read_gray_noted(&p).unwrap();
+        assert!((g.data[0] - 0.2126).abs() < 1e-4, "{}", g.data[0]);
+        let want = 0.7152 * (257.0 * 100.0 + 1.0) / 65_535.0;
+        // Within a 16-bit step of the exact luma, and off the 8-bit grid by far more.
+        assert!(
+            (g.data[1] - want).abs() < 2.0 / 65_535.0,
+            "{} vs {want}",
+            g.data[1]
+        );
+        let eight = (want * 255.0).round() / 255.0;
+        assert!((g.data[1] - eight).abs() > 1e-3, "{} vs {eight}", g.data[1]);
+        assert_eq!((f.bit_depth, f.channels), (16, 3));
+        let note = f.gray_note().unwrap();
+        assert!(
+            note.contains("16-bit RGB") && note.contains("converted to gray"),
+            "{note}"
+        );
+        let g16 = ImageBuffer::from_fn(2, 1, |_, _| Luma([1000u16]));
+        let p = write(
+            dir.path(),
+            "g16.tif",
+            DynamicImage::ImageLuma16(g16),
+            ImageFormat::Tiff,
+        );
+        let (g, f) = read_gray_noted(&p).unwrap();
+        assert!((g.data[0] - 1000.0 / 65_535.0).abs() < 1e-7);
+        assert_eq!(
+            (f.describe(), f.gray_note()),
+            ("16-bit gray".to_string(), None)
+        );
     }
 
     #[test]

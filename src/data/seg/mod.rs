@@ -3,10 +3,14 @@
 //!
 //! Class convention everywhere: class 1 = membrane / boundary (the model's single logit is the
 //! probability of class 1), class 0 = cell interior / background. ISBI masks are white inside
-//! cells and black on membranes, so they are read inverted.
+//! cells and black on membranes, so they are read inverted. A user folder's class 1 is the mask's
+//! foreground (non-zero: 0/1, 0/255 or a label map; see `mask.rs`), or its background with
+//! `invert`.
 
 pub mod folder;
 pub mod image_io;
+pub mod inspect;
+pub mod mask;
 pub mod shapes;
 
 use std::path::{Path, PathBuf};
@@ -33,7 +37,8 @@ pub enum DatasetSpec {
     Shapes(shapes::ShapesConfig),
     /// The ISBI 2012 folder (`<data_dir>/isbi2012_em`).
     Isbi(PathBuf),
-    /// A user folder with `images/` and `masks/`; `invert` makes dark mask pixels class 1.
+    /// A user folder with `images/` and `masks/`; `invert` makes the mask's background (value 0,
+    /// dark) class 1.
     Folder {
         dir: PathBuf,
         invert: bool,
@@ -59,9 +64,7 @@ impl DatasetSpec {
     pub fn class_names(&self) -> [&'static str; 2] {
         match self {
             DatasetSpec::Folder { invert: false, .. } => ["background", "foreground"],
-            DatasetSpec::Folder { invert: true, .. } => {
-                ["bright (mask > 127)", "dark (mask <= 127)"]
-            }
+            DatasetSpec::Folder { invert: true, .. } => ["mask non-zero", "mask 0"],
             _ => ["interior", "membrane"],
         }
     }
@@ -97,13 +100,15 @@ pub struct SegData {
     pub std: f32,
     /// How the validation images were chosen, for summaries.
     pub validation: String,
+    /// How the files were read, for the user: colour converted to gray, mask encodings found.
+    pub notes: Vec<String>,
 }
 
 pub fn load(spec: &DatasetSpec, seed: u64) -> anyhow::Result<SegData> {
-    let all = match spec {
+    let (all, notes) = match spec {
         DatasetSpec::Shapes(cfg) => {
             cfg.validate()?;
-            shapes::generate(cfg)
+            (shapes::generate(cfg), Vec::new())
         }
         DatasetSpec::Isbi(dir) => {
             if !dir.join("images").is_dir() {
@@ -112,9 +117,13 @@ pub fn load(spec: &DatasetSpec, seed: u64) -> anyhow::Result<SegData> {
                     dir.display()
                 );
             }
-            folder::load_folder(dir, true)?
+            let f = folder::load_folder_noted(dir, true)?;
+            (f.images, f.notes)
         }
-        DatasetSpec::Folder { dir, invert } => folder::load_folder(dir, *invert)?,
+        DatasetSpec::Folder { dir, invert } => {
+            let f = folder::load_folder_noted(dir, *invert)?;
+            (f.images, f.notes)
+        }
     };
     anyhow::ensure!(
         all.len() >= 2,
@@ -145,6 +154,7 @@ pub fn load(spec: &DatasetSpec, seed: u64) -> anyhow::Result<SegData> {
         mean,
         std,
         validation,
+        notes,
     })
 }
 

@@ -1,7 +1,8 @@
-//! `gradlab data list | fetch NAME | verify [NAME]`: the dataset catalog from the command line.
+//! `gradlab data list | fetch NAME | verify [NAME] | inspect DIR`: the dataset catalog from the
+//! command line, and a look at a segmentation folder without training.
 
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::bail;
@@ -41,6 +42,14 @@ pub enum DataAction {
         /// One dataset; all downloaded ones when left out.
         name: Option<String>,
     },
+    /// Look at a segmentation folder (images/ + masks/) without training: pairs, sizes, bit
+    /// depths, mask encodings, foreground fraction, problems.
+    Inspect {
+        dir: PathBuf,
+        /// Count the mask's background (value 0) as class 1, as `gradlab seg --invert` does.
+        #[arg(long)]
+        invert: bool,
+    },
 }
 
 pub fn run(args: &DataArgs, data_dir: &Path) -> anyhow::Result<Output> {
@@ -74,6 +83,13 @@ pub fn run(args: &DataArgs, data_dir: &Path) -> anyhow::Result<Output> {
             Ok(Output { json: out, human })
         }
         DataAction::Verify { name } => verify(&catalog, name.as_deref(), data_dir),
+        DataAction::Inspect { dir, invert } => {
+            let r = crate::data::seg::inspect::inspect_folder(dir, *invert)?;
+            Ok(Output {
+                json: serde_json::to_value(&r)?,
+                human: r.human(),
+            })
+        }
     }
 }
 

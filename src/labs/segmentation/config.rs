@@ -27,7 +27,8 @@ pub struct SegParams {
     /// `shapes` (built in), `isbi` (<data-dir>/isbi2012_em) or a folder with images/ and masks/.
     #[arg(long, default_value = SHAPES)]
     pub dataset: String,
-    /// For a user folder: class 1 is the dark mask pixels (as in ISBI) instead of the bright ones.
+    /// For a user folder: class 1 is the mask's background (value 0, as ISBI's membranes) instead
+    /// of its foreground (non-zero).
     #[arg(long)]
     pub invert: bool,
     /// Skip connections on or off (the GUI trains both).

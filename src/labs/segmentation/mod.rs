@@ -3,9 +3,11 @@
 //!
 //! Classes: class 1 = membrane / boundary (what the single logit predicts), class 0 = interior.
 
+pub mod apply;
 pub mod checkpoint;
 pub mod cli;
 pub mod config;
+pub mod predict_cli;
 pub mod conv;
 pub mod infer;
 pub mod metrics;

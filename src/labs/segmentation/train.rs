@@ -178,6 +178,9 @@ pub fn train(cfg: &SegConfig, sink: &mut dyn Sink, stop: &StopFlag) -> anyhow::R
     let t0 = Instant::now();
     sink.log(&format!("loading {}", cfg.dataset.name()));
     let data = seg::load(&cfg.dataset, cfg.seed)?;
+    for note in &data.notes {
+        sink.log(&format!("{}: {note}", data.name));
+    }
     let crop = seg::fit_crop(&data.train, cfg.crop);
     if crop != cfg.crop {
         sink.log(&format!(
@@ -285,6 +288,7 @@ pub fn train(cfg: &SegConfig, sink: &mut dyn Sink, stop: &StopFlag) -> anyhow::R
         "ms_per_step_median": median(&mut step_ms),
         "seconds": secs,
         "stopped": stop.is_stopped(),
+        "data_notes": data.notes,
     });
     if let Some(e) = &last {
         summary["val_miou"] = json!(e.val_miou);

@@ -363,7 +363,7 @@ impl SegmentationTab {
             Source::Shapes => shapes_grid(ui, &mut s.shapes),
             Source::Folder => {
                 ui.checkbox(&mut s.params.invert, "class 1 = dark mask pixels").on_hover_text(
-                    "Masks are binarised as value > 127 => 1. Tick this when your masks draw the boundary in black (as ISBI does)",
+                    "Masks are read at their bit depth: 0/1, 0/255 and label maps; class 1 = non-zero. Tick this when your masks draw the boundary in black (as ISBI does)",
                 );
             }
             Source::Isbi => {

@@ -1,0 +1,194 @@
+//! Applying a saved model to image files: the headless twin of the GUI's "Open image...". Any
+//! size (tiled by `infer::predict`, as in the GUI), any format the loaders read (colour becomes
+//! gray); one 0/255 mask PNG per input, of the input's width and height, written atomically.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::Serialize;
+
+use super::checkpoint::{self, SegModel};
+use super::{infer, render};
+use crate::data::seg::image_io::{header_dimensions, read_gray_noted};
+use crate::core::files::{atomic_write, png_bytes};
+
+/// Tint of class-1 pixels in the overlay, and its opacity.
+pub const OVERLAY_COLOR: [u8; 3] = [255, 40, 90];
+pub const OVERLAY_OPACITY: f32 = 0.45;
+
+/// One segmented input.
+#[derive(Clone, Debug, Serialize)]
+pub struct Predicted {
+    pub input: String,
+    pub mask: String,
+    pub overlay: Option<String>,
+    pub width: usize,
+    pub height: usize,
+    /// How the input was stored, e.g. "8-bit RGB".
+    pub format: String,
+    /// Share of pixels predicted as class 1 (255 in the mask).
+    pub foreground_fraction: f64,
+    /// What was done to the input before the network saw it (colour converted to gray).
+    pub notes: Vec<String>,
+}
+
+/// Loads a model folder (written by `gradlab seg --out` or the GUI's "Save model").
+pub fn load_model(dir: &Path) -> anyhow::Result<SegModel> {
+    if !dir.exists() {
+        bail!(
+            "{}: no such model folder; --model takes a folder written by `gradlab seg --out` or the GUI's \
+             \"Save model\" (run ids come with the run store)",
+            dir.display()
+        );
+    }
+    if !dir.is_dir() {
+        bail!(
+            "{}: not a folder; --model takes the folder holding config.json and model.safetensors",
+            dir.display()
+        );
+    }
+    checkpoint::load(dir)
+}
+
+/// Output paths (mask, overlay) for each input: `<out>/<stem>_mask.png`, `<stem>_overlay.png`.
+/// Two inputs with the same stem would overwrite each other: an error naming both.
+pub fn output_paths(inputs: &[PathBuf], out: &Path) -> anyhow::Result<Vec<(PathBuf, PathBuf)>> {
+    let mut seen: HashMap<PathBuf, &Path> = HashMap::new();
+    let mut paths = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        let stem = input
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .filter(|s| !s.is_empty())
+            .with_context(|| format!("{}: not a file name", input.display()))?;
+        let mask = out.join(format!("{stem}_mask.png"));
+        if let Some(prev) = seen.insert(mask.clone(), input) {
+            bail!(
+                "{} and {} would both be written to {}; segment them into different --out folders",
+                prev.display(),
+                input.display(),
+                mask.display()
+            );
+        }
+        paths.push((mask, out.join(format!("{stem}_overlay.png"))));
+    }
+    Ok(paths)
+}
+
+/// Segments every input into `out` (created when missing). Every input's header is read first,
+/// so a missing or non-image file fails before any work; on an error the outputs already
+/// written are whole files.
+pub fn predict_files(
+    model: &SegModel,
+    inputs: &[PathBuf],
+    out: &Path,
+    overlay: bool,
+) -> anyhow::Result<Vec<Predicted>> {
+    let paths = output_paths(inputs, out)?;
+    for input in inputs {
+        header_dimensions(input)?;
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    inputs
+        .iter()
+        .zip(&paths)
+        .map(|(input, (mask, over))| predict_file(model, input, mask, overlay.then_some(&**over)))
+        .collect()
+}
+
+/// Segments one image file into a mask PNG (and an overlay PNG when asked).
+pub fn predict_file(
+    model: &SegModel,
+    input: &Path,
+    mask_out: &Path,
+    overlay_out: Option<&Path>,
+) -> anyhow::Result<Predicted> {
+    let (image, format) = read_gray_noted(input)?;
+    let m = &model.meta;
+    let probs = infer::predict(&model.net, &image, m.mean, m.std)
+        .with_context(|| format!("{}: prediction failed", input.display()))?;
+    let (w, h) = (image.width, image.height);
+    atomic_write(mask_out, &infer::mask_png(&probs, w, h)?)?;
+    if let Some(p) = overlay_out {
+        let pic = render::overlay(&image, &probs, OVERLAY_COLOR, OVERLAY_OPACITY);
+        atomic_write(p, &png_bytes(&pic)?)?;
+    }
+    let fg = probs.iter().filter(|&&p| p > 0.5).count();
+    Ok(Predicted {
+        input: input.display().to_string(),
+        mask: mask_out.display().to_string(),
+        overlay: overlay_out.map(|p| p.display().to_string()),
+        width: w,
+        height: h,
+        format: format.describe(),
+        foreground_fraction: fg as f64 / (w * h).max(1) as f64,
+        notes: format.gray_note().into_iter().collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::labs::segmentation::{ModelMeta, UNetConfig};
+    use image::{DynamicImage, ImageBuffer, Luma, Rgb};
+
+    #[test]
+    fn masks_have_the_input_sizes_and_bad_files_are_named() {
+        let model = SegModel::new(
+            ModelMeta {
+                unet: UNetConfig {
+                    depth: 2,
+                    base: 4,
+                    skips: true,
+                },
+                mean: 0.5,
+                std: 0.25,
+                classes: ["background".into(), "foreground".into()],
+                dataset: "test".into(),
+            },
+            1,
+        )
+        .unwrap();
+        let t = tempfile::tempdir().unwrap();
+        let a = t.path().join("a.png");
+        DynamicImage::ImageLuma8(ImageBuffer::from_fn(37, 21, |x, y| Luma([(x * y) as u8])))
+            .save(&a)
+            .unwrap();
+        let b = t.path().join("b.jpg");
+        DynamicImage::ImageRgb8(ImageBuffer::from_fn(19, 30, |x, _| {
+            Rgb([(x * 9) as u8, 40, 200])
+        }))
+        .save(&b)
+        .unwrap();
+        let out = t.path().join("out/sub");
+        let r = predict_files(&model, &[a.clone(), b.clone()], &out, true).unwrap();
+        for (p, (w, h)) in r.iter().zip([(37, 21), (19, 30)]) {
+            let m = image::open(&p.mask).unwrap();
+            assert_eq!((m.width(), m.height()), (w, h));
+            assert!(m.to_luma8().iter().all(|&v| v == 0 || v == 255));
+            let o = image::open(p.overlay.as_ref().unwrap()).unwrap();
+            assert_eq!((o.width(), o.height()), (w, h));
+        }
+        assert!(
+            r[1].notes[0].contains("converted to gray"),
+            "{:?}",
+            r[1].notes
+        );
+        let e = predict_files(&model, &[a.clone(), t.path().join("x/a.tif")], &out, false)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("a.png") && e.contains("a.tif"), "{e}");
+        std::fs::write(t.path().join("junk.png"), b"nope").unwrap();
+        let e = format!(
+            "{:#}",
+            predict_files(&model, &[t.path().join("junk.png")], &out, false).unwrap_err()
+        );
+        assert!(e.contains("junk.png"), "{e}");
+        let e = format!("{:#}", load_model(&t.path().join("nope")).err().unwrap());
+        assert!(
+            e.contains("nope") && e.contains("no such model folder"),
+            "{e}"
+        );
+    }
+}
