@@ -134,7 +134,7 @@ impl Measured {
     }
     /// Judged: a count below the cap is exact; a capped one judges only bounds <= cap.
     fn judged(&self) -> bool {
-        !self.skipped && !(self.capped && self.bound > self.count as f64)
+        !(self.skipped || (self.capped && self.bound > self.count as f64))
     }
     fn json(&self) -> Value {
         json!({ "n": self.n, "delta": self.delta, "n_delta2": round(self.x()), "bound": self.bound,
