@@ -19,7 +19,8 @@ use clap::{Parser, Subcommand};
     about = "A desktop laboratory for deep learning: theory checks, GCN/GAT on Cora, U-Net segmentation.\nWithout a subcommand it opens the GUI."
 )]
 pub struct Cli {
-    /// Where datasets live (default: datasets/ in the working directory).
+    /// Where datasets live (default: datasets/ in the working directory when it exists there,
+    /// else the platform data folder, e.g. ~/.local/share/gradlab/datasets).
     #[arg(long, global = true, env = "GRADLAB_DATA")]
     pub data_dir: Option<PathBuf>,
     #[command(subcommand)]
@@ -49,7 +50,7 @@ impl Cli {
     pub fn data_dir(&self) -> PathBuf {
         self.data_dir
             .clone()
-            .unwrap_or_else(|| PathBuf::from("datasets"))
+            .unwrap_or_else(crate::data::folder::default_data_dir)
     }
 }
 

@@ -4,3 +4,4 @@ pub mod catalog;
 pub mod download;
 pub mod graph;
 pub mod seg;
+pub mod folder;

@@ -3,6 +3,7 @@
 pub mod files;
 pub mod job_row;
 pub mod metric_panel;
+pub mod open_folder;
 pub mod plot;
 pub mod results_table;
 

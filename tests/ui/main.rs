@@ -4,3 +4,4 @@ mod hello_lab;
 mod labs;
 mod plot_export;
 mod shell;
+mod start;

@@ -69,6 +69,8 @@ fn theme_switch_toggles_dark_mode() {
 fn status_bar_lists_a_running_job_and_its_stop_button_stops_it() {
     let dir = tempfile::tempdir().unwrap();
     let mut a = app(dir.path());
+    // Not the Theory tab: its start-up checks would be listed too.
+    a.open_by_title("Datasets");
     let id = a.jobs.spawn(
         "test",
         "endless demo",

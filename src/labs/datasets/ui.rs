@@ -14,12 +14,13 @@ use crate::core::jobs::{Job, JobId, JobState};
 use crate::data::catalog::{
     Catalog, Check, Dataset, DatasetState, DatasetStatus, check, human_size,
 };
-use crate::data::download::{FetchOptions, fetch};
+use crate::data::download::FetchOptions;
+use crate::labs::datasets::download_job::{KIND, job_name, spawn_download};
 use crate::labs::{Lab, load_ron, save_ron};
 use crate::widgets::TabCx;
+use crate::widgets::open_folder::OpenFolder;
 
-/// Job kind of everything this tab starts.
-const KIND: &str = "datasets";
+pub mod offer;
 
 #[derive(Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -46,6 +47,8 @@ struct Runtime {
     handled: HashSet<JobId>,
     /// Outcome of the last job of each dataset: (is_error, text).
     messages: HashMap<String, (bool, String)>,
+    /// "Open folder": the file manager, started on a worker thread.
+    open: OpenFolder,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -86,6 +89,7 @@ impl DatasetsTab {
         ui.horizontal_wrapped(|ui| {
             ui.label("Data folder:");
             ui.monospace(cx.data_dir.display().to_string());
+            self.rt.open.button(ui, cx.data_dir);
             if ui
                 .button("Refresh")
                 .on_hover_text("Check again which files are there (sha256 of each)")
@@ -98,7 +102,8 @@ impl DatasetsTab {
                 ui.label("checking files…");
             }
         });
-        ui.label("Set the folder with --data-dir or GRADLAB_DATA. Downloads go to a .part file, are checked against the catalog's sha256 and only then renamed into place.");
+        self.rt.open.message_ui(ui);
+        ui.label("Set the folder with --data-dir or GRADLAB_DATA (default: datasets/ in the working directory when it exists there, else the platform data folder). Downloads go to a .part file, are checked against the catalog's sha256 and only then renamed into place.");
         ui.horizontal(|ui| {
             ui.label("Mirror (optional):");
             ui.add(
@@ -165,14 +170,7 @@ impl DatasetsTab {
         if !self.mirror.trim().is_empty() {
             opts.mirror = Some(self.mirror.trim().to_string());
         }
-        let ds2 = ds.clone();
-        let dir = cx.data_dir.clone();
-        let id = cx.jobs.spawn(
-            KIND,
-            &format!("download {}", ds.name),
-            cx.waker.clone(),
-            move |sink, stop| Ok(fetch(&ds2, &dir, &opts, sink, stop)?.to_json()),
-        );
+        let id = spawn_download(cx.jobs, cx.waker.clone(), ds, cx.data_dir, opts);
         self.rt.messages.remove(&ds.name);
         self.rt.jobs.insert(ds.name.clone(), (id, Action::Download));
     }
@@ -198,7 +196,25 @@ impl DatasetsTab {
     }
 
     /// Turns each of this tab's jobs that ended into a message, once, and refreshes the status.
+    /// A download started from another tab's offer is taken in too, so it shows here as well.
     fn collect_finished_jobs(&mut self, cx: &mut TabCx<'_>) {
+        if let Some(catalog) = &self.rt.catalog {
+            for ds in &catalog.datasets {
+                let name = job_name(&ds.name);
+                let newest = cx
+                    .jobs
+                    .iter()
+                    .filter(|j| j.kind == KIND && j.name == name)
+                    .map(|j| j.id)
+                    .max();
+                let known = self.rt.jobs.get(&ds.name).map(|(id, _)| *id);
+                if let Some(id) = newest
+                    && known.is_none_or(|k| k < id)
+                {
+                    self.rt.jobs.insert(ds.name.clone(), (id, Action::Download));
+                }
+            }
+        }
         let mut ended = false;
         for (name, (id, action)) in &self.rt.jobs {
             let Some(job) = cx.jobs.get(*id) else {
@@ -536,6 +552,37 @@ mod tests {
             0,
             "a failed download left files"
         );
+    }
+
+    #[test]
+    fn the_folder_in_use_is_shown_with_open_folder_that_reports_a_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("not-yet-there");
+        let mut h = harness(data.clone(), "");
+        h.state_mut().tab.rt.open = OpenFolder::with_command("false");
+        settle(&mut h);
+        h.get_by_label(&data.display().to_string());
+        h.get_by_label("Open folder").click();
+        let t = Instant::now();
+        while h.query_by_label_contains("could not open").is_none() {
+            assert!(t.elapsed() < Duration::from_secs(10), "no failure message");
+            std::thread::sleep(Duration::from_millis(5));
+            h.step();
+        }
+        assert!(data.is_dir(), "the folder is created before it is opened");
+        // A launcher that works leaves no message.
+        h.state_mut().tab.rt.open = OpenFolder::with_command("true");
+        h.step();
+        h.get_by_label("Open folder").click();
+        h.step();
+        let t = Instant::now();
+        while h.state().tab.rt.open.busy() {
+            assert!(t.elapsed() < Duration::from_secs(10));
+            std::thread::sleep(Duration::from_millis(5));
+            h.step();
+        }
+        h.step();
+        assert!(h.query_by_label_contains("could not open").is_none());
     }
 
     #[test]

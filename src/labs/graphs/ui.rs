@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::jobs::{Job, JobId};
 use crate::data::graph::{Graph, SplitKind, SyntheticSpec, load_cora, synthetic_graph};
+use crate::labs::datasets::ui::offer::DownloadOffer;
 use crate::labs::graphs::{
     AdjNorm, AttentionSnapshot, ConfusionMatrix, DatasetArg, EmbeddingSnapshot, GraphConfig,
     GraphParams, ModelKind, Preset, run_seeds,
@@ -206,6 +207,9 @@ impl GraphsTab {
             ui.selectable_value(&mut self.dataset, DatasetChoice::Auto, auto);
             ui.selectable_value(&mut self.dataset, DatasetChoice::Cora, "Cora");
             ui.selectable_value(&mut self.dataset, DatasetChoice::Synthetic, "Synthetic");
+            if DownloadOffer::new("cora", "Cora").present(cora_present).show(ui, cx) {
+                self.dataset = DatasetChoice::Cora;
+            }
             if !self.wanted_key(cx).cora {
                 ui.add(egui::Slider::new(&mut self.params.homophily, 0.0..=1.0).text("homophily"))
                     .on_hover_text("Fraction of edges that join two nodes of the same class. Low homophily: neighbours mislead.");

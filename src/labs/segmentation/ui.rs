@@ -13,6 +13,7 @@ use crate::core::Summary;
 use crate::core::jobs::{JobHandle, JobId, JobOutput};
 use crate::data::seg::image_io::{GrayF32, read_gray};
 use crate::data::seg::{DatasetSpec, isbi_dir, shapes::ShapesConfig};
+use crate::labs::datasets::ui::offer::DownloadOffer;
 use crate::labs::segmentation::config::SegParams;
 use crate::labs::segmentation::render::{FN_COLOR, FP_COLOR, overlay};
 use crate::labs::segmentation::{
@@ -346,6 +347,13 @@ impl SegmentationTab {
         })
         .response
         .on_disabled_hover_text("Not downloaded: fetch isbi2012_em in the Datasets tab");
+        if DownloadOffer::new("isbi2012_em", "ISBI")
+            .present(isbi_present)
+            .reason("not downloaded")
+            .show(ui, cx)
+        {
+            s.source = Source::Isbi;
+        }
         ui.horizontal(|ui| {
             ui.radio_value(&mut s.source, Source::Folder, "folder");
             if ui

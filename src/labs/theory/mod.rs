@@ -9,6 +9,7 @@ pub mod config;
 pub mod jl_near_orthogonal;
 pub mod linalg;
 pub mod linear_attention;
+pub mod readable;
 pub mod lowrank_attention;
 pub mod relu_chain;
 pub mod rnn_sigmoid_bound;

@@ -12,6 +12,7 @@ use crate::labs::theory::{
     Verdict, attention_conv1d, attention_maxpool, jl_near_orthogonal, linear_attention, lowrank_attention,
     relu_chain, rnn_sigmoid_bound,
 };
+use crate::labs::theory::readable::readable;
 use crate::labs::{Lab, load_ron, save_ron};
 use crate::widgets::TabCx;
 use crate::widgets::plot::{Curve, PlotSpec, curves_plot};
@@ -37,6 +38,10 @@ pub struct TheoryTab {
     /// A slider moved; re-run once the running job (if any) has finished.
     #[serde(skip)]
     dirty: bool,
+    /// The checks were started once when the tab was first drawn (so the first screen shows
+    /// verdicts); never again on later frames or when the tab is opened again.
+    #[serde(skip)]
+    autostarted: bool,
 }
 
 impl Default for TheoryTab {
@@ -50,6 +55,7 @@ impl Default for TheoryTab {
             job_for: BTreeMap::new(),
             harvested: HashSet::new(),
             dirty: false,
+            autostarted: false,
         }
     }
 }
@@ -76,6 +82,14 @@ impl TheoryTab {
     fn show(&mut self, ui: &mut egui::Ui, cx: &mut TabCx<'_>) {
         self.harvest(cx.jobs);
         let info = theory::info(&self.selected).unwrap_or(&CHECKS[0]);
+        let running = running_job(cx.jobs);
+        if !std::mem::replace(&mut self.autostarted, true)
+            && self.results.is_empty()
+            && running.is_none()
+        {
+            // About 3 s for all seven on 2 cores, on a worker thread: the first screen fills in.
+            self.spawn(cx, None);
+        }
         let running = running_job(cx.jobs);
         if self.dirty && info.quick && self.auto_rerun && running.is_none() {
             self.dirty = false;
@@ -184,6 +198,9 @@ impl TheoryTab {
         let result = self.results.get(info.id);
         match result {
             Some(r) => verdict_ui(ui, r),
+            None if job.is_some_and(|j| j.state.is_running()) => {
+                ui.label("Verdict: checking…");
+            }
             None => {
                 ui.label("Verdict: not checked yet (press Run check)");
             }
@@ -386,9 +403,9 @@ fn counterexample_grid(ui: &mut egui::Ui, title: &str, c: &Counterexample) {
         .striped(true)
         .show(ui, |ui| {
             for (k, v) in [
-                ("input", compact(&c.input)),
-                ("expected", compact(&c.expected)),
-                ("got", compact(&c.got)),
+                ("input", readable(&c.input)),
+                ("expected", readable(&c.expected)),
+                ("got", readable(&c.got)),
                 ("note", c.note.clone()),
             ] {
                 ui.strong(k);
@@ -396,16 +413,6 @@ fn counterexample_grid(ui: &mut egui::Ui, title: &str, c: &Counterexample) {
                 ui.end_row();
             }
         });
-}
-
-/// JSON on one line, shortened so a long matrix does not swamp the table.
-fn compact(v: &serde_json::Value) -> String {
-    let s = v.to_string();
-    if s.chars().count() > 400 {
-        format!("{}…", s.chars().take(400).collect::<String>())
-    } else {
-        s
-    }
 }
 
 /// The running job's curves of this check, grouped into its plots by series name.
@@ -665,8 +672,12 @@ mod tests {
     }
 
     fn harness() -> Harness<'static, State> {
+        // These tests drive the buttons themselves; the start-up run has its own test.
         let state = State {
-            tab: TheoryTab::default(),
+            tab: TheoryTab {
+                autostarted: true,
+                ..Default::default()
+            },
             jobs: Jobs::default(),
             files: FileTasks::default(),
             data_dir: PathBuf::from("datasets"),
@@ -772,6 +783,10 @@ mod tests {
             h.query_by_label_contains("Smallest counterexample")
                 .is_some()
         );
+        // The counterexample reads as named fields and tuples, not as JSON.
+        assert!(h.query_all_by_label_contains("x = (").next().is_some());
+        assert!(h.query_all_by_label_contains("convention = ").next().is_some());
+        assert!(h.query_by_label_contains("\"x\"").is_none());
     }
 
     #[test]
