@@ -55,7 +55,10 @@ fn tabs_switch_by_label() {
 #[test]
 fn theme_switch_toggles_dark_mode() {
     let dir = tempfile::tempdir().unwrap();
-    let mut h = harness(app(dir.path()));
+    let mut a = app(dir.path());
+    // A tab that settles (the Theory tab's start-up checks keep a spinner going a while).
+    a.open_by_title("Datasets");
+    let mut h = harness(a);
     assert!(!h.state().settings.dark);
     h.get_by_label("Dark theme").click();
     h.run();
