@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 /// The default data folder, as an absolute path when the working directory is known.
 pub fn default_data_dir() -> PathBuf {
     let cwd = std::env::current_dir().ok();
-    let platform = directories::ProjectDirs::from("", "", "gradlab").map(|d| d.data_dir().to_path_buf());
+    let platform =
+        directories::ProjectDirs::from("", "", "gradlab").map(|d| d.data_dir().to_path_buf());
     choose(cwd.as_deref(), platform.as_deref())
 }
 

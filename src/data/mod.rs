@@ -2,6 +2,6 @@
 
 pub mod catalog;
 pub mod download;
+pub mod folder;
 pub mod graph;
 pub mod seg;
-pub mod folder;

@@ -97,8 +97,7 @@ fn platform_opener() -> OsString {
 /// Creates `dir` if needed and runs `program dir`; the error names the program and the folder.
 fn open(program: &OsString, dir: &Path) -> Result<(), String> {
     let shown = program.to_string_lossy();
-    std::fs::create_dir_all(dir)
-        .map_err(|e| format!("Could not create {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(dir).map_err(|e| format!("Could not create {}: {e}", dir.display()))?;
     match std::process::Command::new(program).arg(dir).status() {
         Ok(s) if s.success() => Ok(()),
         Ok(s) => Err(format!(

@@ -25,10 +25,17 @@ fn first_frames_after_start_end_with_verdicts_and_start_the_checks_once() {
         .build_ui_state(|ui, app: &mut GradlabApp| app.show(ui), app);
     // Building the harness drew the first frame.
     let t = Instant::now();
-    assert_eq!(theory_jobs(h.state()), 1, "the first frame starts the checks");
+    assert_eq!(
+        theory_jobs(h.state()),
+        1,
+        "the first frame starts the checks"
+    );
     h.step();
     // The frame returned at once: the checks run on a worker thread.
-    assert!(h.state().jobs.any_running(), "the checks ran on the UI thread");
+    assert!(
+        h.state().jobs.any_running(),
+        "the checks ran on the UI thread"
+    );
     assert!(h.query_by_label("Verdict: checking…").is_some());
     let mut frames = 1;
     while h.state().jobs.any_running() {
@@ -55,7 +62,10 @@ fn first_frames_after_start_end_with_verdicts_and_start_the_checks_once() {
         .sum::<usize>();
     assert_eq!(marks, 7, "one verdict mark per claim");
     assert_eq!(h.query_all_by_label("·").count(), 0);
-    assert!(h.query_by_label_contains("of 7 checked claims hold").is_some());
+    assert!(
+        h.query_by_label_contains("of 7 checked claims hold")
+            .is_some()
+    );
 
     // Later frames, another tab and back: no second start.
     h.run_steps(3);

@@ -7,12 +7,12 @@ use eframe::egui;
 use serde::{Deserialize, Serialize};
 
 use crate::core::jobs::{JobId, JobState, Jobs};
+use crate::labs::theory::readable::readable;
 use crate::labs::theory::{
     self, CHECKS, CheckInfo, CheckResult, Counterexample, PlotData, SuiteResult, TheoryParams,
-    Verdict, attention_conv1d, attention_maxpool, jl_near_orthogonal, linear_attention, lowrank_attention,
-    relu_chain, rnn_sigmoid_bound,
+    Verdict, attention_conv1d, attention_maxpool, jl_near_orthogonal, linear_attention,
+    lowrank_attention, relu_chain, rnn_sigmoid_bound,
 };
-use crate::labs::theory::readable::readable;
 use crate::labs::{Lab, load_ron, save_ron};
 use crate::widgets::TabCx;
 use crate::widgets::plot::{Curve, PlotSpec, curves_plot};
@@ -635,7 +635,14 @@ fn jl_near_orthogonal_params(ui: &mut egui::Ui, q: &mut jl_near_orthogonal::Para
         "constant c (72 in the claim)",
     );
     let mut n_max = q.ns.iter().copied().max().unwrap_or(128);
-    if slider_u(ui, &mut n_max, 2, 4096, true, "largest n (n = 2, 4, 8, ...)") {
+    if slider_u(
+        ui,
+        &mut n_max,
+        2,
+        4096,
+        true,
+        "largest n (n = 2, 4, 8, ...)",
+    ) {
         q.ns = theory::timing::doublings(2, n_max);
         c = true;
     }
@@ -785,7 +792,11 @@ mod tests {
         );
         // The counterexample reads as named fields and tuples, not as JSON.
         assert!(h.query_all_by_label_contains("x = (").next().is_some());
-        assert!(h.query_all_by_label_contains("convention = ").next().is_some());
+        assert!(
+            h.query_all_by_label_contains("convention = ")
+                .next()
+                .is_some()
+        );
         assert!(h.query_by_label_contains("\"x\"").is_none());
     }
 

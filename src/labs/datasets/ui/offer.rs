@@ -108,11 +108,8 @@ impl<'a> DownloadOffer<'a> {
                         if let Some(r) = self.reason {
                             ui.weak(r);
                         }
-                        let label = format!(
-                            "Download {} ({})",
-                            self.short,
-                            human_size(ds.total_size())
-                        );
+                        let label =
+                            format!("Download {} ({})", self.short, human_size(ds.total_size()));
                         let hover = format!(
                             "{} into {}; licence: {}",
                             ds.title,
@@ -213,7 +210,10 @@ mod tests {
     fn until_idle(h: &mut Harness<'static, St>) {
         let t = Instant::now();
         while h.state().jobs.any_running() {
-            assert!(t.elapsed() < Duration::from_secs(30), "download did not end");
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "download did not end"
+            );
             std::thread::sleep(Duration::from_millis(5));
             h.step();
         }
@@ -235,7 +235,8 @@ mod tests {
                     line.clear();
                 }
                 let rel = request.split_whitespace().nth(1).unwrap_or("/");
-                let body = std::fs::read(root.join(rel.trim_start_matches('/'))).unwrap_or_default();
+                let body =
+                    std::fs::read(root.join(rel.trim_start_matches('/'))).unwrap_or_default();
                 let head = format!(
                     "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
                     body.len()
@@ -262,7 +263,11 @@ mod tests {
         assert_eq!(h.state().jobs.iter().count(), 1);
         until_idle(&mut h);
         assert!(dir.path().join("cora/cora.content").is_file());
-        assert_eq!(h.state().switched, 1, "the end of the download is reported once");
+        assert_eq!(
+            h.state().switched,
+            1,
+            "the end of the download is reported once"
+        );
         assert!(h.query_by_label_contains("Download Cora").is_none());
         h.run_steps(3);
         assert_eq!(h.state().switched, 1);
@@ -278,7 +283,10 @@ mod tests {
         h.step();
         until_idle(&mut h);
         assert_eq!(h.state().switched, 0);
-        assert!(h.query_by_label_contains("cora.content").is_some(), "no error naming the file");
+        assert!(
+            h.query_by_label_contains("cora.content").is_some(),
+            "no error naming the file"
+        );
         assert!(h.query_by_label_contains("Download Cora (").is_some());
     }
 }
