@@ -2,6 +2,7 @@
 
 mod hello_lab;
 mod labs;
+mod offers;
 mod plot_export;
 mod shell;
 mod start;

@@ -1,0 +1,30 @@
+//! Without downloaded data, Graphs and Segmentation offer the download where the dataset is
+//! chosen (the download itself is tested with the offer widget, against a local server).
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use gradlab::app::{GradlabApp, Settings};
+use gradlab::data::catalog::{Catalog, human_size};
+use gradlab::widgets::files::FileTasks;
+
+#[test]
+fn graphs_and_segmentation_offer_their_dataset_download_when_it_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = GradlabApp::new(
+        Settings::default(),
+        dir.path().join("datasets"),
+        FileTasks::fixed_dir(dir.path()),
+    );
+    app.open_by_title("Graphs");
+    let mut h = Harness::builder()
+        .with_size([1366.0, 768.0])
+        .build_ui_state(|ui, app: &mut GradlabApp| app.show(ui), app);
+    h.run_steps(3);
+    let size = |name: &str| human_size(Catalog::builtin().find(name).unwrap().total_size());
+    h.get_by_label("Auto (synthetic: no Cora)");
+    h.get_by_label(&format!("Download Cora ({})", size("cora")));
+    h.get_by_label("Segmentation").click();
+    h.run_steps(3);
+    h.get_by_label("not downloaded");
+    h.get_by_label(&format!("Download ISBI ({})", size("isbi2012_em")));
+}
