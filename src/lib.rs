@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod core;
 pub mod data;
 pub mod experiments;
 pub mod files;

@@ -13,7 +13,7 @@ pub struct BenchArgs {
     /// Print exactly one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
-    /// Only these parts (comma-separated): theory, graph, seg, ui.
+    /// Only these parts (comma-separated): theory, graph, seg, runstore, ui.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
 }
@@ -62,6 +62,12 @@ pub fn run(args: &BenchArgs, data_dir: &Path) -> anyhow::Result<Output> {
         out.insert(
             "seg".into(),
             part("seg", crate::experiments::seg::bench_steps)?,
+        );
+    }
+    if want("runstore") {
+        out.insert(
+            "runstore".into(),
+            part("runstore", || super::runs::bench(data_dir))?,
         );
     }
     if want("ui") {

@@ -9,9 +9,9 @@ use serde_json::json;
 use super::Output;
 use super::progress::CliSink;
 use crate::data::graph::{Graph, SplitKind, SyntheticSpec, load_cora, synthetic_graph};
-use crate::experiments::StopFlag;
 use crate::experiments::graph::train::Trainer;
-use crate::experiments::graph::{GraphConfig, ModelKind, Preset, run_seeds};
+use crate::experiments::graph::train::{summarize, train_one};
+use crate::experiments::graph::{GraphConfig, ModelKind, Preset};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum DatasetArg {
@@ -56,6 +56,16 @@ pub fn load_dataset(dataset: DatasetArg, data_dir: &Path, homophily: f64) -> any
 }
 
 pub fn run(args: &GraphArgs, data_dir: &Path) -> anyhow::Result<Output> {
+    run_recorded(args, data_dir, None)
+}
+
+/// Trains every seed as its own recorded run (when `store` is given), so runs of one command
+/// group as one configuration; the JSON lists their ids as `run_ids`.
+pub fn run_recorded(
+    args: &GraphArgs,
+    data_dir: &Path,
+    store: Option<&crate::core::runs::RunStore>,
+) -> anyhow::Result<Output> {
     anyhow::ensure!(args.seeds >= 1, "--seeds must be at least 1");
     let graph = load_dataset(args.dataset, data_dir, args.homophily)?;
     let mut cfg = GraphConfig::preset(args.model, args.preset);
@@ -68,9 +78,47 @@ pub fn run(args: &GraphArgs, data_dir: &Path) -> anyhow::Result<Output> {
     for note in &graph.notes {
         crate::experiments::Sink::log(&mut sink, note);
     }
-    let seeds: Vec<u64> = (0..args.seeds).collect();
-    let mut s = run_seeds(&cfg, &graph, &seeds, &mut sink, &StopFlag::new())?;
+    let (mut results, mut run_ids) = (Vec::new(), Vec::new());
+    for seed in 0..args.seeds {
+        let c = GraphConfig { seed, ..cfg.clone() };
+        let run = crate::core::runs::NewRun {
+            lab: "graph".into(),
+            name: format!("{} {} seed {seed}", args.model.label(), graph.name),
+            config: serde_json::to_value(&c)?,
+            seed: Some(seed),
+            dataset: Some(graph.name.clone()),
+            main_metric: Some("test_acc".into()),
+            ..Default::default()
+        };
+        let (r, id) = super::runs::recorded(
+            store,
+            run,
+            &mut sink,
+            |s, stop| {
+                train_one(&c, &graph, s, stop)
+                    .with_context(|| format!("{} seed {seed}", cfg.model.label()))
+            },
+            |r| Ok(serde_json::to_value(r)?),
+            |_| Ok(Vec::new()),
+        )?;
+        crate::experiments::Sink::log(
+            &mut sink,
+            &format!(
+                "{} seed {seed}: test acc {:.4}, val acc {:.4}, best epoch {}, {} epochs, {:.2} ms/epoch",
+                cfg.model.label(),
+                r.test_acc,
+                r.val_acc,
+                r.best_epoch,
+                r.epochs_run,
+                r.ms_per_epoch_median
+            ),
+        );
+        results.push(r);
+        run_ids.extend(id);
+    }
     sink.finish();
+    let mut s = summarize(&cfg, &graph, &results);
+    s["run_ids"] = json!(run_ids);
     s["preset"] = json!(args.preset.label());
     let human = format!(
         "{} on {} ({} preset, {} split, {} seeds, at most {} epochs)\n  test accuracy {:.4} ± {:.4}\n  validation accuracy {:.4}\n  best epoch (median) {}\n  {:.2} ms/epoch (median), {} parameters",

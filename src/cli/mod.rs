@@ -4,6 +4,7 @@ pub mod bench;
 pub mod data;
 pub mod graph;
 pub mod progress;
+pub mod runs;
 pub mod seg;
 pub mod theory;
 
@@ -21,6 +22,10 @@ pub struct Cli {
     /// Where datasets live (default: datasets/ in the working directory).
     #[arg(long, global = true, env = "GRADLAB_DATA")]
     pub data_dir: Option<PathBuf>,
+    /// Where the run store lives (default: the platform data folder, e.g.
+    /// ~/.local/share/gradlab/runs).
+    #[arg(long, global = true, env = "GRADLAB_RUNS")]
+    pub runs_dir: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -37,6 +42,8 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Dataset catalog: list, fetch, verify.
     Data(data::DataArgs),
+    /// Recorded runs: list, show, export, delete, restore, purge.
+    Runs(runs::RunsArgs),
 }
 
 impl Cli {
@@ -44,6 +51,19 @@ impl Cli {
         self.data_dir
             .clone()
             .unwrap_or_else(|| PathBuf::from("datasets"))
+    }
+
+    /// `--runs-dir`, `GRADLAB_RUNS`, or the platform data folder.
+    pub fn runs_dir(&self) -> anyhow::Result<PathBuf> {
+        self.runs_dir
+            .clone()
+            .or_else(crate::core::runs::default_runs_dir)
+            .ok_or_else(|| anyhow::anyhow!("no data folder for runs here: pass --runs-dir DIR"))
+    }
+
+    /// The run store that training commands record into.
+    pub fn run_store(&self) -> anyhow::Result<crate::core::runs::RunStore> {
+        runs::open(&self.runs_dir()?)
     }
 }
 
@@ -57,10 +77,17 @@ pub struct Output {
 pub fn run(cli: &Cli, command: &Command) -> anyhow::Result<(Output, bool)> {
     let data_dir = cli.data_dir();
     match command {
-        Command::Theory(a) => Ok((theory::run(a)?, a.json)),
-        Command::Graph(a) => Ok((graph::run(a, &data_dir)?, a.json)),
-        Command::Seg(a) => Ok((seg::run(a, &data_dir)?, a.json)),
+        Command::Theory(a) => Ok((theory::run_recorded(a, Some(&cli.run_store()?))?, a.json)),
+        Command::Graph(a) => Ok((
+            graph::run_recorded(a, &data_dir, Some(&cli.run_store()?))?,
+            a.json,
+        )),
+        Command::Seg(a) => Ok((
+            seg::run_recorded(a, &data_dir, Some(&cli.run_store()?))?,
+            a.json,
+        )),
         Command::Bench(a) => Ok((bench::run(a, &data_dir)?, a.json)),
         Command::Data(a) => Ok((data::run(a, &data_dir)?, a.json)),
+        Command::Runs(a) => Ok((runs::run(a, &cli.runs_dir()?)?, a.json)),
     }
 }

@@ -7,7 +7,6 @@ use anyhow::Context;
 use super::Output;
 use super::progress::CliSink;
 use crate::data::seg::{DatasetSpec, isbi_dir, shapes::ShapesConfig};
-use crate::experiments::StopFlag;
 use crate::experiments::seg::{SegConfig, checkpoint, train};
 use crate::files::{atomic_write, png_bytes};
 
@@ -70,6 +69,16 @@ pub fn dataset_spec(name: &str, data_dir: &Path, invert: bool) -> DatasetSpec {
 }
 
 pub fn run(args: &SegArgs, data_dir: &Path) -> anyhow::Result<Output> {
+    run_recorded(args, data_dir, None)
+}
+
+/// Trains one recorded run (when `store` is given): points, gallery pictures, summary, and
+/// the checkpoint as the run's files `checkpoint/*`.
+pub fn run_recorded(
+    args: &SegArgs,
+    data_dir: &Path,
+    store: Option<&crate::core::runs::RunStore>,
+) -> anyhow::Result<Output> {
     let mut cfg = SegConfig::for_dataset(dataset_spec(&args.dataset, data_dir, args.invert));
     cfg.unet.skips = args.skips == OnOff::On;
     cfg.unet.depth = args.depth;
@@ -83,7 +92,23 @@ pub fn run(args: &SegArgs, data_dir: &Path) -> anyhow::Result<Output> {
     cfg.seed = args.seed;
     let name = format!("seg skips {}", if cfg.unet.skips { "on" } else { "off" });
     let mut sink = CliSink::new(&name);
-    let out = train(&cfg, &mut sink, &StopFlag::new())?;
+    let run = crate::core::runs::NewRun {
+        lab: "seg".into(),
+        name: format!("U-Net {} {}", cfg.dataset.name(), &name[4..]),
+        config: serde_json::to_value(&cfg)?,
+        seed: Some(cfg.seed),
+        dataset: Some(cfg.dataset.name()),
+        main_metric: Some("val_miou".into()),
+        ..Default::default()
+    };
+    let (out, run_id) = super::runs::recorded(
+        store,
+        run,
+        &mut sink,
+        |s, stop| train(&cfg, s, stop),
+        |o| Ok(o.summary.clone()),
+        |o| checkpoint_files(o),
+    )?;
     sink.finish();
     if let Some(dir) = &args.out {
         checkpoint::save(dir, &out.model, &out.summary)?;
@@ -94,7 +119,7 @@ pub fn run(args: &SegArgs, data_dir: &Path) -> anyhow::Result<Output> {
         }
     }
     let s = &out.summary;
-    let human = format!(
+    let mut human = format!(
         "{} skips {}: val mIoU {:.4}, IoU per class {}, pixel acc {:.4}, {} params, {:.0} ms/step, {:.1} s{}",
         s["dataset"].as_str().unwrap_or("?"),
         if cfg.unet.skips { "on" } else { "off" },
@@ -109,10 +134,29 @@ pub fn run(args: &SegArgs, data_dir: &Path) -> anyhow::Result<Output> {
             .map(|d| format!("; saved to {}", d.display()))
             .unwrap_or_default(),
     );
-    Ok(Output {
-        json: out.summary,
-        human,
-    })
+    let mut json = out.summary;
+    if let Some(id) = run_id {
+        json["run_ids"] = serde_json::json!([id]);
+        human.push_str(&format!("\n  run {id}"));
+    }
+    Ok(Output { json, human })
+}
+
+/// The checkpoint as (name, bytes) pairs: saved through a temporary folder because candle
+/// writes safetensors only to a path.
+fn checkpoint_files(out: &crate::experiments::seg::TrainOutput) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+    let tmp = tempfile::tempdir()?;
+    checkpoint::save(tmp.path(), &out.model, &out.summary)?;
+    let mut files = Vec::new();
+    for e in std::fs::read_dir(tmp.path())? {
+        let e = e?;
+        if e.file_type()?.is_file() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            files.push((format!("checkpoint/{name}"), std::fs::read(e.path())?));
+        }
+    }
+    files.sort();
+    Ok(files)
 }
 
 #[cfg(test)]

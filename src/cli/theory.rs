@@ -2,7 +2,6 @@
 
 use super::Output;
 use super::progress::CliSink;
-use crate::experiments::StopFlag;
 use crate::experiments::theory::{self, CheckResult, TheoryParams};
 
 #[derive(clap::Args, Debug)]
@@ -17,18 +16,44 @@ pub struct TheoryArgs {
 }
 
 pub fn run(args: &TheoryArgs) -> anyhow::Result<Output> {
+    run_recorded(args, None)
+}
+
+/// Runs the checks as one recorded run (when `store` is given); its main figure is how many
+/// checks hold.
+pub fn run_recorded(
+    args: &TheoryArgs,
+    store: Option<&crate::core::runs::RunStore>,
+) -> anyhow::Result<Output> {
     let mut sink = CliSink::new("theory");
-    let results = theory::run_suite(
-        &TheoryParams::default(),
-        args.check.as_deref(),
+    let params = TheoryParams::default();
+    let run = crate::core::runs::NewRun {
+        lab: "theory".into(),
+        name: format!("theory {}", args.check.as_deref().unwrap_or("all checks")),
+        config: serde_json::json!({ "check": args.check, "params": params }),
+        main_metric: Some("checks_holding".into()),
+        ..Default::default()
+    };
+    let (results, run_id) = super::runs::recorded(
+        store,
+        run,
         &mut sink,
-        &StopFlag::new(),
+        |s, stop| theory::run_suite(&params, args.check.as_deref(), s, stop),
+        |r| {
+            let mut s = theory::summary(r);
+            s["checks_holding"] = serde_json::json!(r.iter().filter(|c| c.holds).count());
+            Ok(s)
+        },
+        |_| Ok(Vec::new()),
     )?;
     sink.finish();
-    Ok(Output {
-        human: table(&results),
-        json: theory::summary(&results),
-    })
+    let mut json = theory::summary(&results);
+    let mut human = table(&results);
+    if let Some(id) = run_id {
+        json["run_ids"] = serde_json::json!([id]);
+        human.push_str(&format!("\nrun {id}"));
+    }
+    Ok(Output { human, json })
 }
 
 /// Seconds for all seven checks with default parameters (`gradlab bench`'s `theory_suite_s`).
