@@ -1,7 +1,6 @@
 //! Opening the store and reading it. One `RunStore` is one SQLite connection: use it from one
 //! thread (the UI uses [`super::StoreReader`], a recorder its own writer thread).
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -84,8 +83,8 @@ impl RunStore {
         std::fs::create_dir_all(dir)
             .map_err(|e| StoreError::new(dir, format!("cannot create the folder: {e}")))?;
         let db = dir.join(DB_FILE);
-        precheck(&db)?;
         let mut conn = connect(&db)?;
+        check_length(&conn, &db)?;
         schema::migrate(&mut conn).map_err(|e| match e {
             SchemaError::Sql(e) => StoreError::sql(&db, &e),
             other => StoreError::new(&db, other.to_string()),
@@ -582,36 +581,26 @@ pub(super) fn connect(db: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
-/// Refuses, before SQLite sees it, a file that is not a SQLite database or is shorter than
-/// its own header says (a truncated copy): SQLite would open those and fail later, or worse.
-fn precheck(db: &Path) -> Result<(), StoreError> {
-    let Ok(mut f) = std::fs::File::open(db) else {
-        return Ok(()); // absent: created; unreadable: SQLite reports it
+/// Refuses a file shorter than its own header says (a truncated copy), which SQLite would open
+/// and fail on later, or worse. Asks SQLite for the header's figures instead of reading the
+/// file: opening and closing a descriptor of the database here would drop this process's POSIX
+/// locks on it (held by its other connections).
+fn check_length(conn: &Connection, db: &Path) -> Result<(), StoreError> {
+    let Ok(len) = std::fs::metadata(db).map(|m| m.len()) else {
+        return Ok(());
     };
-    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-    if len == 0 {
+    // With frames in the WAL the main file may legitimately lag the database's size.
+    let wal = db.with_extension("sqlite-wal");
+    if std::fs::metadata(&wal).map(|m| m.len() > 0).unwrap_or(false) {
         return Ok(());
     }
-    let mut h = [0u8; 100];
-    if len < 100 || f.read_exact(&mut h).is_err() {
-        return Err(StoreError::new(
-            db,
-            format!("is not a SQLite database or is truncated ({len} bytes)"),
-        ));
-    }
-    if &h[..16] != b"SQLite format 3\0" {
-        return Err(StoreError::new(db, "is not a SQLite database"));
-    }
-    let page = match u16::from_be_bytes([h[16], h[17]]) {
-        1 => 65536,
-        p => p as u64,
+    let q = |sql: &str| -> Result<u64, StoreError> {
+        conn.query_row(sql, [], |r| r.get::<_, i64>(0))
+            .map(|v| v as u64)
+            .map_err(|e| StoreError::sql(db, &e))
     };
-    let pages = u32::from_be_bytes([h[28], h[29], h[30], h[31]]) as u64;
-    let counter_valid = h[24..28] == h[92..96];
-    // With a non-empty WAL beside it, the main file may legitimately lag its header.
-    let wal = db.with_extension("sqlite-wal");
-    let wal_empty = std::fs::metadata(&wal).map(|m| m.len() == 0).unwrap_or(true);
-    if counter_valid && wal_empty && page > 0 && len < pages * page {
+    let (pages, page) = (q("PRAGMA page_count")?, q("PRAGMA page_size")?);
+    if len < pages * page {
         return Err(StoreError::new(
             db,
             format!(
