@@ -56,7 +56,10 @@ fn record(store: &RunStore, run: NewRun, n: usize, acc: f64) -> (i64, VecSink) {
         rec.metric("val_acc", k as f64, acc * k as f64 / n as f64);
     }
     rec.log("hello");
-    rec.image("pred", image::RgbaImage::from_pixel(4, 3, image::Rgba([9, 8, 7, 255])));
+    rec.image(
+        "pred",
+        image::RgbaImage::from_pixel(4, 3, image::Rgba([9, 8, 7, 255])),
+    );
     rec.finish(&Ok(json!({"test_acc": acc})), false).unwrap();
     (id, inner)
 }
@@ -113,10 +116,21 @@ fn trash_restore_purge_and_filters() {
     let (a, _) = record(&store, new_run("alpha", 0, 16), 3, 0.5);
     let (b, _) = record(&store, new_run("beta", 0, 32), 3, 0.9);
     store.add_tag(b, "best").unwrap();
-    let only = |f: RunFilter| -> Vec<i64> { store.list(&f).unwrap().iter().map(|r| r.id).collect() };
-    assert_eq!(only(RunFilter { tag: Some("best".into()), ..Default::default() }), vec![b]);
+    let only =
+        |f: RunFilter| -> Vec<i64> { store.list(&f).unwrap().iter().map(|r| r.id).collect() };
     assert_eq!(
-        only(RunFilter { sort: gradlab::core::runs::SortBy::Main, descending: true, ..Default::default() }),
+        only(RunFilter {
+            tag: Some("best".into()),
+            ..Default::default()
+        }),
+        vec![b]
+    );
+    assert_eq!(
+        only(RunFilter {
+            sort: gradlab::core::runs::SortBy::Main,
+            descending: true,
+            ..Default::default()
+        }),
         vec![b, a]
     );
     assert_eq!(
@@ -128,7 +142,13 @@ fn trash_restore_purge_and_filters() {
     );
     store.delete(a).unwrap();
     assert_eq!(only(RunFilter::default()), vec![b]);
-    assert_eq!(only(RunFilter { trash: true, ..Default::default() }), vec![a]);
+    assert_eq!(
+        only(RunFilter {
+            trash: true,
+            ..Default::default()
+        }),
+        vec![a]
+    );
     store.restore(a).unwrap();
     assert_eq!(only(RunFilter::default()).len(), 2);
     store.delete(a).unwrap();
@@ -166,7 +186,18 @@ fn cli_graph_seeds_are_three_runs_grouped_as_one_configuration() {
     let t = tempfile::tempdir().unwrap();
     let o = gradlab(
         t.path(),
-        &["graph", "--dataset", "synthetic", "--model", "gcn", "--seeds", "3", "--epochs", "4", "--json"],
+        &[
+            "graph",
+            "--dataset",
+            "synthetic",
+            "--model",
+            "gcn",
+            "--seeds",
+            "3",
+            "--epochs",
+            "4",
+            "--json",
+        ],
     );
     let out = json_of(&o);
     let ids: Vec<i64> = serde_json::from_value(out["run_ids"].clone()).unwrap();
@@ -198,7 +229,12 @@ fn cli_graph_seeds_are_three_runs_grouped_as_one_configuration() {
     assert!(csv.status.success());
     let text = String::from_utf8_lossy(&csv.stdout);
     assert!(text.starts_with("key,step,value,wall_s"));
-    assert_eq!(text.lines().filter(|l| l.starts_with("train_loss,")).count(), 4);
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.starts_with("train_loss,"))
+            .count(),
+        4
+    );
     json_of(&gradlab(t.path(), &["runs", "delete", &id, "--json"]));
     let list = json_of(&gradlab(t.path(), &["runs", "list", "--json"]));
     assert_eq!(list["runs"].as_array().unwrap().len(), 2);
@@ -225,8 +261,14 @@ fn an_artifact_deleted_by_hand_is_reported_not_fatal() {
     let o = gradlab(t.path(), &["runs", "show", &id.to_string()]);
     assert!(o.status.success());
     let human = String::from_utf8_lossy(&o.stdout);
-    assert!(human.contains("MISSING") && human.contains("pred.png"), "{human}");
-    let j = json_of(&gradlab(t.path(), &["runs", "show", &id.to_string(), "--json"]));
+    assert!(
+        human.contains("MISSING") && human.contains("pred.png"),
+        "{human}"
+    );
+    let j = json_of(&gradlab(
+        t.path(),
+        &["runs", "show", &id.to_string(), "--json"],
+    ));
     assert_eq!(j["missing_artifacts"], json!(["images/pred.png"]));
 }
 
@@ -236,7 +278,15 @@ fn an_artifact_deleted_by_hand_is_reported_not_fatal() {
 fn a_cli_run_appears_live_in_a_background_reader() {
     let t = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_gradlab"))
-        .args(["graph", "--dataset", "synthetic", "--seeds", "1", "--epochs", "100000"])
+        .args([
+            "graph",
+            "--dataset",
+            "synthetic",
+            "--seeds",
+            "1",
+            "--epochs",
+            "100000",
+        ])
         .arg("--runs-dir")
         .arg(t.path())
         .stdout(Stdio::null())
@@ -279,10 +329,16 @@ fn a_cli_run_appears_live_in_a_background_reader() {
             reader.send(Query::List(RunFilter::default()));
         }
     }
-    assert!(wake_rx.try_recv().is_ok(), "the reader never woke its owner");
+    assert!(
+        wake_rx.try_recv().is_ok(),
+        "the reader never woke its owner"
+    );
     child.kill().unwrap();
     child.wait().unwrap();
-    assert!(counts.len() >= 3 && counts[0] > 0, "points did not grow live: {counts:?}");
+    assert!(
+        counts.len() >= 3 && counts[0] > 0,
+        "points did not grow live: {counts:?}"
+    );
     let store = RunStore::open(t.path()).unwrap();
     assert_eq!(
         store.require(run.unwrap()).unwrap().row.status,
@@ -305,7 +361,15 @@ fn fifty_kills_at_random_moments() {
         seed ^= seed << 17;
         let delay = Duration::from_millis(seed % 700);
         let mut child = Command::new(env!("CARGO_BIN_EXE_gradlab"))
-            .args(["graph", "--dataset", "synthetic", "--seeds", "20", "--epochs", "15"])
+            .args([
+                "graph",
+                "--dataset",
+                "synthetic",
+                "--seeds",
+                "20",
+                "--epochs",
+                "15",
+            ])
             .arg("--runs-dir")
             .arg(t.path())
             .stdout(Stdio::null())
@@ -328,7 +392,8 @@ fn fifty_kills_at_random_moments() {
             let points = |k: &str| store.series(r.id, k).unwrap().len();
             match r.status {
                 RunStatus::Finished => {
-                    let epochs = d.summary.as_ref().unwrap()["epochs_run"].as_u64().unwrap() as usize;
+                    let epochs =
+                        d.summary.as_ref().unwrap()["epochs_run"].as_u64().unwrap() as usize;
                     let now = (points("train_loss"), points("test_acc"));
                     assert_eq!(now, (epochs, 1), "round {round}: run {} lost points", r.id);
                     if let Some(before) = finished.insert(r.id, now) {
@@ -356,14 +421,25 @@ fn fifty_kills_at_random_moments() {
         kills_mid_run
     );
     // The moments must have been varied enough to test something.
-    assert!(kills_mid_run >= 10, "only {kills_mid_run} kills hit a running run");
+    assert!(
+        kills_mid_run >= 10,
+        "only {kills_mid_run} kills hit a running run"
+    );
     assert!(!finished.is_empty(), "no run finished before a kill");
 }
 
 fn one_error_line(o: &Output, file: &Path) -> String {
-    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stdout));
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
     let err = String::from_utf8_lossy(&o.stderr).trim().to_string();
-    let lines: Vec<&str> = err.lines().filter(|l| !l.contains("XDG_RUNTIME_DIR")).collect();
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| !l.contains("XDG_RUNTIME_DIR"))
+        .collect();
     assert_eq!(lines.len(), 1, "{err}");
     assert!(lines[0].contains(&file.display().to_string()), "{err}");
     lines[0].to_string()
@@ -397,7 +473,11 @@ fn bad_databases_fail_with_one_line_and_are_left_alone() {
             Box::new(|d: &Path| {
                 let p = store_with_runs(d);
                 let bytes = std::fs::read(&p).unwrap();
-                assert!(bytes.len() > 8192, "store too small to truncate: {}", bytes.len());
+                assert!(
+                    bytes.len() > 8192,
+                    "store too small to truncate: {}",
+                    bytes.len()
+                );
                 std::fs::write(&p, &bytes[..bytes.len() / 2]).unwrap();
                 p
             }),
@@ -408,7 +488,8 @@ fn bad_databases_fail_with_one_line_and_are_left_alone() {
             Box::new(|d: &Path| {
                 let p = store_with_runs(d);
                 let c = rusqlite::Connection::open(&p).unwrap();
-                c.execute("UPDATE schema_version SET version = 99", []).unwrap();
+                c.execute("UPDATE schema_version SET version = 99", [])
+                    .unwrap();
                 drop(c);
                 p
             }),
@@ -421,12 +502,24 @@ fn bad_databases_fail_with_one_line_and_are_left_alone() {
         let before = std::fs::read(&p).unwrap();
         for args in [
             &["runs", "list"][..],
-            &["graph", "--dataset", "synthetic", "--seeds", "1", "--epochs", "1"][..],
+            &[
+                "graph",
+                "--dataset",
+                "synthetic",
+                "--seeds",
+                "1",
+                "--epochs",
+                "1",
+            ][..],
         ] {
             let line = one_error_line(&gradlab(t.path(), args), &p);
             assert!(says.split('|').any(|w| line.contains(w)), "{what}: {line}");
         }
-        assert_eq!(std::fs::read(&p).unwrap(), before, "{what}: the file changed");
+        assert_eq!(
+            std::fs::read(&p).unwrap(),
+            before,
+            "{what}: the file changed"
+        );
         assert!(p.exists());
     }
 }
@@ -437,7 +530,8 @@ fn a_locked_database_fails_clearly_and_readers_pass_a_plain_writer() {
     let p = store_with_runs(t.path());
     // A plain write transaction elsewhere: WAL readers do not wait for it.
     let c = rusqlite::Connection::open(&p).unwrap();
-    c.execute_batch("BEGIN IMMEDIATE; UPDATE runs SET notes = 'x';").unwrap();
+    c.execute_batch("BEGIN IMMEDIATE; UPDATE runs SET notes = 'x';")
+        .unwrap();
     let o = gradlab(t.path(), &["runs", "list", "--json"]);
     assert_eq!(json_of(&o)["runs"].as_array().unwrap().len(), 3);
     c.execute_batch("ROLLBACK").unwrap();
@@ -464,26 +558,62 @@ fn a_locked_database_fails_clearly_and_readers_pass_a_plain_writer() {
     assert_eq!(std::fs::read(&p).unwrap(), before);
 }
 
+/// Root writes into read-only folders anyway: as root, run the CLI as `nobody` through
+/// `setpriv` (util-linux) with the folder owned by nobody; without setpriv, skip and say why.
+fn gradlab_unprivileged(dir: &Path, args: &[&str]) -> Option<Output> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Some(gradlab(dir, args));
+    }
+    let chown = |uid: u32| {
+        for e in walk(dir) {
+            std::os::unix::fs::chown(&e, Some(uid), None).unwrap();
+        }
+    };
+    chown(65534);
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_gradlab"))
+        .args(args)
+        .arg("--runs-dir")
+        .arg(dir)
+        .env_remove("GRADLAB_RUNS")
+        .output();
+    chown(0);
+    match out {
+        Ok(o) if !String::from_utf8_lossy(&o.stderr).contains("setpriv:") => Some(o),
+        _ => {
+            eprintln!("skipped: running as root and cannot drop privileges with setpriv");
+            None
+        }
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut v = vec![dir.to_path_buf()];
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        v.push(e.path());
+    }
+    v
+}
+
 #[test]
 fn a_read_only_folder_fails_clearly() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
-        eprintln!("skipped: running as root, which writes into read-only folders anyway");
-        return;
-    }
     use std::os::unix::fs::PermissionsExt;
     let t = tempfile::tempdir().unwrap();
     let p = store_with_runs(t.path());
     let before = std::fs::read(&p).unwrap();
     std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o555)).unwrap();
-    let o = gradlab(t.path(), &["runs", "list"]);
+    let o = gradlab_unprivileged(t.path(), &["runs", "list"]);
     std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let Some(o) = o else { return };
     one_error_line(&o, &p);
     assert_eq!(std::fs::read(&p).unwrap(), before);
     // A fresh store in a read-only folder names the file it cannot create.
     let t2 = tempfile::tempdir().unwrap();
     std::fs::set_permissions(t2.path(), std::fs::Permissions::from_mode(0o555)).unwrap();
-    let o = gradlab(t2.path(), &["runs", "list"]);
+    let o = gradlab_unprivileged(t2.path(), &["runs", "list"]);
     std::fs::set_permissions(t2.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    one_error_line(&o, &t2.path().join(DB_FILE));
+    one_error_line(&o.unwrap(), &t2.path().join(DB_FILE));
+    assert!(!t2.path().join(DB_FILE).exists());
 }

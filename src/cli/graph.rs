@@ -80,7 +80,10 @@ pub fn run_recorded(
     }
     let (mut results, mut run_ids) = (Vec::new(), Vec::new());
     for seed in 0..args.seeds {
-        let c = GraphConfig { seed, ..cfg.clone() };
+        let c = GraphConfig {
+            seed,
+            ..cfg.clone()
+        };
         let run = crate::core::runs::NewRun {
             lab: "graph".into(),
             name: format!("{} {} seed {seed}", args.model.label(), graph.name),

@@ -111,7 +111,11 @@ pub fn run(args: &RunsArgs, runs_dir: &Path) -> anyhow::Result<Output> {
                     }
                 ));
             }
-            human.push_str(&format!("{} runs in {}\n", rows.len(), store.db_path().display()));
+            human.push_str(&format!(
+                "{} runs in {}\n",
+                rows.len(),
+                store.db_path().display()
+            ));
             let shared: Vec<_> = groups.iter().filter(|g| g.run_ids.len() > 1).collect();
             if !shared.is_empty() {
                 human.push_str("configurations run more than once:\n");
@@ -251,7 +255,11 @@ pub fn recorded<T>(
     }
     let mut rec = Recorder::start(store, &run, sink)?.stop_on_failure(stop.clone());
     let id = rec.run_id();
-    eprintln!("gradlab: recording run {id} ({}) in {}", run.name, store.dir().display());
+    eprintln!(
+        "gradlab: recording run {id} ({}) in {}",
+        run.name,
+        store.dir().display()
+    );
     let out = train(&mut rec, &stop);
     let (result, out) = match out {
         Ok(t) => {
@@ -310,10 +318,18 @@ pub fn bench(data_dir: &Path) -> anyhow::Result<Value> {
     train_one(&cfg, &graph, &mut NullSink, &StopFlag::new())?; // warm-up
     let (mut plain, mut recorded, mut pct) = (Vec::new(), Vec::new(), Vec::new());
     let (mut points, mut commits, mut epochs) = (0, 0, 0);
-    for _ in 0..3 {
-        let t = Instant::now();
-        train_one(&cfg, &graph, &mut NullSink, &StopFlag::new())?;
-        plain.push(t.elapsed().as_secs_f64());
+    let (mut caller_ms, mut writer_ms) = (Vec::new(), Vec::new());
+    // Alternate which goes first so drift on a shared machine does not favour either.
+    for k in 0..4 {
+        let mut time_plain = || -> anyhow::Result<()> {
+            let t = Instant::now();
+            train_one(&cfg, &graph, &mut NullSink, &StopFlag::new())?;
+            plain.push(t.elapsed().as_secs_f64());
+            Ok(())
+        };
+        if k % 2 == 0 {
+            time_plain()?;
+        }
 
         let mut inner = NullSink;
         let run = NewRun {
@@ -330,9 +346,14 @@ pub fn bench(data_dir: &Path) -> anyhow::Result<Value> {
         let st = rec.finish(&Ok(serde_json::to_value(&r)?), false)?;
         recorded.push(train_s);
         pct.push((st.caller_s + st.writer_cpu_s) / train_s * 100.0);
+        caller_ms.push(st.caller_s * 1e3);
+        writer_ms.push(st.writer_cpu_s * 1e3);
         points = st.points;
         commits = st.commits;
         epochs = r.epochs_run;
+        if k % 2 == 1 {
+            time_plain()?;
+        }
     }
     let med = |v: &mut Vec<f64>| {
         v.sort_by(|a, b| a.total_cmp(b));
@@ -343,6 +364,9 @@ pub fn bench(data_dir: &Path) -> anyhow::Result<Value> {
     let (gen_s, open_ms, list_ms, groups_ms, series_ms, db_mib) = big_store(1000, 1000)?;
     Ok(json!({
         "run_store_overhead_pct": round(med(&mut pct), 3),
+        "recording_caller_ms_per_run": round(med(&mut caller_ms), 3),
+        "recording_writer_cpu_ms_per_run": round(med(&mut writer_ms), 3),
+        "gcn_epochs_per_run": epochs,
         "run_store_ab_wall_pct": round((r / p - 1.0) * 100.0, 2),
         "gcn_epoch_ms_recorded": round(r / epochs as f64 * 1e3, 3),
         "gcn_epoch_ms_plain": round(p / epochs as f64 * 1e3, 3),
@@ -411,7 +435,10 @@ fn round(x: f64, digits: i32) -> f64 {
 }
 
 fn join_ids(ids: &[RunId]) -> String {
-    ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",")
+    ids.iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn truncate(s: &str, n: usize) -> String {

@@ -144,7 +144,9 @@ pub fn run_recorded(
 
 /// The checkpoint as (name, bytes) pairs: saved through a temporary folder because candle
 /// writes safetensors only to a path.
-fn checkpoint_files(out: &crate::experiments::seg::TrainOutput) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+fn checkpoint_files(
+    out: &crate::experiments::seg::TrainOutput,
+) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     let tmp = tempfile::tempdir()?;
     checkpoint::save(tmp.path(), &out.model, &out.summary)?;
     let mut files = Vec::new();

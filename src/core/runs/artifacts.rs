@@ -33,7 +33,10 @@ fn relative_path(id: RunId, name: &str) -> String {
 fn check_name(name: &str) -> anyhow::Result<()> {
     let p = Path::new(name);
     let ok = !name.is_empty() && p.components().all(|c| matches!(c, Component::Normal(_)));
-    anyhow::ensure!(ok, "bad artifact name {name:?}: use a relative path inside the run folder");
+    anyhow::ensure!(
+        ok,
+        "bad artifact name {name:?}: use a relative path inside the run folder"
+    );
     Ok(())
 }
 

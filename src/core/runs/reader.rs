@@ -71,7 +71,9 @@ impl StoreReader {
             .spawn(move || serve(dir, qrx, rtx, wake));
         if let Err(e) = spawned {
             let (etx, erx) = channel();
-            let _ = etx.send(Reply::Unavailable(format!("cannot start the run store thread: {e}")));
+            let _ = etx.send(Reply::Unavailable(format!(
+                "cannot start the run store thread: {e}"
+            )));
             return StoreReader { tx, rx: erx };
         }
         StoreReader { tx, rx }
@@ -153,7 +155,8 @@ fn answer(store: &mut RunStore, q: Query) -> Result<Reply, super::StoreError> {
         Query::Series { run, keys, cursors } => {
             let mut series = Vec::with_capacity(keys.len());
             for (i, k) in keys.into_iter().enumerate() {
-                let (pts, next) = store.series_after(run, &k, cursors.get(i).copied().unwrap_or(0))?;
+                let (pts, next) =
+                    store.series_after(run, &k, cursors.get(i).copied().unwrap_or(0))?;
                 series.push((k, pts, next));
             }
             Reply::Series { run, series }

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::model::{NewRun, RunId, RunStatus};
 use super::store::{RunStore, StoreError};
-use super::writer::{Msg, Writer};
+use super::writer::{MAX_BATCH, Msg, Pending, Writer};
 use crate::experiments::sink::Diverged;
 use crate::experiments::{Event, Sink, StopFlag};
 
@@ -107,6 +107,24 @@ impl<'a> Recorder<'a> {
         }
     }
 
+    /// Adds to the pending batch; returns how many points wait. Never waits on the writer: it
+    /// holds the lock only to swap the batch out.
+    fn queue(&mut self, f: impl FnOnce(&mut Pending)) -> usize {
+        if self.writer.failed.load(Ordering::Relaxed) {
+            if let Some(s) = &self.stop {
+                s.stop();
+            }
+            return 0;
+        }
+        match self.writer.pending.lock() {
+            Ok(mut p) => {
+                f(&mut p);
+                p.points.len()
+            }
+            Err(_) => 0,
+        }
+    }
+
     fn wall(&self) -> f64 {
         self.t0.elapsed().as_secs_f64()
     }
@@ -198,33 +216,31 @@ impl Sink for Recorder<'_> {
     fn event(&mut self, event: Event) {
         let t = self.measure.then(Instant::now);
         self.stats.events += 1;
-        let msg = match &event {
+        let queued = match &event {
             Event::Metric {
                 series,
                 step,
                 value,
-            } => Some(Msg::Point {
-                key: series.clone(),
-                step: *step,
-                value: *value,
-                wall: self.wall(),
-            }),
-            Event::Log(line) => Some(Msg::Log {
-                wall: self.wall(),
-                line: line.clone(),
-            }),
-            Event::Progress { done, total } => Some(Msg::Progress {
-                done: *done,
-                total: *total,
-            }),
-            Event::Image { name, image } => Some(Msg::Image {
-                name: name.clone(),
-                image: image.clone(),
-            }),
-            Event::Payload(_) | Event::Done(_) => None,
+            } => {
+                let wall = self.wall();
+                self.queue(|p| p.points.push((series.clone(), *step, *value, wall)))
+            }
+            Event::Log(line) => {
+                let wall = self.wall();
+                self.queue(|p| p.logs.push((wall, line.clone())))
+            }
+            Event::Progress { done, total } => self.queue(|p| p.progress = Some((*done, *total))),
+            Event::Image { name, image } => {
+                self.send(Msg::Image {
+                    name: name.clone(),
+                    image: image.clone(),
+                });
+                0
+            }
+            Event::Payload(_) | Event::Done(_) => 0,
         };
-        if let Some(m) = msg {
-            self.send(m);
+        if queued >= MAX_BATCH {
+            self.send(Msg::Flush);
         }
         if let Some(t) = t {
             self.stats.caller_s += t.elapsed().as_secs_f64();

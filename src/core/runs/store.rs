@@ -204,13 +204,13 @@ impl RunStore {
             cond(" AND r.dataset = ?", d.clone().into());
         }
         if let Some(m) = &f.model {
-            cond(" AND json_extract(r.config, '$.model') = ?", m.clone().into());
+            cond(
+                " AND json_extract(r.config, '$.model') = ?",
+                m.clone().into(),
+            );
         }
         if let Some(t) = &f.text {
-            cond(
-                " AND instr(lower(r.name), ?) > 0",
-                t.to_lowercase().into(),
-            );
+            cond(" AND instr(lower(r.name), ?) > 0", t.to_lowercase().into());
         }
         let dir = if f.descending { "DESC" } else { "ASC" };
         let order = match &f.sort {
@@ -421,11 +421,19 @@ impl RunStore {
     }
 
     pub fn set_name(&self, id: RunId, name: &str) -> Result<(), StoreError> {
-        self.update(id, "UPDATE runs SET name = ?2 WHERE id = ?1", name.to_string().into())
+        self.update(
+            id,
+            "UPDATE runs SET name = ?2 WHERE id = ?1",
+            name.to_string().into(),
+        )
     }
 
     pub fn set_notes(&self, id: RunId, notes: &str) -> Result<(), StoreError> {
-        self.update(id, "UPDATE runs SET notes = ?2 WHERE id = ?1", notes.to_string().into())
+        self.update(
+            id,
+            "UPDATE runs SET notes = ?2 WHERE id = ?1",
+            notes.to_string().into(),
+        )
     }
 
     pub fn add_tag(&self, id: RunId, tag: &str) -> Result<(), StoreError> {
@@ -469,7 +477,10 @@ impl RunStore {
     /// folders, so no row is ever left pointing at a removed file. Returns the purged ids.
     pub fn purge(&mut self) -> Result<Vec<RunId>, StoreError> {
         let db = self.db.clone();
-        let tx = self.conn.transaction().map_err(|e| StoreError::sql(&db, &e))?;
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| StoreError::sql(&db, &e))?;
         let ids: Vec<RunId> = tx
             .prepare("SELECT id FROM runs WHERE deleted_ms IS NOT NULL")
             .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
@@ -514,7 +525,8 @@ impl RunStore {
             let keys = ["train_loss", "val_loss", "train_acc", "val_acc"];
             for i in 0..runs {
                 let seed = (i % 3) as u64;
-                let config = serde_json::json!({"model": "gcn", "hidden": 16 + i / 3, "seed": seed});
+                let config =
+                    serde_json::json!({"model": "gcn", "hidden": 16 + i / 3, "seed": seed});
                 let acc = 0.7 + 0.1 * ((i * 7919) % 100) as f64 / 100.0;
                 ins_run
                     .execute(params![
@@ -532,7 +544,13 @@ impl RunStore {
                 for k in 0..points {
                     let step = (k / keys.len()) as f64;
                     ins_pt
-                        .execute(params![id, keys[k % keys.len()], step, 1.0 / (1.0 + step), step * 0.01])
+                        .execute(params![
+                            id,
+                            keys[k % keys.len()],
+                            step,
+                            1.0 / (1.0 + step),
+                            step * 0.01
+                        ])
                         .map_err(e)?;
                 }
             }
@@ -591,7 +609,10 @@ fn check_length(conn: &Connection, db: &Path) -> Result<(), StoreError> {
     };
     // With frames in the WAL the main file may legitimately lag the database's size.
     let wal = db.with_extension("sqlite-wal");
-    if std::fs::metadata(&wal).map(|m| m.len() > 0).unwrap_or(false) {
+    if std::fs::metadata(&wal)
+        .map(|m| m.len() > 0)
+        .unwrap_or(false)
+    {
         return Ok(());
     }
     let q = |sql: &str| -> Result<u64, StoreError> {
@@ -672,7 +693,12 @@ pub fn group_rows(rows: &[RunRow]) -> Vec<ConfigGroup> {
         .filter_map(|r| r.main_value.filter(|v| v.is_finite()).map(|v| (r.id, v)))
         .collect();
     for g in &mut groups {
-        let xs: Vec<f64> = g.run_ids.iter().filter_map(|id| values.get(id)).copied().collect();
+        let xs: Vec<f64> = g
+            .run_ids
+            .iter()
+            .filter_map(|id| values.get(id))
+            .copied()
+            .collect();
         g.n = xs.len();
         if !xs.is_empty() {
             let m = xs.iter().sum::<f64>() / xs.len() as f64;
