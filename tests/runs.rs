@@ -458,7 +458,8 @@ fn store_with_runs(dir: &Path) -> PathBuf {
 /// naming the file, and the file keeps its bytes.
 #[test]
 fn bad_databases_fail_with_one_line_and_are_left_alone() {
-    let cases: Vec<(&str, Box<dyn Fn(&Path) -> PathBuf>, &str)> = vec![
+    type Make = Box<dyn Fn(&Path) -> PathBuf>;
+    let cases: Vec<(&str, Make, &str)> = vec![
         (
             "not sqlite",
             Box::new(|d: &Path| {

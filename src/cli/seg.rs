@@ -107,7 +107,7 @@ pub fn run_recorded(
         &mut sink,
         |s, stop| train(&cfg, s, stop),
         |o| Ok(o.summary.clone()),
-        |o| checkpoint_files(o),
+        checkpoint_files,
     )?;
     sink.finish();
     if let Some(dir) = &args.out {

@@ -100,10 +100,9 @@ impl<'a> Recorder<'a> {
     }
 
     fn send(&mut self, m: Msg) {
-        if self.writer.tx.send(m).is_err() || self.writer.failed.load(Ordering::Relaxed) {
-            if let Some(s) = &self.stop {
-                s.stop();
-            }
+        let broken = self.writer.tx.send(m).is_err() || self.writer.failed.load(Ordering::Relaxed);
+        if broken && let Some(s) = &self.stop {
+            s.stop();
         }
     }
 
