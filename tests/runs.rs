@@ -618,3 +618,73 @@ fn a_read_only_folder_fails_clearly() {
     one_error_line(&o.unwrap(), &t2.path().join(DB_FILE));
     assert!(!t2.path().join(DB_FILE).exists());
 }
+
+/// A full disk, simulated with a file size limit (RLIMIT_FSIZE, SIGXFSZ ignored so writes fail
+/// with EFBIG instead of killing the process): the run fails with a clear message, the command
+/// exits 1, and the store stays whole.
+#[test]
+fn a_full_disk_fails_the_run_and_keeps_the_store_whole() {
+    use std::os::unix::process::CommandExt;
+    let t = tempfile::tempdir().unwrap();
+    drop(RunStore::open(t.path()).unwrap());
+    let limit = 256 * 1024;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gradlab"));
+    cmd.args([
+        "graph",
+        "--dataset",
+        "synthetic",
+        "--seeds",
+        "50",
+        "--epochs",
+        "200",
+    ])
+    .arg("--runs-dir")
+    .arg(t.path())
+    .env_remove("GRADLAB_RUNS");
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let r = libc::rlimit {
+                rlim_cur: limit,
+                rlim_max: limit,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &r) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let o = cmd.output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    let last = err.trim().lines().last().unwrap_or("");
+    assert!(
+        last.starts_with("error: ") && last.contains(DB_FILE),
+        "{err}"
+    );
+    let store = RunStore::open(t.path()).unwrap();
+    assert_eq!(store.integrity_check().unwrap(), "ok");
+    let rows = store.list(&RunFilter::default()).unwrap();
+    assert!(rows.iter().all(|r| r.status != RunStatus::Running));
+    // The disk filled either while a run recorded (it is failed) or while the next one was
+    // being created (nothing was inserted); runs finished before it keep all their points.
+    assert!(!rows.is_empty(), "the limit left no room for any run");
+    for r in &rows {
+        match r.status {
+            RunStatus::Finished => {
+                let d = store.require(r.id).unwrap();
+                let epochs = d.summary.unwrap()["epochs_run"].as_u64().unwrap() as usize;
+                assert_eq!(store.series(r.id, "train_loss").unwrap().len(), epochs);
+            }
+            RunStatus::Failed => assert!(r.ended_ms.is_some()),
+            other => panic!("run {} is {other}", r.id),
+        }
+    }
+    eprintln!("full disk: {last}");
+}

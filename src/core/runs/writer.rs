@@ -182,7 +182,7 @@ impl Work {
             ],
         );
         if let Err(e) = r {
-            self.fail(StoreError::sql(&self.db, &e).to_string());
+            self.fail(format!("cannot record the file {name}: {}", describe(&e)));
         }
     }
 
@@ -202,11 +202,8 @@ impl Work {
         }
         match self.write_batch() {
             Ok(()) => self.stats.commits += 1,
-            Err(e) => self.fail(format!(
-                "run store {}: cannot record the run: {}",
-                self.db.display(),
-                describe(&e)
-            )),
+            // `finish` wraps this in a StoreError, which names the database.
+            Err(e) => self.fail(format!("cannot record the run: {}", describe(&e))),
         }
         let b = &mut self.batch;
         b.points.clear();
