@@ -123,7 +123,7 @@ pub fn run_recorded(
     let mut s = summarize(&cfg, &graph, &results);
     s["run_ids"] = json!(run_ids);
     s["preset"] = json!(args.preset.label());
-    let human = format!(
+    let mut human = format!(
         "{} on {} ({} preset, {} split, {} seeds, at most {} epochs)\n  test accuracy {:.4} ± {:.4}\n  validation accuracy {:.4}\n  best epoch (median) {}\n  {:.2} ms/epoch (median), {} parameters",
         args.model.label(),
         graph.name,
@@ -138,6 +138,10 @@ pub fn run_recorded(
         s["ms_per_epoch_median"].as_f64().unwrap_or(f64::NAN),
         s["params"],
     );
+    let ids: Vec<String> = run_ids.iter().map(|i| i.to_string()).collect();
+    if !ids.is_empty() {
+        human.push_str(&format!("\n  runs {}", ids.join(",")));
+    }
     Ok(Output { json: s, human })
 }
 

@@ -1,6 +1,7 @@
 //! `gradlab runs`: list, show, export, delete, restore and purge recorded runs; and
 //! [`recorded`], which every training command wraps its runs in.
 
+use std::io::IsTerminal;
 use std::path::Path;
 
 use anyhow::Context;

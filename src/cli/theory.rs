@@ -25,6 +25,22 @@ pub fn run_recorded(
     args: &TheoryArgs,
     store: Option<&crate::core::runs::RunStore>,
 ) -> anyhow::Result<Output> {
+    // Bad input is refused before a run is recorded.
+    if let Some(id) = &args.check
+        && theory::info(id).is_none()
+    {
+        // The suite's own message lists the valid ids; it fails before running anything.
+        let none = crate::experiments::StopFlag::new();
+        let r = theory::run_suite(
+            &TheoryParams::default(),
+            Some(id),
+            &mut crate::experiments::NullSink,
+            &none,
+        );
+        return Err(r
+            .err()
+            .unwrap_or_else(|| anyhow::anyhow!("unknown theory check '{id}'")));
+    }
     let mut sink = CliSink::new("theory");
     let params = TheoryParams::default();
     let run = crate::core::runs::NewRun {
