@@ -256,11 +256,14 @@ pub fn recorded<T>(
     }
     let mut rec = Recorder::start(store, &run, sink)?.stop_on_failure(stop.clone());
     let id = rec.run_id();
-    eprintln!(
-        "gradlab: recording run {id} ({}) in {}",
-        run.name,
-        store.dir().display()
-    );
+    // For people watching a terminal; scripts read `run_ids` (stderr stays one line on error).
+    if std::io::stderr().is_terminal() {
+        eprintln!(
+            "gradlab: recording run {id} ({}) in {}",
+            run.name,
+            store.dir().display()
+        );
+    }
     let out = train(&mut rec, &stop);
     let (result, out) = match out {
         Ok(t) => {
