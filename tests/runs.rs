@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use gradlab::core::runs::{
     DB_FILE, NewRun, Query, Recorder, Reply, RunFilter, RunStatus, RunStore, StoreReader,
 };
-use gradlab::experiments::{Sink, VecSink};
+use gradlab::core::{Sink, VecSink};
 use serde_json::{Value, json};
 
 fn gradlab(runs: &Path, args: &[&str]) -> Output {
