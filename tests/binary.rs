@@ -96,6 +96,10 @@ fn window_opens_and_draws_under_xvfb() {
 fn gradlab(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_gradlab"))
         .args(args)
+        .env(
+            "GRADLAB_RUNS",
+            concat!(env!("CARGO_TARGET_TMPDIR"), "/runs"),
+        )
         .output()
         .expect("run gradlab")
 }

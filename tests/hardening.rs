@@ -33,6 +33,10 @@ fn gradlab(args: &[&OsStr]) -> CliRun {
     let out = Command::new(env!("CARGO_BIN_EXE_gradlab"))
         .args(args)
         .env_remove("GRADLAB_DATA")
+        .env(
+            "GRADLAB_RUNS",
+            concat!(env!("CARGO_TARGET_TMPDIR"), "/runs"),
+        )
         .output()
         .expect("start gradlab");
     CliRun {
@@ -714,11 +718,19 @@ fn one_gigabyte_garbage_cora_fails_fast_in_little_memory() {
             .arg("-v")
             .arg(env!("CARGO_BIN_EXE_gradlab"))
             .args(args)
+            .env(
+                "GRADLAB_RUNS",
+                concat!(env!("CARGO_TARGET_TMPDIR"), "/runs"),
+            )
             .output()
             .unwrap()
     } else {
         Command::new(env!("CARGO_BIN_EXE_gradlab"))
             .args(args)
+            .env(
+                "GRADLAB_RUNS",
+                concat!(env!("CARGO_TARGET_TMPDIR"), "/runs"),
+            )
             .output()
             .unwrap()
     };

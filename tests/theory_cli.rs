@@ -5,6 +5,10 @@ use std::process::Command;
 fn gradlab(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_gradlab"))
         .args(args)
+        .env(
+            "GRADLAB_RUNS",
+            concat!(env!("CARGO_TARGET_TMPDIR"), "/runs"),
+        )
         .output()
         .expect("gradlab runs")
 }

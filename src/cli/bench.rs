@@ -13,7 +13,7 @@ pub struct BenchArgs {
     /// Print exactly one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
-    /// Only these parts (comma-separated): theory, graph, seg, ui.
+    /// Only these parts (comma-separated): theory, graph, seg, runstore, ui.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
 }
@@ -70,6 +70,12 @@ pub fn run(
         out.insert(
             "seg".into(),
             part("seg", crate::labs::segmentation::bench_steps)?,
+        );
+    }
+    if want("runstore") {
+        out.insert(
+            "runstore".into(),
+            part("runstore", || super::runs::bench(data_dir))?,
         );
     }
     if want("ui") {

@@ -7,6 +7,8 @@ use crate::labs::graphs::cli as graph;
 use crate::labs::segmentation::cli as seg;
 use crate::labs::theory::cli as theory;
 use crate::labs::segmentation::predict_cli as predict;
+pub mod report;
+pub mod runs;
 
 use std::path::PathBuf;
 
@@ -23,6 +25,10 @@ pub struct Cli {
     /// else the platform data folder, e.g. ~/.local/share/gradlab/datasets).
     #[arg(long, global = true, env = "GRADLAB_DATA")]
     pub data_dir: Option<PathBuf>,
+    /// Where the run store lives (default: the platform data folder, e.g.
+    /// ~/.local/share/gradlab/runs).
+    #[arg(long, global = true, env = "GRADLAB_RUNS")]
+    pub runs_dir: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -44,6 +50,10 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Dataset catalog: list, fetch, verify; inspect a segmentation folder.
     Data(data::DataArgs),
+    /// A lab report (HTML + Markdown + figures) from recorded runs.
+    Report(report::ReportArgs),
+    /// Recorded runs: list, show, export, delete, restore, purge.
+    Runs(runs::RunsArgs),
 }
 
 impl Cli {
@@ -51,6 +61,28 @@ impl Cli {
         self.data_dir
             .clone()
             .unwrap_or_else(crate::data::folder::default_data_dir)
+    }
+
+    /// `--runs-dir`, `GRADLAB_RUNS`, or the platform data folder.
+    pub fn runs_dir(&self) -> anyhow::Result<PathBuf> {
+        self.runs_dir
+            .clone()
+            .or_else(crate::core::runs::default_runs_dir)
+            .ok_or_else(|| anyhow::anyhow!("no data folder for runs here: pass --runs-dir DIR"))
+    }
+
+    /// The run store that training commands record into.
+    pub fn run_store(&self) -> anyhow::Result<crate::core::runs::RunStore> {
+        runs::open(&self.runs_dir()?)
+    }
+
+    /// The store a training command records into; none for `--print-config`, which runs nothing.
+    fn store_unless(&self, print_config: bool) -> anyhow::Result<Option<crate::core::runs::RunStore>> {
+        if print_config {
+            Ok(None)
+        } else {
+            self.run_store().map(Some)
+        }
     }
 }
 
@@ -68,11 +100,22 @@ pub struct Hooks {
 pub fn run(cli: &Cli, command: &Command, hooks: Hooks) -> anyhow::Result<(Output, bool)> {
     let data_dir = cli.data_dir();
     match command {
-        Command::Theory(a) => Ok((theory::run(a)?, a.json)),
-        Command::Graph(a) => Ok((graph::run(a, &data_dir)?, a.json)),
-        Command::Seg(a) => Ok((seg::run(a, &data_dir)?, a.json)),
+        Command::Theory(a) => {
+            let store = cli.store_unless(a.print_config)?;
+            Ok((theory::run_recorded(a, store.as_ref())?, a.json))
+        }
+        Command::Graph(a) => {
+            let store = cli.store_unless(a.print_config)?;
+            Ok((graph::run_recorded(a, &data_dir, store.as_ref())?, a.json))
+        }
+        Command::Seg(a) => {
+            let store = cli.store_unless(a.print_config)?;
+            Ok((seg::run_recorded(a, &data_dir, store.as_ref())?, a.json))
+        }
         Command::Predict(a) => Ok((predict::run(a)?, a.json)),
         Command::Bench(a) => Ok((bench::run(a, &data_dir, hooks.ui_frames)?, a.json)),
         Command::Data(a) => Ok((data::run(a, &data_dir)?, a.json)),
+        Command::Report(a) => Ok((report::run(a, &cli.run_store()?)?, a.json)),
+        Command::Runs(a) => Ok((runs::run(a, &cli.runs_dir()?)?, a.json)),
     }
 }

@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod nn;
 pub mod progress;
 pub mod report;
+pub mod runs;
 pub mod stats;
 pub mod sysinfo;
 #[cfg(test)]

@@ -6,13 +6,15 @@ use std::time::Instant;
 use anyhow::Context;
 use serde_json::json;
 
-use crate::core::StopFlag;
+use crate::core::Sink;
 use crate::core::progress::CliSink;
+use crate::core::runs::{NewRun, RunStore, recorded};
 use crate::data::graph::{Graph, SyntheticSpec, load_cora, synthetic_graph};
 use crate::labs::CliOutput as Output;
 use crate::labs::graphs::config::{DatasetArg, GraphParams};
 use crate::labs::graphs::train::Trainer;
-use crate::labs::graphs::{GraphConfig, ModelKind, Preset, run_seeds};
+use crate::labs::graphs::train::{summarize, train_one};
+use crate::labs::graphs::{GraphConfig, ModelKind, Preset};
 
 #[derive(clap::Args, Debug)]
 pub struct GraphArgs {
@@ -38,6 +40,16 @@ pub fn load_dataset(dataset: DatasetArg, data_dir: &Path, homophily: f64) -> any
 }
 
 pub fn run(args: &GraphArgs, data_dir: &Path) -> anyhow::Result<Output> {
+    run_recorded(args, data_dir, None)
+}
+
+/// Trains every seed as its own recorded run (when `store` is given), so the runs of one command
+/// group as one configuration; the JSON lists their ids as `run_ids`.
+pub fn run_recorded(
+    args: &GraphArgs,
+    data_dir: &Path,
+    store: Option<&RunStore>,
+) -> anyhow::Result<Output> {
     let p = &args.config;
     let cfg = p.resolve(p.model);
     if args.print_config {
@@ -47,13 +59,51 @@ pub fn run(args: &GraphArgs, data_dir: &Path) -> anyhow::Result<Output> {
     let graph = load_dataset(p.dataset, data_dir, p.homophily)?;
     let mut sink = CliSink::new(&format!("{} {}", p.model.label(), graph.name));
     for note in &graph.notes {
-        crate::core::Sink::log(&mut sink, note);
+        sink.log(note);
     }
-    let seeds: Vec<u64> = (0..p.seeds).collect();
-    let mut s = run_seeds(&cfg, &graph, &seeds, &mut sink, &StopFlag::new())?;
+    let (mut results, mut run_ids) = (Vec::new(), Vec::new());
+    for seed in 0..p.seeds {
+        let c = GraphConfig {
+            seed,
+            ..cfg.clone()
+        };
+        let run = NewRun {
+            lab: "graphs".into(),
+            name: format!("{} {} seed {seed}", p.model.label(), graph.name),
+            config: serde_json::to_value(&c)?,
+            seed: Some(seed),
+            dataset: Some(graph.name.clone()),
+            main_metric: Some("test_acc".into()),
+            ..Default::default()
+        };
+        let (r, id) = recorded(
+            store,
+            run,
+            &mut sink,
+            |s, stop| {
+                train_one(&c, &graph, s, stop)
+                    .with_context(|| format!("{} seed {seed}", cfg.model.label()))
+            },
+            |r| Ok(serde_json::to_value(r)?),
+            |_| Ok(Vec::new()),
+        )?;
+        sink.log(&format!(
+            "{} seed {seed}: test acc {:.4}, val acc {:.4}, best epoch {}, {} epochs, {:.2} ms/epoch",
+            cfg.model.label(),
+            r.test_acc,
+            r.val_acc,
+            r.best_epoch,
+            r.epochs_run,
+            r.ms_per_epoch_median
+        ));
+        results.push(r);
+        run_ids.extend(id);
+    }
     sink.finish();
+    let mut s = summarize(&cfg, &graph, &results);
+    s["run_ids"] = json!(run_ids);
     s["preset"] = json!(p.preset.label());
-    let human = format!(
+    let mut human = format!(
         "{} on {} ({} preset, {} split: {} train / {} validation / {} test nodes, {} seeds, at most {} epochs)\n  test accuracy {:.4} ± {:.4}\n  validation accuracy {:.4}\n  best epoch (median) {}\n  {:.2} ms/epoch (median), {} parameters",
         p.model.label(),
         graph.name,
@@ -71,6 +121,10 @@ pub fn run(args: &GraphArgs, data_dir: &Path) -> anyhow::Result<Output> {
         s["ms_per_epoch_median"].as_f64().unwrap_or(f64::NAN),
         s["params"],
     );
+    if !run_ids.is_empty() {
+        let ids: Vec<String> = run_ids.iter().map(|i| i.to_string()).collect();
+        human.push_str(&format!("\n  runs {}", ids.join(",")));
+    }
     Ok(Output { json: s, human })
 }
 

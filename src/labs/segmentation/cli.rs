@@ -4,13 +4,16 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::core::StopFlag;
+use crate::core::Sink;
+use crate::core::events::SeedSink;
 use crate::core::files::{atomic_write, png_bytes};
+use crate::core::runs::{NewRun, RunStore, recorded};
 use crate::core::progress::CliSink;
 use crate::labs::CliOutput as Output;
 use crate::labs::segmentation::config::SegParams;
 use crate::labs::segmentation::checkpoint;
-use crate::labs::segmentation::train::run_seeds;
+use crate::labs::segmentation::train::{TrainOutput, seed_summary, train};
+use crate::labs::segmentation::SegConfig;
 
 #[derive(clap::Args, Debug)]
 pub struct SegArgs {
@@ -29,6 +32,17 @@ pub struct SegArgs {
 }
 
 pub fn run(args: &SegArgs, data_dir: &Path) -> anyhow::Result<Output> {
+    run_recorded(args, data_dir, None)
+}
+
+/// Trains each seed as its own recorded run (when `store` is given): points, gallery pictures,
+/// summary, and the checkpoint as the run's files `checkpoint/*`; the runs of one command group
+/// as one configuration.
+pub fn run_recorded(
+    args: &SegArgs,
+    data_dir: &Path,
+    store: Option<&RunStore>,
+) -> anyhow::Result<Output> {
     let cfg = args.config.resolve(data_dir);
     if args.print_config {
         return Output::config(&cfg);
@@ -36,10 +50,56 @@ pub fn run(args: &SegArgs, data_dir: &Path) -> anyhow::Result<Output> {
     anyhow::ensure!(args.config.seeds >= 1, "--seeds must be at least 1");
     let first = cfg.seed;
     let seeds: Vec<u64> = (first..first + args.config.seeds).collect();
-    let name = format!("seg skips {}", if cfg.unet.skips { "on" } else { "off" });
-    let mut sink = CliSink::new(&name);
-    let out = run_seeds(&cfg, &seeds, &mut sink, &StopFlag::new())?;
+    let on_off = if cfg.unet.skips { "on" } else { "off" };
+    let mut sink = CliSink::new(&format!("seg skips {on_off}"));
+    let (mut summaries, mut run_ids, mut first_out) = (Vec::new(), Vec::new(), None);
+    for (k, &seed) in seeds.iter().enumerate() {
+        let c = SegConfig {
+            seed,
+            ..cfg.clone()
+        };
+        let run = NewRun {
+            lab: "segmentation".into(),
+            name: format!("U-Net {} skips {on_off} seed {seed}", c.dataset.name()),
+            config: serde_json::to_value(&c)?,
+            seed: Some(seed),
+            dataset: Some(c.dataset.name()),
+            main_metric: Some("val_miou".into()),
+            ..Default::default()
+        };
+        let mut seed_sink = SeedSink {
+            inner: &mut sink,
+            prefix: format!("s{seed}/"),
+            index: k as u64,
+            runs: seeds.len() as u64,
+        };
+        let (out, id) = recorded(
+            store,
+            run,
+            &mut seed_sink,
+            |s, stop| train(&c, s, stop).with_context(|| format!("seed {seed}")),
+            |o| Ok(o.summary.clone()),
+            checkpoint_files,
+        )?;
+        sink.log(&format!(
+            "seed {seed}: val mIoU {:.4}",
+            out.summary["val_miou"].as_f64().unwrap_or(f64::NAN)
+        ));
+        summaries.push(out.summary.clone());
+        run_ids.extend(id);
+        if first_out.is_none() {
+            first_out = Some(out);
+        }
+    }
     sink.finish();
+    let first_out = first_out.ok_or_else(|| anyhow::anyhow!("no seed was trained"))?;
+    let mut out = TrainOutput {
+        summary: seed_summary(&summaries, seeds.len(), false),
+        ..first_out
+    };
+    if !run_ids.is_empty() {
+        out.summary["run_ids"] = serde_json::json!(run_ids);
+    }
     if let Some(dir) = &args.out {
         checkpoint::save(dir, &out.model, &out.summary)?;
         if let Some(pic) = &out.gallery {
@@ -68,10 +128,32 @@ pub fn run(args: &SegArgs, data_dir: &Path) -> anyhow::Result<Output> {
             .map(|d| format!("; first seed saved to {}", d.display()))
             .unwrap_or_default(),
     );
+    let mut human = human;
+    if !run_ids.is_empty() {
+        let ids: Vec<String> = run_ids.iter().map(|i| i.to_string()).collect();
+        human.push_str(&format!("\n  runs {}", ids.join(",")));
+    }
     Ok(Output {
         json: out.summary,
         human,
     })
+}
+
+/// The checkpoint as (name, bytes) pairs: saved through a temporary folder because candle
+/// writes safetensors only to a path.
+fn checkpoint_files(out: &TrainOutput) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+    let tmp = tempfile::tempdir()?;
+    checkpoint::save(tmp.path(), &out.model, &out.summary)?;
+    let mut files = Vec::new();
+    for e in std::fs::read_dir(tmp.path())? {
+        let e = e?;
+        if e.file_type()?.is_file() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            files.push((format!("checkpoint/{name}"), std::fs::read(e.path())?));
+        }
+    }
+    files.sort();
+    Ok(files)
 }
 
 #[cfg(test)]

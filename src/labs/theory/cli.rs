@@ -1,10 +1,10 @@
 //! `gradlab theory`: the seven theory checks, headless.
 
-use crate::core::StopFlag;
 use crate::core::progress::CliSink;
+use crate::core::runs::{NewRun, RunStore, recorded};
 use crate::labs::CliOutput as Output;
 use crate::labs::theory::config::TheoryConfig;
-use crate::labs::theory::{self, CheckResult};
+use crate::labs::theory::{self, CheckResult, Verdict};
 
 #[derive(clap::Args, Debug)]
 pub struct TheoryArgs {
@@ -19,21 +19,54 @@ pub struct TheoryArgs {
 }
 
 pub fn run(args: &TheoryArgs) -> anyhow::Result<Output> {
+    run_recorded(args, None)
+}
+
+/// Runs the checks as one recorded run (when `store` is given); its main figure is how many
+/// checks hold.
+pub fn run_recorded(args: &TheoryArgs, store: Option<&RunStore>) -> anyhow::Result<Output> {
     if args.print_config {
         return Output::config(&args.config);
     }
+    let check = args.config.check.as_deref();
+    // Bad input is refused before a run is recorded.
+    if let Some(id) = check {
+        anyhow::ensure!(
+            theory::info(id).is_some(),
+            "unknown theory check '{id}'; valid ids: {}",
+            theory::ids().join(", ")
+        );
+    }
     let mut sink = CliSink::new("theory");
-    let results = theory::run_suite(
-        &args.config.params,
-        args.config.check.as_deref(),
+    let run = NewRun {
+        lab: "theory".into(),
+        name: format!("theory {}", check.unwrap_or("all checks")),
+        config: serde_json::to_value(&args.config)?,
+        main_metric: Some("checks_holding".into()),
+        ..Default::default()
+    };
+    let params = &args.config.params;
+    let (results, run_id) = recorded(
+        store,
+        run,
         &mut sink,
-        &StopFlag::new(),
+        |s, stop| theory::run_suite(params, check, s, stop),
+        |r| {
+            let mut s = theory::summary(r);
+            s["checks_holding"] =
+                serde_json::json!(r.iter().filter(|c| c.verdict == Verdict::Holds).count());
+            Ok(s)
+        },
+        |_| Ok(Vec::new()),
     )?;
     sink.finish();
-    Ok(Output {
-        human: table(&results),
-        json: theory::summary(&results),
-    })
+    let mut json = theory::summary(&results);
+    let mut human = table(&results);
+    if let Some(id) = run_id {
+        json["run_ids"] = serde_json::json!([id]);
+        human.push_str(&format!("\nrun {id}"));
+    }
+    Ok(Output { human, json })
 }
 
 /// Seconds for all seven checks with default parameters (`gradlab bench`'s `theory_suite_s`).

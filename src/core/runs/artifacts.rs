@@ -1,0 +1,106 @@
+//! Artifact files: `<runs_dir>/<run_id>/<name>`, written whole (temp + fsync + rename + folder
+//! fsync) before the row that names them is inserted, so a row never points at a missing file
+//! unless someone deletes it by hand, which [`check`] reports.
+
+use std::path::{Component, Path, PathBuf};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::model::RunId;
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ArtifactInfo {
+    pub name: String,
+    /// Relative to the runs folder.
+    pub path: String,
+    pub sha256: String,
+    pub size: u64,
+    /// Why the file cannot be used (gone, wrong size); `None` when it looks whole.
+    pub missing: Option<String>,
+}
+
+/// Where artifact `name` of run `id` lives.
+pub fn artifact_path(runs_dir: &Path, id: RunId, name: &str) -> PathBuf {
+    runs_dir.join(relative_path(id, name))
+}
+
+fn relative_path(id: RunId, name: &str) -> String {
+    format!("{id}/{name}")
+}
+
+/// Names are relative paths inside the run's folder: no `..`, no root, not empty.
+fn check_name(name: &str) -> anyhow::Result<()> {
+    let p = Path::new(name);
+    let ok = !name.is_empty() && p.components().all(|c| matches!(c, Component::Normal(_)));
+    anyhow::ensure!(
+        ok,
+        "bad artifact name {name:?}: use a relative path inside the run folder"
+    );
+    Ok(())
+}
+
+/// Writes the file durably and returns the row to insert.
+pub(super) fn write(
+    runs_dir: &Path,
+    id: RunId,
+    name: &str,
+    bytes: &[u8],
+) -> anyhow::Result<ArtifactInfo> {
+    check_name(name)?;
+    let path = artifact_path(runs_dir, id, name);
+    let dir = path.parent().unwrap_or(runs_dir);
+    std::fs::create_dir_all(dir)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    crate::core::files::atomic_write(&path, bytes)?;
+    // The rename is durable only once the folder entry is.
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(ArtifactInfo {
+        name: name.to_string(),
+        path: relative_path(id, name),
+        sha256: Sha256::digest(bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+        size: bytes.len() as u64,
+        missing: None,
+    })
+}
+
+/// Fills `missing` by looking at the file (size only: hashing every artifact on each listing
+/// would be slow; `sha256` is there for a full verification).
+pub(super) fn check(runs_dir: &Path, a: &mut ArtifactInfo) {
+    let p = runs_dir.join(&a.path);
+    a.missing = match std::fs::metadata(&p) {
+        Err(_) => Some(format!("{} is missing", p.display())),
+        Ok(m) if m.len() != a.size => Some(format!(
+            "{} has {} bytes, {} were recorded",
+            p.display(),
+            m.len(),
+            a.size
+        )),
+        Ok(_) => None,
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn written_artifacts_check_whole_and_missing_ones_say_so() {
+        let t = tempfile::tempdir().unwrap();
+        let mut a = write(t.path(), 3, "images/pred.png", b"abc").unwrap();
+        assert_eq!(a.path, "3/images/pred.png");
+        assert_eq!(a.size, 3);
+        check(t.path(), &mut a);
+        assert_eq!(a.missing, None);
+        std::fs::remove_file(t.path().join("3/images/pred.png")).unwrap();
+        check(t.path(), &mut a);
+        assert!(a.missing.as_deref().unwrap().contains("pred.png"));
+        assert!(write(t.path(), 3, "../escape", b"x").is_err());
+        assert!(write(t.path(), 3, "/abs", b"x").is_err());
+    }
+}

@@ -1,0 +1,34 @@
+//! The run store: every run of every lab, recorded as it trains, in one SQLite database
+//! (`runs.sqlite`, WAL mode) plus one artifact folder per run (`<runs_dir>/<run_id>/`).
+//!
+//! - [`RunStore`] opens the store (creating or migrating it, marking runs whose process is gone
+//!   `interrupted`) and answers the read API: list with filters and sort, one run, metric
+//!   series, runs grouped by configuration.
+//! - [`Recorder`] is a sink adapter: it forwards every event to an inner sink and hands metric
+//!   points, logs and images to a writer thread that inserts them in batches, so the training
+//!   thread only sends on a channel.
+//! - [`StoreReader`] runs queries on its own thread for a UI that must never block.
+
+mod artifacts;
+mod liveness;
+mod model;
+mod provenance;
+mod reader;
+mod recorded;
+mod recorder;
+mod schema;
+mod store;
+mod writer;
+
+pub use artifacts::{ArtifactInfo, artifact_path};
+pub use liveness::process_start_time;
+pub use model::{
+    ConfigGroup, NewRun, Point, RunDetail, RunFilter, RunId, RunRow, RunStatus, SeriesInfo, SortBy,
+    config_key,
+};
+pub use provenance::{GIT_COMMIT, command_line, machine};
+pub use reader::{Query, Reply, StoreReader};
+pub use recorded::recorded;
+pub use recorder::{Recorder, RecorderStats};
+pub use schema::SCHEMA_VERSION;
+pub use store::{DB_FILE, RunStore, StoreError, default_runs_dir, group_rows};

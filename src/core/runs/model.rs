@@ -1,0 +1,233 @@
+//! The values the run store reads and writes.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::artifacts::ArtifactInfo;
+
+pub type RunId = i64;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    Running,
+    Finished,
+    Stopped,
+    Failed,
+    Diverged,
+    /// Its process ended without finishing the run (killed, crashed, power cut).
+    Interrupted,
+}
+
+impl RunStatus {
+    pub const ALL: [RunStatus; 6] = [
+        RunStatus::Running,
+        RunStatus::Finished,
+        RunStatus::Stopped,
+        RunStatus::Failed,
+        RunStatus::Diverged,
+        RunStatus::Interrupted,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Finished => "finished",
+            RunStatus::Stopped => "stopped",
+            RunStatus::Failed => "failed",
+            RunStatus::Diverged => "diverged",
+            RunStatus::Interrupted => "interrupted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RunStatus> {
+        RunStatus::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a lab says about a run when it starts.
+#[derive(Clone, Debug, Default)]
+pub struct NewRun {
+    pub lab: String,
+    pub name: String,
+    /// The resolved config, as `--print-config` shows it (seed included).
+    pub config: Value,
+    pub seed: Option<u64>,
+    pub dataset: Option<String>,
+    pub dataset_sha256: Option<String>,
+    /// A command line that reproduces the run.
+    pub command: String,
+    pub tags: Vec<String>,
+    /// The summary figure that lists and groups show (e.g. "test_acc", "val_miou").
+    pub main_metric: Option<String>,
+}
+
+/// Groups runs that differ only by seed: a hash of lab, dataset and the config without its
+/// `seed` field. serde_json's maps are sorted, so equal configs hash equally whatever their
+/// field order.
+pub fn config_key(lab: &str, dataset: Option<&str>, config: &Value) -> String {
+    let mut c = config.clone();
+    if let Value::Object(m) = &mut c {
+        m.remove("seed");
+    }
+    let text = serde_json::json!({ "lab": lab, "dataset": dataset, "config": c }).to_string();
+    let h = Sha256::digest(text.as_bytes());
+    h.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// One line of a run list: what a table row shows, without the config or the points.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RunRow {
+    pub id: RunId,
+    pub lab: String,
+    pub name: String,
+    pub status: RunStatus,
+    pub config_key: String,
+    pub seed: Option<u64>,
+    pub dataset: Option<String>,
+    /// Milliseconds since the Unix epoch.
+    pub started_ms: i64,
+    pub ended_ms: Option<i64>,
+    pub main_metric: Option<String>,
+    pub main_value: Option<f64>,
+    pub progress_done: Option<u64>,
+    pub progress_total: Option<u64>,
+    pub tags: Vec<String>,
+    /// In the trash (deleted, not purged).
+    pub deleted: bool,
+}
+
+/// Everything about one run except its points.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunDetail {
+    #[serde(flatten)]
+    pub row: RunRow,
+    pub config: Value,
+    pub dataset_sha256: Option<String>,
+    pub command: String,
+    pub gradlab_version: String,
+    pub git_commit: Option<String>,
+    pub machine: Value,
+    pub pid: i64,
+    pub summary: Option<Value>,
+    pub error: Option<String>,
+    pub notes: String,
+    pub series: Vec<SeriesInfo>,
+    pub artifacts: Vec<ArtifactInfo>,
+    pub logs: Vec<String>,
+}
+
+impl RunDetail {
+    /// Artifacts whose file is gone (deleted by hand) or no longer matches its size.
+    pub fn missing_artifacts(&self) -> impl Iterator<Item = &ArtifactInfo> {
+        self.artifacts.iter().filter(|a| a.missing.is_some())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SeriesInfo {
+    pub key: String,
+    pub points: u64,
+    pub last_step: f64,
+    pub last_value: f64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Point {
+    pub step: f64,
+    pub value: f64,
+    /// Seconds since the run started.
+    pub wall: f64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum SortBy {
+    #[default]
+    Started,
+    Name,
+    Status,
+    /// The run's main summary figure.
+    Main,
+    /// Any figure of the summary JSON, e.g. "ms_per_epoch_median".
+    Summary(String),
+}
+
+/// Which runs a list shows. Empty fields do not filter.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RunFilter {
+    pub lab: Option<String>,
+    pub status: Option<RunStatus>,
+    pub tag: Option<String>,
+    pub dataset: Option<String>,
+    /// `config.model` equals this (graph: gcn/gat/mlp).
+    pub model: Option<String>,
+    /// Name contains this (case-insensitive).
+    pub text: Option<String>,
+    /// Show the trash instead of the live runs.
+    pub trash: bool,
+    pub sort: SortBy,
+    pub descending: bool,
+    pub limit: Option<usize>,
+}
+
+/// Runs whose configs differ only by seed, with the mean ± sample std of their main figure
+/// over the runs that have one.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ConfigGroup {
+    pub config_key: String,
+    pub lab: String,
+    pub name: String,
+    pub dataset: Option<String>,
+    pub main_metric: Option<String>,
+    pub n: usize,
+    pub mean: Option<f64>,
+    pub std: Option<f64>,
+    pub run_ids: Vec<RunId>,
+    pub seeds: Vec<Option<u64>>,
+}
+
+impl ConfigGroup {
+    /// "0.8130 ± 0.0060 (n=3)" as results tables show it.
+    pub fn mean_std_text(&self) -> String {
+        match (self.mean, self.std) {
+            (Some(m), Some(s)) => format!("{m:.4} ± {s:.4} (n={})", self.n),
+            (Some(m), None) => format!("{m:.4} (n={})", self.n),
+            _ => format!("- (n={})", self.n),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn config_key_ignores_seed_and_field_order_but_not_other_fields() {
+        let a = json!({"lr": 0.01, "seed": 1, "hidden": 16});
+        let b = json!({"hidden": 16, "seed": 7, "lr": 0.01});
+        let c = json!({"hidden": 32, "seed": 1, "lr": 0.01});
+        assert_eq!(config_key("graph", None, &a), config_key("graph", None, &b));
+        assert_ne!(config_key("graph", None, &a), config_key("graph", None, &c));
+        assert_ne!(
+            config_key("graph", Some("cora"), &a),
+            config_key("graph", Some("synthetic"), &a)
+        );
+        assert_ne!(config_key("graph", None, &a), config_key("seg", None, &a));
+    }
+
+    #[test]
+    fn status_text_round_trips() {
+        for s in RunStatus::ALL {
+            assert_eq!(RunStatus::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(RunStatus::parse("bogus"), None);
+    }
+}
