@@ -3,12 +3,15 @@
 //!
 //! Classes: class 1 = membrane / boundary (what the single logit predicts), class 0 = interior.
 
+pub mod adamw;
 pub mod checkpoint;
 pub mod conv;
 pub mod infer;
 pub mod metrics;
 pub mod ops;
 pub mod render;
+pub mod step;
+pub mod timers;
 pub mod train;
 pub mod unet;
 
