@@ -20,6 +20,9 @@ pub const BAND_FLOATS: usize = 256 * 1024;
 /// (rayon's fold/reduce would group bands by whichever thread stole them).
 const WGRAD_PARTS: usize = 8;
 
+/// Padded-input floats per row band of [`conv_wgrad_direct`].
+const WGRAD_DIRECT_FLOATS: usize = 64 * 1024;
+
 #[derive(Clone, Copy)]
 struct SendPtr(*mut f32);
 unsafe impl Send for SendPtr {}
@@ -167,20 +170,9 @@ pub fn conv_fwd_banded(
     y
 }
 
-/// dW `[cout, cin*9]` = sum over bands of g_band `[cout, n]` x cols_band^T `[n, cin*9]`.
-pub fn conv_wgrad(
-    x: &[f32],
-    g: &[f32],
-    b: usize,
-    cin: usize,
-    cout: usize,
-    h: usize,
-    w: usize,
-) -> Vec<f32> {
-    conv_wgrad_banded(x, g, b, cin, cout, h, w, BAND_FLOATS)
-}
-
-/// [`conv_wgrad`] with bands of about `band_floats` im2col floats. The bands are split into
+/// dW `[cout, cin*9]` = sum over bands of g_band `[cout, n]` x cols_band^T `[n, cin*9]`, with
+/// bands of about `band_floats` im2col floats (the custom op's path; the training step uses
+/// [`conv_wgrad`], which needs no im2col). The bands are split into
 /// [`WGRAD_PARTS`] fixed consecutive groups; each group sums its bands in order into its own
 /// partial, and the partials are added in group order.
 #[allow(clippy::too_many_arguments)]
@@ -237,6 +229,100 @@ pub fn conv_wgrad_banded(
                         gemm::Parallelism::None,
                     );
                 }
+            }
+            acc
+        })
+        .collect();
+    let mut it = partials.into_iter();
+    let mut sum = it.next().unwrap_or_else(|| vec![0f32; cout * k]);
+    for p in it {
+        sum.iter_mut().zip(&p).for_each(|(a, b)| *a += b);
+    }
+    sum
+}
+
+/// dW `[cout, cin*9]` without im2col: on a "wide" grid of row pitch w + 2 (the zero-padded
+/// input's pitch), tap (ky, kx) of the input is the padded plane read at the constant offset
+/// ky (w + 2) + kx, so each tap is one gemm g_wide `[cout, h (w+2)]` x x_tap^T whose operands
+/// gemm packs from contiguous rows. The two extra columns of g_wide are zero, so what the taps
+/// read there does not matter. One partial per image, added in image order.
+pub fn conv_wgrad(
+    x: &[f32],
+    g: &[f32],
+    b: usize,
+    cin: usize,
+    cout: usize,
+    h: usize,
+    w: usize,
+) -> Vec<f32> {
+    let k = cin * 9;
+    let (hw, wp) = (h * w, w + 2);
+    let plane = (h + 2) * wp;
+    if hw == 0 || b == 0 {
+        return vec![0f32; cout * k];
+    }
+    // One image: let gemm split its output (never its sum) over the threads.
+    let par = if b == 1 {
+        gemm::Parallelism::Rayon(0)
+    } else {
+        gemm::Parallelism::None
+    };
+    let partials: Vec<Vec<f32>> = (0..b)
+        .into_par_iter()
+        .map(|bi| {
+            // Padded input with 2 spare floats: the last tap's wide columns run 2 past the plane.
+            let mut xp = vec![0f32; cin * plane + 2];
+            for c in 0..cin {
+                let src = &x[(bi * cin + c) * hw..(bi * cin + c + 1) * hw];
+                for y in 0..h {
+                    let o = c * plane + (y + 1) * wp + 1;
+                    xp[o..o + w].copy_from_slice(&src[y * w..(y + 1) * w]);
+                }
+            }
+            let mut gw = vec![0f32; cout * h * wp];
+            for o in 0..cout {
+                let src = &g[(bi * cout + o) * hw..(bi * cout + o + 1) * hw];
+                for y in 0..h {
+                    let d = o * h * wp + y * wp;
+                    gw[d..d + w].copy_from_slice(&src[y * w..(y + 1) * w]);
+                }
+            }
+            let mut acc = vec![0f32; cout * k];
+            // Bands of rows whose padded input stays in L2 across the 9 taps.
+            let rows = (WGRAD_DIRECT_FLOATS / (cin * wp)).clamp(1, h);
+            let mut r0 = 0;
+            while r0 < h {
+                let n = rows.min(h - r0);
+                for t in 0..9 {
+                    let off = (t / 3) * wp + t % 3 + r0 * wp;
+                    // Safety: dst (o, c) at o * k + c * 9 + t; lhs: rows r0..r0+n of gw
+                    // [cout, h wp]; rhs (p, c) at c * plane + off + p, p < n wp, in bounds by
+                    // the 2 spare floats.
+                    unsafe {
+                        gemm::gemm(
+                            cout,
+                            cin,
+                            n * wp,
+                            acc.as_mut_ptr().add(t),
+                            9,
+                            k as isize,
+                            r0 > 0,
+                            gw.as_ptr().add(r0 * wp),
+                            1,
+                            (h * wp) as isize,
+                            xp.as_ptr().add(off),
+                            plane as isize,
+                            1,
+                            1.0,
+                            1.0,
+                            false,
+                            false,
+                            false,
+                            par,
+                        );
+                    }
+                }
+                r0 += n;
             }
             acc
         })
@@ -493,7 +579,7 @@ mod tests {
         let (ry, _, rdw) = reference(&vec_of(&x), &vec_of(&wt), &vec_of(&r), (b, cin, 3, h, w));
         let y = conv_fwd(&vec_of(&x), b, cin, h, w, &vec_of(&wt), 3);
         assert_close(&y, &ry, 1e-5, "forward, default bands");
-        let dw = conv_wgrad(&vec_of(&x), &vec_of(&r), b, cin, 3, h, w);
+        let dw = conv_wgrad_banded(&vec_of(&x), &vec_of(&r), b, cin, 3, h, w, BAND_FLOATS);
         assert_close(&dw, &rdw, 1e-5, "dw, default bands");
     }
 
@@ -521,6 +607,65 @@ mod tests {
                     .zip(&again)
                     .all(|(a, b)| a.to_bits() == b.to_bits()),
                 "{threads} threads gave different bits"
+            );
+        }
+    }
+
+    #[test]
+    fn direct_weight_gradient_matches_f64_reference() {
+        for (b, cin, cout, h, w) in [
+            (2, 1, 3, 5, 1),
+            (1, 17, 6, 4, 33),
+            (2, 5, 19, 1, 16),
+            (3, 4, 2, 9, 5),
+        ] {
+            let x = randn(&[b, cin, h, w], 70);
+            let g = randn(&[b, cout, h, w], 71);
+            let wt = randn(&[cout, cin * 9], 72);
+            let (_, _, rdw) =
+                reference(&vec_of(&x), &vec_of(&wt), &vec_of(&g), (b, cin, cout, h, w));
+            let dw = conv_wgrad(&vec_of(&x), &vec_of(&g), b, cin, cout, h, w);
+            assert_close(
+                &dw,
+                &rdw,
+                1e-5,
+                &format!("direct dw {b} {cin} {cout} {h} {w}"),
+            );
+        }
+    }
+
+    #[test]
+    #[ignore]
+    fn time_weight_gradients() {
+        for (b, cin, cout, h, w) in [
+            (8, 16, 16, 128, 128),
+            (8, 32, 16, 128, 128),
+            (8, 64, 64, 32, 32),
+            (8, 128, 128, 16, 16),
+        ] {
+            let x = vec_of(&randn(&[b, cin, h, w], 1));
+            let g = vec_of(&randn(&[b, cout, h, w], 2));
+            let best = |f: &dyn Fn() -> Vec<f32>| {
+                let mut m = f64::MAX;
+                for _ in 0..7 {
+                    let t = std::time::Instant::now();
+                    std::hint::black_box(f());
+                    m = m.min(t.elapsed().as_secs_f64() * 1e3);
+                }
+                m
+            };
+            let ta = best(&|| conv_wgrad_banded(&x, &g, b, cin, cout, h, w, BAND_FLOATS));
+            let td = best(&|| conv_wgrad(&x, &g, b, cin, cout, h, w));
+
+            let a = conv_wgrad_banded(&x, &g, b, cin, cout, h, w, BAND_FLOATS);
+            let d = conv_wgrad(&x, &g, b, cin, cout, h, w);
+            let err = a
+                .iter()
+                .zip(&d)
+                .map(|(p, q)| (p - q).abs())
+                .fold(0f32, f32::max);
+            eprintln!(
+                "{b}x{cin}->{cout} {h}x{w}: banded {ta:.1} ms, direct {td:.1} ms (diff {err})"
             );
         }
     }

@@ -797,6 +797,48 @@ mod tests {
         }
     }
 
+    /// A whole (small) segmentation run twice: the same metrics, to the bit.
+    #[test]
+    fn seg_run_twice_gives_identical_metrics() {
+        use crate::data::seg::DatasetSpec;
+        use crate::data::seg::shapes::ShapesConfig;
+        use crate::experiments::seg::train::{SegConfig, train};
+        use crate::experiments::sink::{StopFlag, VecSink};
+        let cfg = SegConfig {
+            dataset: DatasetSpec::Shapes(ShapesConfig {
+                size: 48,
+                count: 6,
+                cell: 14.0,
+                ..Default::default()
+            }),
+            unet: UNetConfig {
+                depth: 3,
+                base: 4,
+                skips: true,
+            },
+            epochs: 2,
+            steps_per_epoch: 3,
+            crop: 40,
+            batch: 2,
+            dice: 0.5,
+            gallery: 1,
+            ..Default::default()
+        };
+        let run = || {
+            let mut sink = VecSink::default();
+            let out = train(&cfg, &mut sink, &StopFlag::new()).unwrap();
+            let series: Vec<u64> = ["train_loss", "val_miou"]
+                .iter()
+                .flat_map(|k| sink.series(k))
+                .map(|(_, v)| v.to_bits())
+                .collect();
+            (series, out.summary["val_miou"].as_f64().unwrap().to_bits())
+        };
+        let (a, b) = (run(), run());
+        assert!(!a.0.is_empty());
+        assert_eq!(a, b, "two runs with one seed differ");
+    }
+
     /// Three steps of training from the same seed, twice: bit-identical weights and statistics.
     #[test]
     fn same_seed_gives_bit_identical_weights_after_three_steps() {
@@ -838,5 +880,15 @@ mod tests {
         for ((na, va), (_, vb)) in a.iter().zip(&b) {
             assert!(va == vb, "{na} differs between two runs");
         }
+    }
+}
+
+#[cfg(test)]
+mod timing {
+    /// `GRADLAB_OP_TIMERS=1 cargo test --release --lib seg::step::timing -- --ignored --nocapture`
+    #[test]
+    #[ignore]
+    fn print_bench() {
+        eprintln!("{:#}", crate::experiments::seg::bench_steps().unwrap());
     }
 }

@@ -341,6 +341,29 @@ pub fn bench_steps() -> anyhow::Result<serde_json::Value> {
         .take(12)
         .map(|(k, ms, _)| (k.to_string(), json!((ms / steps * 100.0).round() / 100.0)))
         .collect();
+    // The previous path (candle's autograd through `forward_t`, candle_nn's AdamW), same data,
+    // so every bench run carries its own before/after.
+    let mut graph = Vec::new();
+    {
+        use candle_nn::Optimizer;
+        let vm = VarMap::new();
+        let net = UNet::new(UNetConfig::default(), &vm, 0)?;
+        let mut opt = candle_nn::AdamW::new(
+            trainable(&vm),
+            ParamsAdamW {
+                lr: 1e-3,
+                ..Default::default()
+            },
+        )?;
+        for i in 0..6 {
+            let t = Instant::now();
+            let l = super::unet::loss(&net.forward_t(&x, true)?, &y, 0.0)?;
+            opt.backward_step(&l)?;
+            if i >= 2 {
+                graph.push(t.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+    }
     let x512 = Tensor::randn(0f32, 1.0, (1, 1, 512, 512), &Device::Cpu)?;
     let mut inf = Vec::new();
     for i in 0..6 {
@@ -356,6 +379,7 @@ pub fn bench_steps() -> anyhow::Result<serde_json::Value> {
         "unet_backward_ms": median(&mut bwd),
         "unet_optimizer_ms": median(&mut upd),
         "unet_infer_512_ms": median(&mut inf),
+        "unet_step_graph_ms": median(&mut graph),
     });
     if !top_ops.is_empty() {
         // Per training step, from GRADLAB_OP_TIMERS.
