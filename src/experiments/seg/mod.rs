@@ -4,6 +4,7 @@
 //! Classes: class 1 = membrane / boundary (what the single logit predicts), class 0 = interior.
 
 pub mod adamw;
+pub mod alloc;
 pub mod checkpoint;
 pub mod conv;
 pub mod infer;

@@ -223,6 +223,7 @@ impl UNet {
     /// Builds the model with its variables in `vm` (Kaiming-normal convs, seeded).
     pub fn new(cfg: UNetConfig, vm: &VarMap, seed: u64) -> anyhow::Result<Self> {
         cfg.validate()?;
+        super::alloc::keep_freed_buffers();
         let mut rng = StdRng::seed_from_u64(seed);
         let block = |name: &str, ci: usize, co: usize, rng: &mut StdRng| -> Result<Block> {
             Ok(Block {
