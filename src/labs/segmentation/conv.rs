@@ -11,16 +11,30 @@ use rayon::prelude::*;
 
 use super::ops::with_f32;
 
-/// Target size of one band's im2col matrix (floats): ~256 KiB.
-const BAND_FLOATS: usize = 256 * 1024;
+/// Target size of one band's im2col matrix, in floats (256 Ki floats = 1 MiB, the L2 of one
+/// core): the band is written once and read back by the gemm while it is still in cache.
+pub const BAND_FLOATS: usize = 256 * 1024;
+
+/// The weight gradient is summed into this many partial sums, whatever the thread count, and they
+/// are added in index order: the result is bit-identical from run to run and machine to machine
+/// (rayon's fold/reduce would group bands by whichever thread stole them).
+const WGRAD_PARTS: usize = 8;
+
+/// Padded-input floats per row band of [`conv_wgrad_direct`].
+const WGRAD_DIRECT_FLOATS: usize = 64 * 1024;
 
 #[derive(Clone, Copy)]
 struct SendPtr(*mut f32);
 unsafe impl Send for SendPtr {}
 unsafe impl Sync for SendPtr {}
 
-fn band_rows(k: usize, w: usize, h: usize) -> usize {
-    (BAND_FLOATS / (k * w).max(1)).clamp(1, h)
+fn band_rows(k: usize, w: usize, h: usize, band_floats: usize) -> usize {
+    (band_floats / (k * w).max(1)).clamp(1, h.max(1))
+}
+
+/// How many bands a `[b, cin, h, w]` input is cut into (tests assert they span several).
+pub fn band_count(b: usize, cin: usize, h: usize, w: usize, band_floats: usize) -> usize {
+    bands(b, h, band_rows(cin * 9, w, h, band_floats)).len()
 }
 
 /// im2col of rows r0..r0+rows of one image `[cin, h, w]` into `cols` `[cin*9, rows*w]`.
@@ -80,13 +94,43 @@ pub fn conv_fwd(
     wt: &[f32],
     cout: usize,
 ) -> Vec<f32> {
+    conv_fwd_banded(x, b, cin, h, w, wt, cout, BAND_FLOATS)
+}
+
+/// Input gradient `[b, cin, h, w]` of [`conv_fwd`] from the output gradient `g` `[b, cout, h, w]`:
+/// the same convolution with the kernel flipped in space and transposed in channels.
+#[allow(clippy::too_many_arguments)]
+pub fn conv_dx(
+    g: &[f32],
+    b: usize,
+    cout: usize,
+    h: usize,
+    w: usize,
+    wt: &[f32],
+    cin: usize,
+) -> Vec<f32> {
+    conv_fwd(g, b, cout, h, w, &flip(wt, cout, cin), cin)
+}
+
+/// [`conv_fwd`] with bands of about `band_floats` im2col floats.
+#[allow(clippy::too_many_arguments)]
+pub fn conv_fwd_banded(
+    x: &[f32],
+    b: usize,
+    cin: usize,
+    h: usize,
+    w: usize,
+    wt: &[f32],
+    cout: usize,
+    band_floats: usize,
+) -> Vec<f32> {
     let k = cin * 9;
     let hw = h * w;
     let mut y = vec![0f32; b * cout * hw];
     if w == 0 || h == 0 {
         return y;
     }
-    let rows = band_rows(k, w, h);
+    let rows = band_rows(k, w, h, band_floats);
     let yp = SendPtr(y.as_mut_ptr());
     bands(b, h, rows).into_par_iter().for_each_init(
         || vec![0f32; k * rows * w],
@@ -126,8 +170,13 @@ pub fn conv_fwd(
     y
 }
 
-/// dW `[cout, cin*9]` = sum over bands of g_band `[cout, n]` x cols_band^T `[n, cin*9]`.
-pub fn conv_wgrad(
+/// dW `[cout, cin*9]` = sum over bands of g_band `[cout, n]` x cols_band^T `[n, cin*9]`, with
+/// bands of about `band_floats` im2col floats (the custom op's path; the training step uses
+/// [`conv_wgrad`], which needs no im2col). The bands are split into
+/// [`WGRAD_PARTS`] fixed consecutive groups; each group sums its bands in order into its own
+/// partial, and the partials are added in group order.
+#[allow(clippy::too_many_arguments)]
+pub fn conv_wgrad_banded(
     x: &[f32],
     g: &[f32],
     b: usize,
@@ -135,19 +184,28 @@ pub fn conv_wgrad(
     cout: usize,
     h: usize,
     w: usize,
+    band_floats: usize,
 ) -> Vec<f32> {
     let k = cin * 9;
     let hw = h * w;
-    let rows = band_rows(k, w, h);
-    bands(b, h, rows)
-        .into_par_iter()
-        .fold(
-            || (vec![0f32; k * rows * w], vec![0f32; cout * k]),
-            |(mut cols, mut acc), (bi, r0, n)| {
+    if hw == 0 || b == 0 {
+        return vec![0f32; cout * k];
+    }
+    let rows = band_rows(k, w, h, band_floats);
+    let all = bands(b, h, rows);
+    let per = all.len().div_ceil(WGRAD_PARTS);
+    let partials: Vec<Vec<f32>> = all
+        .par_chunks(per)
+        .map(|group| {
+            let mut cols = vec![0f32; k * rows * w];
+            let mut acc = vec![0f32; cout * k];
+            for (i, &(bi, r0, n)) in group.iter().enumerate() {
                 let xb = &x[bi * cin * hw..(bi + 1) * cin * hw];
                 let nc = n * w;
                 fill_cols(xb, cin, h, w, r0, n, &mut cols[..k * nc]);
                 let gp = g[bi * cout * hw + r0 * w..].as_ptr();
+                // Safety: acc is [cout, k]; g rows of this band are [cout, nc] with stride hw;
+                // cols is [k, nc]. The first band overwrites acc (read_dst false).
                 unsafe {
                     gemm::gemm(
                         cout,
@@ -156,7 +214,7 @@ pub fn conv_wgrad(
                         acc.as_mut_ptr(),
                         1,
                         k as isize,
-                        true,
+                        i > 0,
                         gp,
                         1,
                         hw as isize,
@@ -171,17 +229,110 @@ pub fn conv_wgrad(
                         gemm::Parallelism::None,
                     );
                 }
-                (cols, acc)
-            },
-        )
-        .map(|(_, acc)| acc)
-        .reduce(
-            || vec![0f32; cout * k],
-            |mut a, b| {
-                a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
-                a
-            },
-        )
+            }
+            acc
+        })
+        .collect();
+    let mut it = partials.into_iter();
+    let mut sum = it.next().unwrap_or_else(|| vec![0f32; cout * k]);
+    for p in it {
+        sum.iter_mut().zip(&p).for_each(|(a, b)| *a += b);
+    }
+    sum
+}
+
+/// dW `[cout, cin*9]` without im2col: on a "wide" grid of row pitch w + 2 (the zero-padded
+/// input's pitch), tap (ky, kx) of the input is the padded plane read at the constant offset
+/// ky (w + 2) + kx, so each tap is one gemm g_wide `[cout, h (w+2)]` x x_tap^T whose operands
+/// gemm packs from contiguous rows. The two extra columns of g_wide are zero, so what the taps
+/// read there does not matter. One partial per image, added in image order.
+pub fn conv_wgrad(
+    x: &[f32],
+    g: &[f32],
+    b: usize,
+    cin: usize,
+    cout: usize,
+    h: usize,
+    w: usize,
+) -> Vec<f32> {
+    let k = cin * 9;
+    let (hw, wp) = (h * w, w + 2);
+    let plane = (h + 2) * wp;
+    if hw == 0 || b == 0 {
+        return vec![0f32; cout * k];
+    }
+    // One image: let gemm split its output (never its sum) over the threads.
+    let par = if b == 1 {
+        gemm::Parallelism::Rayon(0)
+    } else {
+        gemm::Parallelism::None
+    };
+    let partials: Vec<Vec<f32>> = (0..b)
+        .into_par_iter()
+        .map(|bi| {
+            // Padded input with 2 spare floats: the last tap's wide columns run 2 past the plane.
+            let mut xp = vec![0f32; cin * plane + 2];
+            for c in 0..cin {
+                let src = &x[(bi * cin + c) * hw..(bi * cin + c + 1) * hw];
+                for y in 0..h {
+                    let o = c * plane + (y + 1) * wp + 1;
+                    xp[o..o + w].copy_from_slice(&src[y * w..(y + 1) * w]);
+                }
+            }
+            let mut gw = vec![0f32; cout * h * wp];
+            for o in 0..cout {
+                let src = &g[(bi * cout + o) * hw..(bi * cout + o + 1) * hw];
+                for y in 0..h {
+                    let d = o * h * wp + y * wp;
+                    gw[d..d + w].copy_from_slice(&src[y * w..(y + 1) * w]);
+                }
+            }
+            let mut acc = vec![0f32; cout * k];
+            // Bands of rows whose padded input stays in L2 across the 9 taps.
+            let rows = (WGRAD_DIRECT_FLOATS / (cin * wp)).clamp(1, h);
+            let mut r0 = 0;
+            while r0 < h {
+                let n = rows.min(h - r0);
+                for t in 0..9 {
+                    let off = (t / 3) * wp + t % 3 + r0 * wp;
+                    // Safety: dst (o, c) at o * k + c * 9 + t; lhs: rows r0..r0+n of gw
+                    // [cout, h wp]; rhs (p, c) at c * plane + off + p, p < n wp, in bounds by
+                    // the 2 spare floats.
+                    unsafe {
+                        gemm::gemm(
+                            cout,
+                            cin,
+                            n * wp,
+                            acc.as_mut_ptr().add(t),
+                            9,
+                            k as isize,
+                            r0 > 0,
+                            gw.as_ptr().add(r0 * wp),
+                            1,
+                            (h * wp) as isize,
+                            xp.as_ptr().add(off),
+                            plane as isize,
+                            1,
+                            1.0,
+                            1.0,
+                            false,
+                            false,
+                            false,
+                            par,
+                        );
+                    }
+                }
+                r0 += n;
+            }
+            acc
+        })
+        .collect();
+    let mut it = partials.into_iter();
+    let mut sum = it.next().unwrap_or_else(|| vec![0f32; cout * k]);
+    for p in it {
+        sum.iter_mut().zip(&p).for_each(|(a, b)| *a += b);
+    }
+    sum
 }
 
 /// `[cout, cin*9]` -> `[cin, cout*9]` flipped in space: the kernel of the input gradient.
@@ -212,7 +363,18 @@ fn to_vec(t: &Tensor) -> Result<Vec<f32>> {
 }
 
 /// `x` `[b, cin, h, w]`, `w` `[cout, cin*9]` -> `[b, cout, h, w]`.
-pub struct Conv3x3;
+pub struct Conv3x3 {
+    /// Im2col floats per band ([`BAND_FLOATS`] by default; tests force small bands).
+    pub band_floats: usize,
+}
+
+impl Default for Conv3x3 {
+    fn default() -> Self {
+        Self {
+            band_floats: BAND_FLOATS,
+        }
+    }
+}
 
 impl CustomOp2 for Conv3x3 {
     fn name(&self) -> &'static str {
@@ -234,7 +396,10 @@ impl CustomOp2 for Conv3x3 {
                 l2.shape()
             );
         }
-        let y = conv_fwd(slice(s1, l1)?, b, cin, h, w, slice(s2, l2)?, cout);
+        let (xs, ws) = (slice(s1, l1)?, slice(s2, l2)?);
+        let y = super::timers::timed("conv3x3 forward", || {
+            conv_fwd_banded(xs, b, cin, h, w, ws, cout, self.band_floats)
+        });
         Ok((CpuStorage::F32(y), Shape::from((b, cout, h, w))))
     }
 
@@ -251,8 +416,14 @@ impl CustomOp2 for Conv3x3 {
         // Borrow the activations in place: copying them would cost as much as the gemms.
         let (dx, dw) = with_f32(x, |xv| {
             with_f32(grad, |gv| {
-                let dx = conv_fwd(gv, b, cout, h, w, &flip(&wv, cout, cin), cin);
-                Ok((dx, conv_wgrad(xv, gv, b, cin, cout, h, w)))
+                let bf = self.band_floats;
+                let dx = super::timers::timed("conv3x3 dx", || {
+                    conv_fwd_banded(gv, b, cout, h, w, &flip(&wv, cout, cin), cin, bf)
+                });
+                let dw = super::timers::timed("conv3x3 dw", || {
+                    conv_wgrad_banded(xv, gv, b, cin, cout, h, w, bf)
+                });
+                Ok((dx, dw))
             })
         })?;
         let dev = x.device();
@@ -270,39 +441,242 @@ mod tests {
     use crate::labs::segmentation::ops::conv3x3_im2col;
     use candle_core::Var;
 
-    #[test]
-    fn fused_conv_matches_candle_forward_and_backward() {
-        // 70 rows x 5 cols with 3 channels gives several bands per image.
-        for (b, cin, cout, h, w) in [(2, 3, 4, 70, 5), (1, 1, 2, 3, 1), (3, 40, 5, 9, 33)] {
-            let x = Var::from_tensor(&randn(&[b, cin, h, w], 1)).unwrap();
-            let wt = Var::from_tensor(&randn(&[cout, cin, 3, 3], 2)).unwrap();
-            let r = randn(&[b, cout, h, w], 3);
+    fn vec_of(t: &Tensor) -> Vec<f32> {
+        t.flatten_all().unwrap().to_vec1().unwrap()
+    }
+
+    /// Naive f64 reference: forward, input gradient and weight gradient of sum(conv(x, w) * r).
+    #[allow(clippy::type_complexity)]
+    fn reference(
+        x: &[f32],
+        wt: &[f32],
+        r: &[f32],
+        (b, cin, cout, h, w): (usize, usize, usize, usize, usize),
+    ) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+        let mut y = vec![0f64; b * cout * h * w];
+        let mut dx = vec![0f64; x.len()];
+        let mut dw = vec![0f64; wt.len()];
+        for bi in 0..b {
+            for o in 0..cout {
+                for yy in 0..h {
+                    for xx in 0..w {
+                        let yi = ((bi * cout + o) * h + yy) * w + xx;
+                        for c in 0..cin {
+                            for ky in 0..3 {
+                                for kx in 0..3 {
+                                    let (sy, sx) = (yy + ky, xx + kx);
+                                    if sy < 1 || sx < 1 || sy > h || sx > w {
+                                        continue;
+                                    }
+                                    let xi = ((bi * cin + c) * h + sy - 1) * w + sx - 1;
+                                    let wi = (o * cin + c) * 9 + ky * 3 + kx;
+                                    y[yi] += wt[wi] as f64 * x[xi] as f64;
+                                    dx[xi] += wt[wi] as f64 * r[yi] as f64;
+                                    dw[wi] += x[xi] as f64 * r[yi] as f64;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        (y, dx, dw)
+    }
+
+    fn assert_close(ours: &[f32], want: &[f64], tol: f64, what: &str) {
+        assert_eq!(ours.len(), want.len(), "{what}: length");
+        let scale = want.iter().fold(1f64, |m, v| m.max(v.abs()));
+        let worst = ours
+            .iter()
+            .zip(want)
+            .map(|(a, b)| (*a as f64 - b).abs())
+            .fold(0f64, f64::max);
+        assert!(
+            worst <= tol * scale,
+            "{what}: off by {worst} (scale {scale})"
+        );
+    }
+
+    /// One shape: our op (default bands and forced small bands) against candle's conv2d and the
+    /// f64 reference, forward and both gradients.
+    fn check_shape(b: usize, cin: usize, cout: usize, h: usize, w: usize, seed: u64) {
+        let x = Var::from_tensor(&randn(&[b, cin, h, w], seed)).unwrap();
+        let wt = Var::from_tensor(&randn(&[cout, cin, 3, 3], seed + 1)).unwrap();
+        let r = randn(&[b, cout, h, w], seed + 2);
+        let (ry, rdx, rdw) =
+            reference(&vec_of(&x), &vec_of(&wt), &vec_of(&r), (b, cin, cout, h, w));
+        let theirs = x.conv2d(&wt, 1, 1, 1, 1).unwrap();
+        let g2 = (theirs.clone() * &r)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        // Two rows per band forces several bands whenever h > 2.
+        for band_floats in [BAND_FLOATS, cin * 9 * w * 2] {
+            let what = format!("b {b} cin {cin} cout {cout} h {h} w {w} band {band_floats}");
+            let op = Conv3x3 { band_floats };
             let ours = x
-                .apply_op2(&wt.reshape((cout, cin * 9)).unwrap(), Conv3x3)
+                .apply_op2(&wt.reshape((cout, cin * 9)).unwrap(), op)
                 .unwrap();
-            let theirs = x.conv2d(&wt, 1, 1, 1, 1).unwrap();
-            assert!(
-                max_diff(&ours, &theirs) < 1e-4,
-                "forward {b} {cin} {cout} {h} {w}"
+            assert!(max_diff(&ours, &theirs) < 1e-4, "forward vs candle, {what}");
+            assert_close(
+                &vec_of(&ours),
+                &ry,
+                1e-5,
+                &format!("forward vs f64, {what}"),
             );
             let g1 = (ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
-            let g2 = (theirs.clone() * &r)
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .backward()
-                .unwrap();
+            let (dx, dw) = (g1.get(&x).unwrap(), g1.get(&wt).unwrap());
             assert!(
-                max_diff(g1.get(&x).unwrap(), g2.get(&x).unwrap()) < 1e-3,
-                "dx"
+                max_diff(dx, g2.get(&x).unwrap()) < 1e-3,
+                "dx vs candle, {what}"
             );
             assert!(
-                max_diff(g1.get(&wt).unwrap(), g2.get(&wt).unwrap()) < 1e-3,
-                "dw"
+                max_diff(dw, g2.get(&wt).unwrap()) < 1e-3,
+                "dw vs candle, {what}"
             );
-            // And against the im2col + matmul path.
-            let im = conv3x3_im2col(&x, &wt.reshape((cout, cin * 9)).unwrap()).unwrap();
-            assert!(max_diff(&im, &theirs) < 1e-4);
+            assert_close(&vec_of(dx), &rdx, 1e-5, &format!("dx vs f64, {what}"));
+            assert_close(&vec_of(dw), &rdw, 1e-5, &format!("dw vs f64, {what}"));
         }
+    }
+
+    #[test]
+    fn fused_conv_matches_candle_and_f64_reference_on_awkward_shapes() {
+        // cin = 1, channels not multiples of 16, W in {1, 5, 16, 33}, H = 1.
+        let shapes = [
+            (2, 1, 3, 5, 1),
+            (1, 1, 16, 1, 5),
+            (2, 3, 5, 7, 16),
+            (1, 17, 6, 4, 33),
+            (2, 5, 19, 1, 33),
+            (3, 40, 5, 9, 33),
+            (1, 2, 2, 6, 5),
+        ];
+        for (i, &(b, cin, cout, h, w)) in shapes.iter().enumerate() {
+            check_shape(b, cin, cout, h, w, 10 * i as u64);
+        }
+    }
+
+    #[test]
+    fn small_bands_really_span_several_bands() {
+        // 2 images of 9 rows, two rows per band: 5 bands each.
+        let (b, cin, h, w) = (2, 3, 9, 5);
+        assert_eq!(band_count(b, cin, h, w, cin * 9 * w * 2), 10);
+        check_shape(b, cin, 4, h, w, 7);
+    }
+
+    #[test]
+    fn default_bands_split_a_deep_layer_of_the_default_net() {
+        // The bottleneck of the default U-Net at 512 px is 128 channels x 64 px wide: each band
+        // holds 3 rows, so an 8-row slice of it is cut into 3 bands at the default band size.
+        let (b, cin, h, w) = (1, 128, 8, 64);
+        let n = band_count(b, cin, h, w, BAND_FLOATS);
+        assert!(n >= 3, "only {n} bands");
+        let x = randn(&[b, cin, h, w], 40);
+        let wt = randn(&[3, cin, 3, 3], 41);
+        let r = randn(&[b, 3, h, w], 42);
+        let (ry, _, rdw) = reference(&vec_of(&x), &vec_of(&wt), &vec_of(&r), (b, cin, 3, h, w));
+        let y = conv_fwd(&vec_of(&x), b, cin, h, w, &vec_of(&wt), 3);
+        assert_close(&y, &ry, 1e-5, "forward, default bands");
+        let dw = conv_wgrad_banded(&vec_of(&x), &vec_of(&r), b, cin, 3, h, w, BAND_FLOATS);
+        assert_close(&dw, &rdw, 1e-5, "dw, default bands");
+    }
+
+    #[test]
+    fn weight_gradient_is_bit_identical_across_runs_and_thread_counts() {
+        // 4 images x 16 bands: more bands than partial sums, so groups hold several bands.
+        let (b, cin, cout, h, w) = (4, 6, 5, 32, 7);
+        let bf = cin * 9 * w * 2;
+        assert!(band_count(b, cin, h, w, bf) > WGRAD_PARTS);
+        let x = vec_of(&randn(&[b, cin, h, w], 50));
+        let g = vec_of(&randn(&[b, cout, h, w], 51));
+        let run = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| conv_wgrad_banded(&x, &g, b, cin, cout, h, w, bf))
+        };
+        let first = run(2);
+        for threads in [2, 1, 3, 2] {
+            let again = run(threads);
+            assert!(
+                first
+                    .iter()
+                    .zip(&again)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{threads} threads gave different bits"
+            );
+        }
+    }
+
+    #[test]
+    fn direct_weight_gradient_matches_f64_reference() {
+        for (b, cin, cout, h, w) in [
+            (2, 1, 3, 5, 1),
+            (1, 17, 6, 4, 33),
+            (2, 5, 19, 1, 16),
+            (3, 4, 2, 9, 5),
+        ] {
+            let x = randn(&[b, cin, h, w], 70);
+            let g = randn(&[b, cout, h, w], 71);
+            let wt = randn(&[cout, cin * 9], 72);
+            let (_, _, rdw) =
+                reference(&vec_of(&x), &vec_of(&wt), &vec_of(&g), (b, cin, cout, h, w));
+            let dw = conv_wgrad(&vec_of(&x), &vec_of(&g), b, cin, cout, h, w);
+            assert_close(
+                &dw,
+                &rdw,
+                1e-5,
+                &format!("direct dw {b} {cin} {cout} {h} {w}"),
+            );
+        }
+    }
+
+    #[test]
+    #[ignore]
+    fn time_weight_gradients() {
+        for (b, cin, cout, h, w) in [
+            (8, 16, 16, 128, 128),
+            (8, 32, 16, 128, 128),
+            (8, 64, 64, 32, 32),
+            (8, 128, 128, 16, 16),
+        ] {
+            let x = vec_of(&randn(&[b, cin, h, w], 1));
+            let g = vec_of(&randn(&[b, cout, h, w], 2));
+            let best = |f: &dyn Fn() -> Vec<f32>| {
+                let mut m = f64::MAX;
+                for _ in 0..7 {
+                    let t = std::time::Instant::now();
+                    std::hint::black_box(f());
+                    m = m.min(t.elapsed().as_secs_f64() * 1e3);
+                }
+                m
+            };
+            let ta = best(&|| conv_wgrad_banded(&x, &g, b, cin, cout, h, w, BAND_FLOATS));
+            let td = best(&|| conv_wgrad(&x, &g, b, cin, cout, h, w));
+
+            let a = conv_wgrad_banded(&x, &g, b, cin, cout, h, w, BAND_FLOATS);
+            let d = conv_wgrad(&x, &g, b, cin, cout, h, w);
+            let err = a
+                .iter()
+                .zip(&d)
+                .map(|(p, q)| (p - q).abs())
+                .fold(0f32, f32::max);
+            eprintln!(
+                "{b}x{cin}->{cout} {h}x{w}: banded {ta:.1} ms, direct {td:.1} ms (diff {err})"
+            );
+        }
+    }
+
+    #[test]
+    fn fused_conv_matches_im2col_path() {
+        let (b, cin, cout, h, w) = (2, 3, 4, 6, 5);
+        let x = randn(&[b, cin, h, w], 60);
+        let wt = randn(&[cout, cin * 9], 61);
+        let ours = x.apply_op2(&wt, Conv3x3::default()).unwrap();
+        let im = conv3x3_im2col(&x, &wt).unwrap();
+        assert!(max_diff(&im, &ours) < 1e-4);
     }
 }

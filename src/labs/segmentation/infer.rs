@@ -18,8 +18,8 @@ pub fn predict(net: &UNet, img: &GrayF32, mean: f32, std: f32) -> anyhow::Result
 
 fn forward_probs(net: &UNet, data: Vec<f32>, w: usize, h: usize) -> anyhow::Result<Vec<f32>> {
     let x = Tensor::from_vec(data, (1, 1, h, w), &Device::Cpu)?;
-    let y = candle_nn::ops::sigmoid(&net.forward_t(&x, false)?)?;
-    Ok(y.flatten_all()?.to_vec1::<f32>()?)
+    let y = net.forward_eval(&x)?.flatten_all()?.to_vec1::<f32>()?;
+    Ok(y.into_iter().map(|v| 1.0 / (1.0 + (-v).exp())).collect())
 }
 
 /// Reflect index into 0..n (n >= 1).

@@ -3,6 +3,8 @@
 //!
 //! Classes: class 1 = membrane / boundary (what the single logit predicts), class 0 = interior.
 
+pub mod adamw;
+pub mod alloc;
 pub mod apply;
 pub mod checkpoint;
 pub mod cli;
@@ -13,6 +15,8 @@ pub mod infer;
 pub mod metrics;
 pub mod ops;
 pub mod render;
+pub mod step;
+pub mod timers;
 pub mod train;
 pub mod ui;
 pub mod unet;

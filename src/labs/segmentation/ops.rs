@@ -138,7 +138,7 @@ impl CustomOp1 for Col2Im {
 /// `[c_out, c_in, 3, 3]` flattened).
 pub fn conv3x3(x: &Tensor, w: &Tensor) -> Result<Tensor> {
     x.contiguous()?
-        .apply_op2(&w.contiguous()?, super::conv::Conv3x3)
+        .apply_op2(&w.contiguous()?, super::conv::Conv3x3::default())
 }
 
 /// The same convolution as [`conv3x3`] by a full im2col + batched matmul: simpler, but it
@@ -268,27 +268,185 @@ pub(crate) fn with_f32<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Re
     }
 }
 
-/// Per channel (mean, biased variance) of `[b, c, hw]` data.
-fn channel_stats(x: &[f32], b: usize, c: usize, hw: usize) -> Vec<(f32, f32)> {
+/// Independent f32 accumulators per sum: a single serial f32 chain over a 128 x 128 plane
+/// neither vectorises nor stays accurate; 16 lanes do both, and they are combined in f64.
+const LANES: usize = 16;
+
+/// (mean, sum of squared deviations) of one plane, by the corrected two-pass algorithm (the plane
+/// is in cache for the second pass): no E[x^2] - mean^2 cancellation.
+fn plane_mean_m2(v: &[f32]) -> (f64, f64) {
+    let n = v.len();
+    if n == 0 {
+        return (0.0, 0.0);
+    }
+    let mut acc = [0f32; LANES];
+    let chunks = v.chunks_exact(LANES);
+    let tail: f64 = chunks.remainder().iter().map(|&x| x as f64).sum();
+    for c in chunks {
+        for (a, &x) in acc.iter_mut().zip(c) {
+            *a += x;
+        }
+    }
+    let mean = (acc.iter().map(|&a| a as f64).sum::<f64>() + tail) / n as f64;
+    let m = mean as f32;
+    let (mut s1, mut s2) = ([0f32; LANES], [0f32; LANES]);
+    let chunks = v.chunks_exact(LANES);
+    let (mut t1, mut t2) = (0f64, 0f64);
+    for &x in chunks.remainder() {
+        let d = (x - m) as f64;
+        t1 += d;
+        t2 += d * d;
+    }
+    for c in chunks {
+        for ((a1, a2), &x) in s1.iter_mut().zip(s2.iter_mut()).zip(c) {
+            let d = x - m;
+            *a1 += d;
+            *a2 += d * d;
+        }
+    }
+    let d1 = s1.iter().map(|&a| a as f64).sum::<f64>() + t1;
+    let d2 = s2.iter().map(|&a| a as f64).sum::<f64>() + t2;
+    // d1 is ~0 up to rounding of `m`; the correction term removes that error to first order.
+    (mean + d1 / n as f64, (d2 - d1 * d1 / n as f64).max(0.0))
+}
+
+/// `relu(gamma (x - mean) / sqrt(var + eps) + beta)` per channel of `[b, c, hw]` data.
+pub(crate) fn bn_relu_apply(
+    x: &[f32],
+    c: usize,
+    hw: usize,
+    gamma: &[f32],
+    beta: &[f32],
+    stats: &[(f32, f32)],
+    eps: f32,
+) -> Vec<f32> {
+    let mut out = vec![0f32; x.len()];
+    out.par_chunks_mut(hw.max(1))
+        .zip(x.par_chunks(hw.max(1)))
+        .enumerate()
+        .for_each(|(bc, (o, xi))| {
+            let ch = bc % c;
+            let (mean, var) = stats[ch];
+            let scale = gamma[ch] / (var + eps).sqrt();
+            let shift = beta[ch] - mean * scale;
+            for (o, &v) in o.iter_mut().zip(xi) {
+                *o = (v * scale + shift).max(0.0);
+            }
+        });
+    out
+}
+
+/// Backward of [`bn_relu_apply`] with batch statistics: (dx, dgamma, dbeta) from the input `x`,
+/// the output `y` and the output gradient `g`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn bn_relu_backward(
+    x: &[f32],
+    y: &[f32],
+    g: &[f32],
+    b: usize,
+    c: usize,
+    hw: usize,
+    gamma: &[f32],
+    stats: &[(f32, f32)],
+    eps: f32,
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let n = (b * hw) as f32;
+    // Per channel: dbeta = sum(g'), dgamma = sum(g' * xhat), g' = g where y > 0.
+    let sums: Vec<(f32, f32)> = (0..c)
+        .into_par_iter()
+        .map(|ch| {
+            let (mean, var) = stats[ch];
+            let inv = 1.0 / (var as f64 + eps as f64).sqrt();
+            let (mut sb, mut sg) = (0f64, 0f64);
+            for bi in 0..b {
+                let r = (bi * c + ch) * hw..(bi * c + ch + 1) * hw;
+                let (pb, pg) = plane_bwd_sums(&x[r.clone()], &y[r.clone()], &g[r], mean);
+                sb += pb;
+                sg += pg;
+            }
+            (sb as f32, (sg * inv) as f32)
+        })
+        .collect();
+    let mut dx = vec![0f32; x.len()];
+    dx.par_chunks_mut(hw.max(1))
+        .enumerate()
+        .for_each(|(bc, d)| {
+            let ch = bc % c;
+            let (mean, var) = stats[ch];
+            let inv = 1.0 / (var + eps).sqrt();
+            let (sb, sg) = sums[ch];
+            let k = gamma[ch] * inv;
+            let (mb, mg) = (sb / n, inv * sg / n);
+            let r = bc * hw..(bc + 1) * hw;
+            for (((d, &xv), &yv), &gv) in d
+                .iter_mut()
+                .zip(&x[r.clone()])
+                .zip(&y[r.clone()])
+                .zip(&g[r])
+            {
+                let gv = if yv > 0.0 { gv } else { 0.0 };
+                *d = k * (gv - mb - (xv - mean) * mg);
+            }
+        });
+    (
+        dx,
+        sums.iter().map(|s| s.1).collect(),
+        sums.iter().map(|s| s.0).collect(),
+    )
+}
+
+/// Per channel (mean, biased variance) of `[b, c, hw]` data: per-plane two-pass moments merged
+/// with Chan et al.'s pairwise formula, in f64, in a fixed order.
+pub(crate) fn channel_stats(x: &[f32], b: usize, c: usize, hw: usize) -> Vec<(f32, f32)> {
     (0..c)
         .into_par_iter()
         .map(|ch| {
-            let (mut s, mut s2) = (0f64, 0f64);
+            let (mut n, mut mean, mut m2) = (0f64, 0f64, 0f64);
             for bi in 0..b {
-                let plane = &x[(bi * c + ch) * hw..(bi * c + ch + 1) * hw];
-                let (mut a, mut a2) = (0f32, 0f32);
-                for &v in plane {
-                    a += v;
-                    a2 += v * v;
-                }
-                s += a as f64;
-                s2 += a2 as f64;
+                let (pm, pm2) = plane_mean_m2(&x[(bi * c + ch) * hw..(bi * c + ch + 1) * hw]);
+                let np = hw as f64;
+                let tot = n + np;
+                let d = pm - mean;
+                mean += d * np / tot;
+                m2 += pm2 + d * d * n * np / tot;
+                n = tot;
             }
-            let n = (b * hw) as f64;
-            let mean = s / n;
-            (mean as f32, (s2 / n - mean * mean).max(0.0) as f32)
+            (mean as f32, (m2 / n.max(1.0)) as f32)
         })
         .collect()
+}
+
+/// (sum g', sum g' (x - mean)) over one plane, g' = g where y > 0: the two reductions of the
+/// BatchNorm + ReLU backward, with lane accumulators.
+fn plane_bwd_sums(x: &[f32], y: &[f32], g: &[f32], mean: f32) -> (f64, f64) {
+    let (mut sb, mut sg) = ([0f32; LANES], [0f32; LANES]);
+    let (xc, yc, gc) = (
+        x.chunks_exact(LANES),
+        y.chunks_exact(LANES),
+        g.chunks_exact(LANES),
+    );
+    let (mut tb, mut tg) = (0f64, 0f64);
+    for ((&xv, &yv), &gv) in xc
+        .remainder()
+        .iter()
+        .zip(yc.remainder())
+        .zip(gc.remainder())
+    {
+        let gv = if yv > 0.0 { gv } else { 0.0 };
+        tb += gv as f64;
+        tg += (gv * (xv - mean)) as f64;
+    }
+    for ((xs, ys), gs) in xc.zip(yc).zip(gc) {
+        for l in 0..LANES {
+            let gv = if ys[l] > 0.0 { gs[l] } else { 0.0 };
+            sb[l] += gv;
+            sg[l] += gv * (xs[l] - mean);
+        }
+    }
+    (
+        sb.iter().map(|&a| a as f64).sum::<f64>() + tb,
+        sg.iter().map(|&a| a as f64).sum::<f64>() + tg,
+    )
 }
 
 impl candle_core::CustomOp3 for BnRelu {
@@ -319,23 +477,26 @@ impl candle_core::CustomOp3 for BnRelu {
                 st
             }
         };
-        let mut out = vec![0f32; x.len()];
-        out.par_chunks_mut(hw)
-            .zip(x.par_chunks(hw))
-            .enumerate()
-            .for_each(|(bc, (o, xi))| {
-                let ch = bc % c;
-                let (mean, var) = stats[ch];
-                let scale = gamma[ch] / (var + self.eps).sqrt();
-                let shift = beta[ch] - mean * scale;
-                for (o, &v) in o.iter_mut().zip(xi) {
-                    *o = (v * scale + shift).max(0.0);
-                }
-            });
+        let out = bn_relu_apply(x, c, hw, gamma, beta, &stats, self.eps);
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 
     fn bwd(
+        &self,
+        x: &Tensor,
+        gamma: &Tensor,
+        beta: &Tensor,
+        res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        super::timers::timed("bn_relu backward", || {
+            self.backward(x, gamma, beta, res, grad)
+        })
+    }
+}
+
+impl BnRelu {
+    fn backward(
         &self,
         x: &Tensor,
         gamma: &Tensor,
@@ -348,7 +509,6 @@ impl candle_core::CustomOp3 for BnRelu {
         }
         let (b, c, h, w) = x.dims4()?;
         let hw = h * w;
-        let n = (b * hw) as f32;
         let gam: Vec<f32> = gamma.to_vec1()?;
         let stats = self
             .stats
@@ -358,52 +518,7 @@ impl candle_core::CustomOp3 for BnRelu {
         let (dx, dg, db) = with_f32(x, |x| {
             with_f32(res, |y| {
                 with_f32(grad, |g| {
-                    // Per channel: dbeta = sum(g'), dgamma = sum(g' * xhat), g' = g where y > 0.
-                    let sums: Vec<(f32, f32)> = (0..c)
-                        .into_par_iter()
-                        .map(|ch| {
-                            let (mean, var) = stats[ch];
-                            let inv = 1.0 / (var + self.eps).sqrt();
-                            let (mut sb, mut sg) = (0f64, 0f64);
-                            for bi in 0..b {
-                                let r = (bi * c + ch) * hw..(bi * c + ch + 1) * hw;
-                                let (mut ab, mut ag) = (0f32, 0f32);
-                                for ((&xv, &yv), &gv) in
-                                    x[r.clone()].iter().zip(&y[r.clone()]).zip(&g[r])
-                                {
-                                    let gv = if yv > 0.0 { gv } else { 0.0 };
-                                    ab += gv;
-                                    ag += gv * (xv - mean) * inv;
-                                }
-                                sb += ab as f64;
-                                sg += ag as f64;
-                            }
-                            (sb as f32, sg as f32)
-                        })
-                        .collect();
-                    let mut dx = vec![0f32; x.len()];
-                    dx.par_chunks_mut(hw).enumerate().for_each(|(bc, d)| {
-                        let ch = bc % c;
-                        let (mean, var) = stats[ch];
-                        let inv = 1.0 / (var + self.eps).sqrt();
-                        let (sb, sg) = sums[ch];
-                        let k = gam[ch] * inv;
-                        let r = bc * hw..(bc + 1) * hw;
-                        for (((d, &xv), &yv), &gv) in d
-                            .iter_mut()
-                            .zip(&x[r.clone()])
-                            .zip(&y[r.clone()])
-                            .zip(&g[r])
-                        {
-                            let gv = if yv > 0.0 { gv } else { 0.0 };
-                            *d = k * (gv - sb / n - (xv - mean) * inv * sg / n);
-                        }
-                    });
-                    Ok((
-                        dx,
-                        sums.iter().map(|s| s.1).collect::<Vec<_>>(),
-                        sums.iter().map(|s| s.0).collect::<Vec<_>>(),
-                    ))
+                    Ok(bn_relu_backward(x, y, g, b, c, hw, &gam, &stats, self.eps))
                 })
             })
         })?;
@@ -507,6 +622,34 @@ mod tests {
         for v in [&x, &gamma, &beta] {
             let d = max_diff(g1.get(v).unwrap(), g2.get(v).unwrap());
             assert!(d < 1e-3, "gradient differs by {d}");
+        }
+    }
+
+    #[test]
+    fn batch_statistics_are_stable_for_large_offsets() {
+        // Mean 1000, std ~0.006: E[x^2] - mean^2 in f32 loses every digit of the variance.
+        let (b, c, hw) = (3, 2, 16 * 16 + 5);
+        let x: Vec<f32> = randn(&[b * c * hw], 5)
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap()
+            .into_iter()
+            .map(|v| 1000.0 + 0.01 * v)
+            .collect();
+        let stats = channel_stats(&x, b, c, hw);
+        for (ch, &(mean, var)) in stats.iter().enumerate() {
+            let vals: Vec<f64> = (0..b)
+                .flat_map(|bi| x[(bi * c + ch) * hw..(bi * c + ch + 1) * hw].iter())
+                .map(|&v| v as f64)
+                .collect();
+            let m = vals.iter().sum::<f64>() / vals.len() as f64;
+            let v = vals.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / vals.len() as f64;
+            assert!((mean as f64 - m).abs() < 1e-4, "mean {mean} vs {m}");
+            assert!(
+                (var as f64 - v).abs() < 1e-4 * v,
+                "channel {ch}: variance {var} vs {v}"
+            );
         }
     }
 

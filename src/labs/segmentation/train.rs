@@ -6,17 +6,18 @@ use std::time::Instant;
 
 use anyhow::Context;
 use candle_core::{Device, Tensor};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarMap};
+use candle_nn::{ParamsAdamW, VarMap};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::adamw::FusedAdamW;
 use super::checkpoint::{ModelMeta, SegModel};
 use super::infer::predict;
 use super::metrics::Confusion;
 use super::render;
-use super::unet::{UNet, UNetConfig, count, loss, trainable};
+use super::unet::{UNet, UNetConfig, count, trainable};
 use crate::data::seg::{self, DatasetSpec, SegData};
 use crate::core::events::{Picture, SeedSink, Sink, StopFlag, Summary, ensure_finite};
 use crate::core::stats::{self, Comparison, mean_std};
@@ -205,14 +206,14 @@ pub fn train(cfg: &SegConfig, sink: &mut dyn Sink, stop: &StopFlag) -> anyhow::R
         data.val.len(),
         if cfg.unet.skips { "on" } else { "off" }
     ));
-    let mut opt = AdamW::new(
+    let mut opt = FusedAdamW::new(
         vars,
         ParamsAdamW {
             lr: cfg.lr,
             weight_decay: cfg.weight_decay,
             ..Default::default()
         },
-    )?;
+    );
     let mut rng = StdRng::seed_from_u64(cfg.seed.wrapping_add(17));
     let mut step_ms = Vec::new();
     let mut last: Option<SegEpoch> = None;
@@ -231,14 +232,15 @@ pub fn train(cfg: &SegConfig, sink: &mut dyn Sink, stop: &StopFlag) -> anyhow::R
                 seg::random_batch(&data.train, cfg.batch, crop, data.mean, data.std, &mut rng);
             let x = Tensor::from_vec(xs, (cfg.batch, 1, crop, crop), &Device::Cpu)?;
             let y = Tensor::from_vec(ys, (cfg.batch, 1, crop, crop), &Device::Cpu)?;
-            let l = loss(&net.forward_t(&x, true)?, &y, cfg.dice)?;
-            let lv = ensure_finite("train loss", l.to_scalar::<f32>()? as f64, step)?;
+            // Forward and backward on buffers (`step.rs`), not through candle's graph.
+            let (l, grads) = net.forward_train(&x)?.loss_and_grads(&y, cfg.dice)?;
+            let lv = ensure_finite("train loss", l as f64, step)?;
             // Cosine decay to 5% of lr: late epochs refine instead of bouncing around.
             let frac = step as f64 / total.max(1) as f64;
             opt.set_learning_rate(
                 cfg.lr * (0.05 + 0.95 * 0.5 * (1.0 + (std::f64::consts::PI * frac).cos())),
             );
-            opt.backward_step(&l)?;
+            opt.step(&grads)?;
             step_ms.push(ts.elapsed().as_secs_f64() * 1e3);
             loss_sum += lv;
             n += 1;
@@ -401,36 +403,89 @@ pub fn compare_skips(on: &Summary, off: &Summary) -> Comparison {
 pub fn bench_steps() -> anyhow::Result<serde_json::Value> {
     let vm = VarMap::new();
     let net = UNet::new(UNetConfig::default(), &vm, 0)?;
-    let mut opt = AdamW::new(
+    let mut opt = FusedAdamW::new(
         trainable(&vm),
         ParamsAdamW {
             lr: 1e-3,
             ..Default::default()
         },
-    )?;
+    );
     let x = Tensor::randn(0f32, 1.0, (8, 1, 128, 128), &Device::Cpu)?;
     let y = Tensor::rand(0f32, 1.0, (8, 1, 128, 128), &Device::Cpu)?
         .ge(0.5)?
         .to_dtype(candle_core::DType::F32)?;
-    let mut times = Vec::new();
+    let (mut times, mut fwd, mut bwd, mut upd) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for i in 0..8 {
+        if i == 2 {
+            super::timers::reset();
+        }
         let t = Instant::now();
-        let l = loss(&net.forward_t(&x, true)?, &y, 0.0)?;
-        opt.backward_step(&l)?;
+        let fw = net.forward_train(&x)?;
+        let t1 = Instant::now();
+        let (_, grads) = fw.loss_and_grads(&y, 0.0)?;
+        drop(fw);
+        let t2 = Instant::now();
+        opt.step(&grads)?;
         if i >= 2 {
-            times.push(t.elapsed().as_secs_f64() * 1e3);
+            let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1e3;
+            let t3 = Instant::now();
+            times.push(ms(t, t3));
+            fwd.push(ms(t, t1));
+            bwd.push(ms(t1, t2));
+            upd.push(ms(t2, t3));
+        }
+    }
+    let steps = times.len() as f64;
+    let top_ops: serde_json::Map<String, serde_json::Value> = super::timers::take()
+        .into_iter()
+        .take(12)
+        .map(|(k, ms, _)| (k.to_string(), json!((ms / steps * 100.0).round() / 100.0)))
+        .collect();
+    // The previous path (candle's autograd through `forward_t`, candle_nn's AdamW), same data,
+    // so every bench run carries its own before/after.
+    let mut graph = Vec::new();
+    {
+        use candle_nn::Optimizer;
+        let vm = VarMap::new();
+        let net = UNet::new(UNetConfig::default(), &vm, 0)?;
+        let mut opt = candle_nn::AdamW::new(
+            trainable(&vm),
+            ParamsAdamW {
+                lr: 1e-3,
+                ..Default::default()
+            },
+        )?;
+        for i in 0..6 {
+            let t = Instant::now();
+            let l = super::unet::loss(&net.forward_t(&x, true)?, &y, 0.0)?;
+            opt.backward_step(&l)?;
+            if i >= 2 {
+                graph.push(t.elapsed().as_secs_f64() * 1e3);
+            }
         }
     }
     let x512 = Tensor::randn(0f32, 1.0, (1, 1, 512, 512), &Device::Cpu)?;
     let mut inf = Vec::new();
     for i in 0..6 {
         let t = Instant::now();
-        let _ = candle_nn::ops::sigmoid(&net.forward_t(&x512, false)?)?;
+        let _ = candle_nn::ops::sigmoid(&net.forward_eval(&x512)?)?;
         if i >= 1 {
             inf.push(t.elapsed().as_secs_f64() * 1e3);
         }
     }
-    Ok(json!({ "unet_step_ms": median(&mut times), "unet_infer_512_ms": median(&mut inf) }))
+    let mut out = json!({
+        "unet_step_ms": median(&mut times),
+        "unet_forward_ms": median(&mut fwd),
+        "unet_backward_ms": median(&mut bwd),
+        "unet_optimizer_ms": median(&mut upd),
+        "unet_infer_512_ms": median(&mut inf),
+        "unet_step_graph_ms": median(&mut graph),
+    });
+    if !top_ops.is_empty() {
+        // Per training step, from GRADLAB_OP_TIMERS.
+        out["unet_top_ops_ms"] = serde_json::Value::Object(top_ops);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

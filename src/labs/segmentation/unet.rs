@@ -77,14 +77,14 @@ impl UNetConfig {
 /// BatchNorm + ReLU with PyTorch's conventions (momentum 0.1, eps 1e-5, unbiased running
 /// variance), computed by the fused [`BnRelu`] op. Variables: `weight`, `bias`, `running_mean`,
 /// `running_var`, as in candle_nn and PyTorch.
-struct BnReluLayer {
-    gamma: Tensor,
-    beta: Tensor,
+pub(super) struct BnReluLayer {
+    pub(super) gamma: Tensor,
+    pub(super) beta: Tensor,
     running_mean: Var,
     running_var: Var,
 }
 
-const BN_EPS: f32 = 1e-5;
+pub(super) const BN_EPS: f32 = 1e-5;
 const BN_MOMENTUM: f32 = 0.1;
 
 impl BnReluLayer {
@@ -102,7 +102,41 @@ impl BnReluLayer {
         })
     }
 
+    /// Running statistics after a training batch of `n` values per channel with batch (mean,
+    /// biased variance) `st`: PyTorch's rule, with the unbiased variance.
+    pub(super) fn update_running(&self, st: &[(f32, f32)], n: usize) -> Result<()> {
+        let n = n as f32;
+        let unbias = if n > 1.0 { n / (n - 1.0) } else { 1.0 };
+        let (m, v): (Vec<f32>, Vec<f32>) =
+            (self.running_mean.to_vec1()?, self.running_var.to_vec1()?);
+        let m: Vec<f32> = m
+            .iter()
+            .zip(st)
+            .map(|(r, s)| r * (1.0 - BN_MOMENTUM) + s.0 * BN_MOMENTUM)
+            .collect();
+        let v: Vec<f32> = v
+            .iter()
+            .zip(st)
+            .map(|(r, s)| r * (1.0 - BN_MOMENTUM) + s.1 * unbias * BN_MOMENTUM)
+            .collect();
+        let c = m.len();
+        self.running_mean
+            .set(&Tensor::from_vec(m, c, &Device::Cpu)?)?;
+        self.running_var.set(&Tensor::from_vec(v, c, &Device::Cpu)?)
+    }
+
+    /// Evaluation statistics: the running (mean, variance) per channel.
+    pub(super) fn running(&self) -> Result<Vec<(f32, f32)>> {
+        let (m, v): (Vec<f32>, Vec<f32>) =
+            (self.running_mean.to_vec1()?, self.running_var.to_vec1()?);
+        Ok(m.into_iter().zip(v).collect())
+    }
+
     fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        super::timers::timed("bn_relu forward", || self.forward_inner(x, train))
+    }
+
+    fn forward_inner(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         let x = x.contiguous()?;
         if !train {
             let (m, v): (Vec<f32>, Vec<f32>) =
@@ -129,34 +163,16 @@ impl BnReluLayer {
             .map_err(|_| candle_core::Error::Msg("poisoned".into()))?
             .clone();
         let (b, _, h, w) = x.dims4()?;
-        let n = (b * h * w) as f32;
-        let unbias = if n > 1.0 { n / (n - 1.0) } else { 1.0 };
-        let (m, v): (Vec<f32>, Vec<f32>) =
-            (self.running_mean.to_vec1()?, self.running_var.to_vec1()?);
-        let m: Vec<f32> = m
-            .iter()
-            .zip(&st)
-            .map(|(r, s)| r * (1.0 - BN_MOMENTUM) + s.0 * BN_MOMENTUM)
-            .collect();
-        let v: Vec<f32> = v
-            .iter()
-            .zip(&st)
-            .map(|(r, s)| r * (1.0 - BN_MOMENTUM) + s.1 * unbias * BN_MOMENTUM)
-            .collect();
-        let c = m.len();
-        self.running_mean
-            .set(&Tensor::from_vec(m, c, &Device::Cpu)?)?;
-        self.running_var
-            .set(&Tensor::from_vec(v, c, &Device::Cpu)?)?;
+        self.update_running(&st, b * h * w)?;
         Ok(y)
     }
 }
 
-struct Block {
-    w1: Tensor,
-    bn1: BnReluLayer,
-    w2: Tensor,
-    bn2: BnReluLayer,
+pub(super) struct Block {
+    pub(super) w1: Tensor,
+    pub(super) bn1: BnReluLayer,
+    pub(super) w2: Tensor,
+    pub(super) bn2: BnReluLayer,
 }
 
 impl Block {
@@ -166,18 +182,18 @@ impl Block {
     }
 }
 
-struct Up {
-    w: Tensor,
-    b: Tensor,
+pub(super) struct Up {
+    pub(super) w: Tensor,
+    pub(super) b: Tensor,
 }
 
 pub struct UNet {
     pub cfg: UNetConfig,
-    enc: Vec<Block>,
-    ups: Vec<Up>,
-    dec: Vec<Block>,
-    head_w: Tensor,
-    head_b: Tensor,
+    pub(super) enc: Vec<Block>,
+    pub(super) ups: Vec<Up>,
+    pub(super) dec: Vec<Block>,
+    pub(super) head_w: Tensor,
+    pub(super) head_b: Tensor,
 }
 
 /// Creates a variable in `vm` with seeded values (candle's CPU generator cannot be seeded).
@@ -207,6 +223,7 @@ impl UNet {
     /// Builds the model with its variables in `vm` (Kaiming-normal convs, seeded).
     pub fn new(cfg: UNetConfig, vm: &VarMap, seed: u64) -> anyhow::Result<Self> {
         cfg.validate()?;
+        super::alloc::keep_freed_buffers();
         let mut rng = StdRng::seed_from_u64(seed);
         let block = |name: &str, ci: usize, co: usize, rng: &mut StdRng| -> Result<Block> {
             Ok(Block {
@@ -287,20 +304,20 @@ impl UNet {
         let mut skips = Vec::new();
         for (l, b) in self.enc.iter().enumerate() {
             if l > 0 {
-                x = max_pool2x2(&x)?;
+                x = super::timers::timed("max_pool forward", || max_pool2x2(&x))?;
             }
             x = b.forward(&x, train)?;
             skips.push(x.clone());
         }
         skips.pop();
         for (up, b) in self.ups.iter().zip(&self.dec) {
-            let u = up2x2(&x, &up.w, &up.b)?;
+            let u = super::timers::timed("up2x2 forward", || up2x2(&x, &up.w, &up.b))?;
             let s = skips
                 .pop()
                 .ok_or_else(|| candle_core::Error::Msg("unbalanced U-Net".into()))?;
             x = b.forward(
                 &if self.cfg.skips {
-                    Tensor::cat(&[&u, &s], 1)?
+                    super::timers::timed("cat forward", || Tensor::cat(&[&u, &s], 1))?
                 } else {
                     u
                 },
@@ -448,5 +465,96 @@ mod tests {
         assert!((l - want).abs() / want < 1e-5, "{l} vs {want}");
         let ld = loss(&x, &t, 1.0).unwrap().to_scalar::<f32>().unwrap();
         assert!(ld.is_finite() && ld > l);
+    }
+
+    /// Per channel f64 (mean, unbiased variance, biased variance) of `[b, c, h, w]` data.
+    fn f64_stats(x: &[f32], (b, c, hw): (usize, usize, usize)) -> Vec<(f64, f64, f64)> {
+        (0..c)
+            .map(|ch| {
+                let vals: Vec<f64> = (0..b)
+                    .flat_map(|bi| x[(bi * c + ch) * hw..(bi * c + ch + 1) * hw].iter())
+                    .map(|&v| v as f64)
+                    .collect();
+                let n = vals.len() as f64;
+                let mean = vals.iter().sum::<f64>() / n;
+                let ss = vals.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>();
+                (mean, ss / (n - 1.0), ss / n)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn batch_norm_eval_mode_matches_candle_and_pytorch_rule_after_training_steps() {
+        use crate::core::test_util::{max_diff, randn};
+        use candle_nn::ModuleT;
+        let (b, c, h, w) = (3, 5, 4, 6);
+        let vm = VarMap::new();
+        let ours = BnReluLayer::new(&vm, "bn", c).unwrap();
+        let (gamma, beta) = (
+            (randn(&[c], 1) + 1.5).unwrap(),
+            (randn(&[c], 2) * 0.5).unwrap(),
+        );
+        {
+            let data = vm.data().lock().unwrap();
+            data["bn.weight"].set(&gamma).unwrap();
+            data["bn.bias"].set(&beta).unwrap();
+        }
+        let theirs = candle_nn::BatchNorm::new(
+            c,
+            Tensor::zeros(c, candle_core::DType::F32, &Device::Cpu).unwrap(),
+            Tensor::ones(c, candle_core::DType::F32, &Device::Cpu).unwrap(),
+            gamma.clone(),
+            beta.clone(),
+            BN_EPS as f64,
+        )
+        .unwrap();
+        // PyTorch's documented rule, in f64: running = (1 - m) running + m batch_stat, with the
+        // unbiased batch variance.
+        let (mut rm, mut rv) = (vec![0f64; c], vec![1f64; c]);
+        for step in 0..4u64 {
+            // Shifted and scaled differently per step so the running statistics move.
+            let x = (randn(&[b, c, h, w], 10 + step) * (1.0 + step as f64))
+                .unwrap()
+                .affine(1.0, step as f64 - 1.5)
+                .unwrap();
+            ours.forward(&x, true).unwrap();
+            theirs.forward_t(&x, true).unwrap();
+            let xv: Vec<f32> = x.flatten_all().unwrap().to_vec1().unwrap();
+            for (ch, (mean, unbiased, _)) in f64_stats(&xv, (b, c, h * w)).into_iter().enumerate() {
+                rm[ch] = (1.0 - BN_MOMENTUM as f64) * rm[ch] + BN_MOMENTUM as f64 * mean;
+                rv[ch] = (1.0 - BN_MOMENTUM as f64) * rv[ch] + BN_MOMENTUM as f64 * unbiased;
+            }
+        }
+        let got_m: Vec<f32> = ours.running_mean.to_vec1().unwrap();
+        let got_v: Vec<f32> = ours.running_var.to_vec1().unwrap();
+        for ch in 0..c {
+            assert!(
+                (got_m[ch] as f64 - rm[ch]).abs() < 1e-5,
+                "running mean {ch}"
+            );
+            assert!(
+                (got_v[ch] as f64 - rv[ch]).abs() < 1e-4 * rv[ch],
+                "running var {ch}"
+            );
+        }
+        assert!(max_diff(ours.running_mean.as_tensor(), theirs.running_mean()) < 1e-5);
+        assert!(max_diff(ours.running_var.as_tensor(), theirs.running_var()) < 1e-4);
+        // Evaluation mode uses the running statistics: same as candle's forward_t(false) + relu
+        // and as the f64 formula.
+        let x = randn(&[b, c, h, w], 99);
+        let y = ours.forward(&x, false).unwrap();
+        let want = theirs.forward_t(&x, false).unwrap().relu().unwrap();
+        assert!(max_diff(&y, &want) < 1e-5, "eval output vs candle");
+        let (xv, yv): (Vec<f32>, Vec<f32>) = (
+            x.flatten_all().unwrap().to_vec1().unwrap(),
+            y.flatten_all().unwrap().to_vec1().unwrap(),
+        );
+        let (gv, bv): (Vec<f32>, Vec<f32>) = (gamma.to_vec1().unwrap(), beta.to_vec1().unwrap());
+        for (i, (&xi, &yi)) in xv.iter().zip(&yv).enumerate() {
+            let ch = (i / (h * w)) % c;
+            let z = (xi as f64 - rm[ch]) / (rv[ch] + BN_EPS as f64).sqrt() * gv[ch] as f64
+                + bv[ch] as f64;
+            assert!((yi as f64 - z.max(0.0)).abs() < 1e-4, "eval element {i}");
+        }
     }
 }
