@@ -639,7 +639,11 @@ fn curve_figures(runs: &[(String, ModelKind, &MetricStore)]) -> (Figure, Figure)
                     s.stroke = Stroke::Dashed;
                 }
             }
-            let fig = if what.ends_with("loss") { &mut loss } else { &mut acc };
+            let fig = if what.ends_with("loss") {
+                &mut loss
+            } else {
+                &mut acc
+            };
             fig.series.extend(group);
         }
     }
@@ -699,9 +703,7 @@ fn confusion_grid(ui: &mut egui::Ui, cm: Option<&ConfusionMatrix>, cell: f32) {
         egui::vec2(label_w + cell * c as f32, cell * (c as f32 + 0.6)),
         egui::Sense::hover(),
     );
-    resp.widget_info(|| {
-        egui::WidgetInfo::labeled(egui::Role::Image, true, "confusion matrix")
-    });
+    resp.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, "confusion matrix"));
     let origin = resp.rect.min;
     let font = egui::FontId::proportional(11.0);
     let text_col = ui.visuals().text_color();
@@ -857,19 +859,21 @@ mod tests {
     }
 
     fn harness(world: World) -> egui_kittest::Harness<'static, World> {
-        egui_kittest::Harness::builder().with_size([1280.0, 900.0]).build_ui_state(
-            |ui, w: &mut World| {
-                w.jobs.poll();
-                let mut cx = TabCx {
-                    jobs: &mut w.jobs,
-                    files: &mut w.files,
-                    data_dir: &w.data_dir,
-                    waker: Arc::new(|| {}),
-                };
-                egui::ScrollArea::vertical().show(ui, |ui| w.tab.ui(ui, &mut cx));
-            },
-            world,
-        )
+        egui_kittest::Harness::builder()
+            .with_size([1280.0, 900.0])
+            .build_ui_state(
+                |ui, w: &mut World| {
+                    w.jobs.poll();
+                    let mut cx = TabCx {
+                        jobs: &mut w.jobs,
+                        files: &mut w.files,
+                        data_dir: &w.data_dir,
+                        waker: Arc::new(|| {}),
+                    };
+                    egui::ScrollArea::vertical().show(ui, |ui| w.tab.ui(ui, &mut cx));
+                },
+                world,
+            )
     }
 
     #[test]
@@ -971,7 +975,9 @@ mod tests {
             sink.payload(Box::new(ConfusionMatrix {
                 seed: 0,
                 class_names: names,
-                counts: (0..7).map(|t| (0..7).map(|p| if t == p { 50 } else { 3 }).collect()).collect(),
+                counts: (0..7)
+                    .map(|t| (0..7).map(|p| if t == p { 50 } else { 3 }).collect())
+                    .collect(),
             }));
             Ok(serde_json::json!({}))
         });
@@ -1027,7 +1033,10 @@ mod tests {
             entries.iter().all(|e| e.contains("mean ± std, n = 3")),
             "{entries:?}"
         );
-        assert!(entries.iter().any(|e| e.starts_with("GAT val loss")), "{entries:?}");
+        assert!(
+            entries.iter().any(|e| e.starts_with("GAT val loss")),
+            "{entries:?}"
+        );
         // The seeds are still drawn, as thin lines kept out of the legend.
         let w = h.state();
         let runs: Vec<(String, ModelKind, &MetricStore)> = w
@@ -1038,7 +1047,10 @@ mod tests {
             .map(|(id, m, ..)| (m.label().to_string(), *m, &w.jobs.get(*id).unwrap().metrics))
             .collect();
         let (loss, _) = curve_figures(&runs);
-        assert_eq!(loss.series.iter().filter(|s| s.hide_in_legend).count(), 2 * 2 * 3);
+        assert_eq!(
+            loss.series.iter().filter(|s| s.hide_in_legend).count(),
+            2 * 2 * 3
+        );
     }
 
     #[test]
@@ -1066,14 +1078,26 @@ mod tests {
             );
         h.run_steps(3);
         let cm = h.get_by_label("confusion matrix").rect();
-        assert!(cm.bottom() <= hgt && cm.right() <= w, "confusion matrix at {cm:?}");
-        let toolbars: Vec<_> = h.query_all_by_label("Export PNG").map(|n| n.rect()).collect();
+        assert!(
+            cm.bottom() <= hgt && cm.right() <= w,
+            "confusion matrix at {cm:?}"
+        );
+        let toolbars: Vec<_> = h
+            .query_all_by_label("Export PNG")
+            .map(|n| n.rect())
+            .collect();
         assert_eq!(toolbars.len(), 2, "both curve plots drawn");
         for r in toolbars {
-            assert!(r.bottom() <= hgt && r.right() <= w, "a plot toolbar at {r:?}");
+            assert!(
+                r.bottom() <= hgt && r.right() <= w,
+                "a plot toolbar at {r:?}"
+            );
         }
         let pca = h.get_by_label_contains("Hidden layer, PCA").rect();
-        assert!(pca.bottom() + 160.0 <= hgt, "the PCA plot below its title fits: {pca:?}");
+        assert!(
+            pca.bottom() + 160.0 <= hgt,
+            "the PCA plot below its title fits: {pca:?}"
+        );
         assert_eq!(legend_entries(&h).len(), 4, "{:?}", legend_entries(&h));
     }
 

@@ -540,7 +540,10 @@ mod tests {
         assert_eq!(sink.series("s2/val_miou").len(), 1);
         // One loss point per optimiser step, numbered from 1.
         let steps = sink.series("s1/train_loss_step");
-        assert_eq!(steps.iter().map(|p| p.0).collect::<Vec<_>>(), vec![1.0, 2.0]);
+        assert_eq!(
+            steps.iter().map(|p| p.0).collect::<Vec<_>>(),
+            vec![1.0, 2.0]
+        );
         let c = compare_skips(s, s);
         assert_eq!((c.diff, c.exceeds_noise), (0.0, Some(false)));
     }

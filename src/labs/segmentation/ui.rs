@@ -90,7 +90,8 @@ struct Inferred {
 
 impl JobOutput for Arc<Inferred> {
     fn summary(&self) -> Summary {
-        let frac = |p: &[f32]| p.iter().filter(|&&v| v > 0.5).count() as f64 / p.len().max(1) as f64;
+        let frac =
+            |p: &[f32]| p.iter().filter(|&&v| v > 0.5).count() as f64 / p.len().max(1) as f64;
         let fractions: serde_json::Map<String, serde_json::Value> = self
             .preds
             .iter()
@@ -646,7 +647,10 @@ impl SegmentationTab {
             .iter()
             .map(|j| j.summary().and_then(|s| s["seeds"].as_u64()).unwrap_or(0))
             .min()?;
-        let wall = jobs.iter().map(|j| j.elapsed().as_secs_f64()).fold(0.0, f64::max);
+        let wall = jobs
+            .iter()
+            .map(|j| j.elapsed().as_secs_f64())
+            .fold(0.0, f64::max);
         let steps = (seeds as usize * asked.epochs * asked.steps) as f64;
         (steps > 0.0).then(|| wall / steps)
     }
@@ -664,8 +668,10 @@ impl SegmentationTab {
         for (name, id, col) in &jobs {
             if let Some(job) = id.and_then(|id| cx.jobs.get(id)) {
                 let color = [col.r(), col.g(), col.b()];
-                loss.series.extend(seed_series(&job.metrics, "train_loss_step", name, color));
-                miou.series.extend(seed_series(&job.metrics, "val_miou", name, color));
+                loss.series
+                    .extend(seed_series(&job.metrics, "train_loss_step", name, color));
+                miou.series
+                    .extend(seed_series(&job.metrics, "val_miou", name, color));
             }
         }
         for fig in [&mut loss, &mut miou] {
@@ -749,7 +755,13 @@ impl SegmentationTab {
             .striped(true)
             .num_columns(5)
             .show(ui, |ui| {
-                for h in ["", "skips on", "skips off", "on − off", "beyond seed noise?"] {
+                for h in [
+                    "",
+                    "skips on",
+                    "skips off",
+                    "on − off",
+                    "beyond seed noise?",
+                ] {
                     ui.strong(h);
                 }
                 ui.end_row();
@@ -841,7 +853,10 @@ impl SegmentationTab {
         let frame = egui::Frame::group(ui.style()).show(ui, |ui| {
             ui.horizontal_wrapped(|ui| {
                 ui.strong(format!("Your image: {}", res.path.display()));
-                ui.label(format!("{} x {} px, {}", res.image.width, res.image.height, res.format));
+                ui.label(format!(
+                    "{} x {} px, {}",
+                    res.image.width, res.image.height, res.format
+                ));
                 if ui.small_button("Close").clicked() {
                     close = true;
                 }
@@ -979,10 +994,7 @@ fn mean_std_text(mean: f64, std: f64, n: usize) -> String {
 
 fn verdict_text(c: &Comparison) -> String {
     match c.exceeds_noise {
-        Some(true) => format!(
-            "yes: |{:.4}| > {:.4} (Welch, 5%)",
-            c.diff, c.threshold
-        ),
+        Some(true) => format!("yes: |{:.4}| > {:.4} (Welch, 5%)", c.diff, c.threshold),
         Some(false) => format!(
             "no: |{:.4}| ≤ {:.4}, within the seed noise",
             c.diff, c.threshold
@@ -1126,7 +1138,14 @@ mod flow_tests {
         );
         // The loss reaches the plot per step: 3 seeds x 2 steps, not one point per epoch.
         let on = h.state().lab.rt.on.unwrap();
-        let steps = h.state().jobs.get(on).unwrap().metrics.get("s1/train_loss_step").map(<[_]>::len);
+        let steps = h
+            .state()
+            .jobs
+            .get(on)
+            .unwrap()
+            .metrics
+            .get("s1/train_loss_step")
+            .map(<[_]>::len);
         assert_eq!(steps, Some(2));
         // One legend entry per model in each plot; the seeds are thin lines out of the legend.
         let legend: Vec<String> = h
@@ -1158,7 +1177,10 @@ mod flow_tests {
         h.get_by_label_contains("converted to gray");
         for label in ["with skips", "without skips"] {
             let r = h.get_by_label(label).rect();
-            assert!(r.top() >= 0.0 && r.bottom() <= 900.0, "{label} out of view: {r:?}");
+            assert!(
+                r.top() >= 0.0 && r.bottom() <= 900.0,
+                "{label} out of view: {r:?}"
+            );
         }
         h.get_by_role_and_label(egui::Role::Slider, "zoom");
         h.get_by_role_and_label(egui::Role::Slider, "mask opacity");
