@@ -8,7 +8,9 @@ use eframe::egui;
 use egui_plot::{Bar, BarChart, Legend, Plot, Points};
 use serde::{Deserialize, Serialize};
 
+use crate::core::figures::{Figure, Series, Stroke, seed_group};
 use crate::core::jobs::{Job, JobId};
+use crate::core::metrics::MetricStore;
 use crate::data::graph::{Graph, SplitKind, SyntheticSpec, load_cora, synthetic_graph};
 use crate::labs::datasets::ui::offer::DownloadOffer;
 use crate::labs::graphs::{
@@ -17,8 +19,7 @@ use crate::labs::graphs::{
 };
 use crate::labs::{Lab, load_ron, save_ron};
 use crate::widgets::job_row::{JobRow, job_row};
-use crate::widgets::metric_panel::{Panel, metric_panel};
-use crate::widgets::plot::{Curve, PlotSpec};
+use crate::widgets::plot::figure_plot;
 use crate::widgets::results_table::results_table;
 use crate::widgets::{PALETTE, TabCx};
 
@@ -124,20 +125,40 @@ impl Lab for GraphsTab {
 }
 
 impl GraphsTab {
+    /// Controls on the left, results in the centre sized to the visible height, so at 1366 x 768
+    /// curves, table, embedding and confusion are all in view; what does not fit scrolls with an
+    /// always visible bar.
     fn show(&mut self, ui: &mut egui::Ui, cx: &mut TabCx<'_>) {
         self.poll_loading(cx);
-        ui.heading("Graphs: GCN vs GAT for node classification");
-        self.data_row(ui, cx);
-        ui.separator();
-        self.knobs(ui);
-        self.buttons(ui, cx);
-        ui.separator();
-        self.jobs_list(ui, cx);
-        self.curves(ui, cx);
-        ui.separator();
-        self.results_table(ui, cx);
-        ui.separator();
-        self.inspector(ui, cx);
+        egui::Panel::left("graph_controls")
+            .resizable(true)
+            .default_size(360.0)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| {
+                    ui.heading("Graphs: GCN vs GAT");
+                    self.data_row(ui, cx);
+                    ui.separator();
+                    self.knobs(ui);
+                    self.buttons(ui, cx);
+                    ui.separator();
+                    self.jobs_list(ui, cx);
+                });
+            });
+        egui::CentralPanel::default().show(ui, |ui| {
+            let visible = ui.available_height();
+            egui::ScrollArea::vertical()
+                .id_salt("graph_results_scroll")
+                .auto_shrink(false)
+                .scroll_bar_visibility(egui::scroll_area::ScrollBarVisibility::AlwaysVisible)
+                .show(ui, |ui| {
+                    let fit = Fit::for_height(visible);
+                    self.curves(ui, cx, fit.curve_h);
+                    ui.separator();
+                    self.results_table(ui, cx);
+                    ui.separator();
+                    self.inspector(ui, cx, fit);
+                });
+        });
     }
 
     fn wanted_key(&self, cx: &TabCx<'_>) -> DataKey {
@@ -270,7 +291,8 @@ impl GraphsTab {
                 egui::DragValue::new(&mut self.params.seeds)
                     .range(1..=50)
                     .prefix("seeds "),
-            );
+            )
+            .on_hover_text("Runs per model; the curves show their mean ± std with each seed as a thin line. Costs seeds x one run.");
         });
         egui::CollapsingHeader::new("Hyperparameters").default_open(false).show(ui, |ui| {
             egui::Grid::new("graph_knobs").striped(true).show(ui, |ui| {
@@ -379,7 +401,7 @@ impl GraphsTab {
 
     fn buttons(&mut self, ui: &mut egui::Ui, cx: &mut TabCx<'_>) {
         let ready = self.rt.graph.is_some();
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             ui.add_enabled_ui(ready, |ui| {
                 if ui.button("Train GCN").clicked() {
                     self.spawn(cx, ModelKind::Gcn);
@@ -431,43 +453,33 @@ impl GraphsTab {
         }
     }
 
-    fn curves(&mut self, ui: &mut egui::Ui, cx: &mut TabCx<'_>) {
+    fn curves(&mut self, ui: &mut egui::Ui, cx: &mut TabCx<'_>, height: f32) {
         let jobs = self.my_jobs(cx);
         if jobs.is_empty() {
             ui.weak("Train a model to see its curves here.");
             return;
         }
-        let mut loss = Vec::new();
-        let mut acc = Vec::new();
-        for (job, m) in &jobs {
-            for (series, pts) in job.metrics.iter() {
-                let Some((seed, what)) = series.split_once('/') else {
-                    continue;
-                };
-                let val = what.starts_with("val");
-                let c = if val {
-                    model_color(*m)
+        let runs: Vec<(String, ModelKind, &MetricStore)> = jobs
+            .iter()
+            .map(|(j, m)| {
+                let same = jobs.iter().filter(|(_, o)| o == m).count();
+                let label = if same > 1 {
+                    format!("{} #{}", m.label(), j.id)
                 } else {
-                    model_color(*m).gamma_multiply(0.45)
+                    m.label().to_string()
                 };
-                let name = format!("{} {} {}", m.label(), seed, what);
-                match what {
-                    "train_loss" | "val_loss" => loss.push(Curve::new(name, pts).color(c)),
-                    "train_acc" | "val_acc" => acc.push(Curve::new(name, pts).color(c)),
-                    _ => {}
-                }
-            }
-        }
-        metric_panel(
+                (label, *m, &j.metrics)
+            })
+            .collect();
+        let (loss, acc) = curve_figures(&runs);
+        let saver = cx.saver();
+        two_up(
             ui,
-            &cx.saver(),
-            Panel {
-                spec: PlotSpec::new("graph_loss", "epoch", "loss").log_y(true),
-                curves: loss,
+            |ui| {
+                figure_plot(ui, "graph_loss", &loss, height, &saver);
             },
-            Panel {
-                spec: PlotSpec::new("graph_accuracy", "epoch", "accuracy"),
-                curves: acc,
+            |ui| {
+                figure_plot(ui, "graph_accuracy", &acc, height, &saver);
             },
         );
     }
@@ -513,7 +525,7 @@ impl GraphsTab {
         );
     }
 
-    fn inspector(&mut self, ui: &mut egui::Ui, cx: &mut TabCx<'_>) {
+    fn inspector(&mut self, ui: &mut egui::Ui, cx: &mut TabCx<'_>, fit: Fit) {
         let jobs = self.my_jobs(cx);
         let Some(newest) = jobs.last().map(|(j, _)| j.id) else {
             return;
@@ -525,7 +537,7 @@ impl GraphsTab {
             .unwrap_or(newest);
         let mut pick = current;
         ui.horizontal(|ui| {
-            ui.strong("Inspect run:");
+            let title = ui.strong("Inspect run:");
             let label = jobs
                 .iter()
                 .find(|(j, _)| j.id == current)
@@ -537,7 +549,9 @@ impl GraphsTab {
                     for (j, _) in &jobs {
                         ui.selectable_value(&mut pick, j.id, format!("#{} {}", j.id, j.name));
                     }
-                });
+                })
+                .response
+                .labelled_by(title.id);
         });
         if pick != current {
             self.rt.inspect = Some(pick);
@@ -545,18 +559,106 @@ impl GraphsTab {
         let Some(job) = cx.jobs.get(current) else {
             return;
         };
-        ui.columns(2, |cols| {
-            embedding_plot(&mut cols[0], job.latest::<EmbeddingSnapshot>());
-            confusion_grid(&mut cols[1], job.latest::<ConfusionMatrix>());
-        });
+        two_up(
+            ui,
+            |ui| embedding_plot(ui, job.latest::<EmbeddingSnapshot>(), fit.pca_h),
+            |ui| confusion_grid(ui, job.latest::<ConfusionMatrix>(), fit.cell),
+        );
         if let Some(att) = job.latest::<AttentionSnapshot>() {
             ui.separator();
-            attention_view(ui, att, &mut self.node);
+            egui::CollapsingHeader::new("GAT attention, first layer")
+                .id_salt("graph_attention_header")
+                .default_open(true)
+                .show(ui, |ui| attention_view(ui, att, &mut self.node));
         }
     }
 }
 
-fn embedding_plot(ui: &mut egui::Ui, snap: Option<&EmbeddingSnapshot>) {
+/// Two views side by side, or one above the other when the area is too narrow for two.
+fn two_up(ui: &mut egui::Ui, left: impl FnOnce(&mut egui::Ui), right: impl FnOnce(&mut egui::Ui)) {
+    if ui.available_width() >= 560.0 {
+        ui.columns(2, |cols| {
+            left(&mut cols[0]);
+            right(&mut cols[1]);
+        });
+    } else {
+        left(ui);
+        right(ui);
+    }
+}
+
+/// Heights of the result views for a central area `visible` points high: curves, PCA and the
+/// confusion cells shrink (to a floor) so that the whole page fits on a 1366 x 768 screen.
+#[derive(Clone, Copy, Debug)]
+struct Fit {
+    curve_h: f32,
+    pca_h: f32,
+    cell: f32,
+}
+
+impl Fit {
+    fn for_height(visible: f32) -> Self {
+        // Toolbars, titles, the results table (header + a few rows) and separators.
+        let fixed = 230.0;
+        let free = (visible - fixed).max(0.0);
+        let curve_h = (free * 0.45).clamp(140.0, 300.0);
+        let lower = (free - curve_h).max(0.0);
+        Fit {
+            curve_h,
+            pca_h: lower.clamp(160.0, 320.0),
+            // 7 classes (Cora) + the index row.
+            cell: (lower / 7.6).clamp(20.0, 34.0),
+        }
+    }
+}
+
+/// Loss and accuracy figures of `runs` (legend label, model, metrics): per run and curve one seed
+/// group (thin seed lines behind a mean ± std band) and one legend entry; training curves dashed.
+fn curve_figures(runs: &[(String, ModelKind, &MetricStore)]) -> (Figure, Figure) {
+    let mut loss = Figure::new("Loss", "epoch", "loss");
+    loss.y.log = true;
+    let mut acc = Figure::new("Accuracy", "epoch", "accuracy");
+    for (label, model, metrics) in runs {
+        let c = model_color(*model);
+        let color = [c.r(), c.g(), c.b()];
+        for what in ["train_loss", "val_loss", "train_acc", "val_acc"] {
+            let seeds: Vec<(String, Vec<[f64; 2]>)> = metrics
+                .iter()
+                .filter_map(|(series, pts)| {
+                    let (seed, w) = series.split_once('/')?;
+                    (w == what).then(|| (seed.to_string(), pts.to_vec()))
+                })
+                .collect();
+            if seeds.is_empty() {
+                continue;
+            }
+            let name = format!("{label} {}", what.replace('_', " "));
+            let mut group: Vec<Series> = seed_group(&name, color, &seeds);
+            if seeds.len() == 1 {
+                // One seed: its line is the mean; no faint copy under it.
+                group.retain(|s| !s.hide_in_legend);
+            }
+            if what.starts_with("train") {
+                for s in group.iter_mut().filter(|s| !s.hide_in_legend) {
+                    s.stroke = Stroke::Dashed;
+                }
+            }
+            let fig = if what.ends_with("loss") {
+                &mut loss
+            } else {
+                &mut acc
+            };
+            fig.series.extend(group);
+        }
+    }
+    // Seed lines first, so every mean is drawn over all of them.
+    for fig in [&mut loss, &mut acc] {
+        fig.series.sort_by_key(|s| !s.hide_in_legend);
+    }
+    (loss, acc)
+}
+
+fn embedding_plot(ui: &mut egui::Ui, snap: Option<&EmbeddingSnapshot>, height: f32) {
     let Some(s) = snap else {
         ui.weak("The hidden representation (PCA) appears after the first epoch.");
         return;
@@ -569,7 +671,7 @@ fn embedding_plot(ui: &mut egui::Ui, snap: Option<&EmbeddingSnapshot>) {
         s.explained[1] * 100.0
     ));
     Plot::new("graph_pca")
-        .height(300.0)
+        .height(height)
         .legend(Legend::default())
         .data_aspect(1.0)
         .show(ui, |pui| {
@@ -590,7 +692,7 @@ fn embedding_plot(ui: &mut egui::Ui, snap: Option<&EmbeddingSnapshot>) {
         });
 }
 
-fn confusion_grid(ui: &mut egui::Ui, cm: Option<&ConfusionMatrix>) {
+fn confusion_grid(ui: &mut egui::Ui, cm: Option<&ConfusionMatrix>, cell: f32) {
     let Some(cm) = cm else {
         ui.weak("The test-set confusion matrix appears when a seed finishes.");
         return;
@@ -600,12 +702,12 @@ fn confusion_grid(ui: &mut egui::Ui, cm: Option<&ConfusionMatrix>) {
         cm.seed
     ));
     let c = cm.counts.len();
-    let cell = 34.0;
     let label_w = 150.0;
     let (resp, painter) = ui.allocate_painter(
         egui::vec2(label_w + cell * c as f32, cell * (c as f32 + 0.6)),
         egui::Sense::hover(),
     );
+    resp.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, "confusion matrix"));
     let origin = resp.rect.min;
     let font = egui::FontId::proportional(11.0);
     let text_col = ui.visuals().text_color();
@@ -749,7 +851,7 @@ mod tests {
     use super::*;
     use crate::core::jobs::Jobs;
     use crate::widgets::files::FileTasks;
-    use egui_kittest::kittest::Queryable;
+    use egui_kittest::kittest::{NodeT, Queryable};
     use std::path::PathBuf;
     use std::time::{Duration, Instant};
 
@@ -761,19 +863,21 @@ mod tests {
     }
 
     fn harness(world: World) -> egui_kittest::Harness<'static, World> {
-        egui_kittest::Harness::new_ui_state(
-            |ui, w: &mut World| {
-                w.jobs.poll();
-                let mut cx = TabCx {
-                    jobs: &mut w.jobs,
-                    files: &mut w.files,
-                    data_dir: &w.data_dir,
-                    waker: Arc::new(|| {}),
-                };
-                egui::ScrollArea::vertical().show(ui, |ui| w.tab.ui(ui, &mut cx));
-            },
-            world,
-        )
+        egui_kittest::Harness::builder()
+            .with_size([1280.0, 900.0])
+            .build_ui_state(
+                |ui, w: &mut World| {
+                    w.jobs.poll();
+                    let mut cx = TabCx {
+                        jobs: &mut w.jobs,
+                        files: &mut w.files,
+                        data_dir: &w.data_dir,
+                        waker: Arc::new(|| {}),
+                    };
+                    egui::ScrollArea::vertical().show(ui, |ui| w.tab.ui(ui, &mut cx));
+                },
+                world,
+            )
     }
 
     #[test]
@@ -848,6 +952,157 @@ mod tests {
         let rows = w.tab.rows(&cx);
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].model, "GCN");
+    }
+
+    /// A job that reports what a multi-seed run of `model` reports (curves per seed, an
+    /// embedding and a confusion matrix), without training: the layout tests need its output.
+    fn fake_run(tab: &mut GraphsTab, jobs: &mut Jobs, model: ModelKind, seeds: u64) -> JobId {
+        let id = jobs.spawn(KIND, model.label(), Arc::new(|| {}), move |sink, _| {
+            let names: Arc<Vec<String>> = Arc::new((0..7).map(|k| format!("class {k}")).collect());
+            for seed in 0..seeds {
+                for e in 1..=20 {
+                    let t = e as f64 + seed as f64 * 0.3;
+                    sink.metric(&format!("s{seed}/train_loss"), e as f64, 2.0 / t);
+                    sink.metric(&format!("s{seed}/val_loss"), e as f64, 2.2 / t);
+                    sink.metric(&format!("s{seed}/train_acc"), e as f64, 1.0 - 0.8 / t);
+                    sink.metric(&format!("s{seed}/val_acc"), e as f64, 0.9 - 0.7 / t);
+                }
+            }
+            sink.payload(Box::new(EmbeddingSnapshot {
+                seed: 0,
+                epoch: 20,
+                points: (0..70).map(|i| [i as f32, (i % 7) as f32]).collect(),
+                explained: [0.3, 0.2],
+                labels: Arc::new((0..70).map(|i| i % 7).collect()),
+                class_names: names.clone(),
+            }));
+            sink.payload(Box::new(ConfusionMatrix {
+                seed: 0,
+                class_names: names,
+                counts: (0..7)
+                    .map(|t| (0..7).map(|p| if t == p { 50 } else { 3 }).collect())
+                    .collect(),
+            }));
+            Ok(serde_json::json!({}))
+        });
+        tab.rt.started.push((
+            id,
+            model,
+            GraphConfig::preset(model, Preset::Paper),
+            "fake".into(),
+            Preset::Paper,
+        ));
+        id
+    }
+
+    fn world_with_runs(models: &[ModelKind], seeds: u64) -> (World, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut tab = GraphsTab::default();
+        let mut jobs = Jobs::default();
+        for &m in models {
+            fake_run(&mut tab, &mut jobs, m, seeds);
+        }
+        let t = Instant::now();
+        while jobs.any_running() {
+            assert!(t.elapsed() < Duration::from_secs(10));
+            jobs.poll();
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let world = World {
+            tab,
+            jobs,
+            files: FileTasks::fixed_dir(dir.path()),
+            data_dir: dir.path().to_path_buf(),
+        };
+        (world, dir)
+    }
+
+    fn legend_entries(h: &egui_kittest::Harness<'_, World>) -> Vec<String> {
+        h.query_all_by_role(egui::Role::CheckBox)
+            .filter_map(|n| n.accesskit_node().label())
+            .filter(|l| l.contains("loss") || l.contains("acc"))
+            .collect()
+    }
+
+    #[test]
+    fn seeds_are_grouped_one_legend_entry_per_model_and_curve() {
+        let (world, _dir) = world_with_runs(&[ModelKind::Gcn, ModelKind::Gat], 3);
+        let mut h = harness(world);
+        h.run_steps(3);
+        let mut entries = legend_entries(&h);
+        entries.sort();
+        // 2 models x (train, val) per plot, 2 plots: 8 entries, not 8 x 3 seeds.
+        assert_eq!(entries.len(), 8, "{entries:?}");
+        assert!(
+            entries.iter().all(|e| e.contains("mean ± std, n = 3")),
+            "{entries:?}"
+        );
+        assert!(
+            entries.iter().any(|e| e.starts_with("GAT val loss")),
+            "{entries:?}"
+        );
+        // The seeds are still drawn, as thin lines kept out of the legend.
+        let w = h.state();
+        let runs: Vec<(String, ModelKind, &MetricStore)> = w
+            .tab
+            .rt
+            .started
+            .iter()
+            .map(|(id, m, ..)| (m.label().to_string(), *m, &w.jobs.get(*id).unwrap().metrics))
+            .collect();
+        let (loss, _) = curve_figures(&runs);
+        assert_eq!(
+            loss.series.iter().filter(|s| s.hide_in_legend).count(),
+            2 * 2 * 3
+        );
+    }
+
+    #[test]
+    fn at_1366_x_768_curves_pca_and_confusion_are_in_view() {
+        let (world, _dir) = world_with_runs(&[ModelKind::Gcn], 10);
+        // The central area of a 1366 x 768 screen: minus the window title, the tab bar and the
+        // status bar.
+        let (w, hgt) = (1366.0, 650.0);
+        let mut h = egui_kittest::Harness::builder()
+            .with_size([w, hgt])
+            .build_ui_state(
+                |ui, w: &mut World| {
+                    w.jobs.poll();
+                    let mut cx = TabCx {
+                        jobs: &mut w.jobs,
+                        files: &mut w.files,
+                        data_dir: &w.data_dir,
+                        waker: Arc::new(|| {}),
+                    };
+                    egui::ScrollArea::vertical()
+                        .auto_shrink(false)
+                        .show(ui, |ui| w.tab.ui(ui, &mut cx));
+                },
+                world,
+            );
+        h.run_steps(3);
+        let cm = h.get_by_label("confusion matrix").rect();
+        assert!(
+            cm.bottom() <= hgt && cm.right() <= w,
+            "confusion matrix at {cm:?}"
+        );
+        let toolbars: Vec<_> = h
+            .query_all_by_label("Export PNG")
+            .map(|n| n.rect())
+            .collect();
+        assert_eq!(toolbars.len(), 2, "both curve plots drawn");
+        for r in toolbars {
+            assert!(
+                r.bottom() <= hgt && r.right() <= w,
+                "a plot toolbar at {r:?}"
+            );
+        }
+        let pca = h.get_by_label_contains("Hidden layer, PCA").rect();
+        assert!(
+            pca.bottom() + 160.0 <= hgt,
+            "the PCA plot below its title fits: {pca:?}"
+        );
+        assert_eq!(legend_entries(&h).len(), 4, "{:?}", legend_entries(&h));
     }
 
     #[test]

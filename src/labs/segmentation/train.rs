@@ -245,6 +245,8 @@ pub fn train(cfg: &SegConfig, sink: &mut dyn Sink, stop: &StopFlag) -> anyhow::R
             loss_sum += lv;
             n += 1;
             step += 1;
+            // Per step, so the GUI's loss curve moves while an epoch runs (epochs take ~20 s).
+            sink.metric("train_loss_step", step as f64, lv);
             sink.progress(step as u64, total);
         }
         let train_loss = loss_sum / n as f64;
@@ -591,6 +593,12 @@ mod tests {
             "seeds differ: {per:?}"
         );
         assert_eq!(sink.series("s2/val_miou").len(), 1);
+        // One loss point per optimiser step, numbered from 1.
+        let steps = sink.series("s1/train_loss_step");
+        assert_eq!(
+            steps.iter().map(|p| p.0).collect::<Vec<_>>(),
+            vec![1.0, 2.0]
+        );
         let c = compare_skips(s, s);
         assert_eq!((c.diff, c.exceeds_noise), (0.0, Some(false)));
     }

@@ -10,19 +10,20 @@ use eframe::egui;
 use serde::{Deserialize, Serialize};
 
 use crate::core::Summary;
-use crate::core::jobs::{JobHandle, JobId, JobOutput};
-use crate::data::seg::image_io::{GrayF32, read_gray};
+use crate::core::figures::{Figure, Series, seed_group};
+use crate::core::jobs::{Job, JobHandle, JobId, JobOutput};
+use crate::core::metrics::MetricStore;
+use crate::core::stats::{self, Comparison, NOISE_RULE};
+use crate::data::seg::image_io::{GrayF32, read_gray_noted};
 use crate::data::seg::{DatasetSpec, isbi_dir, shapes::ShapesConfig};
 use crate::labs::datasets::ui::offer::DownloadOffer;
 use crate::labs::segmentation::config::SegParams;
 use crate::labs::segmentation::render::{FN_COLOR, FP_COLOR, overlay};
-use crate::labs::segmentation::{
-    SegConfig, SegModel, TrainedSeg, UNetConfig, checkpoint, infer, run,
-};
+use crate::labs::segmentation::train::{compare_skips, run_seeds};
+use crate::labs::segmentation::{SegConfig, SegModel, TrainedSeg, UNetConfig, checkpoint, infer};
 use crate::labs::{Lab, load_ron, save_ron};
 use crate::widgets::job_row;
-use crate::widgets::metric_panel::{Panel, metric_panel};
-use crate::widgets::plot::{Curve, PictureTexture, PlotSpec};
+use crate::widgets::plot::{PictureTexture, figure_plot};
 use crate::widgets::{PALETTE, TabCx, labeled};
 
 const KIND: &str = "seg";
@@ -57,6 +58,8 @@ struct Settings {
     /// The lab's one config, shared with `gradlab seg`; unset numbers take the dataset's default.
     params: SegParams,
     opacity: f32,
+    /// The own-image viewer's magnification (1 = native pixels).
+    zoom: f32,
     model: ModelChoice,
 }
 
@@ -68,25 +71,52 @@ impl Default for Settings {
             shapes: ShapesConfig::default(),
             params: SegParams::default(),
             opacity: 0.5,
+            zoom: 1.0,
             model: ModelChoice::SkipsOn,
         }
     }
 }
 
-/// An own image segmented by a model.
+/// An own image segmented by one or two models (the chosen one first).
 struct Inferred {
     path: PathBuf,
     image: GrayF32,
-    probs: Vec<f32>,
+    /// How the file stored its pixels ("8-bit RGB").
+    format: String,
+    /// What the loader did to make it gray, when it was not gray.
+    note: Option<String>,
+    /// (model label, class-1 probability per pixel).
+    preds: Vec<(String, Vec<f32>)>,
 }
 
 impl JobOutput for Arc<Inferred> {
     fn summary(&self) -> Summary {
         let frac =
-            self.probs.iter().filter(|&&p| p > 0.5).count() as f64 / self.probs.len().max(1) as f64;
-        serde_json::json!({"image": self.path.display().to_string(), "class1_fraction": frac})
+            |p: &[f32]| p.iter().filter(|&&v| v > 0.5).count() as f64 / p.len().max(1) as f64;
+        let fractions: serde_json::Map<String, serde_json::Value> = self
+            .preds
+            .iter()
+            .map(|(label, p)| (label.clone(), frac(p).into()))
+            .collect();
+        serde_json::json!({
+            "image": self.path.display().to_string(),
+            "class1_fraction": self.preds.first().map(|(_, p)| frac(p)),
+            "class1_fraction_per_model": fractions,
+        })
     }
 }
+
+/// What the last "Train both" asked for (for the time estimate and the seeds table).
+#[derive(Clone, Copy)]
+struct Asked {
+    epochs: usize,
+    steps: usize,
+    seeds: u64,
+}
+
+/// Wall seconds of one optimiser step of the skips on / off pair running side by side, assumed
+/// until this machine has measured one: ~90 s per shapes run (6 x 12 steps) on 2 cores, release.
+const ASSUMED_PAIR_STEP_S: f64 = 2.0 * 90.0 / 72.0;
 
 /// What a model save / load job returns.
 enum ModelIo {
@@ -111,9 +141,12 @@ struct Runtime {
     io: Option<JobHandle<ModelIo>>,
     loaded: Option<(String, Arc<SegModel>)>,
     result: Option<Arc<Inferred>>,
+    /// A new result arrived: bring the viewer into view once.
+    scroll_to_viewer: bool,
+    asked: Option<Asked>,
     overlay_version: u64,
     overlay_for: Option<(usize, f32)>,
-    overlay_img: Option<image::RgbaImage>,
+    overlay_imgs: Vec<image::RgbaImage>,
     textures: HashMap<String, PictureTexture>,
     message: Option<String>,
 }
@@ -155,18 +188,26 @@ impl Lab for SegmentationTab {
 }
 
 impl SegmentationTab {
-    /// "Train both": skips on and off as two jobs on the same data and seed.
+    /// "Train both": skips on and off as two jobs on the same data, each over the same K seeds
+    /// (seed, seed + 1, ..., as `gradlab seg --seeds K`).
     pub fn train_both(&mut self, cx: &mut TabCx<'_>) {
         match self.dataset(cx.data_dir) {
             Ok(ds) => {
                 cx.jobs.clear_finished(KIND);
+                let k = self.settings.params.seeds.max(1);
                 for skips in [true, false] {
                     let cfg = self.config(ds.clone(), skips);
+                    let seeds: Vec<u64> = (cfg.seed..cfg.seed + k).collect();
+                    self.rt.asked = Some(Asked {
+                        epochs: cfg.epochs,
+                        steps: cfg.steps_per_epoch,
+                        seeds: k,
+                    });
                     let name = if skips { "skips on" } else { "skips off" };
                     let id = cx
                         .jobs
                         .spawn(KIND, name, cx.waker.clone(), move |sink, stop| {
-                            run(&cfg, sink, stop)
+                            Ok(run_seeds(&cfg, &seeds, sink, stop)?.summary)
                         });
                     if skips {
                         self.rt.on = Some(id)
@@ -226,22 +267,33 @@ impl SegmentationTab {
             self.settings.source = Source::Folder;
         }
         if let Some(path) = cx.files.take_picked(PICK_IMAGE) {
-            match self.current_model(cx) {
-                Some(model) => {
-                    let h = cx.jobs.spawn_typed(
-                        KIND_IO,
-                        "segment image",
-                        cx.waker.clone(),
-                        move |_sink, _stop| {
-                            let image = read_gray(&path)?;
+            let models = self.models_to_apply(cx);
+            if models.is_empty() {
+                self.rt.message = Some("train or load a model first".into());
+            } else {
+                let h = cx.jobs.spawn_typed(
+                    KIND_IO,
+                    "segment image",
+                    cx.waker.clone(),
+                    move |_sink, _stop| {
+                        let (image, format) = read_gray_noted(&path)?;
+                        let mut preds = Vec::new();
+                        for (label, model) in models {
                             let m = &model.meta;
-                            let probs = infer::predict(&model.net, &image, m.mean, m.std)?;
-                            Ok(Arc::new(Inferred { path, image, probs }))
-                        },
-                    );
-                    self.rt.infer = Some(h);
-                }
-                None => self.rt.message = Some("train or load a model first".into()),
+                            let probs = infer::predict(&model.net, &image, m.mean, m.std)
+                                .map_err(|e| anyhow::anyhow!("{}: {e:#}", path.display()))?;
+                            preds.push((label, probs));
+                        }
+                        Ok(Arc::new(Inferred {
+                            path,
+                            image,
+                            format: format.describe(),
+                            note: format.gray_note(),
+                            preds,
+                        }))
+                    },
+                );
+                self.rt.infer = Some(h);
             }
         }
         if let Some(dir) = cx.files.take_picked(PICK_SAVE)
@@ -282,6 +334,7 @@ impl SegmentationTab {
                 Ok(res) => {
                     self.rt.result = Some(res);
                     self.rt.overlay_for = None;
+                    self.rt.scroll_to_viewer = true;
                 }
                 Err(e) => self.rt.message = Some(format!("segmentation failed: {e}")),
             }
@@ -318,6 +371,23 @@ impl SegmentationTab {
         }
     }
 
+    /// The chosen model first, then, when it is one of the pair just trained, the other one:
+    /// an own image is shown with and without skips side by side.
+    fn models_to_apply(&self, cx: &TabCx<'_>) -> Vec<(String, Arc<SegModel>)> {
+        let on = || Self::job_model(cx, self.rt.on).map(|m| ("with skips".to_string(), m));
+        let off = || Self::job_model(cx, self.rt.off).map(|m| ("without skips".to_string(), m));
+        match self.settings.model {
+            ModelChoice::SkipsOn => on().into_iter().chain(off()).collect(),
+            ModelChoice::SkipsOff => off().into_iter().chain(on()).collect(),
+            ModelChoice::Loaded => self
+                .rt
+                .loaded
+                .iter()
+                .map(|(name, m)| (format!("loaded: {name}"), m.clone()))
+                .collect(),
+        }
+    }
+
     fn current_summary(&self, cx: &TabCx<'_>) -> Option<serde_json::Value> {
         let id = match self.settings.model {
             ModelChoice::SkipsOn => self.rt.on,
@@ -330,7 +400,8 @@ impl SegmentationTab {
     fn controls(&mut self, ui: &mut egui::Ui, cx: &mut TabCx<'_>) {
         self.data_controls(ui, cx);
         ui.separator();
-        self.training_controls(ui, cx.data_dir);
+        let measured = self.measured_pair_step_s(cx);
+        self.training_controls(ui, cx.data_dir, measured);
         ui.separator();
         self.train_buttons(ui, cx);
         ui.separator();
@@ -381,7 +452,12 @@ impl SegmentationTab {
     }
 
     /// The numbers of the shared config; each shows the dataset's default until it is edited.
-    fn training_controls(&mut self, ui: &mut egui::Ui, data_dir: &Path) {
+    fn training_controls(
+        &mut self,
+        ui: &mut egui::Ui,
+        data_dir: &Path,
+        measured_pair_step_s: Option<f64>,
+    ) {
         let resolved = match self.dataset(data_dir) {
             Ok(ds) => self.config(ds, true),
             Err(_) => self.config(
@@ -437,6 +513,9 @@ impl SegmentationTab {
                     d.range(0.0..=5.0).speed(0.05)
                 });
                 override_drag(ui, "seed", &mut p.seed, r.seed, |d| d);
+                labeled(ui, "seeds", egui::DragValue::new(&mut p.seeds).range(1..=20))
+                    .on_hover_text("Runs per model (seed, seed + 1, ...). One seed cannot tell skips on from off: the gap is often within what another seed changes.");
+                ui.end_row();
             });
         let on = resolved.unet;
         let off = UNetConfig { skips: false, ..on };
@@ -446,6 +525,20 @@ impl SegmentationTab {
             off.param_count()
         ));
         ui.small("Without skips each decoder block sees only the upsampled path, so its first convolution has half the input channels.");
+        let k = self.settings.params.seeds.max(1);
+        let steps = (resolved.epochs * resolved.steps_per_epoch) as f64;
+        let (per_step, basis) = match measured_pair_step_s {
+            Some(s) => (s, "measured by the last Train both here"),
+            None => (
+                ASSUMED_PAIR_STEP_S,
+                "assumed: ~90 s per run of the shapes defaults on 2 cores, release build",
+            ),
+        };
+        ui.label(format!(
+            "Train both = 2 x {k} runs (skips on and off side by side, {k} seed{} each): about {} ({basis}).",
+            if k == 1 { "" } else { "s" },
+            duration_text(per_step * steps * k as f64),
+        ));
     }
 
     fn train_buttons(&mut self, ui: &mut egui::Ui, cx: &mut TabCx<'_>) {
@@ -548,50 +641,64 @@ impl SegmentationTab {
             .clone()
     }
 
+    /// Wall seconds per optimiser step of the last finished Train both pair, when there is one.
+    fn measured_pair_step_s(&self, cx: &TabCx<'_>) -> Option<f64> {
+        let asked = self.rt.asked?;
+        let jobs: Vec<&Job> = [self.rt.on, self.rt.off]
+            .iter()
+            .filter_map(|id| cx.jobs.get((*id)?))
+            .collect();
+        if jobs.len() < 2 || jobs.iter().any(|j| j.summary().is_none()) {
+            return None;
+        }
+        let seeds = jobs
+            .iter()
+            .map(|j| j.summary().and_then(|s| s["seeds"].as_u64()).unwrap_or(0))
+            .min()?;
+        let wall = jobs
+            .iter()
+            .map(|j| j.elapsed().as_secs_f64())
+            .fold(0.0, f64::max);
+        let steps = (seeds as usize * asked.epochs * asked.steps) as f64;
+        (steps > 0.0).then(|| wall / steps)
+    }
+
     fn results(&mut self, ui: &mut egui::Ui, cx: &mut TabCx<'_>) {
+        // An own image goes first: it is what the user just asked for.
+        self.own_image(ui, cx);
         let jobs: Vec<(&str, Option<JobId>, egui::Color32)> = vec![
             ("skips on", self.rt.on, PALETTE[0]),
             ("skips off", self.rt.off, PALETTE[1]),
         ];
-        let mut loss = Vec::new();
-        let mut miou = Vec::new();
+        let mut loss = Figure::new("Training loss per step", "optimiser step", "train loss");
+        loss.y.log = true;
+        let mut miou = Figure::new("Validation mIoU", "epoch", "validation mIoU");
         for (name, id, col) in &jobs {
             if let Some(job) = id.and_then(|id| cx.jobs.get(id)) {
-                if let Some(p) = job.metrics.get("train_loss") {
-                    loss.push((name.to_string(), p.to_vec(), *col));
-                }
-                if let Some(p) = job.metrics.get("val_miou") {
-                    miou.push((name.to_string(), p.to_vec(), *col));
-                }
+                let color = [col.r(), col.g(), col.b()];
+                loss.series
+                    .extend(seed_series(&job.metrics, "train_loss_step", name, color));
+                miou.series
+                    .extend(seed_series(&job.metrics, "val_miou", name, color));
             }
         }
-        metric_panel(
-            ui,
-            &cx.saver(),
-            Panel {
-                spec: PlotSpec::new("seg_train_loss", "epoch", "train loss")
-                    .height(200.0)
-                    .log_y(true),
-                curves: loss
-                    .iter()
-                    .map(|(n, p, col)| Curve::new(n.clone(), p).color(*col))
-                    .collect(),
-            },
-            Panel {
-                spec: PlotSpec::new("seg_val_miou", "epoch", "validation mIoU").height(200.0),
-                curves: miou
-                    .iter()
-                    .map(|(n, p, col)| Curve::new(n.clone(), p).color(*col))
-                    .collect(),
-            },
-        );
+        for fig in [&mut loss, &mut miou] {
+            // Seed lines under every mean.
+            fig.series.sort_by_key(|s| !s.hide_in_legend);
+        }
+        let saver = cx.saver();
+        ui.columns(2, |cols| {
+            figure_plot(&mut cols[0], "seg_train_loss", &loss, 200.0, &saver);
+            figure_plot(&mut cols[1], "seg_val_miou", &miou, 200.0, &saver);
+        });
+        self.seeds_table(ui, cx);
         // Headline numbers of each run.
         for (name, id, _) in &jobs {
             if let Some(job) = id.and_then(|id| cx.jobs.get(id))
                 && let Some(e) = job.latest::<crate::labs::segmentation::SegEpoch>()
             {
                 ui.label(format!(
-                        "{name}: epoch {}, mIoU {:.3} (class 1 {:.3}, class 0 {:.3}), pixel accuracy {:.3}",
+                        "{name}, latest seed: epoch {}, mIoU {:.3} (class 1 {:.3}, class 0 {:.3}), pixel accuracy {:.3}",
                         e.epoch, e.val_miou, e.val_iou[1], e.val_iou[0], e.pixel_acc
                     ));
             }
@@ -620,8 +727,69 @@ impl SegmentationTab {
         });
         ui.separator();
         self.gallery(ui, cx);
-        ui.separator();
-        self.own_image(ui, cx);
+        if self.rt.result.is_none() {
+            ui.separator();
+            ui.label("\"Open image...\" segments an image of your own (PNG, JPEG, BMP, TIFF, any size) with the chosen model, and with and without skips side by side when both are trained.");
+        }
+    }
+
+    /// Validation mIoU over seeds, skips on and off side by side, with the difference and whether
+    /// it exceeds the seed noise. Fills in as seeds finish.
+    fn seeds_table(&self, ui: &mut egui::Ui, cx: &TabCx<'_>) {
+        let (Some(on), Some(off)) = (
+            self.rt.on.and_then(|id| cx.jobs.get(id)),
+            self.rt.off.and_then(|id| cx.jobs.get(id)),
+        ) else {
+            return;
+        };
+        let epochs = self.rt.asked.map_or(usize::MAX, |a| a.epochs);
+        let c = match (on.summary(), off.summary()) {
+            (Some(a), Some(b)) => compare_skips(a, b),
+            _ => stats::compare(&finished_seeds(on, epochs), &finished_seeds(off, epochs)),
+        };
+        let per = |j: &Job| match j.summary() {
+            Some(s) => s["val_miou_per_seed"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|v| v.as_f64()).collect())
+                .unwrap_or_default(),
+            None => finished_seeds(j, epochs),
+        };
+        let asked = self.rt.asked.map_or(0, |a| a.seeds);
+        ui.horizontal(|ui| {
+            ui.strong("Validation mIoU over seeds");
+            ui.weak(format!("mean ± sample std (n of {asked} seeds finished)"));
+        });
+        egui::Grid::new("seg_seed_table")
+            .striped(true)
+            .num_columns(5)
+            .show(ui, |ui| {
+                for h in [
+                    "",
+                    "skips on",
+                    "skips off",
+                    "on − off",
+                    "beyond seed noise?",
+                ] {
+                    ui.strong(h);
+                }
+                ui.end_row();
+                ui.label("val mIoU");
+                ui.label(mean_std_text(c.mean_a, c.std_a, c.n_a));
+                ui.label(mean_std_text(c.mean_b, c.std_b, c.n_b));
+                ui.label(if c.n_a > 0 && c.n_b > 0 {
+                    format!("{:+.4}", c.diff)
+                } else {
+                    "…".into()
+                });
+                ui.label(verdict_text(&c)).on_hover_text(NOISE_RULE);
+                ui.end_row();
+                ui.label("per seed");
+                for j in [on, off] {
+                    let v: Vec<String> = per(j).iter().map(|x| format!("{x:.4}")).collect();
+                    ui.label(v.join(", "));
+                }
+                ui.end_row();
+            });
     }
 
     fn gallery(&mut self, ui: &mut egui::Ui, cx: &TabCx<'_>) {
@@ -680,45 +848,174 @@ impl SegmentationTab {
             });
     }
 
+    /// The viewer of an own image: every model's mask over the image side by side, at native
+    /// resolution times the zoom, panned together (drag or scroll; Ctrl + wheel zooms).
     fn own_image(&mut self, ui: &mut egui::Ui, cx: &TabCx<'_>) {
         let Some(res) = self.rt.result.clone() else {
-            ui.label("\"Open image...\" segments an image of your own (PNG, JPEG, BMP, TIFF, any size) with the chosen model.");
             return;
         };
-        ui.horizontal(|ui| {
-            ui.strong(res.path.display().to_string());
-            ui.add(egui::Slider::new(&mut self.settings.opacity, 0.0..=1.0).text("mask opacity"));
-            if ui.button("Export mask").clicked() {
-                let r = res.clone();
-                let name = format!(
-                    "{}-mask.png",
-                    r.path
-                        .file_stem()
-                        .and_then(|s| s.to_str())
-                        .unwrap_or("image")
+        let (w, h) = (res.image.width as f32, res.image.height as f32);
+        let n = res.preds.len().max(1) as f32;
+        let visible = ui.clip_rect().height();
+        let mut close = false;
+        let frame = egui::Frame::group(ui.style()).show(ui, |ui| {
+            ui.horizontal_wrapped(|ui| {
+                ui.strong(format!("Your image: {}", res.path.display()));
+                ui.label(format!(
+                    "{} x {} px, {}",
+                    res.image.width, res.image.height, res.format
+                ));
+                if ui.small_button("Close").clicked() {
+                    close = true;
+                }
+            });
+            if let Some(note) = &res.note {
+                ui.colored_label(ui.visuals().warn_fg_color, note);
+            }
+            let fit = ((ui.available_width() - 12.0 * n) / n / w)
+                .min((visible * 0.6 - 40.0) / h)
+                .clamp(0.05, 8.0);
+            ui.horizontal_wrapped(|ui| {
+                ui.add(
+                    egui::Slider::new(&mut self.settings.opacity, 0.0..=1.0).text("mask opacity"),
                 );
-                cx.saver().save(&name, ("PNG", &["png"]), move || {
-                    infer::mask_png(&r.probs, r.image.width, r.image.height)
+                ui.add(
+                    egui::Slider::new(&mut self.settings.zoom, 0.05..=8.0)
+                        .logarithmic(true)
+                        .text("zoom"),
+                );
+                if ui.button("1:1").on_hover_text("native pixels").clicked() {
+                    self.settings.zoom = 1.0;
+                }
+                if ui.button("Fit").clicked() {
+                    self.settings.zoom = fit;
+                }
+                if ui
+                    .button("Export mask")
+                    .on_hover_text("The first model's mask, 0/255, at the image's size")
+                    .clicked()
+                {
+                    let r = res.clone();
+                    let name = format!(
+                        "{}-mask.png",
+                        r.path
+                            .file_stem()
+                            .and_then(|s| s.to_str())
+                            .unwrap_or("image")
+                    );
+                    cx.saver().save(&name, ("PNG", &["png"]), move || {
+                        let probs = &r.preds.first().expect("at least one model").1;
+                        infer::mask_png(probs, r.image.width, r.image.height)
+                    });
+                }
+            });
+            let key = (Arc::as_ptr(&res) as usize, self.settings.opacity);
+            if self.rt.overlay_for != Some(key) {
+                self.rt.overlay_imgs = res
+                    .preds
+                    .iter()
+                    .map(|(_, p)| overlay(&res.image, p, FP_COLOR, self.settings.opacity))
+                    .collect();
+                self.rt.overlay_for = Some(key);
+                self.rt.overlay_version += 1;
+            }
+            let zoom = self.settings.zoom;
+            let imgs = self.rt.overlay_imgs.clone();
+            let view = egui::ScrollArea::both()
+                .id_salt("seg_viewer")
+                .max_height((visible * 0.6).max(200.0))
+                .auto_shrink([false, true])
+                .show(ui, |ui| {
+                    ui.horizontal_top(|ui| {
+                        for (k, ((label, _), img)) in res.preds.iter().zip(&imgs).enumerate() {
+                            let tex = self.texture(
+                                ui,
+                                format!("seg-overlay-{k}"),
+                                img,
+                                self.rt.overlay_version,
+                            );
+                            ui.vertical(|ui| {
+                                ui.label(label.as_str());
+                                ui.add(
+                                    egui::Image::from_texture(&tex)
+                                        .fit_to_exact_size(egui::vec2(w * zoom, h * zoom)),
+                                );
+                            });
+                        }
+                    });
                 });
+            if ui.rect_contains_pointer(view.inner_rect) {
+                let z = ui.input(|i| i.zoom_delta());
+                if z != 1.0 {
+                    self.settings.zoom = (self.settings.zoom * z).clamp(0.05, 8.0);
+                }
             }
         });
-        let key = (Arc::as_ptr(&res) as usize, self.settings.opacity);
-        if self.rt.overlay_for != Some(key) {
-            self.rt.overlay_img = Some(overlay(
-                &res.image,
-                &res.probs,
-                FP_COLOR,
-                self.settings.opacity,
-            ));
-            self.rt.overlay_for = Some(key);
-            self.rt.overlay_version += 1;
+        if std::mem::take(&mut self.rt.scroll_to_viewer) {
+            frame.response.scroll_to_me(Some(egui::Align::TOP));
         }
-        if let Some(img) = self.rt.overlay_img.clone() {
-            let tex = self.texture(ui, "seg-overlay".into(), &img, self.rt.overlay_version);
-            let w = ui.available_width().min(img.width() as f32);
-            let h = w * img.height() as f32 / img.width() as f32;
-            ui.add(egui::Image::from_texture(&tex).fit_to_exact_size(egui::vec2(w, h)));
+        if close {
+            self.rt.result = None;
+            self.rt.overlay_imgs.clear();
+            self.rt.overlay_for = None;
         }
+        ui.separator();
+    }
+}
+
+/// The seeds of `metric` in a multi-seed run's store ("s3/val_miou") as one seed group: thin
+/// seed lines, and one legend entry for their mean ± std.
+fn seed_series(metrics: &MetricStore, metric: &str, name: &str, color: [u8; 3]) -> Vec<Series> {
+    let seeds: Vec<(String, Vec<[f64; 2]>)> = metrics
+        .iter()
+        .filter_map(|(series, pts)| {
+            let (seed, what) = series.split_once('/')?;
+            (what == metric).then(|| (seed.to_string(), pts.to_vec()))
+        })
+        .collect();
+    if seeds.is_empty() {
+        return Vec::new();
+    }
+    let mut group = seed_group(name, color, &seeds);
+    if seeds.len() == 1 {
+        group.retain(|s| !s.hide_in_legend);
+    }
+    group
+}
+
+/// The validation mIoU of every seed of `job` that ran all `epochs` epochs.
+fn finished_seeds(job: &Job, epochs: usize) -> Vec<f64> {
+    job.metrics
+        .iter()
+        .filter(|(series, pts)| series.ends_with("/val_miou") && pts.len() >= epochs)
+        .filter_map(|(_, pts)| pts.last().map(|p| p[1]))
+        .collect()
+}
+
+fn mean_std_text(mean: f64, std: f64, n: usize) -> String {
+    match n {
+        0 => "…".into(),
+        1 => format!("{mean:.4} (1)"),
+        _ => format!("{mean:.4} ± {std:.4} ({n})"),
+    }
+}
+
+fn verdict_text(c: &Comparison) -> String {
+    match c.exceeds_noise {
+        Some(true) => format!("yes: |{:.4}| > {:.4} (Welch, 5%)", c.diff, c.threshold),
+        Some(false) => format!(
+            "no: |{:.4}| ≤ {:.4}, within the seed noise",
+            c.diff, c.threshold
+        ),
+        None => "needs ≥ 2 seeds on each side".into(),
+    }
+}
+
+fn duration_text(secs: f64) -> String {
+    if secs < 90.0 {
+        format!("{secs:.0} s")
+    } else {
+        format!("{:.0} min", secs / 60.0)
     }
 }
 
@@ -777,7 +1074,7 @@ fn shapes_grid(ui: &mut egui::Ui, shapes: &mut ShapesConfig) {
 
 #[cfg(test)]
 mod flow_tests {
-    use egui_kittest::kittest::Queryable;
+    use egui_kittest::kittest::{NodeT, Queryable};
 
     use super::*;
     use crate::labs::test_world::{World, run_until};
@@ -792,8 +1089,11 @@ mod flow_tests {
     #[test]
     fn train_both_then_segment_own_image_export_mask_save_and_load() {
         let dir = tempfile::tempdir().unwrap();
-        let own =
-            image::GrayImage::from_fn(45, 37, |x, y| image::Luma([((x * 5 + y * 3) % 256) as u8]));
+        // A colour image, as microscopes and histology give them: the loader makes it gray and
+        // the viewer says so.
+        let own = image::RgbImage::from_fn(45, 37, |x, y| {
+            image::Rgb([((x * 5 + y * 3) % 256) as u8, (x * 2) as u8, (y * 4) as u8])
+        });
         // The pick of "Open image..." returns dir/seg-image; the file is recognised by content.
         own.save_with_format(dir.path().join(PICK_IMAGE), image::ImageFormat::Png)
             .unwrap();
@@ -804,6 +1104,7 @@ mod flow_tests {
         let p = &mut s.params;
         (p.depth, p.base, p.epochs, p.steps, p.crop, p.batch) =
             (Some(2), Some(4), Some(1), Some(2), Some(32), Some(2));
+        assert_eq!(p.seeds, 3, "three seeds by default");
         let mut h = World::new(
             tab,
             dir.path().join("datasets"),
@@ -827,7 +1128,40 @@ mod flow_tests {
                 job.name,
                 job.state
             );
+            assert_eq!(job.summary().unwrap()["seeds"], 3, "{}", job.name);
         }
+        // The seeds table: mean ± std (n) for on and off, the difference and the noise verdict.
+        let cells: Vec<String> = h
+            .query_all_by_label_contains(" ± ")
+            // A plain label keeps its text as its value.
+            .filter_map(|n| n.accesskit_node().value())
+            .filter(|l| l.ends_with("(3)"))
+            .collect();
+        assert_eq!(cells.len(), 2, "on and off as mean ± std (3): {cells:?}");
+        h.get_by_label("beyond seed noise?");
+        assert!(
+            h.query_by_label_contains("within the seed noise").is_some()
+                || h.query_by_label_contains("yes: |").is_some(),
+            "a verdict on the difference"
+        );
+        // The loss reaches the plot per step: 3 seeds x 2 steps, not one point per epoch.
+        let on = h.state().lab.rt.on.unwrap();
+        let steps = h
+            .state()
+            .jobs
+            .get(on)
+            .unwrap()
+            .metrics
+            .get("s1/train_loss_step")
+            .map(<[_]>::len);
+        assert_eq!(steps, Some(2));
+        // One legend entry per model in each plot; the seeds are thin lines out of the legend.
+        let legend: Vec<String> = h
+            .query_all_by_role(egui::Role::CheckBox)
+            .filter_map(|n| n.accesskit_node().label())
+            .filter(|l| l.contains("n = 3"))
+            .collect();
+        assert_eq!(legend.len(), 4, "{legend:?}");
 
         h.get_by_label("Open image...").click();
         run_until(&mut h, "the segmentation of the own image", |a| {
@@ -846,6 +1180,18 @@ mod flow_tests {
             "inference ended as {:?}",
             seg.state
         );
+        // The viewer shows both models side by side, in view, with the loader's note.
+        h.run_steps(3);
+        h.get_by_label_contains("converted to gray");
+        for label in ["with skips", "without skips"] {
+            let r = h.get_by_label(label).rect();
+            assert!(
+                r.top() >= 0.0 && r.bottom() <= 900.0,
+                "{label} out of view: {r:?}"
+            );
+        }
+        h.get_by_role_and_label(egui::Role::Slider, "zoom");
+        h.get_by_role_and_label(egui::Role::Slider, "mask opacity");
 
         h.get_by_label("Export mask").click();
         run_until(&mut h, "the mask export", |a| {
