@@ -221,6 +221,10 @@ impl GraphsTab {
 
     fn data_row(&mut self, ui: &mut egui::Ui, cx: &mut TabCx<'_>) {
         let cora_present = cx.data_dir.join("cora").join("cora.content").is_file();
+        // On its own row: inside the wrapped row it widened the side panel past its size.
+        if DownloadOffer::new("cora", "Cora").present(cora_present).show(ui, cx) {
+            self.dataset = DatasetChoice::Cora;
+        }
         ui.horizontal_wrapped(|ui| {
             ui.label("Dataset:");
             let before = (self.dataset, self.params.homophily);
@@ -228,9 +232,6 @@ impl GraphsTab {
             ui.selectable_value(&mut self.dataset, DatasetChoice::Auto, auto);
             ui.selectable_value(&mut self.dataset, DatasetChoice::Cora, "Cora");
             ui.selectable_value(&mut self.dataset, DatasetChoice::Synthetic, "Synthetic");
-            if DownloadOffer::new("cora", "Cora").present(cora_present).show(ui, cx) {
-                self.dataset = DatasetChoice::Cora;
-            }
             if !self.wanted_key(cx).cora {
                 ui.add(egui::Slider::new(&mut self.params.homophily, 0.0..=1.0).text("homophily"))
                     .on_hover_text("Fraction of edges that join two nodes of the same class. Low homophily: neighbours mislead.");
@@ -703,6 +704,8 @@ fn confusion_grid(ui: &mut egui::Ui, cm: Option<&ConfusionMatrix>, cell: f32) {
     ));
     let c = cm.counts.len();
     let label_w = 150.0;
+    // Narrow columns shrink the cells rather than spill past the window's edge.
+    let cell = cell.min(((ui.available_width() - label_w) / c.max(1) as f32).max(12.0));
     let (resp, painter) = ui.allocate_painter(
         egui::vec2(label_w + cell * c as f32, cell * (c as f32 + 0.6)),
         egui::Sense::hover(),
