@@ -7,16 +7,18 @@ pub mod apply;
 pub mod checkpoint;
 pub mod cli;
 pub mod config;
-pub mod predict_cli;
 pub mod conv;
 pub mod infer;
 pub mod metrics;
 pub mod ops;
+pub mod predict_cli;
 pub mod render;
 pub mod train;
 pub mod ui;
 pub mod unet;
 
 pub use checkpoint::{ModelMeta, SegModel};
-pub use train::{SegConfig, SegEpoch, TrainOutput, TrainedSeg, bench_steps, run, train};
+pub use train::{
+    SegConfig, SegEpoch, TrainOutput, TrainedSeg, bench_steps, run, run_recorded, train,
+};
 pub use unet::UNetConfig;

@@ -16,7 +16,7 @@ use crate::data::seg::{DatasetSpec, isbi_dir, shapes::ShapesConfig};
 use crate::labs::segmentation::config::SegParams;
 use crate::labs::segmentation::render::{FN_COLOR, FP_COLOR, overlay};
 use crate::labs::segmentation::{
-    SegConfig, SegModel, TrainedSeg, UNetConfig, checkpoint, infer, run,
+    SegConfig, SegModel, TrainedSeg, UNetConfig, checkpoint, infer, run_recorded,
 };
 use crate::labs::{Lab, load_ron, save_ron};
 use crate::widgets::job_row;
@@ -162,10 +162,18 @@ impl SegmentationTab {
                 for skips in [true, false] {
                     let cfg = self.config(ds.clone(), skips);
                     let name = if skips { "skips on" } else { "skips off" };
+                    // Recorded as a run, the store opened on the job thread (never the UI's).
+                    let runs = cx.runs_dir().map(std::path::Path::to_path_buf);
                     let id = cx
                         .jobs
                         .spawn(KIND, name, cx.waker.clone(), move |sink, stop| {
-                            run(&cfg, sink, stop)
+                            let store = crate::core::runs::open_for_job(runs.as_deref(), sink);
+                            let command = super::train::command_for(&cfg);
+                            let rec = crate::core::runs::RecordTo {
+                                store: store.as_ref(),
+                                command: &command,
+                            };
+                            run_recorded(&cfg, rec, sink, stop)
                         });
                     if skips {
                         self.rt.on = Some(id)

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use crate::core::jobs::{JobId, JobState, Jobs};
 use crate::labs::theory::{
     self, CHECKS, CheckInfo, CheckResult, Counterexample, PlotData, SuiteResult, TheoryParams,
-    Verdict, attention_conv1d, attention_maxpool, jl_near_orthogonal, linear_attention, lowrank_attention,
-    relu_chain, rnn_sigmoid_bound,
+    Verdict, attention_conv1d, attention_maxpool, jl_near_orthogonal, linear_attention,
+    lowrank_attention, relu_chain, rnn_sigmoid_bound,
 };
 use crate::labs::{Lab, load_ron, save_ron};
 use crate::widgets::TabCx;
@@ -233,10 +233,25 @@ impl TheoryTab {
     fn spawn(&mut self, cx: &mut TabCx<'_>, only: Option<&'static str>) {
         let params = self.params.clone();
         let name = only.unwrap_or("all checks");
+        let runs = cx.runs_dir().map(std::path::Path::to_path_buf);
         let id = cx
             .jobs
             .spawn(KIND, name, cx.waker.clone(), move |sink, stop| {
-                theory::run_all(&params, only, sink, stop)
+                // Recorded as a run, the store opened on the job thread (never the UI's).
+                let store = crate::core::runs::open_for_job(runs.as_deref(), sink);
+                let config = super::config::TheoryConfig {
+                    check: only.map(str::to_string),
+                    params,
+                };
+                let command = match only {
+                    Some(id) => format!("gradlab theory --check {id}"),
+                    None => "gradlab theory".to_string(),
+                };
+                let rec = crate::core::runs::RecordTo {
+                    store: store.as_ref(),
+                    command: &command,
+                };
+                super::cli::run_all_recorded(&config, rec, sink, stop)
             });
         let ids: Vec<&str> = match only {
             Some(i) => vec![i],
@@ -628,7 +643,14 @@ fn jl_near_orthogonal_params(ui: &mut egui::Ui, q: &mut jl_near_orthogonal::Para
         "constant c (72 in the claim)",
     );
     let mut n_max = q.ns.iter().copied().max().unwrap_or(128);
-    if slider_u(ui, &mut n_max, 2, 4096, true, "largest n (n = 2, 4, 8, ...)") {
+    if slider_u(
+        ui,
+        &mut n_max,
+        2,
+        4096,
+        true,
+        "largest n (n = 2, 4, 8, ...)",
+    ) {
         q.ns = theory::timing::doublings(2, n_max);
         c = true;
     }
