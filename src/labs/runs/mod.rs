@@ -6,3 +6,6 @@ pub mod figure;
 pub mod ui;
 
 pub use ui::RunsTab;
+
+#[cfg(test)]
+mod tests;

@@ -21,7 +21,7 @@ use crate::widgets::TabCx;
 use crate::widgets::plot::figure_plot;
 
 const KIND: &str = "runs";
-const PICK_REPORT: &str = "runs-report";
+pub(super) const PICK_REPORT: &str = "runs-report";
 const ROW_HEIGHT: f32 = 22.0;
 /// Runs a report covers when none is selected.
 const REPORT_LAST: usize = 20;
