@@ -513,6 +513,7 @@ impl RunsTab {
             return;
         };
         let ids = group.run_ids.clone();
+        let name = format!("select the runs of {}", group.name);
         let all = ids.iter().all(|id| self.rt.selected.contains(id));
         let label = format!(
             "{} · {} {} · {} runs",
@@ -523,8 +524,7 @@ impl RunsTab {
         );
         ui.horizontal(|ui| {
             let mut on = all;
-            if ui
-                .checkbox(&mut on, "")
+            if named_checkbox(ui, &mut on, name)
                 .on_hover_text("Select every run of this configuration")
                 .changed()
             {
@@ -572,7 +572,7 @@ impl RunsTab {
                 ui.add_space(18.0);
             }
             let mut on = self.rt.selected.contains(&id);
-            if ui.checkbox(&mut on, "").changed() {
+            if named_checkbox(ui, &mut on, format!("select run {id}")).changed() {
                 self.set_selected(id, on);
             }
             let color = match status {
@@ -752,6 +752,14 @@ pub fn write_report_job(
         .collect::<anyhow::Result<Vec<_>>>()?;
     let files = write_report(&meta_now(), &runs, out)?;
     Ok(ReportDone(files.html, runs.len()))
+}
+
+/// A checkbox without visible text that screen readers (and UI tests) still know by `name`.
+fn named_checkbox(ui: &mut egui::Ui, on: &mut bool, name: String) -> egui::Response {
+    let r = ui.checkbox(on, "");
+    let checked = *on;
+    r.widget_info(|| egui::WidgetInfo::selected(egui::WidgetType::CheckBox, true, checked, &name));
+    r
 }
 
 /// The metric to plot first: a validation figure when there is one, else the first loss.
