@@ -6,6 +6,3 @@ pub mod figure;
 pub mod ui;
 
 pub use ui::RunsTab;
-
-#[cfg(test)]
-mod tests;

@@ -774,3 +774,6 @@ fn preferred_metric(keys: &HashMap<RunId, Vec<String>>) -> Option<String> {
     all.sort();
     all.first().map(|k| (*k).clone())
 }
+
+#[cfg(test)]
+mod tests;

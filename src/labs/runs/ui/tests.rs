@@ -6,6 +6,7 @@ use egui_kittest::kittest::Queryable;
 use serde_json::json;
 
 use super::RunsTab;
+use super::PICK_REPORT;
 use crate::core::NullSink;
 use crate::core::jobs::Jobs;
 use crate::core::runs::{NewRun, RunFilter, RunId, RunStatus, RunStore, recorded};
@@ -131,7 +132,7 @@ fn report_button_writes_the_report_into_the_picked_folder() {
     let dir = tempfile::tempdir().unwrap();
     let store = RunStore::open(&dir.path().join("runs")).unwrap();
     add_run(&store, "GCN synthetic seed 0", 16, 0, 0.80);
-    let out = dir.path().join(super::ui::PICK_REPORT);
+    let out = dir.path().join(PICK_REPORT);
     std::fs::create_dir_all(&out).unwrap();
     let mut h = world(dir.path()).harness();
     run_until(&mut h, "the list", |w| w.lab.rt.rows.len() == 1);
