@@ -758,7 +758,7 @@ pub fn write_report_job(
 fn named_checkbox(ui: &mut egui::Ui, on: &mut bool, name: String) -> egui::Response {
     let r = ui.checkbox(on, "");
     let checked = *on;
-    r.widget_info(|| egui::WidgetInfo::selected(egui::WidgetType::CheckBox, true, checked, &name));
+    r.widget_info(|| egui::WidgetInfo::selected(egui::Role::CheckBox, true, checked, &name));
     r
 }
 
