@@ -65,6 +65,18 @@ impl GradlabApp {
         }
     }
 
+    /// Records every training job into the run store at `dir` (None: runs are not recorded and
+    /// the Runs tab says why).
+    pub fn with_runs_dir(mut self, dir: Option<PathBuf>) -> Self {
+        let old = std::mem::take(&mut self.jobs);
+        debug_assert!(
+            old.iter().next().is_none(),
+            "set the runs folder before any job"
+        );
+        self.jobs = Jobs::with_runs_dir(dir);
+        self
+    }
+
     /// Builds the app from eframe's storage; a corrupted entry falls back to defaults.
     pub fn from_storage(storage: Option<&dyn eframe::Storage>, data_dir: PathBuf) -> Self {
         let get = |key: &str| storage.and_then(|s| s.get_string(key));

@@ -36,6 +36,8 @@ fn gui_hooks() -> cli::Hooks {
 
 fn run_gui(args: &Cli) -> ExitCode {
     let data_dir = args.data_dir();
+    // Same folder as the CLI records into; without one the app runs and the Runs tab says why.
+    let runs_dir = args.runs_dir().ok();
     let mut viewport = eframe::egui::ViewportBuilder::default();
     // The icon is built in; a broken one would be a build bug, so the default icon is fine then.
     if let Ok(icon) = eframe::icon_data::from_png_bytes(include_bytes!("../assets/icon.png")) {
@@ -52,7 +54,11 @@ fn run_gui(args: &Cli) -> ExitCode {
     let result = eframe::run_native(
         "gradlab",
         options,
-        Box::new(move |cc| Ok(Box::new(GradlabApp::from_storage(cc.storage, data_dir)))),
+        Box::new(move |cc| {
+            Ok(Box::new(
+                GradlabApp::from_storage(cc.storage, data_dir).with_runs_dir(runs_dir),
+            ))
+        }),
     );
     match result {
         Ok(()) => ExitCode::SUCCESS,

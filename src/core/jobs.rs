@@ -4,6 +4,7 @@
 use std::any::{Any, TypeId};
 use std::collections::{BTreeMap, HashMap};
 use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::JoinHandle;
@@ -171,9 +172,24 @@ impl<R> std::fmt::Debug for JobHandle<R> {
 pub struct Jobs {
     jobs: Vec<Job>,
     next_id: JobId,
+    /// Where jobs record their runs (None: not recorded, as in tests). It lives here, not in
+    /// each lab, because every training job records into the same store.
+    runs_dir: Option<PathBuf>,
 }
 
 impl Jobs {
+    /// Jobs whose training records into the run store at `dir`.
+    pub fn with_runs_dir(dir: Option<PathBuf>) -> Self {
+        let mut jobs = Jobs::default();
+        jobs.runs_dir = dir;
+        jobs
+    }
+
+    /// The run store's folder, if runs are recorded.
+    pub fn runs_dir(&self) -> Option<&Path> {
+        self.runs_dir.as_deref()
+    }
+
     /// Starts `run` on a new thread. `run` gets the sink and stop flag, and its result ends the job.
     pub fn spawn<F>(&mut self, kind: &str, name: &str, waker: Waker, run: F) -> JobId
     where

@@ -7,6 +7,7 @@
 
 pub mod datasets;
 pub mod graphs;
+pub mod runs;
 pub mod segmentation;
 #[cfg(test)]
 pub mod test_world;
@@ -45,6 +46,7 @@ pub fn labs() -> Vec<Box<dyn Lab>> {
         Box::new(graphs::ui::GraphsTab::default()),
         Box::new(segmentation::ui::SegmentationTab::default()),
         Box::new(datasets::ui::DatasetsTab::default()),
+        Box::new(runs::RunsTab::default()),
     ]
 }
 

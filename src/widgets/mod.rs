@@ -29,6 +29,12 @@ impl TabCx<'_> {
     pub fn saver(&self) -> Saver {
         self.files.saver()
     }
+
+    /// The run store's folder (`--runs-dir`, `GRADLAB_RUNS` or the platform data folder); None
+    /// when runs are not recorded (tests, or no data folder on this system).
+    pub fn runs_dir(&self) -> Option<&std::path::Path> {
+        self.jobs.runs_dir()
+    }
 }
 
 /// Repaints the UI soon after a job reports, without repainting more than ~30 times a second.

@@ -26,9 +26,9 @@ pub use model::{
     ConfigGroup, NewRun, Point, RunDetail, RunFilter, RunId, RunRow, RunStatus, SeriesInfo, SortBy,
     config_key,
 };
-pub use provenance::{GIT_COMMIT, command_line, machine};
+pub use provenance::{GIT_COMMIT, command_line, machine, quote_args};
 pub use reader::{Query, Reply, StoreReader};
-pub use recorded::recorded;
+pub use recorded::{RecordTo, open_for_job, recorded, recorded_stoppable};
 pub use recorder::{Recorder, RecorderStats};
 pub use schema::SCHEMA_VERSION;
 pub use store::{DB_FILE, RunStore, StoreError, default_runs_dir, group_rows};

@@ -32,6 +32,14 @@ pub fn command_line() -> String {
     out.join(" ")
 }
 
+/// Words quoted for a POSIX shell and joined: a command line someone can paste.
+pub fn quote_args(args: &[String]) -> String {
+    args.iter()
+        .map(|a| shell_quote(a))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn shell_quote(a: &str) -> String {
     let plain = !a.is_empty()
         && a.chars()

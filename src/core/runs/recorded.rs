@@ -12,15 +12,28 @@ use crate::core::{Sink, StopFlag};
 /// result. A recording failure (disk full, read-only) stops training and fails the command.
 pub fn recorded<T>(
     store: Option<&RunStore>,
-    mut run: NewRun,
+    run: NewRun,
     sink: &mut dyn Sink,
     train: impl FnOnce(&mut dyn Sink, &StopFlag) -> anyhow::Result<T>,
     summary: impl FnOnce(&T) -> anyhow::Result<Value>,
     files: impl FnOnce(&T) -> anyhow::Result<Vec<(String, Vec<u8>)>>,
 ) -> anyhow::Result<(T, Option<RunId>)> {
-    let stop = StopFlag::new();
+    recorded_stoppable(store, run, sink, &StopFlag::new(), train, summary, files)
+}
+
+/// [`recorded`] under a stop flag someone else holds (a GUI job's Stop button): training gets
+/// `stop`, a recording failure raises it too, and a run that ends with it raised is `stopped`.
+pub fn recorded_stoppable<T>(
+    store: Option<&RunStore>,
+    mut run: NewRun,
+    sink: &mut dyn Sink,
+    stop: &StopFlag,
+    train: impl FnOnce(&mut dyn Sink, &StopFlag) -> anyhow::Result<T>,
+    summary: impl FnOnce(&T) -> anyhow::Result<Value>,
+    files: impl FnOnce(&T) -> anyhow::Result<Vec<(String, Vec<u8>)>>,
+) -> anyhow::Result<(T, Option<RunId>)> {
     let Some(store) = store else {
-        return Ok((train(sink, &stop)?, None));
+        return Ok((train(sink, stop)?, None));
     };
     if run.command.is_empty() {
         run.command = command_line();
@@ -35,7 +48,7 @@ pub fn recorded<T>(
             store.dir().display()
         );
     }
-    let out = train(&mut rec, &stop);
+    let out = train(&mut rec, stop);
     let (result, out) = match out {
         Ok(t) => {
             let files = files(&t);
@@ -51,7 +64,7 @@ pub fn recorded<T>(
         }
         Err(e) => (Err(e), None),
     };
-    let finished = rec.finish(&result, false);
+    let finished = rec.finish(&result, stop.is_stopped());
     match (result, out) {
         (Err(e), _) => Err(e.context(format!("run {id}"))),
         (Ok(_), Some(t)) => {
@@ -59,5 +72,36 @@ pub fn recorded<T>(
             Ok((t, Some(id)))
         }
         (Ok(_), None) => unreachable!("a summary comes only from a result"),
+    }
+}
+
+/// Where a job records its runs, and the command that reproduces them (empty: this process's
+/// command line, right for the CLI; the GUI names the equivalent `gradlab` command).
+#[derive(Clone, Copy, Default)]
+pub struct RecordTo<'a> {
+    pub store: Option<&'a RunStore>,
+    pub command: &'a str,
+}
+
+impl RecordTo<'_> {
+    /// Fills in the command of a run to be recorded.
+    pub fn run(&self, mut run: NewRun) -> NewRun {
+        if run.command.is_empty() {
+            run.command = self.command.to_string();
+        }
+        run
+    }
+}
+
+/// Opens the store for a GUI job, on the job's thread. A store that cannot be opened (not
+/// SQLite, newer schema, read-only) does not stop the training: the job's log says the run is
+/// not recorded and why, and the Runs tab shows the same reason.
+pub fn open_for_job(dir: Option<&std::path::Path>, sink: &mut dyn Sink) -> Option<RunStore> {
+    match RunStore::open(dir?) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            sink.log(&format!("this run is not recorded: {e}"));
+            None
+        }
     }
 }

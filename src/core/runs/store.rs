@@ -45,15 +45,20 @@ impl StoreError {
     }
 }
 
+const LOCKED: &str = "is locked by another process (try again when it has finished)";
+
+/// How long [`RunStore::open`] retries a store another process holds locked: several gradlab
+/// commands started at once on a new store take turns creating it (switching a fresh database
+/// to WAL is not covered by SQLite's busy timeout).
+const OPEN_RETRY: Duration = Duration::from_secs(6);
+
 /// A sentence for an SQLite error, in words a user can act on.
 pub(super) fn describe(e: &rusqlite::Error) -> String {
     let code = e.sqlite_error_code();
     let what = match code {
         Some(ErrorCode::NotADatabase) => "is not a SQLite database, or is damaged",
         Some(ErrorCode::DatabaseCorrupt) => "is damaged",
-        Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => {
-            "is locked by another process (try again when it has finished)"
-        }
+        Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => LOCKED,
         Some(ErrorCode::CannotOpen) => "cannot be opened (is its folder writable?)",
         Some(ErrorCode::ReadOnly) => "is read-only",
         Some(ErrorCode::DiskFull) => "the disk is full",
@@ -80,6 +85,18 @@ impl RunStore {
     /// marks runs whose process is gone `interrupted`. Never deletes or rewrites a file it
     /// cannot use: it reports it.
     pub fn open(dir: &Path) -> Result<RunStore, StoreError> {
+        let started = std::time::Instant::now();
+        loop {
+            match Self::open_once(dir) {
+                Err(e) if e.reason.starts_with(LOCKED) && started.elapsed() < OPEN_RETRY => {
+                    std::thread::sleep(Duration::from_millis(40));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn open_once(dir: &Path) -> Result<RunStore, StoreError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| StoreError::new(dir, format!("cannot create the folder: {e}")))?;
         let db = dir.join(DB_FILE);

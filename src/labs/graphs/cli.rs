@@ -7,13 +7,14 @@ use anyhow::Context;
 use serde_json::json;
 
 use crate::core::Sink;
+use crate::core::StopFlag;
 use crate::core::progress::CliSink;
-use crate::core::runs::{NewRun, RunStore, recorded};
+use crate::core::runs::{RecordTo, RunStore};
 use crate::data::graph::{Graph, SyntheticSpec, load_cora, synthetic_graph};
 use crate::labs::CliOutput as Output;
 use crate::labs::graphs::config::{DatasetArg, GraphParams};
 use crate::labs::graphs::train::Trainer;
-use crate::labs::graphs::train::{summarize, train_one};
+use crate::labs::graphs::train::{summarize, train_seeds};
 use crate::labs::graphs::{GraphConfig, ModelKind, Preset};
 
 #[derive(clap::Args, Debug)]
@@ -61,46 +62,12 @@ pub fn run_recorded(
     for note in &graph.notes {
         sink.log(note);
     }
-    let (mut results, mut run_ids) = (Vec::new(), Vec::new());
-    for seed in 0..p.seeds {
-        let c = GraphConfig {
-            seed,
-            ..cfg.clone()
-        };
-        let run = NewRun {
-            lab: "graphs".into(),
-            name: format!("{} {} seed {seed}", p.model.label(), graph.name),
-            config: serde_json::to_value(&c)?,
-            seed: Some(seed),
-            dataset: Some(graph.name.clone()),
-            main_metric: Some("test_acc".into()),
-            ..Default::default()
-        };
-        let (r, id) = recorded(
-            store,
-            run,
-            &mut sink,
-            |s, stop| {
-                train_one(&c, &graph, s, stop)
-                    .with_context(|| format!("{} seed {seed}", cfg.model.label()))
-            },
-            |r| Ok(serde_json::to_value(r)?),
-            |_| Ok(Vec::new()),
-        )?;
-        sink.log(&format!(
-            "{} seed {seed}: test acc {:.4}, val acc {:.4}, best epoch {}, {} epochs, {:.2} ms/epoch",
-            cfg.model.label(),
-            r.test_acc,
-            r.val_acc,
-            r.best_epoch,
-            r.epochs_run,
-            r.ms_per_epoch_median
-        ));
-        results.push(r);
-        run_ids.extend(id);
-    }
+    let seeds: Vec<u64> = (0..p.seeds).collect();
+    let rec = RecordTo { store, command: "" };
+    let runs = train_seeds(&cfg, &graph, &seeds, rec, &mut sink, &StopFlag::new())?;
+    let run_ids = runs.run_ids;
     sink.finish();
-    let mut s = summarize(&cfg, &graph, &results);
+    let mut s = summarize(&cfg, &graph, &runs.results);
     s["run_ids"] = json!(run_ids);
     s["preset"] = json!(p.preset.label());
     let mut human = format!(

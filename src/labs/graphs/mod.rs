@@ -18,6 +18,6 @@ pub mod ui;
 
 pub use config::{AdjNorm, DatasetArg, GraphConfig, GraphParams, ModelKind, Preset};
 pub use train::{
-    AttentionSnapshot, ConfusionMatrix, EmbeddingSnapshot, RunResult, run, run_seeds, seed_prefix,
-    train_one,
+    AttentionSnapshot, ConfusionMatrix, EmbeddingSnapshot, RunResult, run, run_seeds,
+    run_seeds_recorded, seed_prefix, train_one,
 };

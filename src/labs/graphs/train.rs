@@ -16,6 +16,7 @@ use super::pca::pca2;
 use super::prep::Prepared;
 use crate::core::events::{SeedSink, ensure_finite};
 use crate::core::nn::Adam;
+use crate::core::runs::{NewRun, RecordTo, RunId, recorded_stoppable};
 use crate::core::stats::{mean_std, median};
 use crate::core::{Sink, StopFlag, Summary};
 use crate::data::graph::{Graph, Split};
@@ -314,7 +315,77 @@ pub fn run_seeds(
     sink: &mut dyn Sink,
     stop: &StopFlag,
 ) -> anyhow::Result<Summary> {
-    let mut runs = Vec::new();
+    run_seeds_recorded(cfg, graph, seeds, RecordTo::default(), sink, stop)
+}
+
+/// [`run_seeds`], each seed recorded as its own run when `rec` has a store; the summary lists
+/// their ids under `run_ids`.
+pub fn run_seeds_recorded(
+    cfg: &GraphConfig,
+    graph: &Graph,
+    seeds: &[u64],
+    rec: RecordTo<'_>,
+    sink: &mut dyn Sink,
+    stop: &StopFlag,
+) -> anyhow::Result<Summary> {
+    let runs = train_seeds(cfg, graph, seeds, rec, sink, stop)?;
+    let mut s = summarize(cfg, graph, &runs.results);
+    if !runs.run_ids.is_empty() {
+        s["run_ids"] = json!(runs.run_ids);
+    }
+    Ok(s)
+}
+
+/// The `gradlab graph` command of these GUI settings (the GUI's per-model configs may differ
+/// from the presets; the run's recorded config is the exact one).
+pub fn command_for(p: &super::GraphParams, model: super::ModelKind, seeds: usize) -> String {
+    use clap::ValueEnum;
+    let v = |x: &dyn Fn() -> Option<clap::builder::PossibleValue>| {
+        x().map(|p| p.get_name().to_string()).unwrap_or_default()
+    };
+    let mut args = vec![
+        "gradlab".to_string(),
+        "graph".into(),
+        "--model".into(),
+        v(&|| model.to_possible_value()),
+        "--dataset".into(),
+        v(&|| p.dataset.to_possible_value()),
+        "--preset".into(),
+        v(&|| p.preset.to_possible_value()),
+        "--split".into(),
+        v(&|| p.split.to_possible_value()),
+        "--seeds".into(),
+        seeds.to_string(),
+        "--homophily".into(),
+        p.homophily.to_string(),
+    ];
+    if let Some(e) = p.epochs {
+        args.extend(["--epochs".to_string(), e.to_string()]);
+    }
+    crate::core::runs::quote_args(&args)
+}
+
+/// What [`train_seeds`] trained: the seeds that finished (a stopped seed does not enter the
+/// statistics) and the ids of every recorded run.
+pub struct SeedRuns {
+    pub results: Vec<RunResult>,
+    pub run_ids: Vec<RunId>,
+}
+
+/// The one multi-seed loop of the GUI and the CLI. Series reach `sink` prefixed per seed
+/// ("s1/val_acc") while each seed's run records them unprefixed, so seeds group in the store.
+pub fn train_seeds(
+    cfg: &GraphConfig,
+    graph: &Graph,
+    seeds: &[u64],
+    rec: RecordTo<'_>,
+    sink: &mut dyn Sink,
+    stop: &StopFlag,
+) -> anyhow::Result<SeedRuns> {
+    let mut out = SeedRuns {
+        results: Vec::new(),
+        run_ids: Vec::new(),
+    };
     for (k, &seed) in seeds.iter().enumerate() {
         if stop.is_stopped() {
             break;
@@ -329,8 +400,27 @@ pub fn run_seeds(
             index: k as u64,
             runs: seeds.len() as u64,
         };
-        let r = train_one(&c, graph, &mut s, stop)
-            .with_context(|| format!("{} seed {seed}", cfg.model.label()))?;
+        let run = rec.run(NewRun {
+            lab: "graphs".into(),
+            name: format!("{} {} seed {seed}", cfg.model.label(), graph.name),
+            config: serde_json::to_value(&c)?,
+            seed: Some(seed),
+            dataset: Some(graph.name.clone()),
+            main_metric: Some("test_acc".into()),
+            ..Default::default()
+        });
+        let (r, id) = recorded_stoppable(
+            rec.store,
+            run,
+            &mut s,
+            stop,
+            |s, stop| {
+                train_one(&c, graph, s, stop)
+                    .with_context(|| format!("{} seed {seed}", cfg.model.label()))
+            },
+            |r| Ok(serde_json::to_value(r)?),
+            |_| Ok(Vec::new()),
+        )?;
         sink.log(&format!(
             "{} seed {seed}: test acc {:.4}, val acc {:.4}, best epoch {}, {} epochs, {:.2} ms/epoch",
             cfg.model.label(),
@@ -340,11 +430,12 @@ pub fn run_seeds(
             r.epochs_run,
             r.ms_per_epoch_median
         ));
+        out.run_ids.extend(id);
         if !r.stopped {
-            runs.push(r);
+            out.results.push(r);
         }
     }
-    Ok(summarize(cfg, graph, &runs))
+    Ok(out)
 }
 
 pub fn summarize(cfg: &GraphConfig, graph: &Graph, runs: &[RunResult]) -> Summary {

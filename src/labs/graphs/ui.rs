@@ -15,7 +15,7 @@ use crate::data::graph::{Graph, SplitKind, SyntheticSpec, load_cora, synthetic_g
 use crate::labs::datasets::ui::offer::DownloadOffer;
 use crate::labs::graphs::{
     AdjNorm, AttentionSnapshot, ConfusionMatrix, DatasetArg, EmbeddingSnapshot, GraphConfig,
-    GraphParams, ModelKind, Preset, run_seeds,
+    GraphParams, ModelKind, Preset, run_seeds_recorded,
 };
 use crate::labs::{Lab, load_ron, save_ron};
 use crate::widgets::job_row::{JobRow, job_row};
@@ -383,10 +383,18 @@ impl GraphsTab {
         let graph = graph.clone();
         let name = format!("{} on {}", model.label(), graph.name);
         let c = cfg.clone();
+        // Each seed is recorded as its own run, opened on the job thread (never the UI's).
+        let runs = cx.runs_dir().map(std::path::Path::to_path_buf);
+        let command = crate::labs::graphs::train::command_for(&self.params, model, seeds.len());
         let id = cx
             .jobs
             .spawn(KIND, &name, cx.waker.clone(), move |sink, stop| {
-                run_seeds(&c, &graph, &seeds, sink, stop)
+                let store = crate::core::runs::open_for_job(runs.as_deref(), sink);
+                let rec = crate::core::runs::RecordTo {
+                    store: store.as_ref(),
+                    command: &command,
+                };
+                run_seeds_recorded(&c, &graph, &seeds, rec, sink, stop)
             });
         let dataset = self
             .rt

@@ -4,16 +4,14 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::core::Sink;
-use crate::core::events::SeedSink;
+use crate::core::StopFlag;
 use crate::core::files::{atomic_write, png_bytes};
-use crate::core::runs::{NewRun, RunStore, recorded};
 use crate::core::progress::CliSink;
+use crate::core::runs::{RecordTo, RunStore};
 use crate::labs::CliOutput as Output;
-use crate::labs::segmentation::config::SegParams;
 use crate::labs::segmentation::checkpoint;
-use crate::labs::segmentation::train::{TrainOutput, seed_summary, train};
-use crate::labs::segmentation::SegConfig;
+use crate::labs::segmentation::config::SegParams;
+use crate::labs::segmentation::train::{TrainOutput, seed_summary, train_seeds};
 
 #[derive(clap::Args, Debug)]
 pub struct SegArgs {
@@ -52,49 +50,15 @@ pub fn run_recorded(
     let seeds: Vec<u64> = (first..first + args.config.seeds).collect();
     let on_off = if cfg.unet.skips { "on" } else { "off" };
     let mut sink = CliSink::new(&format!("seg skips {on_off}"));
-    let (mut summaries, mut run_ids, mut first_out) = (Vec::new(), Vec::new(), None);
-    for (k, &seed) in seeds.iter().enumerate() {
-        let c = SegConfig {
-            seed,
-            ..cfg.clone()
-        };
-        let run = NewRun {
-            lab: "segmentation".into(),
-            name: format!("U-Net {} skips {on_off} seed {seed}", c.dataset.name()),
-            config: serde_json::to_value(&c)?,
-            seed: Some(seed),
-            dataset: Some(c.dataset.name()),
-            main_metric: Some("val_miou".into()),
-            ..Default::default()
-        };
-        let mut seed_sink = SeedSink {
-            inner: &mut sink,
-            prefix: format!("s{seed}/"),
-            index: k as u64,
-            runs: seeds.len() as u64,
-        };
-        let (out, id) = recorded(
-            store,
-            run,
-            &mut seed_sink,
-            |s, stop| train(&c, s, stop).with_context(|| format!("seed {seed}")),
-            |o| Ok(o.summary.clone()),
-            checkpoint_files,
-        )?;
-        sink.log(&format!(
-            "seed {seed}: val mIoU {:.4}",
-            out.summary["val_miou"].as_f64().unwrap_or(f64::NAN)
-        ));
-        summaries.push(out.summary.clone());
-        run_ids.extend(id);
-        if first_out.is_none() {
-            first_out = Some(out);
-        }
-    }
+    let rec = RecordTo { store, command: "" };
+    let runs = train_seeds(&cfg, &seeds, rec, &mut sink, &StopFlag::new())?;
     sink.finish();
-    let first_out = first_out.ok_or_else(|| anyhow::anyhow!("no seed was trained"))?;
+    let run_ids = runs.run_ids;
+    let first_out = runs
+        .first
+        .ok_or_else(|| anyhow::anyhow!("no seed was trained"))?;
     let mut out = TrainOutput {
-        summary: seed_summary(&summaries, seeds.len(), false),
+        summary: seed_summary(&runs.finished, seeds.len(), false),
         ..first_out
     };
     if !run_ids.is_empty() {
@@ -137,23 +101,6 @@ pub fn run_recorded(
         json: out.summary,
         human,
     })
-}
-
-/// The checkpoint as (name, bytes) pairs: saved through a temporary folder because candle
-/// writes safetensors only to a path.
-fn checkpoint_files(out: &TrainOutput) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
-    let tmp = tempfile::tempdir()?;
-    checkpoint::save(tmp.path(), &out.model, &out.summary)?;
-    let mut files = Vec::new();
-    for e in std::fs::read_dir(tmp.path())? {
-        let e = e?;
-        if e.file_type()?.is_file() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            files.push((format!("checkpoint/{name}"), std::fs::read(e.path())?));
-        }
-    }
-    files.sort();
-    Ok(files)
 }
 
 #[cfg(test)]

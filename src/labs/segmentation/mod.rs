@@ -9,11 +9,11 @@ pub mod apply;
 pub mod checkpoint;
 pub mod cli;
 pub mod config;
-pub mod predict_cli;
 pub mod conv;
 pub mod infer;
 pub mod metrics;
 pub mod ops;
+pub mod predict_cli;
 pub mod render;
 pub mod step;
 pub mod timers;
@@ -22,5 +22,7 @@ pub mod ui;
 pub mod unet;
 
 pub use checkpoint::{ModelMeta, SegModel};
-pub use train::{SegConfig, SegEpoch, TrainOutput, TrainedSeg, bench_steps, run, train};
+pub use train::{
+    SegConfig, SegEpoch, TrainOutput, TrainedSeg, bench_steps, run, run_recorded, train,
+};
 pub use unet::UNetConfig;

@@ -20,6 +20,7 @@ use super::render;
 use super::unet::{UNet, UNetConfig, count, trainable};
 use crate::data::seg::{self, DatasetSpec, SegData};
 use crate::core::events::{Picture, SeedSink, Sink, StopFlag, Summary, ensure_finite};
+use crate::core::runs::{NewRun, RecordTo, RunId, recorded_stoppable};
 use crate::core::stats::{self, Comparison, mean_std};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -319,9 +320,53 @@ pub fn run_seeds(
     sink: &mut dyn Sink,
     stop: &StopFlag,
 ) -> anyhow::Result<TrainOutput> {
+    run_seeds_recorded(cfg, seeds, RecordTo::default(), sink, stop)
+}
+
+/// [`run_seeds`], each seed recorded as its own run when `rec` has a store (`run_ids` in the
+/// summary).
+pub fn run_seeds_recorded(
+    cfg: &SegConfig,
+    seeds: &[u64],
+    rec: RecordTo<'_>,
+    sink: &mut dyn Sink,
+    stop: &StopFlag,
+) -> anyhow::Result<TrainOutput> {
+    let runs = train_seeds(cfg, seeds, rec, sink, stop)?;
+    let first = runs
+        .first
+        .ok_or_else(|| anyhow::anyhow!("stopped before the first seed"))?;
+    let mut summary = seed_summary(&runs.finished, seeds.len(), stop.is_stopped());
+    if !runs.run_ids.is_empty() {
+        summary["run_ids"] = json!(runs.run_ids);
+    }
+    Ok(TrainOutput { summary, ..first })
+}
+
+/// What [`train_seeds`] trained: the summaries of the seeds that finished (a stopped seed did
+/// not finish its epochs and does not enter the statistics), the first seed's output, and the
+/// ids of the recorded runs.
+pub struct SeedRuns {
+    pub finished: Vec<Summary>,
+    pub first: Option<TrainOutput>,
+    pub run_ids: Vec<RunId>,
+}
+
+/// The one multi-seed loop of the GUI and the CLI. Series reach `sink` prefixed per seed while
+/// each seed's run records them unprefixed, so seeds group in the store.
+pub fn train_seeds(
+    cfg: &SegConfig,
+    seeds: &[u64],
+    rec: RecordTo<'_>,
+    sink: &mut dyn Sink,
+    stop: &StopFlag,
+) -> anyhow::Result<SeedRuns> {
     anyhow::ensure!(!seeds.is_empty(), "need at least one seed");
-    let mut runs: Vec<Summary> = Vec::new();
-    let mut first: Option<TrainOutput> = None;
+    let mut out = SeedRuns {
+        finished: Vec::new(),
+        first: None,
+        run_ids: Vec::new(),
+    };
     for (k, &seed) in seeds.iter().enumerate() {
         if stop.is_stopped() {
             break;
@@ -336,22 +381,123 @@ pub fn run_seeds(
             index: k as u64,
             runs: seeds.len() as u64,
         };
-        let out = train(&c, &mut s, stop).with_context(|| format!("seed {seed}"))?;
+        let (o, id) = train_recorded(&c, rec, &mut s, stop)?;
         sink.log(&format!(
             "seed {seed}: val mIoU {:.4}",
-            out.summary["val_miou"].as_f64().unwrap_or(f64::NAN)
+            o.summary["val_miou"].as_f64().unwrap_or(f64::NAN)
         ));
-        // A stopped seed did not finish its epochs: it does not enter the statistics.
-        if out.summary["stopped"] != true {
-            runs.push(out.summary.clone());
+        out.run_ids.extend(id);
+        if o.summary["stopped"] != true {
+            out.finished.push(o.summary.clone());
         }
-        if first.is_none() {
-            first = Some(out);
+        if out.first.is_none() {
+            out.first = Some(o);
         }
     }
-    let first = first.ok_or_else(|| anyhow::anyhow!("stopped before the first seed"))?;
-    let summary = seed_summary(&runs, seeds.len(), stop.is_stopped());
-    Ok(TrainOutput { summary, ..first })
+    Ok(out)
+}
+
+/// One seed of `cfg` as one recorded run (when `rec` has a store): points, gallery pictures,
+/// summary, and the checkpoint as the run's files `checkpoint/*`.
+pub fn train_recorded(
+    cfg: &SegConfig,
+    rec: RecordTo<'_>,
+    sink: &mut dyn Sink,
+    stop: &StopFlag,
+) -> anyhow::Result<(TrainOutput, Option<RunId>)> {
+    let on_off = if cfg.unet.skips { "on" } else { "off" };
+    let seed = cfg.seed;
+    let run = rec.run(NewRun {
+        lab: "segmentation".into(),
+        name: format!("U-Net {} skips {on_off} seed {seed}", cfg.dataset.name()),
+        config: serde_json::to_value(cfg)?,
+        seed: Some(seed),
+        dataset: Some(cfg.dataset.name()),
+        main_metric: Some("val_miou".into()),
+        ..Default::default()
+    });
+    recorded_stoppable(
+        rec.store,
+        run,
+        sink,
+        stop,
+        |s, stop| train(cfg, s, stop).with_context(|| format!("seed {seed}")),
+        |o| Ok(o.summary.clone()),
+        checkpoint_files,
+    )
+}
+
+/// The `gradlab seg` command that trains `cfg` (one seed), for runs started in the GUI.
+pub fn command_for(cfg: &SegConfig) -> String {
+    let (dataset, invert) = match &cfg.dataset {
+        DatasetSpec::Folder { dir, invert } => (dir.display().to_string(), *invert),
+        d => (d.name(), false),
+    };
+    let args = [
+        "gradlab".to_string(),
+        "seg".into(),
+        "--dataset".into(),
+        dataset,
+        "--skips".into(),
+        (if cfg.unet.skips { "on" } else { "off" }).into(),
+        "--epochs".into(),
+        cfg.epochs.to_string(),
+        "--steps".into(),
+        cfg.steps_per_epoch.to_string(),
+        "--size".into(),
+        cfg.crop.to_string(),
+        "--batch".into(),
+        cfg.batch.to_string(),
+        "--lr".into(),
+        cfg.lr.to_string(),
+        "--dice".into(),
+        cfg.dice.to_string(),
+        "--depth".into(),
+        cfg.unet.depth.to_string(),
+        "--base".into(),
+        cfg.unet.base.to_string(),
+        "--seed".into(),
+        cfg.seed.to_string(),
+        "--seeds".into(),
+        "1".into(),
+    ];
+    let mut line = crate::core::runs::quote_args(&args);
+    if invert {
+        line.push_str(" --invert");
+    }
+    line
+}
+
+/// One seed as [`run`] gives it (the GUI's "Train both"), recorded when `rec` has a store.
+pub fn run_recorded(
+    cfg: &SegConfig,
+    rec: RecordTo<'_>,
+    sink: &mut dyn Sink,
+    stop: &StopFlag,
+) -> anyhow::Result<Summary> {
+    let (out, id) = train_recorded(cfg, rec, sink, stop)?;
+    let mut summary = out.summary;
+    if let Some(id) = id {
+        summary["run_ids"] = json!([id]);
+    }
+    Ok(summary)
+}
+
+/// The checkpoint as (name, bytes) pairs: saved through a temporary folder because candle
+/// writes safetensors only to a path.
+pub fn checkpoint_files(out: &TrainOutput) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+    let tmp = tempfile::tempdir()?;
+    super::checkpoint::save(tmp.path(), &out.model, &out.summary)?;
+    let mut files = Vec::new();
+    for e in std::fs::read_dir(tmp.path())? {
+        let e = e?;
+        if e.file_type()?.is_file() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            files.push((format!("checkpoint/{name}"), std::fs::read(e.path())?));
+        }
+    }
+    files.sort();
+    Ok(files)
 }
 
 /// The multi-seed summary of finished single-seed summaries (see [`run_seeds`]).

@@ -19,7 +19,7 @@ use crate::data::seg::{DatasetSpec, isbi_dir, shapes::ShapesConfig};
 use crate::labs::datasets::ui::offer::DownloadOffer;
 use crate::labs::segmentation::config::SegParams;
 use crate::labs::segmentation::render::{FN_COLOR, FP_COLOR, overlay};
-use crate::labs::segmentation::train::{compare_skips, run_seeds};
+use crate::labs::segmentation::train::{compare_skips, run_seeds_recorded};
 use crate::labs::segmentation::{SegConfig, SegModel, TrainedSeg, UNetConfig, checkpoint, infer};
 use crate::labs::{Lab, load_ron, save_ron};
 use crate::widgets::job_row;
@@ -204,10 +204,18 @@ impl SegmentationTab {
                         seeds: k,
                     });
                     let name = if skips { "skips on" } else { "skips off" };
+                    // Recorded as a run, the store opened on the job thread (never the UI's).
+                    let runs = cx.runs_dir().map(std::path::Path::to_path_buf);
                     let id = cx
                         .jobs
                         .spawn(KIND, name, cx.waker.clone(), move |sink, stop| {
-                            Ok(run_seeds(&cfg, &seeds, sink, stop)?.summary)
+                            let store = crate::core::runs::open_for_job(runs.as_deref(), sink);
+                            let command = super::train::command_for(&cfg);
+                            let rec = crate::core::runs::RecordTo {
+                                store: store.as_ref(),
+                                command: &command,
+                            };
+                            Ok(run_seeds_recorded(&cfg, &seeds, rec, sink, stop)?.summary)
                         });
                     if skips {
                         self.rt.on = Some(id)

@@ -1,7 +1,8 @@
 //! `gradlab theory`: the seven theory checks, headless.
 
 use crate::core::progress::CliSink;
-use crate::core::runs::{NewRun, RunStore, recorded};
+use crate::core::runs::{NewRun, RecordTo, RunId, RunStore, recorded_stoppable};
+use crate::core::{Sink, StopFlag, Summary};
 use crate::labs::CliOutput as Output;
 use crate::labs::theory::config::TheoryConfig;
 use crate::labs::theory::{self, CheckResult, Verdict};
@@ -38,27 +39,8 @@ pub fn run_recorded(args: &TheoryArgs, store: Option<&RunStore>) -> anyhow::Resu
         );
     }
     let mut sink = CliSink::new("theory");
-    let run = NewRun {
-        lab: "theory".into(),
-        name: format!("theory {}", check.unwrap_or("all checks")),
-        config: serde_json::to_value(&args.config)?,
-        main_metric: Some("checks_holding".into()),
-        ..Default::default()
-    };
-    let params = &args.config.params;
-    let (results, run_id) = recorded(
-        store,
-        run,
-        &mut sink,
-        |s, stop| theory::run_suite(params, check, s, stop),
-        |r| {
-            let mut s = theory::summary(r);
-            s["checks_holding"] =
-                serde_json::json!(r.iter().filter(|c| c.verdict == Verdict::Holds).count());
-            Ok(s)
-        },
-        |_| Ok(Vec::new()),
-    )?;
+    let rec = RecordTo { store, command: "" };
+    let (results, run_id) = run_suite_recorded(&args.config, rec, &mut sink, &StopFlag::new())?;
     sink.finish();
     let mut json = theory::summary(&results);
     let mut human = table(&results);
@@ -67,6 +49,54 @@ pub fn run_recorded(args: &TheoryArgs, store: Option<&RunStore>) -> anyhow::Resu
         human.push_str(&format!("\nrun {id}"));
     }
     Ok(Output { human, json })
+}
+
+/// The checks of `config` as one recorded run (when `rec` has a store), for the CLI and the GUI;
+/// its main figure is how many checks hold.
+pub fn run_suite_recorded(
+    config: &TheoryConfig,
+    rec: RecordTo<'_>,
+    sink: &mut dyn Sink,
+    stop: &StopFlag,
+) -> anyhow::Result<(Vec<CheckResult>, Option<RunId>)> {
+    let check = config.check.as_deref();
+    let run = rec.run(NewRun {
+        lab: "theory".into(),
+        name: format!("theory {}", check.unwrap_or("all checks")),
+        config: serde_json::to_value(config)?,
+        main_metric: Some("checks_holding".into()),
+        ..Default::default()
+    });
+    let params = &config.params;
+    recorded_stoppable(
+        rec.store,
+        run,
+        sink,
+        stop,
+        |s, stop| theory::run_suite(params, check, s, stop),
+        |r| {
+            let mut s = theory::summary(r);
+            s["checks_holding"] =
+                serde_json::json!(r.iter().filter(|c| c.verdict == Verdict::Holds).count());
+            Ok(s)
+        },
+        |_| Ok(Vec::new()),
+    )
+}
+
+/// [`theory::run_all`] recorded: the GUI's job (`run_ids` in the summary).
+pub fn run_all_recorded(
+    config: &TheoryConfig,
+    rec: RecordTo<'_>,
+    sink: &mut dyn Sink,
+    stop: &StopFlag,
+) -> anyhow::Result<Summary> {
+    let (results, id) = run_suite_recorded(config, rec, sink, stop)?;
+    let mut s = theory::summary(&results);
+    if let Some(id) = id {
+        s["run_ids"] = serde_json::json!([id]);
+    }
+    Ok(s)
 }
 
 /// Seconds for all seven checks with default parameters (`gradlab bench`'s `theory_suite_s`).

@@ -250,10 +250,25 @@ impl TheoryTab {
     fn spawn(&mut self, cx: &mut TabCx<'_>, only: Option<&'static str>) {
         let params = self.params.clone();
         let name = only.unwrap_or("all checks");
+        let runs = cx.runs_dir().map(std::path::Path::to_path_buf);
         let id = cx
             .jobs
             .spawn(KIND, name, cx.waker.clone(), move |sink, stop| {
-                theory::run_all(&params, only, sink, stop)
+                // Recorded as a run, the store opened on the job thread (never the UI's).
+                let store = crate::core::runs::open_for_job(runs.as_deref(), sink);
+                let config = super::config::TheoryConfig {
+                    check: only.map(str::to_string),
+                    params,
+                };
+                let command = match only {
+                    Some(id) => format!("gradlab theory --check {id}"),
+                    None => "gradlab theory".to_string(),
+                };
+                let rec = crate::core::runs::RecordTo {
+                    store: store.as_ref(),
+                    command: &command,
+                };
+                super::cli::run_all_recorded(&config, rec, sink, stop)
             });
         let ids: Vec<&str> = match only {
             Some(i) => vec![i],
