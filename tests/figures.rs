@@ -17,7 +17,10 @@ fn sample() -> Figure {
         (0..60)
             .map(|i| {
                 let x = i as f64;
-                [x, a * (1.0 - (-x / 12.0).exp()) + 0.01 * ((i * 7 + k * 5) % 9) as f64]
+                [
+                    x,
+                    a * (1.0 - (-x / 12.0).exp()) + 0.01 * ((i * 7 + k * 5) % 9) as f64,
+                ]
             })
             .collect()
     };
@@ -36,7 +39,9 @@ fn sample() -> Figure {
 }
 
 fn golden(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name)
 }
 
 fn check_golden(name: &str, bytes: &[u8]) {
@@ -44,8 +49,12 @@ fn check_golden(name: &str, bytes: &[u8]) {
     if std::env::var_os("GRADLAB_UPDATE_GOLDEN").is_some() {
         std::fs::write(&path, bytes).unwrap();
     }
-    let want = std::fs::read(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (GRADLAB_UPDATE_GOLDEN=1 writes it)", path.display()));
+    let want = std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (GRADLAB_UPDATE_GOLDEN=1 writes it)",
+            path.display()
+        )
+    });
     assert!(
         want == bytes,
         "{} differs from the golden file (GRADLAB_UPDATE_GOLDEN=1 after an intended change)",
@@ -71,10 +80,7 @@ fn svg_has_title_axis_labels_legend_and_one_path_per_series() {
     assert_eq!(text_of("xlabel"), ["epoch"]);
     assert_eq!(text_of("ylabel"), ["accuracy"]);
     // Seeds stay out of the legend: one entry for the group (with n), one for MLP.
-    assert_eq!(
-        text_of("legend-entry"),
-        ["GCN (mean ± std, n = 3)", "MLP"]
-    );
+    assert_eq!(text_of("legend-entry"), ["GCN (mean ± std, n = 3)", "MLP"]);
     let paths: Vec<_> = doc
         .descendants()
         .filter(|n| n.attribute("class") == Some("series"))
@@ -83,7 +89,12 @@ fn svg_has_title_axis_labels_legend_and_one_path_per_series() {
     for (p, s) in paths.iter().zip(&f.series) {
         assert_eq!(p.attribute("data-series"), Some(s.name.as_str()));
         let d = p.attribute("d").unwrap();
-        assert_eq!(d.matches('M').count(), 1, "one unbroken path for {}", s.name);
+        assert_eq!(
+            d.matches('M').count(),
+            1,
+            "one unbroken path for {}",
+            s.name
+        );
         assert_eq!(d.matches('L').count(), s.points.len() - 1);
     }
     assert_eq!(
@@ -102,7 +113,10 @@ fn same_figure_gives_the_same_svg_and_csv_bytes_as_the_golden_files() {
     let mut log = sample();
     log.y.log = true;
     log.legend = Legend::Outside;
-    check_golden("figure_log_outside.svg", to_svg(&log, ExportSize::ONE_COLUMN).as_bytes());
+    check_golden(
+        "figure_log_outside.svg",
+        to_svg(&log, ExportSize::ONE_COLUMN).as_bytes(),
+    );
 }
 
 #[test]
@@ -121,7 +135,10 @@ fn png_has_the_chosen_size_is_not_blank_and_is_deterministic() {
             .flat_map(|y| (0..size.width).map(move |x| (x, y)))
             .filter(|&(x, y)| img.get_pixel(x, y).0[0] < 100)
             .count();
-        assert!(dark_in_title > 50, "no title text drawn ({dark_in_title} dark pixels)");
+        assert!(
+            dark_in_title > 50,
+            "no title text drawn ({dark_in_title} dark pixels)"
+        );
         assert_eq!(png, to_png(&f, size).unwrap(), "same input, same bytes");
     }
 }

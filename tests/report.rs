@@ -33,12 +33,23 @@ fn record_runs(runs: &Path) {
         json_of(&gradlab(
             runs,
             &[
-                "graph", "--dataset", "synthetic", "--model", model, "--seeds", "2", "--epochs",
-                "15", "--json",
+                "graph",
+                "--dataset",
+                "synthetic",
+                "--model",
+                model,
+                "--seeds",
+                "2",
+                "--epochs",
+                "15",
+                "--json",
             ],
         ));
     }
-    json_of(&gradlab(runs, &["theory", "--check", "attention_conv1d", "--json"]));
+    json_of(&gradlab(
+        runs,
+        &["theory", "--check", "attention_conv1d", "--json"],
+    ));
 }
 
 fn chromium() -> Option<&'static str> {
@@ -59,9 +70,19 @@ fn report_of_recorded_runs_is_self_contained_and_renders() {
     let started = Instant::now();
     let j = json_of(&gradlab(
         &runs,
-        &["report", "--last", "10", "--out", out.to_str().unwrap(), "--json"],
+        &[
+            "report",
+            "--last",
+            "10",
+            "--out",
+            out.to_str().unwrap(),
+            "--json",
+        ],
     ));
-    eprintln!("report of 5 runs in {:.2} s (wall, with process start)", started.elapsed().as_secs_f64());
+    eprintln!(
+        "report of 5 runs in {:.2} s (wall, with process start)",
+        started.elapsed().as_secs_f64()
+    );
     assert_eq!(j["runs"].as_array().unwrap().len(), 5);
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     // Self-contained: no script, nothing fetched from elsewhere.
@@ -73,9 +94,18 @@ fn report_of_recorded_runs_is_self_contained_and_renders() {
     assert!(html.contains("GCN synthetic"), "group label");
     assert!(html.contains("(mean ± std, n = 2)"), "band legend");
     assert!(html.contains(" (2)</"), "table cell with n");
-    assert!(html.contains("attention_conv1d") && html.contains("fails"), "verdicts");
-    assert!(html.contains("gradlab graph --dataset synthetic --model gcn"), "reproduce block");
-    assert!(html.contains("Kipf &amp; Welling"), "published figures beside ours");
+    assert!(
+        html.contains("attention_conv1d") && html.contains("fails"),
+        "verdicts"
+    );
+    assert!(
+        html.contains("gradlab graph --dataset synthetic --model gcn"),
+        "reproduce block"
+    );
+    assert!(
+        html.contains("Kipf &amp; Welling"),
+        "published figures beside ours"
+    );
     // Markdown links only to files that exist.
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     let mut linked = 0;
@@ -92,7 +122,8 @@ fn report_of_recorded_runs_is_self_contained_and_renders() {
             let text = std::fs::read_to_string(&p).unwrap();
             let doc = roxmltree::Document::parse(&text).unwrap();
             assert!(
-                doc.descendants().any(|n| n.attribute("class") == Some("xlabel")),
+                doc.descendants()
+                    .any(|n| n.attribute("class") == Some("xlabel")),
                 "{} has no x label",
                 p.display()
             );
@@ -117,14 +148,23 @@ fn report_of_recorded_runs_is_self_contained_and_renders() {
     let shot = t.path().join("report.png");
     let profile = t.path().join("chromium-profile");
     let o = Command::new(browser)
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"])
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+        ])
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg(format!("--screenshot={}", shot.display()))
         .arg("--window-size=1280,8000")
         .arg(format!("file://{}", out.join("report.html").display()))
         .output()
         .unwrap();
-    assert!(shot.is_file(), "no screenshot: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        shot.is_file(),
+        "no screenshot: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let img = image::open(&shot).unwrap().to_rgb8();
     let ink_rows: Vec<u32> = (0..img.height())
         .filter(|&y| (0..img.width()).any(|x| img.get_pixel(x, y).0.iter().any(|&c| c < 200)))
@@ -133,7 +173,11 @@ fn report_of_recorded_runs_is_self_contained_and_renders() {
     // A title, two tables, at least three figures and the commands: several screens tall, and
     // the page ends before the window does.
     assert!((1500..7900).contains(&last), "content ends at {last} px");
-    assert!(ink_rows.len() > 600, "only {} rows have ink", ink_rows.len());
+    assert!(
+        ink_rows.len() > 600,
+        "only {} rows have ink",
+        ink_rows.len()
+    );
 }
 
 #[test]
@@ -142,20 +186,32 @@ fn bad_run_id_and_unwritable_folder_exit_1_with_one_line() {
     let runs = t.path().join("runs");
     record_runs(&runs);
     let out = t.path().join("r");
-    let o = gradlab(&runs, &["report", "--runs", "1,999", "--out", out.to_str().unwrap()]);
+    let o = gradlab(
+        &runs,
+        &["report", "--runs", "1,999", "--out", out.to_str().unwrap()],
+    );
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("999"), "{err}");
     assert!(!out.exists(), "a bad id writes nothing");
-    let o = gradlab(&runs, &["report", "--runs", "1,x", "--out", out.to_str().unwrap()]);
+    let o = gradlab(
+        &runs,
+        &["report", "--runs", "1,x", "--out", out.to_str().unwrap()],
+    );
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("'x'"));
     // A file where the folder should be.
     let blocked = t.path().join("file");
     std::fs::write(&blocked, b"x").unwrap();
-    let o = gradlab(&runs, &["report", "--out", blocked.join("sub").to_str().unwrap()]);
+    let o = gradlab(
+        &runs,
+        &["report", "--out", blocked.join("sub").to_str().unwrap()],
+    );
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("file") && err.trim().lines().count() == 1, "{err}");
+    assert!(
+        err.contains("file") && err.trim().lines().count() == 1,
+        "{err}"
+    );
 }

@@ -5,8 +5,8 @@ pub mod bench;
 use crate::labs::datasets::cli as data;
 use crate::labs::graphs::cli as graph;
 use crate::labs::segmentation::cli as seg;
-use crate::labs::theory::cli as theory;
 use crate::labs::segmentation::predict_cli as predict;
+use crate::labs::theory::cli as theory;
 pub mod report;
 pub mod runs;
 
@@ -77,7 +77,10 @@ impl Cli {
     }
 
     /// The store a training command records into; none for `--print-config`, which runs nothing.
-    fn store_unless(&self, print_config: bool) -> anyhow::Result<Option<crate::core::runs::RunStore>> {
+    fn store_unless(
+        &self,
+        print_config: bool,
+    ) -> anyhow::Result<Option<crate::core::runs::RunStore>> {
         if print_config {
             Ok(None)
         } else {

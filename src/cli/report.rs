@@ -31,7 +31,12 @@ pub struct ReportArgs {
 pub fn run(args: &ReportArgs, store: &RunStore) -> anyhow::Result<Output> {
     let t = Instant::now();
     let sel = Selection {
-        ids: args.runs.as_deref().map(parse_ids).transpose()?.unwrap_or_default(),
+        ids: args
+            .runs
+            .as_deref()
+            .map(parse_ids)
+            .transpose()?
+            .unwrap_or_default(),
         last: args.last,
         lab: args.lab.clone(),
     };
@@ -63,4 +68,3 @@ pub fn run(args: &ReportArgs, store: &RunStore) -> anyhow::Result<Output> {
         }),
     })
 }
-

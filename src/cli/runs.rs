@@ -6,11 +6,9 @@ use std::path::Path;
 use anyhow::Context;
 use serde_json::{Value, json};
 
-use crate::labs::CliOutput as Output;
-use crate::core::runs::{
-    NewRun, RunFilter, RunId, RunStatus, RunStore, SortBy,
-};
 use crate::core::StopFlag;
+use crate::core::runs::{NewRun, RunFilter, RunId, RunStatus, RunStore, SortBy};
+use crate::labs::CliOutput as Output;
 
 #[derive(clap::Args, Debug)]
 pub struct RunsArgs {
@@ -235,7 +233,6 @@ pub fn run(args: &RunsArgs, runs_dir: &Path) -> anyhow::Result<Output> {
     }
 }
 
-
 /// `gradlab bench --only runstore`: what recording costs a GCN epoch, and how fast a store of
 /// 1,000 runs x 1,000 points opens, lists and groups.
 ///
@@ -243,8 +240,8 @@ pub fn run(args: &RunsArgs, runs_dir: &Path) -> anyhow::Result<Output> {
 /// thread plus the writer thread's CPU time) against the wall time of the training epochs, so
 /// it does not hide in the noise of an A/B wall-clock difference (which is reported too).
 pub fn bench(data_dir: &Path) -> anyhow::Result<Value> {
-    use crate::core::runs::Recorder;
     use crate::core::NullSink;
+    use crate::core::runs::Recorder;
     use crate::labs::graphs::train::train_one;
     use crate::labs::graphs::{GraphConfig, ModelKind, Preset};
     use std::time::Instant;

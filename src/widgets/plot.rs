@@ -91,9 +91,11 @@ impl<'a> PlotSpec<'a> {
                 .enumerate()
                 .map(|(i, c)| Series {
                     name: c.name.clone(),
-                    color: c.color.map_or(figures::PALETTE[i % figures::PALETTE.len()], |c| {
-                        [c.r(), c.g(), c.b()]
-                    }),
+                    color: c
+                        .color
+                        .map_or(figures::PALETTE[i % figures::PALETTE.len()], |c| {
+                            [c.r(), c.g(), c.b()]
+                        }),
                     points: c.points.to_vec(),
                     ..Default::default()
                 })
@@ -152,7 +154,10 @@ fn export_buttons(ui: &mut egui::Ui, id: &str, fig: &Figure, saver: &Saver) {
     {
         let fig = fig.clone();
         saver.save_with_csv(&format!("{id}.svg"), ("SVG", &["svg"]), move || {
-            Ok((to_svg(&fig, ExportSize::DEFAULT).into_bytes(), Some(to_csv(&fig))))
+            Ok((
+                to_svg(&fig, ExportSize::DEFAULT).into_bytes(),
+                Some(to_csv(&fig)),
+            ))
         });
     }
     if ui
@@ -246,10 +251,9 @@ pub fn figure_plot(
                 let lo: Vec<f64> = pts.iter().map(|p| p[1]).collect();
                 let hi: Vec<f64> = pts.iter().map(|p| p[2]).collect();
                 let c = color(s.color);
-                pui.add(
-                    FilledArea::new("", &xs, &lo, &hi)
-                        .fill_color(egui::Color32::from_rgba_unmultiplied(c.r(), c.g(), c.b(), 45)),
-                );
+                pui.add(FilledArea::new("", &xs, &lo, &hi).fill_color(
+                    egui::Color32::from_rgba_unmultiplied(c.r(), c.g(), c.b(), 45),
+                ));
             }
         }
         for s in &shown.series {
@@ -259,7 +263,11 @@ pub fn figure_plot(
                 .filter_map(|[x, y]| Some([tf(*x, log_x)?, tf(*y, log_y)?]))
                 .filter(|p| p[0].is_finite() && p[1].is_finite())
                 .collect();
-            let name = if s.hide_in_legend { String::new() } else { s.name.clone() };
+            let name = if s.hide_in_legend {
+                String::new()
+            } else {
+                s.name.clone()
+            };
             let c = color(s.color);
             let line = match s.stroke {
                 Stroke::Solid => Line::new(name, pts).color(c).width(1.6),
@@ -268,7 +276,12 @@ pub fn figure_plot(
                     .width(1.6)
                     .style(LineStyle::dashed_loose()),
                 Stroke::Thin => Line::new(name, pts)
-                    .color(egui::Color32::from_rgba_unmultiplied(c.r(), c.g(), c.b(), 90))
+                    .color(egui::Color32::from_rgba_unmultiplied(
+                        c.r(),
+                        c.g(),
+                        c.b(),
+                        90,
+                    ))
                     .width(0.8),
             };
             pui.line(line);

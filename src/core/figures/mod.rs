@@ -184,7 +184,10 @@ pub fn seed_group(name: &str, color: [u8; 3], curves: &[(String, Vec<[f64; 2]>)]
     for (_, pts) in curves {
         for p in pts.iter().filter(|p| p[0].is_finite() && p[1].is_finite()) {
             // Ordered map keyed by the x value's bits (x >= 0 in every lab: steps, epochs).
-            by_x.entry(p[0].to_bits()).or_insert((p[0], Vec::new())).1.push(p[1]);
+            by_x.entry(p[0].to_bits())
+                .or_insert((p[0], Vec::new()))
+                .1
+                .push(p[1]);
         }
     }
     let mut mean = Vec::with_capacity(by_x.len());

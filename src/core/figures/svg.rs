@@ -58,7 +58,10 @@ fn legend_size(fig: &Figure) -> (f64, f64) {
         .iter()
         .map(|s| text_width(&s.name, LEGEND_PX))
         .fold(0.0, f64::max);
-    (w + SWATCH + 18.0, entries.len() as f64 * (LEGEND_PX + 5.0) + 10.0)
+    (
+        w + SWATCH + 18.0,
+        entries.len() as f64 * (LEGEND_PX + 5.0) + 10.0,
+    )
 }
 
 fn layout(fig: &Figure, width: f64, height: f64) -> Layout {
@@ -70,9 +73,25 @@ fn layout(fig: &Figure, width: f64, height: f64) -> Layout {
         .iter()
         .map(|t| text_width(&format_number(*t), TICK_PX))
         .fold(0.0, f64::max);
-    let top = if fig.title.is_empty() { 12.0 } else { TITLE_PX + 20.0 };
-    let left = y_tick_w + 14.0 + if fig.y.label.is_empty() { 0.0 } else { LABEL_PX + 10.0 };
-    let bottom = TICK_PX + 14.0 + if fig.x.label.is_empty() { 0.0 } else { LABEL_PX + 12.0 };
+    let top = if fig.title.is_empty() {
+        12.0
+    } else {
+        TITLE_PX + 20.0
+    };
+    let left = y_tick_w
+        + 14.0
+        + if fig.y.label.is_empty() {
+            0.0
+        } else {
+            LABEL_PX + 10.0
+        };
+    let bottom = TICK_PX
+        + 14.0
+        + if fig.x.label.is_empty() {
+            0.0
+        } else {
+            LABEL_PX + 12.0
+        };
     let (lw, lh) = legend_size(fig);
     let has_legend = fig.legend != Legend::Hidden && fig.legend_entries().next().is_some();
     let inner = |right: f64| Rect {
@@ -189,7 +208,9 @@ fn points_inside(fig: &Figure, lay: &Layout, r: Rect) -> usize {
         for p in pts.filter(|p| fig.drawable(*p)) {
             let q = lay.px(p);
             if let Some(a) = prev {
-                let steps = ((q.0 - a.0).hypot(q.1 - a.1) / 4.0).ceil().clamp(1.0, 500.0) as usize;
+                let steps = ((q.0 - a.0).hypot(q.1 - a.1) / 4.0)
+                    .ceil()
+                    .clamp(1.0, 500.0) as usize;
                 for k in 1..=steps {
                     let t = k as f64 / steps as f64;
                     n += usize::from(r.contains((a.0 + (q.0 - a.0) * t, a.1 + (q.1 - a.1) * t)));
@@ -285,14 +306,27 @@ pub fn to_svg(fig: &Figure, size: ExportSize) -> String {
         p.x, p.y, p.w, p.h
     );
     // Grid and tick labels.
-    let _ = writeln!(o, r##"<g class="grid" stroke="#e3e3e3" stroke-width="0.8">"##);
+    let _ = writeln!(
+        o,
+        r##"<g class="grid" stroke="#e3e3e3" stroke-width="0.8">"##
+    );
     for &t in &lay.xs.ticks {
         let x = p.x + lay.xs.unit(t) * p.w;
-        let _ = writeln!(o, r#"<line x1="{x:.2}" y1="{:.2}" x2="{x:.2}" y2="{:.2}"/>"#, p.y, p.y + p.h);
+        let _ = writeln!(
+            o,
+            r#"<line x1="{x:.2}" y1="{:.2}" x2="{x:.2}" y2="{:.2}"/>"#,
+            p.y,
+            p.y + p.h
+        );
     }
     for &t in &lay.ys.ticks {
         let y = p.y + (1.0 - lay.ys.unit(t)) * p.h;
-        let _ = writeln!(o, r#"<line x1="{:.2}" y1="{y:.2}" x2="{:.2}" y2="{y:.2}"/>"#, p.x, p.x + p.w);
+        let _ = writeln!(
+            o,
+            r#"<line x1="{:.2}" y1="{y:.2}" x2="{:.2}" y2="{y:.2}"/>"#,
+            p.x,
+            p.x + p.w
+        );
     }
     o.push_str("</g>\n");
     let _ = writeln!(
@@ -451,7 +485,9 @@ mod tests {
         for k in 0..12 {
             f.series.push(Series {
                 name: format!("series number {k}"),
-                points: (0..50).map(|i| [i as f64, ((i * (k + 1)) % 7) as f64]).collect(),
+                points: (0..50)
+                    .map(|i| [i as f64, ((i * (k + 1)) % 7) as f64])
+                    .collect(),
                 ..Default::default()
             });
         }
@@ -464,7 +500,11 @@ mod tests {
     #[test]
     fn svg_has_one_path_per_series_and_escapes_text() {
         let mut f = Figure::new("loss <train> & val", "step", "loss");
-        f.series = seed_group("GCN", PALETTE[0], &[("1".into(), rising(10)), ("2".into(), rising(12))]);
+        f.series = seed_group(
+            "GCN",
+            PALETTE[0],
+            &[("1".into(), rising(10)), ("2".into(), rising(12))],
+        );
         let svg = to_svg(&f, ExportSize::DEFAULT);
         assert_eq!(svg.matches(r#"class="series""#).count(), 3);
         assert_eq!(svg.matches(r#"class="band""#).count(), 1);

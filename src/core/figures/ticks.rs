@@ -105,16 +105,14 @@ pub fn format_number(v: f64) -> String {
     }
     let s = format!("{v:.4}");
     let s = s.trim_end_matches('0').trim_end_matches('.').to_string();
-    if a >= 1e4 {
-        group_thousands(&s)
-    } else {
-        s
-    }
+    if a >= 1e4 { group_thousands(&s) } else { s }
 }
 
 fn group_thousands(s: &str) -> String {
     let (sign, digits) = s.strip_prefix('-').map_or(("", s), |d| ("-", d));
-    let (int, frac) = digits.split_once('.').map_or((digits, None), |(i, f)| (i, Some(f)));
+    let (int, frac) = digits
+        .split_once('.')
+        .map_or((digits, None), |(i, f)| (i, Some(f)));
     let mut out = String::new();
     for (i, c) in int.chars().enumerate() {
         if i > 0 && (int.len() - i) % 3 == 0 {

@@ -212,7 +212,13 @@ fn config_differences(groups: &[Group<'_>]) -> Option<Block> {
     let keys: BTreeSet<&String> = flat.iter().flat_map(|m| m.keys()).collect();
     let differing: Vec<&String> = keys
         .into_iter()
-        .filter(|k| flat.iter().map(|m| m.get(*k)).collect::<BTreeSet<_>>().len() > 1)
+        .filter(|k| {
+            flat.iter()
+                .map(|m| m.get(*k))
+                .collect::<BTreeSet<_>>()
+                .len()
+                > 1
+        })
         .collect();
     if differing.is_empty() {
         return None;
@@ -310,7 +316,12 @@ fn theory_blocks(runs: &[&ReportRun]) -> Vec<Block> {
                     Cell::text(&counterexample(c.get("counterexample"))),
                 ]),
             }
-            for p in c.get("plots").and_then(Value::as_array).into_iter().flatten() {
+            for p in c
+                .get("plots")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 if let Some(fig) = theory_plot(p) {
                     figures.push(Block::Figure {
                         stem: format!("theory_{}_{}", sanitize(id), sanitize(&fig.title)),
@@ -375,7 +386,10 @@ fn counterexample(c: Option<&Value>) -> String {
 fn short_json(v: &Value) -> String {
     match v {
         Value::Number(n) => n.as_f64().map_or(n.to_string(), |v| fmt4(v, v)),
-        Value::Array(a) => format!("[{}]", a.iter().map(short_json).collect::<Vec<_>>().join(", ")),
+        Value::Array(a) => format!(
+            "[{}]",
+            a.iter().map(short_json).collect::<Vec<_>>().join(", ")
+        ),
         Value::Object(o) => o
             .iter()
             .map(|(k, v)| format!("{k} = {}", short_json(v)))
@@ -423,10 +437,18 @@ fn lab_blocks(lab: &str, runs: &[&ReportRun]) -> Vec<Block> {
     let refs: Vec<Vec<Cell>> = REFERENCES
         .iter()
         .filter(|r| r.lab == lab)
-        .map(|r| vec![Cell::text(r.what), Cell::text(r.value), Cell::text(r.source)])
+        .map(|r| {
+            vec![
+                Cell::text(r.what),
+                Cell::text(r.value),
+                Cell::text(r.source),
+            ]
+        })
         .collect();
     if !refs.is_empty() {
-        out.push(Block::Para("Published and homework figures for comparison:".into()));
+        out.push(Block::Para(
+            "Published and homework figures for comparison:".into(),
+        ));
         out.push(Block::Table {
             header: ["figure", "value", "source"].map(String::from).to_vec(),
             rows: refs,
@@ -505,7 +527,11 @@ pub fn blocks(meta: &ReportMeta, runs: &[ReportRun]) -> Vec<Block> {
     }
     let missing: Vec<String> = runs
         .iter()
-        .flat_map(|r| r.missing.iter().map(move |m| format!("run {}: {m} is missing", r.id)))
+        .flat_map(|r| {
+            r.missing
+                .iter()
+                .map(move |m| format!("run {}: {m} is missing", r.id))
+        })
         .collect();
     if !missing.is_empty() {
         out.push(Block::Heading(2, "Missing files".into()));
@@ -544,7 +570,11 @@ mod tests {
             summary: serde_json::json!({ "test_acc": acc }),
             ..Default::default()
         };
-        let runs = [run("1", "GCN", 0.80), run("2", "GCN", 0.82), run("3", "GAT", 0.84)];
+        let runs = [
+            run("1", "GCN", 0.80),
+            run("2", "GCN", 0.82),
+            run("3", "GAT", 0.84),
+        ];
         let refs: Vec<&ReportRun> = runs.iter().collect();
         let g = groups(&refs);
         let Block::Table { rows, .. } = results_table(&g, &["test_acc".into()]) else {

@@ -158,7 +158,11 @@ pub fn to_markdown(blocks: &[Block]) -> String {
                 let _ = writeln!(
                     o,
                     "| {} |",
-                    header.iter().map(|h| md_cell(h)).collect::<Vec<_>>().join(" | ")
+                    header
+                        .iter()
+                        .map(|h| md_cell(h))
+                        .collect::<Vec<_>>()
+                        .join(" | ")
                 );
                 let _ = writeln!(o, "|{}", " --- |".repeat(header.len()));
                 for row in rows {

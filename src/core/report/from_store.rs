@@ -20,8 +20,9 @@ pub fn parse_ids(text: &str) -> anyhow::Result<Vec<RunId>> {
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|s| {
-            s.parse::<RunId>()
-                .map_err(|_| anyhow::anyhow!("bad run id '{s}': run ids are numbers (see gradlab runs list)"))
+            s.parse::<RunId>().map_err(|_| {
+                anyhow::anyhow!("bad run id '{s}': run ids are numbers (see gradlab runs list)")
+            })
         })
         .collect()
 }
@@ -66,7 +67,10 @@ pub fn report_run(store: &RunStore, id: RunId) -> anyhow::Result<ReportRun> {
     let mut metrics = std::collections::BTreeMap::new();
     for s in &d.series {
         let pts = store.series(id, &s.key)?;
-        metrics.insert(s.key.clone(), pts.iter().map(|p| [p.step, p.value]).collect());
+        metrics.insert(
+            s.key.clone(),
+            pts.iter().map(|p| [p.step, p.value]).collect(),
+        );
     }
     let mut images = Vec::new();
     let mut checkpoints = Vec::new();
@@ -78,7 +82,8 @@ pub fn report_run(store: &RunStore, id: RunId) -> anyhow::Result<ReportRun> {
         }
         if a.name.ends_with(".png") {
             let path = store.dir().join(&a.path);
-            let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            let bytes =
+                std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
             images.push((a.name.trim_end_matches(".png").to_string(), bytes));
         } else if a.name.ends_with(".safetensors") {
             checkpoints.push((a.name.clone(), a.sha256.clone()));
@@ -136,7 +141,11 @@ pub fn utc_datetime(ms: i64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02} UTC", rem / 3600, rem % 3600 / 60)
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60
+    )
 }
 
 #[cfg(test)]

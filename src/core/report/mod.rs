@@ -2,13 +2,13 @@
 //! `report.md` and `figures/` (SVG, PNG, CSV of every figure, PNG of every picture).
 
 mod build;
-mod from_store;
 mod doc;
+mod from_store;
 mod model;
 mod write;
 
 pub use build::blocks;
-pub use from_store::{Selection, meta_now, parse_ids, report_run, select, utc_datetime};
 pub use doc::{Block, Cell, to_html, to_markdown};
+pub use from_store::{Selection, meta_now, parse_ids, report_run, select, utc_datetime};
 pub use model::{REFERENCES, Reference, ReportMeta, ReportRun};
 pub use write::{ReportFiles, write_report};

@@ -25,8 +25,14 @@ fn stage(dir: &Path, blocks: &[Block]) -> anyhow::Result<Vec<String>> {
     for b in blocks {
         match b {
             Block::Figure { stem, figure, .. } => {
-                std::fs::write(figs.join(format!("{stem}.svg")), to_svg(figure, ExportSize::DEFAULT))?;
-                std::fs::write(figs.join(format!("{stem}.png")), to_png(figure, ExportSize::DEFAULT)?)?;
+                std::fs::write(
+                    figs.join(format!("{stem}.svg")),
+                    to_svg(figure, ExportSize::DEFAULT),
+                )?;
+                std::fs::write(
+                    figs.join(format!("{stem}.png")),
+                    to_png(figure, ExportSize::DEFAULT)?,
+                )?;
                 std::fs::write(figs.join(format!("{stem}.csv")), to_csv(figure))?;
                 names.extend(["svg", "png", "csv"].map(|e| format!("{stem}.{e}")));
             }
@@ -56,7 +62,11 @@ fn sync_all(dir: &Path) -> std::io::Result<()> {
 
 /// Writes the report of `runs` into `out` (created when missing). Existing files of an earlier
 /// report in `out` are replaced one by one, each by a rename.
-pub fn write_report(meta: &ReportMeta, runs: &[ReportRun], out: &Path) -> anyhow::Result<ReportFiles> {
+pub fn write_report(
+    meta: &ReportMeta,
+    runs: &[ReportRun],
+    out: &Path,
+) -> anyhow::Result<ReportFiles> {
     anyhow::ensure!(!runs.is_empty(), "no runs to report");
     std::fs::create_dir_all(out)
         .with_context(|| format!("cannot write the report: cannot create {}", out.display()))?;
@@ -69,8 +79,7 @@ pub fn write_report(meta: &ReportMeta, runs: &[ReportRun], out: &Path) -> anyhow
         .and_then(|n| sync_all(staging.path()).map(|_| n).map_err(Into::into))
         .with_context(|| format!("cannot write the report into {}", out.display()))?;
     let figs = out.join("figures");
-    std::fs::create_dir_all(&figs)
-        .with_context(|| format!("cannot create {}", figs.display()))?;
+    std::fs::create_dir_all(&figs).with_context(|| format!("cannot create {}", figs.display()))?;
     let mut figures = Vec::new();
     for n in &names {
         let to = figs.join(n);

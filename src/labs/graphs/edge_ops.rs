@@ -347,8 +347,8 @@ pub fn aggregate_reference(alpha: &Tensor, wh: &Tensor, edges: &EdgeIndex) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::labs::graphs::prep::Topology;
     use crate::core::test_util::{max_diff, randn};
+    use crate::labs::graphs::prep::Topology;
     use candle_core::{Device, Var};
 
     fn small_edges() -> EdgeIndex {

@@ -222,7 +222,10 @@ impl GraphsTab {
     fn data_row(&mut self, ui: &mut egui::Ui, cx: &mut TabCx<'_>) {
         let cora_present = cx.data_dir.join("cora").join("cora.content").is_file();
         // On its own row: inside the wrapped row it widened the side panel past its size.
-        if DownloadOffer::new("cora", "Cora").present(cora_present).show(ui, cx) {
+        if DownloadOffer::new("cora", "Cora")
+            .present(cora_present)
+            .show(ui, cx)
+        {
             self.dataset = DatasetChoice::Cora;
         }
         ui.horizontal_wrapped(|ui| {

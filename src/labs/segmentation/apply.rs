@@ -10,8 +10,8 @@ use serde::Serialize;
 
 use super::checkpoint::{self, SegModel};
 use super::{infer, render};
-use crate::data::seg::image_io::{header_dimensions, read_gray_noted};
 use crate::core::files::{atomic_write, png_bytes};
+use crate::data::seg::image_io::{header_dimensions, read_gray_noted};
 
 /// Tint of class-1 pixels in the overlay, and its opacity.
 pub const OVERLAY_COLOR: [u8; 3] = [255, 40, 90];

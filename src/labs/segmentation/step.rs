@@ -674,9 +674,9 @@ fn dot_lanes(a: &[f32], b: &[f32]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::test_util::{max_diff, randn};
     use crate::labs::segmentation::adamw::FusedAdamW;
     use crate::labs::segmentation::unet::{UNetConfig, loss, trainable};
-    use crate::core::test_util::{max_diff, randn};
     use candle_core::{Device, Var};
     use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarMap};
 
@@ -800,10 +800,10 @@ mod tests {
     /// A whole (small) segmentation run twice: the same metrics, to the bit.
     #[test]
     fn seg_run_twice_gives_identical_metrics() {
+        use crate::core::events::{StopFlag, VecSink};
         use crate::data::seg::DatasetSpec;
         use crate::data::seg::shapes::ShapesConfig;
         use crate::labs::segmentation::train::{SegConfig, train};
-        use crate::core::events::{StopFlag, VecSink};
         let cfg = SegConfig {
             dataset: DatasetSpec::Shapes(ShapesConfig {
                 size: 48,

@@ -18,10 +18,10 @@ use super::infer::predict;
 use super::metrics::Confusion;
 use super::render;
 use super::unet::{UNet, UNetConfig, count, trainable};
-use crate::data::seg::{self, DatasetSpec, SegData};
 use crate::core::events::{Picture, SeedSink, Sink, StopFlag, Summary, ensure_finite};
 use crate::core::runs::{NewRun, RecordTo, RunId, recorded_stoppable};
 use crate::core::stats::{self, Comparison, mean_std};
+use crate::data::seg::{self, DatasetSpec, SegData};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]

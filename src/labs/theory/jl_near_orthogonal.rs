@@ -430,10 +430,7 @@ mod tests {
             );
         }
         assert_eq!(r.figures["not_measured_bound_above_cap"], 1);
-        assert_eq!(
-            r.conditions[1].verdict,
-            crate::labs::theory::Verdict::Holds
-        );
+        assert_eq!(r.conditions[1].verdict, crate::labs::theory::Verdict::Holds);
         assert_eq!(r.conditions[1].trials, 2);
     }
 

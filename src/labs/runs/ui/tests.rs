@@ -5,8 +5,8 @@ use std::path::Path;
 use egui_kittest::kittest::Queryable;
 use serde_json::json;
 
-use super::RunsTab;
 use super::PICK_REPORT;
+use super::RunsTab;
 use crate::core::NullSink;
 use crate::core::jobs::Jobs;
 use crate::core::runs::{NewRun, RunFilter, RunId, RunStatus, RunStore, recorded};
