@@ -79,6 +79,17 @@ impl Lab for TheoryTab {
 }
 
 impl TheoryTab {
+    /// A tab that does not run the checks by itself on its first frame (for callers, such as
+    /// tests, that press the buttons themselves).
+    pub fn without_autostart() -> Self {
+        TheoryTab {
+            autostarted: true,
+            ..Default::default()
+        }
+    }
+}
+
+impl TheoryTab {
     fn show(&mut self, ui: &mut egui::Ui, cx: &mut TabCx<'_>) {
         self.harvest(cx.jobs);
         let info = theory::info(&self.selected).unwrap_or(&CHECKS[0]);

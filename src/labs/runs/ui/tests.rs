@@ -151,7 +151,7 @@ fn report_button_writes_the_report_into_the_picked_folder() {
 fn a_gui_job_records_a_finished_run() {
     let dir = tempfile::tempdir().unwrap();
     let mut w = World::new(
-        TheoryTab::default(),
+        TheoryTab::without_autostart(),
         dir.path().to_path_buf(),
         FileTasks::fixed_dir(dir.path()),
     );
