@@ -105,6 +105,16 @@ impl<'a> PlotSpec<'a> {
     }
 }
 
+/// A tick label on a log axis (plotted as log10): whole decades only ("0.01", "1", "100"), so
+/// the labels never read "1.5849" or "3.1623".
+fn decade_label(log10: f64) -> String {
+    if (log10 - log10.round()).abs() < 1e-9 {
+        format_number(10f64.powf(log10.round()))
+    } else {
+        String::new()
+    }
+}
+
 fn to_log(v: f64) -> Option<f64> {
     (v > 0.0 && v.is_finite()).then(|| v.log10())
 }
@@ -234,10 +244,10 @@ pub fn figure_plot(
             ))
         });
     if log_y {
-        plot = plot.y_axis_formatter(|m, _| format_number(10f64.powf(m.value)));
+        plot = plot.y_axis_formatter(|m, _| decade_label(m.value));
     }
     if log_x {
-        plot = plot.x_axis_formatter(|m, _| format_number(10f64.powf(m.value)));
+        plot = plot.x_axis_formatter(|m, _| decade_label(m.value));
     }
     plot.show(ui, |pui| {
         for s in &shown.series {
@@ -339,6 +349,14 @@ impl PictureTexture {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_axes_label_whole_decades_only() {
+        assert_eq!(decade_label(0.0), "1");
+        assert_eq!(decade_label(2.0), "100");
+        assert_eq!(decade_label(-2.0), "0.01");
+        assert_eq!(decade_label(0.2), "");
+    }
     use crate::core::files::png_bytes;
 
     #[test]

@@ -133,6 +133,8 @@ impl GraphsTab {
         egui::Panel::left("graph_controls")
             .resizable(true)
             .default_size(360.0)
+            // A long job log line must not widen the panel over the results.
+            .max_size(440.0)
             .show(ui, |ui| {
                 egui::ScrollArea::vertical().show(ui, |ui| {
                     ui.heading("Graphs: GCN vs GAT");

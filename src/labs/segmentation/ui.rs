@@ -172,6 +172,7 @@ impl Lab for SegmentationTab {
         egui::Panel::left("seg_controls")
             .resizable(true)
             .default_size(300.0)
+            .max_size(420.0)
             .show(ui, |ui| {
                 egui::ScrollArea::vertical().show(ui, |ui| self.controls(ui, cx));
             });
