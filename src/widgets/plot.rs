@@ -213,6 +213,10 @@ pub fn figure_plot(
     let mut log_y = ui.data_mut(|d| *d.get_persisted_mut_or(log_id, fig.y.log));
     let mut shown = fig.clone();
     shown.y.log = log_y;
+    // On screen the y label heads the plot; an exported figure carries it as its title.
+    if shown.title.is_empty() {
+        shown.title = fig.y.label.clone();
+    }
     ui.horizontal_wrapped(|ui| {
         ui.label(egui::RichText::new(&fig.y.label).strong());
         if ui.checkbox(&mut log_y, "log y").changed() {
