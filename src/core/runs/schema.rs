@@ -86,6 +86,18 @@ pub enum SchemaError {
 
 /// The version of the store behind `conn`: 0 for an empty database.
 pub fn version(conn: &Connection) -> Result<i64, SchemaError> {
+    if !conn.is_autocommit() {
+        return version_in_snapshot(conn);
+    }
+    // One read transaction, so the queries below see one snapshot: outside it another process
+    // creating the store between them made a new store look like a foreign database.
+    let tx = conn.unchecked_transaction()?;
+    let v = version_in_snapshot(&tx);
+    drop(tx);
+    v
+}
+
+fn version_in_snapshot(conn: &Connection) -> Result<i64, SchemaError> {
     let has_table: bool = conn
         .query_row(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'",
