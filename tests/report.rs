@@ -1,31 +1,13 @@
 //! `gradlab report` end to end: runs recorded by the CLI become report.html (self-contained,
 //! rendered by headless Chromium), report.md and figures/; bad input exits 1 and leaves nothing.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Instant;
 
-use serde_json::Value;
-
-fn gradlab(runs: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gradlab"))
-        .args(args)
-        .arg("--runs-dir")
-        .arg(runs)
-        .env_remove("GRADLAB_RUNS")
-        .output()
-        .expect("start gradlab")
-}
-
-fn json_of(o: &Output) -> Value {
-    assert!(
-        o.status.success(),
-        "exit {:?}: {}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    serde_json::from_slice(&o.stdout).expect("one JSON object on stdout")
-}
+use common::{gradlab, json_of};
 
 /// GCN and MLP on the synthetic graph, 2 seeds each (fast), and one theory check.
 fn record_runs(runs: &Path) {

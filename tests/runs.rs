@@ -1,35 +1,18 @@
 //! The run store end to end: recording through the sink, the `gradlab runs` CLI, grouping of
 //! seeds, live reading while a CLI trains, kills at random moments, and bad databases.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{gradlab, json_of};
 use gradlab::core::runs::{
     DB_FILE, NewRun, Query, Recorder, Reply, RunFilter, RunStatus, RunStore, StoreReader,
 };
 use gradlab::core::{Sink, VecSink};
 use serde_json::{Value, json};
-
-fn gradlab(runs: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gradlab"))
-        .args(args)
-        .arg("--runs-dir")
-        .arg(runs)
-        .env_remove("GRADLAB_RUNS")
-        .output()
-        .expect("start gradlab")
-}
-
-fn json_of(o: &Output) -> Value {
-    assert!(
-        o.status.success(),
-        "exit {:?}: {}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    serde_json::from_slice(&o.stdout).expect("one JSON object on stdout")
-}
 
 fn new_run(name: &str, seed: u64, hidden: u64) -> NewRun {
     NewRun {

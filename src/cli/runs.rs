@@ -7,6 +7,7 @@ use anyhow::Context;
 use serde_json::{Value, json};
 
 use crate::core::StopFlag;
+use crate::core::clock::utc;
 use crate::core::runs::{NewRun, RunFilter, RunId, RunStatus, RunStore, SortBy};
 use crate::labs::CliOutput as Output;
 
@@ -395,26 +396,10 @@ fn truncate(s: &str, n: usize) -> String {
     }
 }
 
-/// "2026-11-27 05:12:33 UTC" without a time-zone database.
+/// "2026-11-27 05:12:33" (UTC).
 fn utc_time(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
-    // Howard Hinnant's days-to-civil.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    let t = utc(ms);
+    format!("{} {:02}:{:02}:{:02}", t.date(), t.hour, t.minute, t.second)
 }
 
 #[cfg(test)]

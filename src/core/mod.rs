@@ -1,5 +1,6 @@
 //! Shared by every lab; never imports egui or a lab.
 
+pub mod clock;
 pub mod events;
 pub mod figures;
 pub mod files;

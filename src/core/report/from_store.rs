@@ -4,6 +4,7 @@
 use anyhow::Context;
 
 use super::model::{ReportMeta, ReportRun};
+use crate::core::clock::utc;
 use crate::core::runs::{RunFilter, RunId, RunStore, SortBy, machine};
 
 /// Which runs a report covers. With nothing chosen: the last 20 runs.
@@ -127,25 +128,10 @@ pub fn meta_now() -> ReportMeta {
     }
 }
 
-/// "2026-11-27 06:12 UTC" from milliseconds since the Unix epoch (civil-from-days, no
-/// time-zone database needed).
+/// "2026-11-27 06:12 UTC" from milliseconds since the Unix epoch.
 pub fn utc_datetime(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
-        rem / 3600,
-        rem % 3600 / 60
-    )
+    let t = utc(ms);
+    format!("{} {:02}:{:02} UTC", t.date(), t.hour, t.minute)
 }
 
 #[cfg(test)]
