@@ -4,8 +4,8 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
-use std::time::Instant;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use common::{gradlab, json_of};
 
@@ -129,23 +129,34 @@ fn report_of_recorded_runs_is_self_contained_and_renders() {
     };
     let shot = t.path().join("report.png");
     let profile = t.path().join("chromium-profile");
+    let log = t.path().join("chromium.log");
     let o = Command::new(browser)
         .args([
             "--headless",
             "--no-sandbox",
             "--disable-gpu",
             "--hide-scrollbars",
+            // Nothing to fetch: without these it keeps trying the (closed) network.
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
         ])
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg(format!("--screenshot={}", shot.display()))
         .arg("--window-size=1280,8000")
         .arg(format!("file://{}", out.join("report.html").display()))
-        .output()
+        .stdout(Stdio::null())
+        // A file, not a pipe: a chatty browser cannot fill it and block.
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
         .unwrap();
+    wait_at_most(o, Duration::from_secs(180), &log);
     assert!(
         shot.is_file(),
         "no screenshot: {}",
-        String::from_utf8_lossy(&o.stderr)
+        std::fs::read_to_string(&log).unwrap_or_default()
     );
     let img = image::open(&shot).unwrap().to_rgb8();
     let ink_rows: Vec<u32> = (0..img.height())
@@ -196,4 +207,21 @@ fn bad_run_id_and_unwritable_folder_exit_1_with_one_line() {
         err.contains("file") && err.trim().lines().count() == 1,
         "{err}"
     );
+}
+
+/// Waits for the browser; one that hangs is killed and fails the test with its log.
+fn wait_at_most(mut child: Child, limit: Duration, log: &Path) {
+    let t = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if t.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "chromium did not finish in {} s: {}",
+                limit.as_secs(),
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

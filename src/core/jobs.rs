@@ -288,10 +288,12 @@ impl Jobs {
         let mut changed = false;
         for job in &mut self.jobs {
             changed |= job.drain();
+            // Joined only once the thread has returned: after its last event it may still be
+            // dropping what it held, and the UI thread must never wait for that.
             if !job.state.is_running()
+                && job.handle.as_ref().is_some_and(|h| h.is_finished())
                 && let Some(h) = job.handle.take()
             {
-                // The thread has sent its last event, so this join returns at once.
                 let _ = h.join();
             }
         }
@@ -367,7 +369,8 @@ mod tests {
 
     fn wait_done(jobs: &mut Jobs, id: JobId) {
         let t = Instant::now();
-        while jobs.get(id).unwrap().state.is_running() {
+        // Until its result is in and its thread is joined (which poll does once it returned).
+        while jobs.get(id).unwrap().state.is_running() || jobs.get(id).unwrap().handle.is_some() {
             assert!(t.elapsed() < Duration::from_secs(10), "job did not end");
             jobs.poll();
             std::thread::sleep(Duration::from_millis(1));

@@ -15,5 +15,6 @@ pub mod stats;
 pub mod sysinfo;
 #[cfg(test)]
 pub mod test_util;
+pub mod watchdog;
 
 pub use events::{Event, NullSink, Picture, Sink, StopFlag, Summary, VecSink};

@@ -9,6 +9,7 @@ use egui_kittest::Harness;
 
 use super::{Lab, TabCx};
 use crate::core::jobs::Jobs;
+use crate::core::watchdog::Watchdog;
 use crate::widgets::files::FileTasks;
 
 pub struct World<L> {
@@ -16,7 +17,11 @@ pub struct World<L> {
     pub jobs: Jobs,
     pub files: FileTasks,
     pub data_dir: PathBuf,
+    _watchdog: Watchdog,
 }
+
+/// No lab test needs more than a minute here; five leaves room for a loaded CI machine.
+const TEST_LIMIT: Duration = Duration::from_secs(300);
 
 impl<L: Lab> World<L> {
     pub fn new(lab: L, data_dir: PathBuf, files: FileTasks) -> Self {
@@ -25,6 +30,10 @@ impl<L: Lab> World<L> {
             jobs: Jobs::default(),
             files,
             data_dir,
+            _watchdog: Watchdog::new(
+                std::thread::current().name().unwrap_or("a lab test"),
+                TEST_LIMIT,
+            ),
         }
     }
 
@@ -39,12 +48,20 @@ impl<L: Lab> World<L> {
             data_dir: &self.data_dir,
             waker: crate::widgets::repaint_waker(ui.ctx()),
         };
-        self.lab.ui(ui, &mut cx);
+        let lab = &mut self.lab;
+        egui::ScrollArea::vertical()
+            .auto_shrink(false)
+            .show(ui, |ui| lab.ui(ui, &mut cx));
     }
 
     pub fn harness(self) -> Harness<'static, World<L>> {
+        self.harness_sized(1280.0, 900.0)
+    }
+
+    /// A harness of the lab's area on a given screen.
+    pub fn harness_sized(self, width: f32, height: f32) -> Harness<'static, World<L>> {
         Harness::builder()
-            .with_size([1280.0, 900.0])
+            .with_size([width, height])
             .build_ui_state(|ui, w: &mut World<L>| w.show(ui), self)
     }
 }

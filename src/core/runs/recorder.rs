@@ -177,13 +177,17 @@ impl<'a> Recorder<'a> {
             error,
             reply,
         });
-        let result = match sent {
-            Ok(()) => answer
-                .recv_timeout(Duration::from_secs(60))
-                .unwrap_or_else(|_| Err("the writer thread did not answer".into())),
-            Err(_) => Err("the writer thread has stopped".into()),
+        let (result, answered) = match sent {
+            Ok(()) => match answer.recv_timeout(Duration::from_secs(60)) {
+                Ok(r) => (r, true),
+                Err(_) => (Err("the writer thread did not answer".into()), false),
+            },
+            Err(_) => (Err("the writer thread has stopped".into()), true),
         };
-        if let Some(h) = self.writer.handle.take()
+        // A writer that did not answer may be stuck in the file system: leave it rather than
+        // wait for it without end.
+        if answered
+            && let Some(h) = self.writer.handle.take()
             && let Ok(w) = h.join()
         {
             self.stats.writer_cpu_s = w.cpu_s;

@@ -866,34 +866,17 @@ fn attention_view(ui: &mut egui::Ui, att: &AttentionSnapshot, node: &mut usize) 
 mod tests {
     use super::*;
     use crate::core::jobs::Jobs;
+    use crate::labs::test_world;
     use crate::widgets::files::FileTasks;
     use egui_kittest::kittest::{NodeT, Queryable};
-    use std::path::PathBuf;
     use std::time::{Duration, Instant};
 
-    struct World {
-        tab: GraphsTab,
-        jobs: Jobs,
-        files: FileTasks,
-        data_dir: PathBuf,
-    }
+    type World = test_world::World<GraphsTab>;
 
-    fn harness(world: World) -> egui_kittest::Harness<'static, World> {
-        egui_kittest::Harness::builder()
-            .with_size([1280.0, 900.0])
-            .build_ui_state(
-                |ui, w: &mut World| {
-                    w.jobs.poll();
-                    let mut cx = TabCx {
-                        jobs: &mut w.jobs,
-                        files: &mut w.files,
-                        data_dir: &w.data_dir,
-                        waker: Arc::new(|| {}),
-                    };
-                    egui::ScrollArea::vertical().show(ui, |ui| w.tab.ui(ui, &mut cx));
-                },
-                world,
-            )
+    fn world(tab: GraphsTab, jobs: Jobs, dir: &std::path::Path) -> World {
+        let mut w = World::new(tab, dir.to_path_buf(), FileTasks::fixed_dir(dir));
+        w.jobs = jobs;
+        w
     }
 
     #[test]
@@ -910,26 +893,21 @@ mod tests {
             },
             ..Default::default()
         };
-        let world = World {
-            tab,
-            jobs: Jobs::default(),
-            files: FileTasks::fixed_dir(dir.path()),
-            data_dir: dir.path().to_path_buf(),
-        };
-        let mut h = harness(world);
+        let world = world(tab, Jobs::default(), dir.path());
+        let mut h = world.harness();
         let t = Instant::now();
-        while h.state().tab.rt.graph.is_none() {
+        while h.state().lab.rt.graph.is_none() {
             assert!(
                 t.elapsed() < Duration::from_secs(30),
                 "graph never loaded: {:?}",
-                h.state().tab.rt.load_error
+                h.state().lab.rt.load_error
             );
             h.step();
             std::thread::sleep(Duration::from_millis(10));
         }
         assert!(
             h.state()
-                .tab
+                .lab
                 .rt
                 .graph
                 .as_ref()
@@ -941,8 +919,8 @@ mod tests {
         h.step();
         h.get_by_label("Train GCN").click();
         h.step();
-        assert_eq!(h.state().tab.rt.started.len(), 1);
-        let id = h.state().tab.rt.started[0].0;
+        assert_eq!(h.state().lab.rt.started.len(), 1);
+        let id = h.state().lab.rt.started[0].0;
         while h.state().jobs.get(id).unwrap().state.is_running() {
             assert!(
                 t.elapsed() < Duration::from_secs(60),
@@ -965,7 +943,7 @@ mod tests {
             data_dir: &w.data_dir,
             waker: Arc::new(|| {}),
         };
-        let rows = w.tab.rows(&cx);
+        let rows = w.lab.rows(&cx);
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].model, "GCN");
     }
@@ -1024,12 +1002,7 @@ mod tests {
             jobs.poll();
             std::thread::sleep(Duration::from_millis(5));
         }
-        let world = World {
-            tab,
-            jobs,
-            files: FileTasks::fixed_dir(dir.path()),
-            data_dir: dir.path().to_path_buf(),
-        };
+        let world = world(tab, jobs, dir.path());
         (world, dir)
     }
 
@@ -1043,7 +1016,7 @@ mod tests {
     #[test]
     fn seeds_are_grouped_one_legend_entry_per_model_and_curve() {
         let (world, _dir) = world_with_runs(&[ModelKind::Gcn, ModelKind::Gat], 3);
-        let mut h = harness(world);
+        let mut h = world.harness();
         h.run_steps(3);
         let mut entries = legend_entries(&h);
         entries.sort();
@@ -1060,7 +1033,7 @@ mod tests {
         // The seeds are still drawn, as thin lines kept out of the legend.
         let w = h.state();
         let runs: Vec<(String, ModelKind, &MetricStore)> = w
-            .tab
+            .lab
             .rt
             .started
             .iter()
@@ -1079,23 +1052,7 @@ mod tests {
         // The central area of a 1366 x 768 screen: minus the window title, the tab bar and the
         // status bar.
         let (w, hgt) = (1366.0, 650.0);
-        let mut h = egui_kittest::Harness::builder()
-            .with_size([w, hgt])
-            .build_ui_state(
-                |ui, w: &mut World| {
-                    w.jobs.poll();
-                    let mut cx = TabCx {
-                        jobs: &mut w.jobs,
-                        files: &mut w.files,
-                        data_dir: &w.data_dir,
-                        waker: Arc::new(|| {}),
-                    };
-                    egui::ScrollArea::vertical()
-                        .auto_shrink(false)
-                        .show(ui, |ui| w.tab.ui(ui, &mut cx));
-                },
-                world,
-            );
+        let mut h = world.harness_sized(w, hgt);
         h.run_steps(3);
         let cm = h.get_by_label("confusion matrix").rect();
         assert!(
@@ -1128,22 +1085,17 @@ mod tests {
             dataset: DatasetChoice::Cora,
             ..Default::default()
         };
-        let world = World {
-            tab,
-            jobs: Jobs::default(),
-            files: FileTasks::fixed_dir(dir.path()),
-            data_dir: dir.path().to_path_buf(),
-        };
-        let mut h = harness(world);
+        let world = world(tab, Jobs::default(), dir.path());
+        let mut h = world.harness();
         let t = Instant::now();
-        while h.state().tab.rt.load_error.is_none() {
+        while h.state().lab.rt.load_error.is_none() {
             assert!(t.elapsed() < Duration::from_secs(10));
             h.step();
             std::thread::sleep(Duration::from_millis(5));
         }
         assert!(
             h.state()
-                .tab
+                .lab
                 .rt
                 .load_error
                 .as_ref()
