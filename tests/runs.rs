@@ -145,6 +145,63 @@ fn trash_restore_purge_and_filters() {
 }
 
 #[test]
+fn model_and_dataset_filters_facets_and_the_sorted_figure() {
+    let t = tempfile::tempdir().unwrap();
+    let store = RunStore::open(t.path()).unwrap();
+    let (gcn, _) = record(&store, new_run("gcn seed 0", 0, 16), 2, 0.8);
+    let mut gat = new_run("gat seed 0", 0, 16);
+    gat.config["model"] = json!("gat");
+    gat.dataset = Some("cora".into());
+    let (gat, _) = record(&store, gat, 2, 0.7);
+    let only =
+        |f: RunFilter| -> Vec<i64> { store.list(&f).unwrap().iter().map(|r| r.id).collect() };
+    let by_model = |m: &str| RunFilter {
+        model: Some(m.into()),
+        ..Default::default()
+    };
+    assert_eq!(only(by_model("gat")), vec![gat]);
+    assert_eq!(only(by_model("gcn")), vec![gcn]);
+    assert_eq!(
+        only(RunFilter {
+            dataset: Some("cora".into()),
+            ..Default::default()
+        }),
+        vec![gat]
+    );
+    let f = store.facets(None).unwrap();
+    assert_eq!(f.models, vec!["gat", "gcn"]);
+    assert_eq!(f.datasets, vec!["cora", "synthetic"]);
+    assert_eq!(f.figures, vec!["test_acc"]);
+    assert!(
+        store
+            .facets(Some("segmentation"))
+            .unwrap()
+            .models
+            .is_empty()
+    );
+    // Sorted by a summary figure, each row carries it; otherwise none does.
+    let rows = store
+        .list(&RunFilter {
+            sort: gradlab::core::runs::SortBy::Summary("test_acc".into()),
+            descending: true,
+            ..Default::default()
+        })
+        .unwrap();
+    let got: Vec<(i64, Option<f64>)> = rows.iter().map(|r| (r.id, r.sort_value)).collect();
+    assert_eq!(got, vec![(gcn, Some(0.8)), (gat, Some(0.7))]);
+    assert!(
+        store
+            .list(&RunFilter::default())
+            .unwrap()
+            .iter()
+            .all(|r| r.sort_value.is_none())
+    );
+    // A group is named without the seed of its first run.
+    let g = store.groups(&RunFilter::default()).unwrap();
+    assert!(g.iter().any(|g| g.name == "gcn"), "{g:?}");
+}
+
+#[test]
 fn grouping_by_config_gives_mean_std_n() {
     let t = tempfile::tempdir().unwrap();
     let store = RunStore::open(t.path()).unwrap();
@@ -221,6 +278,38 @@ fn cli_graph_seeds_are_three_runs_grouped_as_one_configuration() {
     for r in list["runs"].as_array().unwrap() {
         assert_eq!(r["status"], "finished");
     }
+    // Named after the configuration, not after the seed of its first run.
+    let name = groups[0]["name"].as_str().unwrap();
+    assert!(
+        name.rsplit_once(" seed ")
+            .is_none_or(|(_, n)| n.parse::<u64>().is_err()),
+        "{name}"
+    );
+    // Sorted by a summary figure, smallest first, each run carrying it.
+    let sorted = json_of(&gradlab(
+        t.path(),
+        &[
+            "runs",
+            "list",
+            "--sort",
+            "test_acc",
+            "--ascending",
+            "--json",
+        ],
+    ));
+    let accs: Vec<f64> = sorted["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["sort_value"].as_f64().expect("each run has test_acc"))
+        .collect();
+    assert_eq!(accs.len(), 5);
+    assert!(accs.windows(2).all(|w| w[0] <= w[1]), "{accs:?}");
+    let gat = json_of(&gradlab(
+        t.path(),
+        &["runs", "list", "--model", "gat", "--json"],
+    ));
+    assert!(gat["runs"].as_array().unwrap().is_empty(), "{gat}");
     // show, export, delete, restore, purge through the CLI.
     let id = ids[0].to_string();
     let show = json_of(&gradlab(t.path(), &["runs", "show", &id, "--json"]));

@@ -31,6 +31,18 @@ pub enum RunsCommand {
         status: Option<String>,
         #[arg(long)]
         tag: Option<String>,
+        /// Only runs of this model (e.g. gcn, gat, mlp).
+        #[arg(long)]
+        model: Option<String>,
+        /// Only runs on this dataset (e.g. cora, synthetic, isbi, shapes).
+        #[arg(long)]
+        dataset: Option<String>,
+        /// started, name, status, main, or any figure of the summaries (e.g. ms_per_epoch_median);
+        /// largest first unless --ascending.
+        #[arg(long, default_value = "started")]
+        sort: String,
+        #[arg(long)]
+        ascending: bool,
         /// The runs in the trash instead.
         #[arg(long)]
         trash: bool,
@@ -70,6 +82,10 @@ pub fn run(args: &RunsArgs, runs_dir: &Path) -> anyhow::Result<Output> {
             lab,
             status,
             tag,
+            model,
+            dataset,
+            sort,
+            ascending,
             trash,
             limit,
         } => {
@@ -83,9 +99,17 @@ pub fn run(args: &RunsArgs, runs_dir: &Path) -> anyhow::Result<Output> {
                 lab: lab.clone(),
                 status,
                 tag: tag.clone(),
+                model: model.clone(),
+                dataset: dataset.clone(),
                 trash: *trash,
-                sort: SortBy::Started,
-                descending: true,
+                sort: match sort.as_str() {
+                    "started" => SortBy::Started,
+                    "name" => SortBy::Name,
+                    "status" => SortBy::Status,
+                    "main" => SortBy::Main,
+                    figure => SortBy::Summary(figure.to_string()),
+                },
+                descending: !ascending,
                 limit: *limit,
                 ..Default::default()
             };
@@ -93,7 +117,17 @@ pub fn run(args: &RunsArgs, runs_dir: &Path) -> anyhow::Result<Output> {
             let groups = crate::core::runs::group_rows(&rows);
             let mut human = format!(
                 "{:>5}  {:<6} {:<11} {:<28} {:>5}  {:<19}  {}\n",
-                "id", "lab", "status", "name", "seed", "started", "main figure"
+                "id",
+                "lab",
+                "status",
+                "name",
+                "seed",
+                "started",
+                if matches!(f.sort, SortBy::Summary(_)) {
+                    sort.as_str()
+                } else {
+                    "main figure"
+                }
             );
             for r in &rows {
                 human.push_str(&format!(
@@ -104,8 +138,9 @@ pub fn run(args: &RunsArgs, runs_dir: &Path) -> anyhow::Result<Output> {
                     truncate(&r.name, 28),
                     r.seed.map(|s| s.to_string()).unwrap_or_default(),
                     utc_time(r.started_ms),
-                    match (&r.main_metric, r.main_value) {
-                        (Some(k), Some(v)) => format!("{k} {v:.4}"),
+                    match (&r.main_metric, r.main_value, r.sort_value) {
+                        (_, _, Some(v)) => format!("{sort} {v:.4}"),
+                        (Some(k), Some(v), None) => format!("{k} {v:.4}"),
                         _ => String::new(),
                     }
                 ));

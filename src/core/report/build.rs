@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::doc::{Block, Cell};
 use super::model::{REFERENCES, ReportMeta, ReportRun};
 use crate::core::figures::{Figure, PALETTE, format_number, seed_group};
+use crate::core::runs::without_seed;
 use crate::core::stats::mean_std;
 
 /// Summary figures shown first when a lab's runs have them.
@@ -49,7 +50,7 @@ fn groups<'a>(runs: &[&'a ReportRun]) -> Vec<Group<'a>> {
             None => out.push((
                 r.config_key.clone(),
                 Group {
-                    label: strip_seed(&r.name),
+                    label: without_seed(&r.name).to_string(),
                     runs: vec![r],
                 },
             )),
@@ -63,15 +64,6 @@ fn groups<'a>(runs: &[&'a ReportRun]) -> Vec<Group<'a>> {
         }
     }
     out.into_iter().map(|(_, g)| g).collect()
-}
-
-/// "GCN cora seed 3" -> "GCN cora".
-fn strip_seed(name: &str) -> String {
-    let words: Vec<&str> = name.split_whitespace().collect();
-    match words.as_slice() {
-        [head @ .., "seed", n] if n.parse::<u64>().is_ok() => head.join(" "),
-        _ => name.to_string(),
-    }
 }
 
 fn numeric_fields(runs: &[&ReportRun]) -> Vec<String> {
@@ -475,7 +467,7 @@ fn lab_blocks(lab: &str, runs: &[&ReportRun]) -> Vec<Block> {
             out.push(Block::Image {
                 stem: format!("{}_{}", sanitize(&r.id), sanitize(name)),
                 png: png.clone(),
-                caption: format!("{} — {name} (run {})", strip_seed(&r.name), r.id),
+                caption: format!("{} — {name} (run {})", without_seed(&r.name), r.id),
             });
         }
     }
@@ -553,12 +545,6 @@ pub fn blocks(meta: &ReportMeta, runs: &[ReportRun]) -> Vec<Block> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn seed_suffix_is_stripped_for_group_labels() {
-        assert_eq!(strip_seed("GCN cora seed 3"), "GCN cora");
-        assert_eq!(strip_seed("U-Net shapes"), "U-Net shapes");
-    }
 
     #[test]
     fn best_mean_is_bold_and_cells_read_mean_std_n() {

@@ -23,8 +23,8 @@ mod writer;
 pub use artifacts::{ArtifactInfo, artifact_path};
 pub use liveness::process_start_time;
 pub use model::{
-    ConfigGroup, NewRun, Point, RunDetail, RunFilter, RunId, RunRow, RunStatus, SeriesInfo, SortBy,
-    config_key,
+    ConfigGroup, Facets, NewRun, Point, RunDetail, RunFilter, RunId, RunRow, RunStatus, SeriesInfo,
+    SortBy, config_key, without_seed,
 };
 pub use provenance::{GIT_COMMIT, command_line, machine, quote_args};
 pub use reader::{Query, Reply, StoreReader};

@@ -102,6 +102,9 @@ pub struct RunRow {
     pub tags: Vec<String>,
     /// In the trash (deleted, not purged).
     pub deleted: bool,
+    /// The summary figure the list is sorted by, when it is sorted by one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sort_value: Option<f64>,
 }
 
 /// Everything about one run except its points.
@@ -193,6 +196,26 @@ pub struct ConfigGroup {
     pub seeds: Vec<Option<u64>>,
 }
 
+/// What the runs of a store can be filtered and sorted by: the models and datasets they used and
+/// the numeric figures of their summaries.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Facets {
+    pub models: Vec<String>,
+    pub datasets: Vec<String>,
+    pub figures: Vec<String>,
+}
+
+/// A run's name without its trailing seed ("GCN cora seed 3" -> "GCN cora"): the name of the
+/// configuration it shares with its other seeds.
+pub fn without_seed(name: &str) -> &str {
+    match name.rfind(" seed ") {
+        Some(i) if name[i + 6..].chars().all(|c| c.is_ascii_digit()) && i + 6 < name.len() => {
+            &name[..i]
+        }
+        _ => name,
+    }
+}
+
 impl ConfigGroup {
     /// "0.8130 ± 0.0060 (n=3)" as results tables show it.
     pub fn mean_std_text(&self) -> String {
@@ -208,6 +231,14 @@ impl ConfigGroup {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn without_seed_strips_only_a_trailing_seed_number() {
+        assert_eq!(without_seed("GCN cora seed 12"), "GCN cora");
+        assert_eq!(without_seed("U-Net shapes"), "U-Net shapes");
+        assert_eq!(without_seed("my seed run"), "my seed run");
+        assert_eq!(without_seed("ends with seed "), "ends with seed ");
+    }
 
     #[test]
     fn config_key_ignores_seed_and_field_order_but_not_other_fields() {

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::time::Duration;
 
-use super::model::{ConfigGroup, Point, RunDetail, RunFilter, RunId, RunRow};
+use super::model::{ConfigGroup, Facets, Point, RunDetail, RunFilter, RunId, RunRow};
 use super::store::RunStore;
 
 /// How often the reader looks for commits of other connections.
@@ -18,6 +18,8 @@ pub const WATCH_EVERY: Duration = Duration::from_millis(300);
 pub enum Query {
     List(RunFilter),
     Groups(RunFilter),
+    /// What the runs (of this lab, if given) can be filtered and sorted by.
+    Facets(Option<String>),
     Run(RunId),
     /// Points of these series of a run recorded after `cursor` (0: all); the reply carries the
     /// next cursor per series.
@@ -42,6 +44,7 @@ pub enum Reply {
     Unavailable(String),
     List(Vec<RunRow>),
     Groups(Vec<ConfigGroup>),
+    Facets(Facets),
     Run(RunId, Option<Box<RunDetail>>),
     Series {
         run: RunId,
@@ -151,6 +154,7 @@ fn answer(store: &mut RunStore, q: Query) -> Result<Reply, super::StoreError> {
     Ok(match q {
         Query::List(f) => Reply::List(store.list(&f)?),
         Query::Groups(f) => Reply::Groups(store.groups(&f)?),
+        Query::Facets(lab) => Reply::Facets(store.facets(lab.as_deref())?),
         Query::Run(id) => Reply::Run(id, store.get(id)?.map(Box::new)),
         Query::Series { run, keys, cursors } => {
             let mut series = Vec::with_capacity(keys.len());

@@ -11,8 +11,8 @@ use serde_json::Value;
 use super::artifacts::{self, ArtifactInfo};
 use super::liveness;
 use super::model::{
-    ConfigGroup, NewRun, Point, RunDetail, RunFilter, RunId, RunRow, RunStatus, SeriesInfo, SortBy,
-    config_key,
+    ConfigGroup, Facets, NewRun, Point, RunDetail, RunFilter, RunId, RunRow, RunStatus, SeriesInfo,
+    SortBy, config_key, without_seed,
 };
 use super::provenance;
 use super::schema::{self, SchemaError};
@@ -194,8 +194,17 @@ impl RunStore {
     /// Runs matching `f`, sorted as it asks. Reads only the runs table (not the points), so it
     /// stays fast with thousands of runs.
     pub fn list(&self, f: &RunFilter) -> Result<Vec<RunRow>, StoreError> {
-        let mut sql = format!("SELECT {ROW_COLUMNS} FROM runs r WHERE ");
         let mut args: Vec<SqlValue> = Vec::new();
+        // The figure sorted by comes back with each row (?1), so a list can show it.
+        let sort_value = match &f.sort {
+            SortBy::Summary(k) => {
+                args.push(json_path(k).into());
+                "CASE WHEN json_type(r.summary, ?1) IN ('real', 'integer')
+                   THEN json_extract(r.summary, ?1) END"
+            }
+            _ => "NULL",
+        };
+        let mut sql = format!("SELECT {ROW_COLUMNS}, {sort_value} FROM runs r WHERE ");
         sql.push_str(if f.trash {
             "r.deleted_ms IS NOT NULL"
         } else {
@@ -235,13 +244,7 @@ impl RunStore {
             SortBy::Name => format!("r.name {dir}, r.id"),
             SortBy::Status => format!("r.status {dir}, r.id"),
             SortBy::Main => format!("(r.main_value IS NULL), r.main_value {dir}, r.id"),
-            SortBy::Summary(k) => {
-                cond("", json_path(k).into());
-                let n = args.len();
-                format!(
-                    "(json_extract(r.summary, ?{n}) IS NULL), json_extract(r.summary, ?{n}) {dir}, r.id"
-                )
-            }
+            SortBy::Summary(_) => format!("({sort_value}) IS NULL, {sort_value} {dir}, r.id"),
         };
         sql.push_str(&format!(" ORDER BY {order}"));
         if let Some(l) = f.limit {
@@ -249,7 +252,11 @@ impl RunStore {
         }
         let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
         let rows = stmt
-            .query_map(params_from_iter(args), row_from)
+            .query_map(params_from_iter(args), |r| {
+                let mut row = row_from(r)?;
+                row.sort_value = r.get(ROW_COLUMN_COUNT)?;
+                Ok(row)
+            })
             .and_then(|it| it.collect::<Result<Vec<_>, _>>())
             .map_err(|e| self.err(e))?;
         Ok(rows)
@@ -263,6 +270,37 @@ impl RunStore {
             ..f.clone()
         })?;
         Ok(group_rows(&rows))
+    }
+
+    /// The models, datasets and numeric summary figures of the live runs (of `lab`, if given),
+    /// for the filters and the sort of a runs list.
+    pub fn facets(&self, lab: Option<&str>) -> Result<Facets, StoreError> {
+        let strings = |sql: &str| -> Result<Vec<String>, StoreError> {
+            let mut st = self.conn.prepare_cached(sql).map_err(|e| self.err(e))?;
+            st.query_map([lab], |r| r.get::<_, String>(0))
+                .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| self.err(e))
+        };
+        Ok(Facets {
+            models: strings(
+                "SELECT DISTINCT json_extract(config, '$.model') AS m FROM runs
+                 WHERE deleted_ms IS NULL AND (?1 IS NULL OR lab = ?1)
+                   AND json_valid(config) AND json_type(config, '$.model') = 'text'
+                 ORDER BY m",
+            )?,
+            datasets: strings(
+                "SELECT DISTINCT dataset FROM runs
+                 WHERE deleted_ms IS NULL AND (?1 IS NULL OR lab = ?1) AND dataset IS NOT NULL
+                 ORDER BY dataset",
+            )?,
+            figures: strings(
+                "SELECT DISTINCT j.key FROM runs r, json_each(r.summary) j
+                 WHERE r.deleted_ms IS NULL AND (?1 IS NULL OR r.lab = ?1)
+                   AND r.summary IS NOT NULL AND json_valid(r.summary)
+                   AND j.type IN ('real', 'integer')
+                 ORDER BY j.key",
+            )?,
+        })
     }
 
     /// One run with its config, summary, series names, artifacts (checked on disk) and logs.
@@ -679,6 +717,7 @@ fn row_from(r: &Row<'_>) -> rusqlite::Result<RunRow> {
         progress_total: r.get::<_, Option<i64>>(12)?.map(|s| s as u64),
         deleted: r.get(13)?,
         tags,
+        sort_value: None,
     })
 }
 
@@ -691,7 +730,7 @@ pub fn group_rows(rows: &[RunRow]) -> Vec<ConfigGroup> {
             groups.push(ConfigGroup {
                 config_key: r.config_key.clone(),
                 lab: r.lab.clone(),
-                name: r.name.clone(),
+                name: without_seed(&r.name).to_string(),
                 dataset: r.dataset.clone(),
                 main_metric: r.main_metric.clone(),
                 n: 0,

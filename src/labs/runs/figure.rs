@@ -2,15 +2,7 @@
 //! one seed group (mean line, ± std band, n in the legend), every other run one line.
 
 use crate::core::figures::{Figure, PALETTE, Series, seed_group};
-use crate::core::runs::{Point, RunRow};
-
-/// The name a group of seeds shares: the run name without its trailing " seed N".
-pub fn group_label(name: &str) -> &str {
-    match name.rfind(" seed ") {
-        Some(i) if name[i + 6..].chars().all(|c| c.is_ascii_digit()) => &name[..i],
-        _ => name,
-    }
-}
+use crate::core::runs::{Point, RunRow, without_seed};
 
 /// `metric` of each `(run, points)` on one figure, in the order the runs come; colours follow
 /// the configurations.
@@ -34,7 +26,7 @@ pub fn overlay(metric: &str, runs: &[(&RunRow, &[Point])]) -> Figure {
                 .map(|(r, p)| (r.id.to_string(), curve(p)))
                 .collect();
             fig.series
-                .extend(seed_group(group_label(&members[0].0.name), color, &curves));
+                .extend(seed_group(without_seed(&members[0].0.name), color, &curves));
         } else {
             let (r, p) = members[0];
             fig.series.push(Series {
@@ -71,6 +63,7 @@ mod tests {
             progress_total: None,
             tags: Vec::new(),
             deleted: false,
+            sort_value: None,
         }
     }
 
@@ -100,12 +93,5 @@ mod tests {
         assert_eq!(bands.len(), 1);
         assert_eq!(bands[0].points, vec![[0.0, 2.0], [1.0, 3.0]]);
         assert_ne!(bands[0].color, fig.series.last().unwrap().color);
-    }
-
-    #[test]
-    fn group_label_strips_only_a_trailing_seed_number() {
-        assert_eq!(group_label("GCN cora seed 12"), "GCN cora");
-        assert_eq!(group_label("theory all checks"), "theory all checks");
-        assert_eq!(group_label("my seed run"), "my seed run");
     }
 }

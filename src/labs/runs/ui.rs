@@ -13,8 +13,8 @@ use crate::core::Summary;
 use crate::core::jobs::{JobHandle, JobOutput};
 use crate::core::report::{Selection, meta_now, report_run, select, write_report};
 use crate::core::runs::{
-    ConfigGroup, Point, Query, Reply, RunDetail, RunFilter, RunId, RunRow, RunStatus, RunStore,
-    SortBy, StoreReader, group_rows,
+    ConfigGroup, Facets, Point, Query, Reply, RunDetail, RunFilter, RunId, RunRow, RunStatus,
+    RunStore, SortBy, StoreReader, group_rows,
 };
 use crate::labs::{Lab, load_ron, save_ron};
 use crate::widgets::TabCx;
@@ -33,6 +33,8 @@ pub enum Sort {
     Started,
     Name,
     Main,
+    /// The summary figure in [`RunsSettings::figure`].
+    Figure,
 }
 
 /// What survives a restart: the filters, the sort and the plotted metric.
@@ -43,7 +45,11 @@ pub struct RunsSettings {
     pub lab: Option<String>,
     pub status: Option<RunStatus>,
     pub tag: String,
+    pub model: Option<String>,
+    pub dataset: Option<String>,
     pub sort: Sort,
+    /// The summary figure sorted by when `sort` is [`Sort::Figure`].
+    pub figure: String,
     pub ascending: bool,
     pub trash: bool,
     pub metric: String,
@@ -57,11 +63,15 @@ impl RunsSettings {
             status: self.status,
             tag: some(&self.tag),
             text: some(&self.text),
+            model: self.model.clone(),
+            dataset: self.dataset.clone(),
             trash: self.trash,
             sort: match self.sort {
                 Sort::Started => SortBy::Started,
                 Sort::Name => SortBy::Name,
                 Sort::Main => SortBy::Main,
+                Sort::Figure if self.figure.is_empty() => SortBy::Main,
+                Sort::Figure => SortBy::Summary(self.figure.clone()),
             },
             descending: !self.ascending,
             ..Default::default()
@@ -101,6 +111,8 @@ pub struct Runtime {
     pub unavailable: Option<String>,
     pub rows: Vec<RunRow>,
     pub groups: Vec<ConfigGroup>,
+    /// What the filters and the sort offer.
+    pub facets: Facets,
     lines: Vec<Line>,
     /// A list reply has arrived since the reader started.
     pub listed: bool,
@@ -205,6 +217,7 @@ impl RunsTab {
     fn refresh_list(&mut self) {
         let f = self.settings.filter();
         self.send(Query::List(f.clone()));
+        self.send(Query::Facets(f.lab.clone()));
         self.rt.sent_filter = Some(f);
     }
 
@@ -248,6 +261,7 @@ impl RunsTab {
                 Reply::Unavailable(why) => self.rt.unavailable = Some(why),
                 Reply::List(rows) => self.set_rows(rows),
                 Reply::Groups(_) => {}
+                Reply::Facets(f) => self.rt.facets = f,
                 Reply::Run(id, d) => self.take_detail(id, d),
                 Reply::Series { run, series } => {
                     if let Some(c) = self.rt.curves.get_mut(&run) {
@@ -262,8 +276,10 @@ impl RunsTab {
                 Reply::Done(q) => self.done(q),
                 Reply::Error(e) => self.rt.message = Some(format!("Run store: {e}")),
                 Reply::Changed => {
-                    // The reader re-lists by itself; the curves and the open run grow here.
+                    // The reader re-lists by itself; the curves, the open run and what the
+                    // filters offer grow here.
                     self.refresh_curves();
+                    self.send(Query::Facets(self.settings.lab.clone()));
                     if let Some(id) = self.rt.focused {
                         self.send(Query::Run(id));
                     }
@@ -458,16 +474,28 @@ impl RunsTab {
                 "Tag",
                 egui::TextEdit::singleline(&mut s.tag).desired_width(70.0),
             );
+            let facets = &self.rt.facets;
+            any_of(ui, "Model", &mut s.model, &facets.models);
+            any_of(ui, "Dataset", &mut s.dataset, &facets.datasets);
+            let sort_text = match s.sort {
+                Sort::Started => "started".to_string(),
+                Sort::Name => "name".to_string(),
+                Sort::Main => "main figure".to_string(),
+                Sort::Figure => s.figure.clone(),
+            };
             egui::ComboBox::from_label("Sort")
-                .selected_text(match s.sort {
-                    Sort::Started => "started",
-                    Sort::Name => "name",
-                    Sort::Main => "main figure",
-                })
+                .selected_text(sort_text)
                 .show_ui(ui, |ui| {
                     ui.selectable_value(&mut s.sort, Sort::Started, "started");
                     ui.selectable_value(&mut s.sort, Sort::Name, "name");
                     ui.selectable_value(&mut s.sort, Sort::Main, "main figure");
+                    for k in &facets.figures {
+                        let on = s.sort == Sort::Figure && s.figure == *k;
+                        if ui.selectable_label(on, k).clicked() {
+                            s.sort = Sort::Figure;
+                            s.figure = k.clone();
+                        }
+                    }
                 });
             ui.checkbox(&mut s.ascending, "ascending");
             ui.checkbox(&mut s.trash, "trash");
@@ -517,7 +545,7 @@ impl RunsTab {
         let all = ids.iter().all(|id| self.rt.selected.contains(id));
         let label = format!(
             "{} · {} {} · {} runs",
-            super::figure::group_label(&group.name),
+            group.name,
             group.main_metric.as_deref().unwrap_or("main"),
             group.mean_std_text(),
             ids.len()
@@ -566,6 +594,10 @@ impl RunsTab {
                 format!(" · [{}]", r.tags.join(", "))
             }
         );
+        let text = match (r.sort_value, &self.settings.sort) {
+            (Some(v), Sort::Figure) => format!("{text} · {} {v:.4}", self.settings.figure),
+            _ => text,
+        };
         let status = r.status;
         ui.horizontal(|ui| {
             if in_group {
@@ -755,6 +787,18 @@ pub fn write_report_job(
 }
 
 /// A checkbox without visible text that screen readers (and UI tests) still know by `name`.
+/// A combo box of "all" and each of `values`.
+fn any_of(ui: &mut egui::Ui, label: &str, chosen: &mut Option<String>, values: &[String]) {
+    egui::ComboBox::from_label(label)
+        .selected_text(chosen.clone().unwrap_or_else(|| "all".into()))
+        .show_ui(ui, |ui| {
+            ui.selectable_value(chosen, None, "all");
+            for v in values {
+                ui.selectable_value(chosen, Some(v.clone()), v);
+            }
+        });
+}
+
 fn named_checkbox(ui: &mut egui::Ui, on: &mut bool, name: String) -> egui::Response {
     let r = ui.checkbox(on, "");
     let checked = *on;

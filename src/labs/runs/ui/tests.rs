@@ -19,7 +19,11 @@ fn add_run(store: &RunStore, name: &str, hidden: u64, seed: u64, acc: f64) -> Ru
     let run = NewRun {
         lab: "graphs".into(),
         name: name.into(),
-        config: json!({ "hidden": hidden, "seed": seed }),
+        config: json!({
+            "model": if hidden > 32 { "gat" } else { "gcn" },
+            "hidden": hidden,
+            "seed": seed,
+        }),
         seed: Some(seed),
         dataset: Some("synthetic".into()),
         command: "gradlab graph".into(),
@@ -95,6 +99,31 @@ fn runs_list_groups_seeds_overlays_one_band_and_deletes_with_undo() {
     h.get_by_label(&format!("Undo delete of run {c}")).click();
     run_until(&mut h, "the restore", |w| w.lab.rt.rows.len() == 3);
     assert!(!store.get(c).unwrap().unwrap().row.deleted);
+}
+
+#[test]
+fn filters_offer_the_stored_models_and_sorting_by_a_figure_shows_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = RunStore::open(&dir.path().join("runs")).unwrap();
+    let a = add_run(&store, "GCN synthetic seed 0", 16, 0, 0.80);
+    let c = add_run(&store, "GAT synthetic seed 0", 64, 0, 0.70);
+    let mut h = world(dir.path()).harness();
+    run_until(&mut h, "the list and its facets", |w| {
+        w.lab.rt.rows.len() == 2 && w.lab.rt.facets.models.len() == 2
+    });
+    assert_eq!(h.state().lab.rt.facets.figures, vec!["test_acc"]);
+    h.state_mut().lab.settings.model = Some("gat".into());
+    run_until(&mut h, "the model filter", |w| {
+        w.lab.rt.rows.iter().map(|r| r.id).collect::<Vec<_>>() == vec![c]
+    });
+    h.state_mut().lab.settings.model = None;
+    h.state_mut().lab.settings.sort = super::Sort::Figure;
+    h.state_mut().lab.settings.figure = "test_acc".into();
+    h.state_mut().lab.settings.ascending = true;
+    run_until(&mut h, "the sort", |w| {
+        w.lab.rt.rows.iter().map(|r| r.id).collect::<Vec<_>>() == vec![c, a]
+    });
+    h.get_by_label_contains("test_acc 0.7000");
 }
 
 #[test]
