@@ -46,6 +46,26 @@ fn segmentation_gui_and_cli_defaults_agree_for_every_dataset() {
 }
 
 #[test]
+fn the_command_a_gui_segmentation_run_records_trains_the_same_config() {
+    let data_dir = Path::new("/data");
+    for name in ["shapes", "isbi"] {
+        let mut tab = SegmentationTab::default();
+        tab.set_dataset(name);
+        let gui = gradlab::labs::segmentation::SegConfig {
+            seed: 7,
+            ..tab.default_run_config(data_dir).unwrap()
+        };
+        let command = gradlab::labs::segmentation::train::command_for(&gui, 3);
+        let words: Vec<&str> = command.split_whitespace().skip(1).collect();
+        let Command::Seg(args) = cli(&words) else {
+            unreachable!()
+        };
+        assert_eq!(args.config.resolve(data_dir), gui, "{command}");
+        assert!(command.ends_with("--seed 7 --seeds 3"), "{command}");
+    }
+}
+
+#[test]
 fn graph_gui_and_cli_defaults_agree_for_every_model_and_dataset() {
     for dataset in [DatasetArg::Cora, DatasetArg::Synthetic] {
         for model in ModelKind::ALL {

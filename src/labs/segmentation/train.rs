@@ -427,8 +427,9 @@ pub fn train_recorded(
     )
 }
 
-/// The `gradlab seg` command that trains `cfg` (one seed), for runs started in the GUI.
-pub fn command_for(cfg: &SegConfig) -> String {
+/// The `gradlab seg` command that trains `cfg` with `seeds` seeds from `cfg.seed` on, for runs
+/// started in the GUI: like a CLI run, each seed's run keeps the command of its whole group.
+pub fn command_for(cfg: &SegConfig, seeds: usize) -> String {
     let (dataset, invert) = match &cfg.dataset {
         DatasetSpec::Folder { dir, invert } => (dir.display().to_string(), *invert),
         d => (d.name(), false),
@@ -459,7 +460,7 @@ pub fn command_for(cfg: &SegConfig) -> String {
         "--seed".into(),
         cfg.seed.to_string(),
         "--seeds".into(),
-        "1".into(),
+        seeds.to_string(),
     ];
     let mut line = crate::core::runs::quote_args(&args);
     if invert {

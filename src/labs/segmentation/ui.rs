@@ -211,7 +211,7 @@ impl SegmentationTab {
                         .jobs
                         .spawn(KIND, name, cx.waker.clone(), move |sink, stop| {
                             let store = crate::core::runs::open_for_job(runs.as_deref(), sink);
-                            let command = super::train::command_for(&cfg);
+                            let command = super::train::command_for(&cfg, seeds.len());
                             let rec = crate::core::runs::RecordTo {
                                 store: store.as_ref(),
                                 command: &command,
