@@ -5,6 +5,7 @@ pub mod job_row;
 pub mod metric_panel;
 pub mod open_folder;
 pub mod plot;
+pub mod presence;
 pub mod results_table;
 
 use std::path::PathBuf;

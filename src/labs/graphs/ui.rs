@@ -20,6 +20,7 @@ use crate::labs::graphs::{
 use crate::labs::{Lab, load_ron, save_ron};
 use crate::widgets::job_row::{JobRow, job_row};
 use crate::widgets::plot::figure_plot;
+use crate::widgets::presence::Presence;
 use crate::widgets::results_table::results_table;
 use crate::widgets::{PALETTE, TabCx};
 
@@ -49,6 +50,8 @@ struct Runtime {
     inspect: Option<JobId>,
     /// The model config and dataset of each job this tab started.
     started: Vec<(JobId, ModelKind, GraphConfig, String, Preset)>,
+    /// Whether Cora is downloaded (checked off the UI thread).
+    cora: Presence,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -163,21 +166,26 @@ impl GraphsTab {
         });
     }
 
-    fn wanted_key(&self, cx: &TabCx<'_>) -> DataKey {
-        let cora_present = cx.data_dir.join("cora").join("cora.content").is_file();
+    fn cora_present(&self, cx: &TabCx<'_>) -> Option<bool> {
+        let file = cx.data_dir.join("cora").join("cora.content");
+        self.rt.cora.get(&file, &cx.waker)
+    }
+
+    /// The graph the choices ask for; None while it is not yet known whether Cora is there.
+    fn wanted_key(&self, cx: &TabCx<'_>) -> Option<DataKey> {
         let cora = match self.dataset {
-            DatasetChoice::Auto => cora_present,
+            DatasetChoice::Auto => self.cora_present(cx)?,
             DatasetChoice::Cora => true,
             DatasetChoice::Synthetic => false,
         };
-        DataKey {
+        Some(DataKey {
             cora,
             homophily_millis: if cora {
                 0
             } else {
                 (self.params.homophily * 1000.0).round() as i64
             },
-        }
+        })
     }
 
     /// Starts loading in the background when the wanted data changed; picks up finished loads.
@@ -198,7 +206,9 @@ impl GraphsTab {
         if self.rt.load_error.is_some() {
             return;
         }
-        let want = self.wanted_key(cx);
+        let Some(want) = self.wanted_key(cx) else {
+            return;
+        };
         let have = self.rt.graph.as_ref().map(|(k, _)| k);
         let pending = self.rt.loading.as_ref().map(|(k, _)| k);
         if have != Some(&want) && pending != Some(&want) {
@@ -222,10 +232,11 @@ impl GraphsTab {
     }
 
     fn data_row(&mut self, ui: &mut egui::Ui, cx: &mut TabCx<'_>) {
-        let cora_present = cx.data_dir.join("cora").join("cora.content").is_file();
+        let cora_present = self.cora_present(cx);
         // On its own row: inside the wrapped row it widened the side panel past its size.
+        // Offered only once the check says it is missing.
         if DownloadOffer::new("cora", "Cora")
-            .present(cora_present)
+            .present(cora_present != Some(false))
             .show(ui, cx)
         {
             self.dataset = DatasetChoice::Cora;
@@ -233,11 +244,15 @@ impl GraphsTab {
         ui.horizontal_wrapped(|ui| {
             ui.label("Dataset:");
             let before = (self.dataset, self.params.homophily);
-            let auto = if cora_present { "Auto (Cora)" } else { "Auto (synthetic: no Cora)" };
+            let auto = match cora_present {
+                Some(true) => "Auto (Cora)",
+                Some(false) => "Auto (synthetic: no Cora)",
+                None => "Auto",
+            };
             ui.selectable_value(&mut self.dataset, DatasetChoice::Auto, auto);
             ui.selectable_value(&mut self.dataset, DatasetChoice::Cora, "Cora");
             ui.selectable_value(&mut self.dataset, DatasetChoice::Synthetic, "Synthetic");
-            if !self.wanted_key(cx).cora {
+            if self.wanted_key(cx).is_some_and(|k| !k.cora) {
                 ui.add(egui::Slider::new(&mut self.params.homophily, 0.0..=1.0).text("homophily"))
                     .on_hover_text("Fraction of edges that join two nodes of the same class. Low homophily: neighbours mislead.");
             }

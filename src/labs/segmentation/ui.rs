@@ -24,6 +24,7 @@ use crate::labs::segmentation::{SegConfig, SegModel, TrainedSeg, UNetConfig, che
 use crate::labs::{Lab, load_ron, save_ron};
 use crate::widgets::job_row;
 use crate::widgets::plot::{PictureTexture, figure_plot};
+use crate::widgets::presence::Presence;
 use crate::widgets::{PALETTE, TabCx, labeled};
 
 const KIND: &str = "seg";
@@ -135,6 +136,8 @@ impl JobOutput for ModelIo {
 
 #[derive(Default)]
 struct Runtime {
+    /// Whether ISBI is downloaded (checked off the UI thread).
+    isbi: Presence,
     on: Option<JobId>,
     off: Option<JobId>,
     infer: Option<JobHandle<Arc<Inferred>>>,
@@ -418,17 +421,22 @@ impl SegmentationTab {
     }
 
     fn data_controls(&mut self, ui: &mut egui::Ui, cx: &mut TabCx<'_>) {
+        let isbi = self
+            .rt
+            .isbi
+            .get(&isbi_dir(cx.data_dir).join("images"), &cx.waker);
+        let isbi_present = isbi == Some(true);
         let s = &mut self.settings;
         ui.heading("Data");
-        let isbi_present = isbi_dir(cx.data_dir).join("images").is_dir();
         ui.radio_value(&mut s.source, Source::Shapes, "shapes (generated cells)");
         ui.add_enabled_ui(isbi_present, |ui| {
             ui.radio_value(&mut s.source, Source::Isbi, "ISBI 2012 EM (30 slices)")
         })
         .response
         .on_disabled_hover_text("Not downloaded: fetch isbi2012_em in the Datasets tab");
+        // Offered only once the check says it is missing.
         if DownloadOffer::new("isbi2012_em", "ISBI")
-            .present(isbi_present)
+            .present(isbi != Some(false))
             .reason("not downloaded")
             .show(ui, cx)
         {
