@@ -1240,6 +1240,7 @@ mod flow_tests {
             );
             assert_eq!(job.metrics.get("s0/val_miou").map(<[_]>::len), Some(2));
         }
+        h.get_by_label_contains("skips off: from run #");
         // Curves: one legend entry per model in each plot.
         let legend: Vec<String> = h
             .query_all_by_role(egui::Role::CheckBox)
