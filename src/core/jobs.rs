@@ -11,6 +11,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::core::metrics::MetricStore;
+use crate::core::runs::RunId;
 use crate::core::{Event, Picture, Sink, StopFlag, Summary};
 
 /// Called after each event so the UI repaints soon (the GUI passes `request_repaint_after`).
@@ -47,6 +48,28 @@ impl Sink for ChannelSink {
     }
 }
 
+/// Where a job reopened from the run store came from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RestoredFrom {
+    pub run_ids: Vec<RunId>,
+    /// When its newest run started (ms since the Unix epoch).
+    pub recorded_ms: i64,
+    /// What could not be read back (missing artifacts), in words.
+    pub problems: Vec<String>,
+}
+
+/// A finished job rebuilt from stored runs: what the labs draw from a job, without a thread.
+pub struct Restored {
+    pub name: String,
+    pub state: JobState,
+    pub metrics: MetricStore,
+    pub images: Vec<(String, Picture)>,
+    /// Payloads as the experiment would have sent them (a trained model, ...).
+    pub payloads: Vec<Box<dyn Any + Send>>,
+    pub log: Vec<String>,
+    pub from: RestoredFrom,
+}
+
 /// One experiment running (or finished) on its own thread, with what it reported so far.
 pub struct Job {
     pub id: JobId,
@@ -61,6 +84,8 @@ pub struct Job {
     pub log: Vec<String>,
     /// Latest picture of each name, with a counter that changes when it is replaced.
     pub images: BTreeMap<String, (Picture, u64)>,
+    /// Set when the job was reopened from the run store rather than run in this session.
+    pub restored: Option<RestoredFrom>,
     payloads: HashMap<TypeId, Box<dyn Any + Send>>,
     stop: StopFlag,
     rx: Receiver<Event>,
@@ -233,11 +258,51 @@ impl Jobs {
             metrics: MetricStore::default(),
             log: Vec::new(),
             images: BTreeMap::new(),
+            restored: None,
             payloads: HashMap::new(),
             stop,
             rx,
             handle: Some(handle),
             image_counter: 0,
+        });
+        id
+    }
+
+    /// Adds a job reopened from the run store: already ended, no thread. Labs draw it like
+    /// any job of theirs; `Job::restored` says where it came from.
+    pub fn restore(&mut self, kind: &str, r: Restored) -> JobId {
+        let id = self.next_id;
+        self.next_id += 1;
+        // Nobody ever sends on it: the job has no thread.
+        let (_, rx) = mpsc::channel();
+        let now = Instant::now();
+        let n_images = r.images.len() as u64;
+        self.jobs.push(Job {
+            id,
+            name: r.name,
+            kind: kind.to_string(),
+            started: now,
+            ended: Some(now),
+            state: r.state,
+            progress: (1, 1),
+            metrics: r.metrics,
+            log: r.log,
+            images: r
+                .images
+                .into_iter()
+                .zip(1..)
+                .map(|((name, pic), v)| (name, (pic, v)))
+                .collect(),
+            restored: Some(r.from),
+            payloads: r
+                .payloads
+                .into_iter()
+                .map(|p| ((*p).type_id(), p))
+                .collect(),
+            stop: StopFlag::new(),
+            rx,
+            handle: None,
+            image_counter: n_images,
         });
         id
     }
@@ -486,6 +551,38 @@ mod tests {
         assert!(jobs.take(saved).is_none(), "a result is handed over once");
         assert_eq!(jobs.take(loaded).unwrap().unwrap().0, 7);
         assert_eq!(jobs.take(failed).unwrap().err().unwrap(), "no such file");
+    }
+
+    #[test]
+    fn a_restored_job_is_finished_threadless_and_keeps_its_data() {
+        let mut jobs = Jobs::default();
+        let mut metrics = MetricStore::default();
+        metrics.push("s0/loss", 1.0, 0.5);
+        let id = jobs.restore(
+            "test",
+            Restored {
+                name: "old".into(),
+                state: JobState::Finished(serde_json::json!({"acc": 0.8})),
+                metrics,
+                images: vec![("pred_0".into(), Picture::new(2, 2))],
+                payloads: vec![Box::new(7_u32)],
+                log: Vec::new(),
+                from: RestoredFrom {
+                    run_ids: vec![4],
+                    recorded_ms: 0,
+                    problems: Vec::new(),
+                },
+            },
+        );
+        assert!(!jobs.poll(), "nothing arrives for a restored job");
+        let job = jobs.get(id).unwrap();
+        assert_eq!(job.summary(), Some(&serde_json::json!({"acc": 0.8})));
+        assert_eq!(job.latest::<u32>(), Some(&7));
+        assert_eq!(job.metrics.last("s0/loss"), Some(0.5));
+        assert!(job.images.contains_key("pred_0"));
+        assert_eq!(job.restored.as_ref().unwrap().run_ids, [4]);
+        assert_eq!(jobs.live_threads(), 0);
+        assert!(!jobs.any_running());
     }
 
     #[test]

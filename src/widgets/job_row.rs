@@ -27,6 +27,14 @@ impl Default for JobRow<'_> {
 
 /// The state of a job in a few words.
 pub fn state_text(job: &Job) -> String {
+    if let Some(from) = &job.restored {
+        let origin = crate::core::runs::origin_text(&from.run_ids, from.recorded_ms);
+        return match &job.state {
+            JobState::Finished(_) => origin,
+            JobState::Stopped => format!("stopped, {origin}"),
+            _ => origin,
+        };
+    }
     let secs = job.elapsed().as_secs_f64();
     match &job.state {
         JobState::Running => format!("{:.0}%, {secs:.1} s", job.fraction() * 100.0),
@@ -61,6 +69,10 @@ pub fn job_row(ui: &mut egui::Ui, job: &Job, opts: JobRow<'_>) -> bool {
                 ui.weak(state_text(job));
             }
         }
+        if let Some(from) = job.restored.as_ref().filter(|f| !f.problems.is_empty()) {
+            ui.colored_label(ui.visuals().warn_fg_color, missing_text(&from.problems))
+                .on_hover_text(from.problems.join("\n"));
+        }
         if opts.last_log
             && let Some(l) = job.log.last()
         {
@@ -68,4 +80,12 @@ pub fn job_row(ui: &mut egui::Ui, job: &Job, opts: JobRow<'_>) -> bool {
         }
     });
     stop
+}
+
+/// "1 file missing" / "3 files missing" for a reopened job whose artifacts are not all there.
+pub fn missing_text(problems: &[String]) -> String {
+    match problems.len() {
+        1 => "1 file missing".into(),
+        n => format!("{n} files missing"),
+    }
 }

@@ -353,6 +353,16 @@ impl RunStore {
         Ok(Some(d))
     }
 
+    /// Just the config of run `id` (None: no such run, or not JSON).
+    pub fn config(&self, id: RunId) -> Result<Option<Value>, StoreError> {
+        let text: Option<String> = self
+            .conn
+            .prepare_cached("SELECT config FROM runs WHERE id = ?1")
+            .and_then(|mut s| s.query_row([id], |r| r.get(0)).optional())
+            .map_err(|e| self.err(e))?;
+        Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
+    }
+
     /// Like [`get`](Self::get) but a missing run is an error naming it.
     pub fn require(&self, id: RunId) -> Result<RunDetail, StoreError> {
         self.get(id)?

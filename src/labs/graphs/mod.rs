@@ -12,6 +12,7 @@ pub mod mlp;
 pub mod model;
 pub mod pca;
 pub mod prep;
+pub mod restore;
 pub mod sparse;
 pub mod train;
 pub mod ui;

@@ -56,8 +56,8 @@ pub struct AttentionSnapshot {
     pub class_names: Arc<Vec<String>>,
 }
 
-/// What one run measured.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+/// What one run measured (a recorded run's summary, read back when a lab reopens it).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RunResult {
     pub seed: u64,
     pub test_acc: f64,
@@ -439,6 +439,11 @@ pub fn train_seeds(
 }
 
 pub fn summarize(cfg: &GraphConfig, graph: &Graph, runs: &[RunResult]) -> Summary {
+    summarize_named(cfg, &graph.name, runs)
+}
+
+/// [`summarize`] for runs on the dataset called `dataset` (runs read back from the store).
+pub fn summarize_named(cfg: &GraphConfig, dataset: &str, runs: &[RunResult]) -> Summary {
     let test: Vec<f64> = runs.iter().map(|r| r.test_acc).collect();
     let (tm, ts) = mean_std(&test);
     let (vm, _) = mean_std(&runs.iter().map(|r| r.val_acc).collect::<Vec<_>>());
@@ -446,7 +451,7 @@ pub fn summarize(cfg: &GraphConfig, graph: &Graph, runs: &[RunResult]) -> Summar
     let mut best: Vec<f64> = runs.iter().map(|r| r.best_epoch as f64).collect();
     let mut epochs: Vec<f64> = runs.iter().map(|r| r.epochs_run as f64).collect();
     json!({
-        "dataset": graph.name,
+        "dataset": dataset,
         "model": cfg.model.label().to_lowercase(),
         "split": cfg.split.label(),
         "seeds": runs.len(),

@@ -9,10 +9,11 @@ use egui_plot::{Bar, BarChart, Legend, Plot, Points};
 use serde::{Deserialize, Serialize};
 
 use crate::core::figures::{Figure, Series, Stroke, seed_group};
-use crate::core::jobs::{Job, JobId};
+use crate::core::jobs::{Job, JobHandle, JobId};
 use crate::core::metrics::MetricStore;
 use crate::data::graph::{Graph, SplitKind, SyntheticSpec, load_cora, synthetic_graph};
 use crate::labs::datasets::ui::offer::DownloadOffer;
+use crate::labs::graphs::restore::{LatestGraphs, load_latest};
 use crate::labs::graphs::{
     AdjNorm, AttentionSnapshot, ConfusionMatrix, DatasetArg, EmbeddingSnapshot, GraphConfig,
     GraphParams, ModelKind, Preset, run_seeds_recorded,
@@ -25,6 +26,8 @@ use crate::widgets::results_table::results_table;
 use crate::widgets::{PALETTE, TabCx};
 
 const KIND: &str = "graph";
+/// The job that reads the latest runs back from the store.
+const KIND_RESTORE: &str = "graph-restore";
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DatasetChoice {
@@ -48,10 +51,22 @@ struct Runtime {
     load_error: Option<String>,
     /// Which job the lower panels show; None = the newest.
     inspect: Option<JobId>,
-    /// The model config and dataset of each job this tab started.
+    /// The model config and dataset of each job this tab started (or reopened).
     started: Vec<(JobId, ModelKind, GraphConfig, String, Preset)>,
     /// Whether Cora is downloaded (checked off the UI thread).
     cora: Presence,
+    /// Reopening the latest runs of the store, once per session.
+    restore: Restore,
+    /// What reopening could not do, for the user.
+    restore_note: Option<String>,
+}
+
+#[derive(Default)]
+enum Restore {
+    #[default]
+    NotTried,
+    Loading(JobHandle<LatestGraphs>),
+    Done,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -133,6 +148,7 @@ impl GraphsTab {
     /// always visible bar.
     fn show(&mut self, ui: &mut egui::Ui, cx: &mut TabCx<'_>) {
         self.poll_loading(cx);
+        self.restore_latest(cx);
         egui::Panel::left("graph_controls")
             .resizable(true)
             .default_size(360.0)
@@ -228,6 +244,57 @@ impl GraphsTab {
                 waker();
             });
             self.rt.loading = Some((want, rx));
+        }
+    }
+
+    /// On the first frame of a session without graph jobs, reads the latest runs of each model
+    /// back from the run store (on a job thread) and shows them as finished jobs.
+    fn restore_latest(&mut self, cx: &mut TabCx<'_>) {
+        match &self.rt.restore {
+            Restore::NotTried => {
+                self.rt.restore = match cx.runs_dir() {
+                    Some(dir) if self.rt.started.is_empty() => {
+                        let dir = dir.to_path_buf();
+                        Restore::Loading(cx.jobs.spawn_typed(
+                            KIND_RESTORE,
+                            "reopen the latest graph runs",
+                            cx.waker.clone(),
+                            move |_, _| load_latest(&dir),
+                        ))
+                    }
+                    _ => Restore::Done,
+                };
+            }
+            Restore::Loading(h) => {
+                let Some(outcome) = cx.jobs.take(*h) else {
+                    return;
+                };
+                cx.jobs.clear_finished(KIND_RESTORE);
+                self.rt.restore = Restore::Done;
+                match outcome {
+                    Ok(latest) => {
+                        // Before any job started meanwhile: those are newer.
+                        let restored: Vec<_> = latest
+                            .configs
+                            .into_iter()
+                            .map(|r| {
+                                let id = cx.jobs.restore(KIND, r.job);
+                                (id, r.model, r.cfg, r.dataset, r.preset)
+                            })
+                            .collect();
+                        self.rt.started.splice(0..0, restored);
+                        if !latest.problems.is_empty() {
+                            self.rt.restore_note =
+                                Some(format!("Not reopened: {}", latest.problems.join("; ")));
+                        }
+                    }
+                    Err(e) => {
+                        self.rt.restore_note =
+                            Some(format!("The latest runs could not be reopened: {e}"))
+                    }
+                }
+            }
+            Restore::Done => {}
         }
     }
 
@@ -480,6 +547,15 @@ impl GraphsTab {
         if let Some(id) = stop {
             cx.jobs.stop(id);
         }
+        if matches!(self.rt.restore, Restore::Loading(_)) {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.weak("reopening the latest runs…");
+            });
+        }
+        if let Some(n) = &self.rt.restore_note {
+            ui.colored_label(ui.visuals().warn_fg_color, n);
+        }
     }
 
     fn curves(&mut self, ui: &mut egui::Ui, cx: &mut TabCx<'_>, height: f32) {
@@ -588,6 +664,10 @@ impl GraphsTab {
         let Some(job) = cx.jobs.get(current) else {
             return;
         };
+        if job.restored.is_some() {
+            ui.weak("Embeddings, the confusion matrix and attention weights are not recorded with a run: train again to see them.");
+            return;
+        }
         two_up(
             ui,
             |ui| embedding_plot(ui, job.latest::<EmbeddingSnapshot>(), fit.pca_h),
@@ -1091,6 +1171,79 @@ mod tests {
             "the PCA plot below its title fits: {pca:?}"
         );
         assert_eq!(legend_entries(&h).len(), 4, "{:?}", legend_entries(&h));
+    }
+
+    /// Train in one session (recorded), open a fresh tab on the same store: the seeds come back as
+    /// one job whose curves band over them, with their results-table row.
+    #[test]
+    fn a_new_session_reopens_the_latest_runs_with_curves_and_table() {
+        use crate::core::runs::{RecordTo, RunStore};
+        use crate::core::{NullSink, StopFlag};
+        let dir = tempfile::tempdir().unwrap();
+        let runs = dir.path().join("runs");
+        let graph = synthetic_graph(&SyntheticSpec::default()).unwrap();
+        let cfg = GraphConfig {
+            epochs: 3,
+            ..GraphConfig::preset(ModelKind::Gcn, Preset::Assignment)
+        };
+        let summary = {
+            let store = RunStore::open(&runs).unwrap();
+            let rec = RecordTo {
+                store: Some(&store),
+                command: "gradlab graph --model gcn --preset assignment --seeds 2",
+            };
+            run_seeds_recorded(&cfg, &graph, &[0, 1], rec, &mut NullSink, &StopFlag::new()).unwrap()
+        };
+        let world = world(
+            GraphsTab::default(),
+            Jobs::with_runs_dir(Some(runs)),
+            dir.path(),
+        );
+        let mut h = world.harness();
+        let t = Instant::now();
+        while h.state().lab.rt.started.is_empty() {
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "nothing reopened: {:?}",
+                h.state().lab.rt.restore_note
+            );
+            h.step();
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        h.run_steps(3);
+        assert_eq!(h.state().lab.rt.started.len(), 1, "one configuration");
+        let (id, model, ..) = h.state().lab.rt.started[0].clone();
+        assert_eq!(model, ModelKind::Gcn);
+        let job = h.state().jobs.get(id).unwrap();
+        let from = job.restored.as_ref().expect("marked as reopened");
+        assert_eq!(serde_json::json!(from.run_ids), summary["run_ids"]);
+        assert_eq!(
+            job.metrics.get("s1/val_acc").map(<[_]>::len),
+            Some(3),
+            "every recorded point of every seed"
+        );
+        // The two seeds are one band per curve, as when they were trained.
+        let entries = legend_entries(&h);
+        assert_eq!(entries.len(), 4, "{entries:?}");
+        assert!(entries.iter().all(|e| e.contains("n = 2")), "{entries:?}");
+        h.get_by_label_contains("from runs #");
+        let w = h.state_mut();
+        let cx = TabCx {
+            jobs: &mut w.jobs,
+            files: &mut w.files,
+            data_dir: &w.data_dir,
+            waker: Arc::new(|| {}),
+        };
+        let rows = w.lab.rows(&cx);
+        assert_eq!(rows.len(), 1);
+        let f = |k: &str| summary[k].as_f64().unwrap();
+        assert_eq!(
+            rows[0].test_acc,
+            format!("{:.4} ± {:.4}", f("test_acc_mean"), f("test_acc_std"))
+        );
+        assert_eq!(rows[0].seeds, 2);
+        assert_eq!(rows[0].preset, "assignment");
+        assert_eq!(rows[0].params, summary["params"].as_u64().unwrap());
     }
 
     #[test]

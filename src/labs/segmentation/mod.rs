@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod ops;
 pub mod predict_cli;
 pub mod render;
+pub mod restore;
 pub mod step;
 pub mod timers;
 pub mod train;

@@ -19,6 +19,7 @@ use crate::data::seg::{DatasetSpec, isbi_dir, shapes::ShapesConfig};
 use crate::labs::datasets::ui::offer::DownloadOffer;
 use crate::labs::segmentation::config::SegParams;
 use crate::labs::segmentation::render::{FN_COLOR, FP_COLOR, overlay};
+use crate::labs::segmentation::restore::{LatestSeg, load_latest};
 use crate::labs::segmentation::train::{compare_skips, run_seeds_recorded};
 use crate::labs::segmentation::{SegConfig, SegModel, TrainedSeg, UNetConfig, checkpoint, infer};
 use crate::labs::{Lab, load_ron, save_ron};
@@ -29,6 +30,8 @@ use crate::widgets::{PALETTE, TabCx, labeled};
 
 const KIND: &str = "seg";
 const KIND_IO: &str = "seg-io";
+/// The job that reads the latest runs back from the store.
+const KIND_RESTORE: &str = "seg-restore";
 const PICK_FOLDER: &str = "seg-folder";
 const PICK_IMAGE: &str = "seg-image";
 const PICK_SAVE: &str = "seg-save";
@@ -152,6 +155,16 @@ struct Runtime {
     overlay_imgs: Vec<image::RgbaImage>,
     textures: HashMap<String, PictureTexture>,
     message: Option<String>,
+    /// Reopening the latest runs of the store, once per session.
+    restore: Restore,
+}
+
+#[derive(Default)]
+enum Restore {
+    #[default]
+    NotTried,
+    Loading(JobHandle<LatestSeg>),
+    Done,
 }
 
 #[derive(Default, Serialize, Deserialize)]
@@ -172,6 +185,7 @@ impl Lab for SegmentationTab {
     fn ui(&mut self, ui: &mut egui::Ui, cx: &mut TabCx<'_>) {
         self.take_picked(cx);
         self.collect_io(cx);
+        self.restore_latest(cx);
         egui::Panel::left("seg_controls")
             .resizable(true)
             .default_size(300.0)
@@ -334,6 +348,69 @@ impl SegmentationTab {
                 },
             );
             self.rt.io = Some(h);
+        }
+    }
+
+    /// On the first frame of a session without a trained pair, reads the latest skips-on and
+    /// skips-off runs back from the run store (on a job thread): curves, seeds table, gallery and
+    /// the trained models, so "Open image..." works without retraining.
+    fn restore_latest(&mut self, cx: &mut TabCx<'_>) {
+        match &self.rt.restore {
+            Restore::NotTried => {
+                self.rt.restore = match cx.runs_dir() {
+                    Some(dir) if self.rt.on.is_none() && self.rt.off.is_none() => {
+                        let dir = dir.to_path_buf();
+                        Restore::Loading(cx.jobs.spawn_typed(
+                            KIND_RESTORE,
+                            "reopen the latest segmentation runs",
+                            cx.waker.clone(),
+                            move |_, _| load_latest(&dir),
+                        ))
+                    }
+                    _ => Restore::Done,
+                };
+            }
+            Restore::Loading(h) => {
+                let Some(outcome) = cx.jobs.take(*h) else {
+                    return;
+                };
+                cx.jobs.clear_finished(KIND_RESTORE);
+                self.rt.restore = Restore::Done;
+                let latest = match outcome {
+                    Ok(l) => l,
+                    Err(e) => {
+                        self.rt.message =
+                            Some(format!("The latest runs could not be reopened: {e}"));
+                        return;
+                    }
+                };
+                // A pair trained meanwhile is newer: keep it.
+                if self.rt.on.is_some() || self.rt.off.is_some() {
+                    return;
+                }
+                let mut problems = latest.problems;
+                for r in latest.configs {
+                    problems.extend(r.job.from.problems.iter().cloned());
+                    let id = cx.jobs.restore(KIND, r.job);
+                    if r.skips {
+                        self.rt.on = Some(id);
+                    } else {
+                        self.rt.off = Some(id);
+                    }
+                    self.rt.asked = Some(Asked {
+                        epochs: r.cfg.epochs,
+                        steps: r.cfg.steps_per_epoch,
+                        seeds: r.seeds,
+                    });
+                }
+                if !problems.is_empty() {
+                    self.rt.message = Some(format!(
+                        "Reopened what the run store still has; missing: {}",
+                        problems.join("; ")
+                    ));
+                }
+            }
+            Restore::Done => {}
         }
     }
 
@@ -665,7 +742,12 @@ impl SegmentationTab {
             .iter()
             .filter_map(|id| cx.jobs.get((*id)?))
             .collect();
-        if jobs.len() < 2 || jobs.iter().any(|j| j.summary().is_none()) {
+        // A reopened job did not run in this session: its times say nothing of this machine.
+        if jobs.len() < 2
+            || jobs
+                .iter()
+                .any(|j| j.summary().is_none() || j.restored.is_some())
+        {
             return None;
         }
         let seeds = jobs
@@ -1099,6 +1181,114 @@ mod flow_tests {
 
     fn no_jobs_running(a: &World<SegmentationTab>) -> bool {
         !a.jobs.any_running() && a.jobs.iter().count() > 0
+    }
+
+    /// Train both in one session (recorded), then open a fresh tab on the same store: curves,
+    /// seeds table, gallery and the trained U-Net are back, and "Open image..." segments with
+    /// the reopened model. The skips-off run lost a picture and its weights by hand: what is
+    /// left is reopened and the tab says what is missing.
+    #[test]
+    fn a_new_session_reopens_the_latest_pair_with_gallery_and_model() {
+        use crate::core::jobs::Jobs;
+        use crate::core::runs::{RecordTo, RunStore};
+        use crate::core::{NullSink, StopFlag};
+        let dir = tempfile::tempdir().unwrap();
+        let runs = dir.path().join("runs");
+        let data = dir.path().join("datasets");
+        let own =
+            image::GrayImage::from_fn(40, 30, |x, y| image::Luma([((x * 7 + y * 3) % 256) as u8]));
+        own.save_with_format(dir.path().join(PICK_IMAGE), image::ImageFormat::Png)
+            .unwrap();
+        let tiny = || {
+            let mut tab = SegmentationTab::default();
+            let s = &mut tab.settings;
+            (s.shapes.size, s.shapes.count) = (32, 4);
+            let p = &mut s.params;
+            (p.depth, p.base, p.epochs, p.steps, p.crop, p.batch, p.seeds) =
+                (Some(2), Some(4), Some(2), Some(1), Some(32), Some(2), 1);
+            tab
+        };
+        let trained = tiny();
+        let mut miou = Vec::new();
+        let mut off_run = 0;
+        {
+            let store = RunStore::open(&runs).unwrap();
+            for skips in [true, false] {
+                let cfg = trained.config(trained.dataset(&data).unwrap(), skips);
+                let rec = RecordTo {
+                    store: Some(&store),
+                    command: "",
+                };
+                let out =
+                    run_seeds_recorded(&cfg, &[cfg.seed], rec, &mut NullSink, &StopFlag::new())
+                        .unwrap();
+                miou.push(out.summary["val_miou_mean"].as_f64().unwrap());
+                off_run = out.summary["run_ids"][0].as_i64().unwrap();
+            }
+        }
+        let off_dir = runs.join(off_run.to_string());
+        std::fs::remove_file(off_dir.join("images/pred_0.png")).unwrap();
+        std::fs::remove_file(off_dir.join("checkpoint/model.safetensors")).unwrap();
+
+        let mut world = World::new(tiny(), data, FileTasks::fixed_dir(dir.path()));
+        world.jobs = Jobs::with_runs_dir(Some(runs));
+        let mut h = world.harness();
+        run_until(&mut h, "the reopened runs", |w| {
+            w.lab.rt.on.is_some() && w.lab.rt.off.is_some()
+        });
+        let (on, off) = (h.state().lab.rt.on.unwrap(), h.state().lab.rt.off.unwrap());
+        for id in [on, off] {
+            let job = h.state().jobs.get(id).unwrap();
+            assert!(job.restored.is_some(), "{} is marked as reopened", job.name);
+            assert!(
+                job.summary().is_some(),
+                "{} ended as {:?}",
+                job.name,
+                job.state
+            );
+            assert_eq!(job.metrics.get("s0/val_miou").map(<[_]>::len), Some(2));
+        }
+        h.get_by_label_contains("skips off: from run #");
+        // Curves: one legend entry per model in each plot.
+        let legend: Vec<String> = h
+            .query_all_by_role(egui::Role::CheckBox)
+            .filter_map(|n| n.accesskit_node().label())
+            .filter(|l| l.starts_with("skips o"))
+            .collect();
+        assert_eq!(legend.len(), 4, "{legend:?}");
+        // The seeds table shows what was measured.
+        for m in &miou {
+            h.get_by_label(&format!("{m:.4} (1)"));
+        }
+        // Gallery: the skips-on pictures are all there; the deleted one is named.
+        let jobs = &h.state().jobs;
+        for name in ["input_0", "target_0", "pred_0"] {
+            assert!(jobs.get(on).unwrap().images.contains_key(name), "{name}");
+        }
+        assert!(!jobs.get(off).unwrap().images.contains_key("pred_0"));
+        assert!(jobs.get(off).unwrap().images.contains_key("input_0"));
+        h.get_by_label("Validation gallery: input | target | with skips | without skips");
+        let msg = h.state().lab.rt.message.clone().unwrap_or_default();
+        assert!(
+            msg.contains("pred_0.png") && msg.contains("model.safetensors"),
+            "{msg}"
+        );
+
+        // The reopened skips-on model segments an own image; the off model's weights are gone.
+        let open = h.get_by_label("Open image...");
+        assert!(
+            !open.accesskit_node().is_disabled(),
+            "a reopened model to apply"
+        );
+        open.click();
+        run_until(&mut h, "the segmentation of the own image", |w| {
+            w.lab.rt.result.is_some()
+        });
+        let res = h.state().lab.rt.result.clone().unwrap();
+        let labels: Vec<&str> = res.preds.iter().map(|(l, _)| l.as_str()).collect();
+        assert_eq!(labels, ["with skips"]);
+        assert_eq!(res.preds[0].1.len(), 40 * 30);
+        assert!(res.preds[0].1.iter().all(|p| (0.0..=1.0).contains(p)));
     }
 
     /// What a user does in the tab, end to end: train both, segment an own image, export the
