@@ -403,7 +403,12 @@ pub fn train_seeds(
         let run = rec.run(NewRun {
             lab: "graphs".into(),
             name: format!("{} {} seed {seed}", cfg.model.label(), graph.name),
-            config: serde_json::to_value(&c)?,
+            // Snapshots feed the live views and change no result: recorded as the CLI resolves
+            // them (off), so a GUI run and a CLI run of one config group together.
+            config: serde_json::to_value(GraphConfig {
+                snapshot_every: 0,
+                ..c.clone()
+            })?,
             seed: Some(seed),
             dataset: Some(graph.name.clone()),
             main_metric: Some("test_acc".into()),
@@ -642,6 +647,29 @@ mod tests {
         };
         let e = train_one(&cfg, &g, &mut NullSink, &StopFlag::new()).unwrap_err();
         assert!(format!("{e:#}").contains("diverged"), "{e:#}");
+    }
+
+    #[test]
+    fn snapshots_do_not_split_a_configuration_in_the_store() {
+        let g = synthetic_graph(&SyntheticSpec::default()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::core::runs::RunStore::open(dir.path()).unwrap();
+        let rec = RecordTo {
+            store: Some(&store),
+            command: "gradlab graph",
+        };
+        for snapshot_every in [0, 5] {
+            let cfg = GraphConfig {
+                snapshot_every,
+                ..quick(ModelKind::Gcn, 2)
+            };
+            run_seeds_recorded(&cfg, &g, &[0], rec, &mut NullSink, &StopFlag::new()).unwrap();
+        }
+        let groups = store
+            .groups(&crate::core::runs::RunFilter::default())
+            .unwrap();
+        assert_eq!(groups.len(), 1, "{groups:?}");
+        assert_eq!(groups[0].run_ids.len(), 2);
     }
 
     #[test]
