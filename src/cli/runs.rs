@@ -343,6 +343,7 @@ pub fn bench(data_dir: &Path) -> anyhow::Result<Value> {
     };
     let (p, r) = (med(&mut plain), med(&mut recorded));
 
+    let seg = seg_overhead(&store)?;
     let (gen_s, open_ms, list_ms, groups_ms, series_ms, db_mib) = big_store(1000, 1000)?;
     Ok(json!({
         "run_store_overhead_pct": round(med(&mut pct), 3),
@@ -355,6 +356,9 @@ pub fn bench(data_dir: &Path) -> anyhow::Result<Value> {
         "points_per_run": points,
         "commits_per_run": commits,
         "runstore_dataset": dataset,
+        "run_store_overhead_unet_pct": round(seg.0, 3),
+        "unet_steps_recorded": seg.1,
+        "unet_recording_cpu_ms": round(seg.2, 2),
         "store_1000x1000_generate_s": round(gen_s, 2),
         "store_1000x1000_mib": round(db_mib, 1),
         "open_1000_runs_ms": round(open_ms, 2),
@@ -362,6 +366,44 @@ pub fn bench(data_dir: &Path) -> anyhow::Result<Value> {
         "groups_1000_runs_ms": round(groups_ms, 2),
         "series_1000_points_ms": round(series_ms, 3),
     }))
+}
+
+/// What recording costs a U-Net run (shapes, 2 epochs x 8 steps, its gallery pictures encoded
+/// as PNG and its checkpoint written): CPU seconds of the sends plus the writer thread, over the
+/// training time, in percent; the number of steps; the recording CPU in ms.
+fn seg_overhead(store: &RunStore) -> anyhow::Result<(f64, usize, f64)> {
+    use crate::core::NullSink;
+    use crate::core::runs::Recorder;
+    use crate::labs::segmentation::{SegConfig, train, train::checkpoint_files};
+    use std::time::Instant;
+
+    let cfg = SegConfig {
+        epochs: 2,
+        steps_per_epoch: 8,
+        ..SegConfig::default()
+    };
+    let run = NewRun {
+        lab: "segmentation".into(),
+        name: "bench".into(),
+        config: serde_json::to_value(&cfg)?,
+        main_metric: Some("val_miou".into()),
+        ..Default::default()
+    };
+    let mut inner = NullSink;
+    let mut rec = Recorder::start(store, &run, &mut inner)?.measure();
+    let t = Instant::now();
+    let out = train(&cfg, &mut rec, &StopFlag::new())?;
+    for (name, bytes) in checkpoint_files(&out)? {
+        rec.save_file(&name, bytes);
+    }
+    let train_s = t.elapsed().as_secs_f64();
+    let st = rec.finish(&Ok(out.summary.clone()), false)?;
+    let cpu = st.caller_s + st.writer_cpu_s;
+    Ok((
+        cpu / train_s * 100.0,
+        cfg.epochs * cfg.steps_per_epoch,
+        cpu * 1e3,
+    ))
 }
 
 /// Generates a store of `runs` runs x `points` points (4 series, as a graph run has) and times
