@@ -401,7 +401,7 @@ fn a_cli_run_appears_live_in_a_background_reader() {
                 }
             }
             Some(Reply::Series { series, .. }) => {
-                let n = series[0].1.len();
+                let n = series[0].points.len();
                 if n > 0 && counts.last().is_none_or(|&c| n > c) {
                     counts.push(n);
                 }

@@ -50,6 +50,22 @@ pub fn labeled(ui: &mut egui::Ui, label: &str, widget: impl egui::Widget) -> egu
     ui.add(widget).labelled_by(l.id)
 }
 
+/// A combo box with its label in front (egui's `ComboBox::from_label` puts it behind, where in a
+/// row of filters it reads as the next one's), labelled for screen readers.
+pub fn labeled_combo<R>(
+    ui: &mut egui::Ui,
+    label: &str,
+    selected: impl Into<egui::WidgetText>,
+    options: impl FnOnce(&mut egui::Ui) -> R,
+) -> egui::Response {
+    let l = ui.label(label);
+    egui::ComboBox::from_id_salt(("labeled_combo", label))
+        .selected_text(selected)
+        .show_ui(ui, options)
+        .response
+        .labelled_by(l.id)
+}
+
 /// Distinct, colour-blind-friendly colours (Okabe-Ito) for curves and classes.
 pub const PALETTE: [egui::Color32; 8] = [
     egui::Color32::from_rgb(0, 114, 178),

@@ -115,6 +115,31 @@ fn decade_label(log10: f64) -> String {
     }
 }
 
+/// Grid steps of 1, 2 or 5 times a power of ten, the largest about 12 minimal line spacings
+/// apart. egui_plot's default (powers of ten only) labels an epoch axis of 0..200 with "0"
+/// alone: steps of 10 are too dense for its labels and 100 leaves one label in view.
+fn one_two_five(input: egui_plot::GridInput) -> [f64; 3] {
+    let b = input.base_step_size;
+    if !(b > 0.0 && b.is_finite()) {
+        return [1.0, 2.0, 5.0];
+    }
+    [
+        nice_at_least(b * 2.0),
+        nice_at_least(b * 5.0),
+        nice_at_least(b * 12.0),
+    ]
+}
+
+/// The smallest of 1, 2, 5 x 10^k that is at least `x` (> 0).
+fn nice_at_least(x: f64) -> f64 {
+    let p = 10f64.powf(x.log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * p)
+        .find(|&v| v >= x * (1.0 - 1e-12))
+        .unwrap_or(10.0 * p)
+}
+
 fn to_log(v: f64) -> Option<f64> {
     (v > 0.0 && v.is_finite()).then(|| v.log10())
 }
@@ -249,9 +274,18 @@ pub fn figure_plot(
         });
     if log_y {
         plot = plot.y_axis_formatter(|m, _| decade_label(m.value));
+    } else {
+        // egui_plot's own labels round to the decimals of a power-of-ten step: 0.5 read "0".
+        plot = plot
+            .y_grid_spacer(egui_plot::uniform_grid_spacer(one_two_five))
+            .y_axis_formatter(|m, _| format_number(m.value));
     }
     if log_x {
         plot = plot.x_axis_formatter(|m, _| decade_label(m.value));
+    } else {
+        plot = plot
+            .x_grid_spacer(egui_plot::uniform_grid_spacer(one_two_five))
+            .x_axis_formatter(|m, _| format_number(m.value));
     }
     plot.show(ui, |pui| {
         for s in &shown.series {
@@ -360,6 +394,31 @@ mod tests {
         assert_eq!(decade_label(2.0), "100");
         assert_eq!(decade_label(-2.0), "0.01");
         assert_eq!(decade_label(0.2), "");
+    }
+
+    #[test]
+    fn linear_grids_step_by_one_two_five_with_labels_far_enough_apart() {
+        assert_eq!(nice_at_least(0.3), 0.5);
+        assert_eq!(nice_at_least(2.0), 2.0);
+        assert_eq!(nice_at_least(2.1), 5.0);
+        assert_eq!(nice_at_least(7.0), 10.0);
+        assert!((nice_at_least(0.003) - 0.005).abs() < 1e-15);
+        let steps = |b: f64| {
+            one_two_five(egui_plot::GridInput {
+                bounds: (0.0, 1.0),
+                base_step_size: b,
+            })
+        };
+        assert_eq!(steps(1.0), [2.0, 5.0, 20.0]);
+        // The labelled (largest) step is 12 to 30 minimal spacings: egui_plot labels the x axis
+        // only where marks are more than 60 points apart, 10 minimal spacings.
+        for k in 0..200 {
+            let b = 10f64.powf(-4.0 + k as f64 * 0.04);
+            let [s, m, l] = steps(b);
+            assert!(s < m && m < l, "{b}: {s} {m} {l}");
+            assert!((12.0..=30.0 + 1e-9).contains(&(l / b)), "{b}: {l}");
+        }
+        assert_eq!(steps(0.0), [1.0, 2.0, 5.0]);
     }
     use crate::core::files::png_bytes;
 

@@ -30,7 +30,7 @@ pub use model::{
     SortBy, config_key, without_seed,
 };
 pub use provenance::{GIT_COMMIT, command_line, machine, quote_args};
-pub use reader::{Query, Reply, StoreReader};
+pub use reader::{Query, Reply, SeriesChunk, StoreReader};
 pub use recorded::{RecordTo, open_for_job, recorded, recorded_stoppable};
 pub use recorder::{Recorder, RecorderStats};
 pub use restore::{LatestGroup, StoredRun, latest_groups, load_run, origin_text, seed_metrics};

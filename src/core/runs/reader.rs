@@ -48,7 +48,7 @@ pub enum Reply {
     Run(RunId, Option<Box<RunDetail>>),
     Series {
         run: RunId,
-        series: Vec<(String, Vec<Point>, i64)>,
+        series: Vec<SeriesChunk>,
     },
     /// A change (rename, tag, delete, restore, purge) was made.
     Done(Query),
@@ -56,6 +56,17 @@ pub enum Reply {
     Error(String),
     /// Another connection committed: refresh what is shown.
     Changed,
+}
+
+/// The points of one series recorded after `from`, and the cursor to read on from. A reader of
+/// a growing series applies a chunk only when `from` is its own cursor: two queries in flight
+/// for the same points would otherwise add them twice.
+#[derive(Debug)]
+pub struct SeriesChunk {
+    pub key: String,
+    pub from: i64,
+    pub points: Vec<Point>,
+    pub next: i64,
 }
 
 pub struct StoreReader {
@@ -158,10 +169,15 @@ fn answer(store: &mut RunStore, q: Query) -> Result<Reply, super::StoreError> {
         Query::Run(id) => Reply::Run(id, store.get(id)?.map(Box::new)),
         Query::Series { run, keys, cursors } => {
             let mut series = Vec::with_capacity(keys.len());
-            for (i, k) in keys.into_iter().enumerate() {
-                let (pts, next) =
-                    store.series_after(run, &k, cursors.get(i).copied().unwrap_or(0))?;
-                series.push((k, pts, next));
+            for (i, key) in keys.into_iter().enumerate() {
+                let from = cursors.get(i).copied().unwrap_or(0);
+                let (points, next) = store.series_after(run, &key, from)?;
+                series.push(SeriesChunk {
+                    key,
+                    from,
+                    points,
+                    next,
+                });
             }
             Reply::Series { run, series }
         }

@@ -14,11 +14,11 @@ use crate::core::jobs::{JobHandle, JobOutput};
 use crate::core::report::{Selection, meta_now, report_run, select, write_report};
 use crate::core::runs::{
     ConfigGroup, Facets, Point, Query, Reply, RunDetail, RunFilter, RunId, RunRow, RunStatus,
-    RunStore, SortBy, StoreReader, group_rows,
+    RunStore, SeriesChunk, SortBy, StoreReader, group_rows,
 };
 use crate::labs::{Lab, load_ron, save_ron};
-use crate::widgets::TabCx;
 use crate::widgets::plot::figure_plot;
+use crate::widgets::{TabCx, labeled_combo};
 
 const KIND: &str = "runs";
 pub(super) const PICK_REPORT: &str = "runs-report";
@@ -264,13 +264,8 @@ impl RunsTab {
                 Reply::Facets(f) => self.rt.facets = f,
                 Reply::Run(id, d) => self.take_detail(id, d),
                 Reply::Series { run, series } => {
-                    if let Some(c) = self.rt.curves.get_mut(&run) {
-                        for (key, pts, next) in series {
-                            if key == c.metric {
-                                c.points.extend(pts);
-                                c.cursor = next;
-                            }
-                        }
+                    for chunk in series {
+                        self.apply_chunk(run, chunk);
                     }
                 }
                 Reply::Done(q) => self.done(q),
@@ -285,6 +280,19 @@ impl RunsTab {
                     }
                 }
             }
+        }
+    }
+
+    /// Adds points read for a plotted curve. A chunk read from another cursor was already
+    /// applied by an earlier reply (two queries were in flight), or belongs to another metric:
+    /// adding it would draw points twice, the line jumping back to the start.
+    fn apply_chunk(&mut self, run: RunId, chunk: SeriesChunk) {
+        if let Some(c) = self.rt.curves.get_mut(&run)
+            && chunk.key == c.metric
+            && chunk.from == c.cursor
+        {
+            c.points.extend(chunk.points);
+            c.cursor = chunk.next;
         }
     }
 
@@ -453,22 +461,28 @@ impl RunsTab {
                 "Name",
                 egui::TextEdit::singleline(&mut s.text).desired_width(120.0),
             );
-            egui::ComboBox::from_label("Lab")
-                .selected_text(s.lab.clone().unwrap_or_else(|| "all".into()))
-                .show_ui(ui, |ui| {
+            labeled_combo(
+                ui,
+                "Lab",
+                s.lab.clone().unwrap_or_else(|| "all".into()),
+                |ui| {
                     ui.selectable_value(&mut s.lab, None, "all");
                     for l in LABS {
                         ui.selectable_value(&mut s.lab, Some(l.to_string()), l);
                     }
-                });
-            egui::ComboBox::from_label("Status")
-                .selected_text(s.status.map(|x| x.as_str()).unwrap_or("all"))
-                .show_ui(ui, |ui| {
+                },
+            );
+            labeled_combo(
+                ui,
+                "Status",
+                s.status.map(|x| x.as_str()).unwrap_or("all"),
+                |ui| {
                     ui.selectable_value(&mut s.status, None, "all");
                     for st in RunStatus::ALL {
                         ui.selectable_value(&mut s.status, Some(st), st.as_str());
                     }
-                });
+                },
+            );
             crate::widgets::labeled(
                 ui,
                 "Tag",
@@ -483,20 +497,18 @@ impl RunsTab {
                 Sort::Main => "main figure".to_string(),
                 Sort::Figure => s.figure.clone(),
             };
-            egui::ComboBox::from_label("Sort")
-                .selected_text(sort_text)
-                .show_ui(ui, |ui| {
-                    ui.selectable_value(&mut s.sort, Sort::Started, "started");
-                    ui.selectable_value(&mut s.sort, Sort::Name, "name");
-                    ui.selectable_value(&mut s.sort, Sort::Main, "main figure");
-                    for k in &facets.figures {
-                        let on = s.sort == Sort::Figure && s.figure == *k;
-                        if ui.selectable_label(on, k).clicked() {
-                            s.sort = Sort::Figure;
-                            s.figure = k.clone();
-                        }
+            labeled_combo(ui, "Sort", sort_text, |ui| {
+                ui.selectable_value(&mut s.sort, Sort::Started, "started");
+                ui.selectable_value(&mut s.sort, Sort::Name, "name");
+                ui.selectable_value(&mut s.sort, Sort::Main, "main figure");
+                for k in &facets.figures {
+                    let on = s.sort == Sort::Figure && s.figure == *k;
+                    if ui.selectable_label(on, k).clicked() {
+                        s.sort = Sort::Figure;
+                        s.figure = k.clone();
                     }
-                });
+                }
+            });
             ui.checkbox(&mut s.ascending, "ascending");
             ui.checkbox(&mut s.trash, "trash");
         });
@@ -523,7 +535,12 @@ impl RunsTab {
         let lines = std::mem::take(&mut self.rt.lines);
         egui::ScrollArea::vertical()
             .id_salt("runs-list")
-            .max_height(300.0)
+            // With runs ticked the plot needs the room: at 1366 x 768 both fit on one screen.
+            .max_height(if self.rt.selected.is_empty() {
+                420.0
+            } else {
+                200.0
+            })
             .auto_shrink([false, true])
             .show_rows(ui, ROW_HEIGHT, lines.len(), |ui, range| {
                 for line in &lines[range] {
@@ -659,7 +676,9 @@ impl RunsTab {
             self.refresh_curves();
         }
         let fig = self.figure();
-        figure_plot(ui, "runs-overlay", &fig, 280.0, &cx.saver());
+        // What is left of the screen, less the plot's toolbar and axis label.
+        let height = (ui.available_height() - 90.0).clamp(220.0, 480.0);
+        figure_plot(ui, "runs-overlay", &fig, height, &cx.saver());
     }
 
     fn details(&mut self, ui: &mut egui::Ui) {
@@ -789,14 +808,13 @@ pub fn write_report_job(
 /// A checkbox without visible text that screen readers (and UI tests) still know by `name`.
 /// A combo box of "all" and each of `values`.
 fn any_of(ui: &mut egui::Ui, label: &str, chosen: &mut Option<String>, values: &[String]) {
-    egui::ComboBox::from_label(label)
-        .selected_text(chosen.clone().unwrap_or_else(|| "all".into()))
-        .show_ui(ui, |ui| {
-            ui.selectable_value(chosen, None, "all");
-            for v in values {
-                ui.selectable_value(chosen, Some(v.clone()), v);
-            }
-        });
+    let shown = chosen.clone().unwrap_or_else(|| "all".into());
+    labeled_combo(ui, label, shown, |ui| {
+        ui.selectable_value(chosen, None, "all");
+        for v in values {
+            ui.selectable_value(chosen, Some(v.clone()), v);
+        }
+    });
 }
 
 fn named_checkbox(ui: &mut egui::Ui, on: &mut bool, name: String) -> egui::Response {

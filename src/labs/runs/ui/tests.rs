@@ -205,3 +205,29 @@ fn a_gui_job_records_a_finished_run() {
             .starts_with("gradlab theory --check")
     );
 }
+
+#[test]
+fn a_chunk_of_points_read_twice_is_added_once() {
+    let mut tab = RunsTab::default();
+    tab.settings.metric = "loss".into();
+    tab.rt.selected.insert(7);
+    tab.refresh_curves();
+    let chunk = |from: i64, n: usize, next: i64| crate::core::runs::SeriesChunk {
+        key: "loss".into(),
+        from,
+        points: (0..n)
+            .map(|i| crate::core::runs::Point {
+                step: i as f64,
+                value: 1.0,
+                wall: 0.0,
+            })
+            .collect(),
+        next,
+    };
+    tab.apply_chunk(7, chunk(0, 5, 50));
+    // The same query answered twice (sent again on a change while the first was in flight).
+    tab.apply_chunk(7, chunk(0, 5, 50));
+    tab.apply_chunk(7, chunk(50, 2, 70));
+    assert_eq!(tab.rt.curves[&7].points.len(), 7);
+    assert_eq!(tab.rt.curves[&7].cursor, 70);
+}
