@@ -33,7 +33,10 @@ fn graphs_and_segmentation_offer_their_dataset_download_when_it_is_missing() {
 fn until_shown(h: &mut Harness<'_, GradlabApp>, label: &str) {
     let t = Instant::now();
     while h.query_by_label(label).is_none() {
-        assert!(t.elapsed() < Duration::from_secs(30), "{label:?} never shown");
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "{label:?} never shown"
+        );
         std::thread::sleep(Duration::from_millis(10));
         h.step();
     }

@@ -206,7 +206,9 @@ mod tests {
                 .unwrap()
                 .starts_with("synthetic")
         );
-        assert!(v["gcn_epoch_ms"].as_f64().unwrap() > 0.0);
-        assert!(v["gat_epoch_ms"].as_f64().unwrap() > v["gcn_epoch_ms"].as_f64().unwrap());
+        // Both timed (which is faster is the bench's business, not a test's).
+        for k in ["gcn_epoch_ms", "gat_epoch_ms"] {
+            assert!(v[k].as_f64().is_some_and(|t| t > 0.0), "{k}: {v}");
+        }
     }
 }

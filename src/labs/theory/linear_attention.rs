@@ -278,15 +278,36 @@ mod tests {
             r.counterexample,
             r.figures
         );
-        // Timings are minima over repeats and the slopes Theil-Sen fits, so one preempted run
-        // cannot move them; the margins are wide (claimed 2 vs 1) but a quadratic linear form,
-        // or a linear quadratic one, would fail them.
+        for k in ["slope_quadratic_theil_sen", "slope_linear_theil_sen"] {
+            assert!(
+                r.figures[k].as_f64().is_some_and(f64::is_finite),
+                "{k}: {}",
+                r.figures
+            );
+        }
+        assert_eq!(s.series("linear_attention/time/linear form").len(), 5);
+    }
+
+    /// The measured growth: a timing, so not a CI assertion on a shared machine (`cargo test
+    /// -- --ignored slopes`; `gradlab theory` and `gradlab bench` report the same figures).
+    #[test]
+    #[ignore]
+    fn slopes_match_the_claimed_growth() {
+        let p = Params {
+            n_min: 128,
+            n_max: 2048,
+            n_max_quadratic: 1024,
+            trials: 20,
+            d: 8,
+            ..Default::default()
+        };
+        let r = run(&p, &mut VecSink::default(), &StopFlag::new()).unwrap();
+        // Minima over repeats and Theil-Sen fits; wide margins (claimed 2 vs 1).
         let sq = r.figures["slope_quadratic_theil_sen"].as_f64().unwrap();
         let sl = r.figures["slope_linear_theil_sen"].as_f64().unwrap();
         assert!(sl < 1.5, "linear form grows like n^{sl}: {}", r.figures);
         assert!(sq > 1.5, "quadratic form grows like n^{sq}: {}", r.figures);
         assert!(sq > sl + 0.5, "quadratic {sq} vs linear {sl}");
-        assert_eq!(s.series("linear_attention/time/linear form").len(), 5);
     }
 
     #[test]

@@ -331,8 +331,38 @@ mod tests {
             r.counterexample,
             r.figures
         );
-        // Minima over repeats and Theil-Sen fits (robust to a preempted run); wide margins: the
-        // dense product grows like n^2, the low-rank one like n.
+        for k in ["slope_lowrank_n_theil_sen", "slope_dense_n"] {
+            assert!(
+                r.figures[k].as_f64().is_some_and(f64::is_finite),
+                "{k}: {}",
+                r.figures
+            );
+        }
+        assert!(r.figures["softmax_numerical_rank_n64"].as_u64().unwrap() > 32);
+        assert!(
+            !s.series("lowrank_attention/time_k/low rank, n = 512")
+                .is_empty()
+        );
+    }
+
+    /// The measured growth: a timing, so not a CI assertion on a shared machine (`cargo test
+    /// -- --ignored slopes`; `gradlab theory` and `gradlab bench` report the same figures).
+    #[test]
+    #[ignore]
+    fn slopes_match_the_claimed_growth() {
+        let p = Params {
+            n_min: 128,
+            n_max: 2048,
+            n_max_dense: 1024,
+            n_for_k_sweep: 512,
+            trials: 15,
+            k: 8,
+            d: 8,
+            ..Default::default()
+        };
+        let r = run(&p, &mut VecSink::default(), &StopFlag::new()).unwrap();
+        // Minima over repeats and Theil-Sen fits; wide margins: the dense product grows like
+        // n^2, the low-rank one like n.
         let f = |k: &str| r.figures[k].as_f64().unwrap();
         assert!(f("slope_lowrank_n_theil_sen") < 1.5, "{}", r.figures);
         assert!(f("slope_dense_n") > 1.5, "{}", r.figures);
@@ -340,11 +370,6 @@ mod tests {
             f("slope_dense_n") > f("slope_lowrank_n_theil_sen") + 0.5,
             "{}",
             r.figures
-        );
-        assert!(r.figures["softmax_numerical_rank_n64"].as_u64().unwrap() > 32);
-        assert!(
-            !s.series("lowrank_attention/time_k/low rank, n = 512")
-                .is_empty()
         );
     }
 
