@@ -20,6 +20,7 @@ pub mod timers;
 pub mod train;
 pub mod ui;
 pub mod unet;
+pub mod wgrad;
 
 pub use checkpoint::{ModelMeta, SegModel};
 pub use train::{

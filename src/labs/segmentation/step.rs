@@ -17,7 +17,8 @@
 use candle_core::{Result, Tensor, TensorId, bail};
 use rayon::prelude::*;
 
-use super::conv::{conv_dx, conv_fwd, conv_wgrad};
+use super::conv::{conv_dx, conv_fwd};
+use super::wgrad::conv_wgrad_direct;
 use super::ops::{bn_relu_apply, bn_relu_backward, channel_stats};
 use super::timers::timed;
 use super::unet::{BN_EPS, Block, BnReluLayer, UNet, Up};
@@ -350,15 +351,15 @@ fn block_bwd(
     let (cin, c, h, w) = (cache.cin, cache.c, cache.h, cache.w);
     let hw = h * w;
     let bn_bwd = |layer: &BnReluLayer, bc: &BnCache, g: &[f32]| -> Result<_> {
-        let gamma = vals(&layer.gamma)?;
+        let (gamma, beta) = (vals(&layer.gamma)?, vals(&layer.beta)?);
         Ok(timed("bn_relu backward", || {
-            bn_relu_backward(&bc.z, &bc.a, g, b, c, hw, &gamma, &bc.stats, BN_EPS)
+            bn_relu_backward(&bc.z, &bc.a, g, b, c, hw, &gamma, &beta, &bc.stats, BN_EPS)
         }))
     };
     let (dz2, dg2, db2) = bn_bwd(&blk.bn2, &cache.bn2, d_out)?;
     let w2 = vals(&blk.w2)?;
     let dw2 = timed("conv3x3 dw", || {
-        conv_wgrad(&cache.bn1.a, &dz2, b, c, c, h, w)
+        conv_wgrad_direct(&cache.bn1.a, &dz2, b, c, c, h, w)
     });
     let da1 = timed("conv3x3 dx", || conv_dx(&dz2, b, c, h, w, &w2, c));
     drop(dz2);
@@ -366,7 +367,7 @@ fn block_bwd(
     drop(da1);
     let w1 = vals(&blk.w1)?;
     let dw1 = timed("conv3x3 dw", || {
-        conv_wgrad(&cache.input, &dz1, b, cin, c, h, w)
+        conv_wgrad_direct(&cache.input, &dz1, b, cin, c, h, w)
     });
     let dx = need_dx.then(|| timed("conv3x3 dx", || conv_dx(&dz1, b, c, h, w, &w1, cin)));
     grads.push((blk.w1.id(), dw1));
