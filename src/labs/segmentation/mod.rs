@@ -9,6 +9,7 @@ pub mod apply;
 pub mod checkpoint;
 pub mod cli;
 pub mod config;
+pub mod direct;
 pub mod conv;
 pub mod infer;
 pub mod metrics;
