@@ -867,8 +867,11 @@ mod tests {
         let y = bn_relu_apply(&x, c, hw, &gamma, &beta, &stats, 1e-5);
         let (dx, dg, db) = bn_relu_backward(&x, &y, &g, b, c, hw, &gamma, &beta, &stats, 1e-5);
         let (rdx, rdg, rdb) = bn_reference(&x, &g, (b, c, hw), &gamma, &beta, &stats);
-        for (what, ours, want) in [("dx", &dx, &rdx), ("dgamma", &dg, &rdg), ("dbeta", &db, &rdb)]
-        {
+        for (what, ours, want) in [
+            ("dx", &dx, &rdx),
+            ("dgamma", &dg, &rdg),
+            ("dbeta", &db, &rdb),
+        ] {
             for (i, (a, w)) in ours.iter().zip(want.iter()).enumerate() {
                 assert!(
                     (*a as f64 - w).abs() <= 1e-4 * w.abs().max(1.0),
@@ -883,8 +886,14 @@ mod tests {
         let n = 16 * 9 + 7;
         let y: Vec<f32> = randn(&[n], 40).flatten_all().unwrap().to_vec1().unwrap();
         let g: Vec<f32> = randn(&[n], 41).flatten_all().unwrap().to_vec1().unwrap();
-        let (a, b) = (lanes::plane_sums_y(&y, &g), lanes::plane_sums_y_scalar(&y, &g));
-        assert_eq!((a.0.to_bits(), a.1.to_bits()), (b.0.to_bits(), b.1.to_bits()));
+        let (a, b) = (
+            lanes::plane_sums_y(&y, &g),
+            lanes::plane_sums_y_scalar(&y, &g),
+        );
+        assert_eq!(
+            (a.0.to_bits(), a.1.to_bits()),
+            (b.0.to_bits(), b.1.to_bits())
+        );
         let p = lanes::PlaneDx {
             scale: 1.7,
             shift: -0.2,
@@ -899,7 +908,9 @@ mod tests {
         lanes::plane_dx_scalar(&p, &y, &g, &mut d2);
         // Safety: both were fully written.
         let bits = |d: &[std::mem::MaybeUninit<f32>]| -> Vec<u32> {
-            d.iter().map(|v| unsafe { v.assume_init() }.to_bits()).collect()
+            d.iter()
+                .map(|v| unsafe { v.assume_init() }.to_bits())
+                .collect()
         };
         assert_eq!(bits(&d1), bits(&d2));
     }
@@ -908,8 +919,16 @@ mod tests {
     #[ignore]
     fn time_bn_relu_backward() {
         let (b, c, hw) = (8, 16, 128 * 128);
-        let x: Vec<f32> = randn(&[b * c * hw], 1).flatten_all().unwrap().to_vec1().unwrap();
-        let g: Vec<f32> = randn(&[b * c * hw], 2).flatten_all().unwrap().to_vec1().unwrap();
+        let x: Vec<f32> = randn(&[b * c * hw], 1)
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let g: Vec<f32> = randn(&[b * c * hw], 2)
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
         let (gamma, beta) = (vec![1.1f32; c], vec![0.1f32; c]);
         let stats = channel_stats(&x, b, c, hw);
         let y = bn_relu_apply(&x, c, hw, &gamma, &beta, &stats, 1e-5);

@@ -18,10 +18,10 @@ use candle_core::{Result, Tensor, TensorId, bail};
 use rayon::prelude::*;
 
 use super::direct::{conv_dx_direct, conv_fwd_direct};
-use super::wgrad::conv_wgrad_direct;
 use super::ops::{bn_relu_apply, bn_relu_backward, channel_stats};
 use super::timers::timed;
 use super::unet::{BN_EPS, Block, BnReluLayer, UNet, Up};
+use super::wgrad::conv_wgrad_direct;
 
 /// Gradients of the trainable tensors, keyed by the tensor (the `Var`'s tensor) they belong to.
 pub type Grads = Vec<(TensorId, Vec<f32>)>;
@@ -139,7 +139,9 @@ fn pool_bwd(g: &[f32], arg: &[u8], planes: usize, h: usize, w: usize, dx: &mut [
 }
 
 /// 2x2 stride-2 transposed conv of `x` `[b, ci, h, w]` with `wt` `[ci, co*4]` (PyTorch's
-/// `[ci, co, 2, 2]`) plus bias, written into channels `0..co` of `out` `[b, cc, 2h, 2w]`.
+/// `[ci, co, 2, 2]`) plus bias, written into channels `0..co` of `out` `[b, cc, 2h, 2w]`. One task
+/// per image (its gemm on one thread): the matrices are too small to split well, and images
+/// share nothing.
 #[allow(clippy::too_many_arguments)]
 fn up_fwd(
     x: &[f32],
@@ -151,36 +153,37 @@ fn up_fwd(
     cc: usize,
 ) {
     let (hw, co4) = (h * w, co * 4);
-    let mut y4 = vec![0f32; co4 * hw];
-    for bi in 0..b {
-        // Safety: y4 is [co4, hw]; lhs = wt^T (element (q, c) at c * co4 + q); rhs = x[bi] [ci, hw].
-        unsafe {
-            gemm::gemm(
-                co4,
-                hw,
-                ci,
-                y4.as_mut_ptr(),
-                1,
-                hw as isize,
-                false,
-                wt.as_ptr(),
-                co4 as isize,
-                1,
-                x[bi * ci * hw..].as_ptr(),
-                1,
-                hw as isize,
-                0.0,
-                1.0,
-                false,
-                false,
-                false,
-                gemm::Parallelism::Rayon(0),
-            );
-        }
-        let dst = &mut out[bi * cc * 4 * hw..(bi * cc + co) * 4 * hw];
-        dst.par_chunks_mut(4 * hw)
-            .enumerate()
-            .for_each(|(o, plane)| {
+    out.par_chunks_mut(cc * 4 * hw)
+        .take(b)
+        .enumerate()
+        .for_each(|(bi, img)| {
+            let mut y4 = vec![0f32; co4 * hw];
+            // Safety: y4 is [co4, hw]; lhs = wt^T (element (q, c) at c * co4 + q); rhs = x[bi]
+            // [ci, hw].
+            unsafe {
+                gemm::gemm(
+                    co4,
+                    hw,
+                    ci,
+                    y4.as_mut_ptr(),
+                    1,
+                    hw as isize,
+                    false,
+                    wt.as_ptr(),
+                    co4 as isize,
+                    1,
+                    x[bi * ci * hw..].as_ptr(),
+                    1,
+                    hw as isize,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
+                );
+            }
+            for (o, plane) in img[..co * 4 * hw].chunks_mut(4 * hw).enumerate() {
                 for q in 0..4 {
                     let (dy, dx) = (q / 2, q % 2);
                     let src = &y4[(o * 4 + q) * hw..(o * 4 + q + 1) * hw];
@@ -191,12 +194,13 @@ fn up_fwd(
                         }
                     }
                 }
-            });
-    }
+            }
+        });
 }
 
 /// Backward of [`up_fwd`]: from `g` (channels `0..co` of `[b, cc, 2h, 2w]`) the input gradient
-/// `[b, ci, h, w]`, the weight gradient `[ci, co*4]` and the bias gradient `[co]`.
+/// `[b, ci, h, w]`, the weight gradient `[ci, co*4]` and the bias gradient `[co]`. One task per
+/// image; the per-image weight and bias gradients are added in image order (deterministic).
 fn up_bwd(
     x: &[f32],
     (b, ci, h, w): (usize, usize, usize, usize),
@@ -207,17 +211,15 @@ fn up_bwd(
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let (hw, co4) = (h * w, co * 4);
     let mut dx = vec![0f32; b * ci * hw];
-    let mut dw = vec![0f32; ci * co4];
-    let mut db = vec![0f64; co];
-    let mut d4 = vec![0f32; co4 * hw];
-    for bi in 0..b {
-        let gi = &g[bi * cc * 4 * hw..(bi * cc + co) * 4 * hw];
-        let sums: Vec<f64> = d4
-            .par_chunks_mut(4 * hw)
-            .enumerate()
-            .map(|(o, d)| {
+    let parts: Vec<(Vec<f32>, Vec<f64>)> = dx
+        .par_chunks_mut(ci * hw)
+        .enumerate()
+        .map(|(bi, dxi)| {
+            let gi = &g[bi * cc * 4 * hw..(bi * cc + co) * 4 * hw];
+            let mut d4 = vec![0f32; co4 * hw];
+            let mut db = vec![0f64; co];
+            for (o, d) in d4.chunks_mut(4 * hw).enumerate() {
                 let plane = &gi[o * 4 * hw..(o + 1) * 4 * hw];
-                let mut s = 0f64;
                 for q in 0..4 {
                     let (dy, dxo) = (q / 2, q % 2);
                     let dq = &mut d[q * hw..(q + 1) * hw];
@@ -228,61 +230,65 @@ fn up_bwd(
                             dq[i * w + j] = row[2 * j + dxo];
                             rs += row[2 * j + dxo];
                         }
-                        s += rs as f64;
+                        db[o] += rs as f64;
                     }
                 }
-                s
-            })
-            .collect();
-        for (a, s) in db.iter_mut().zip(sums) {
-            *a += s;
-        }
-        let xi = &x[bi * ci * hw..(bi + 1) * ci * hw];
-        // Safety: dx[bi] = wt [ci, co4] x d4 [co4, hw]; dw (+)= x[bi] [ci, hw] x d4^T [hw, co4].
-        unsafe {
-            gemm::gemm(
-                ci,
-                hw,
-                co4,
-                dx[bi * ci * hw..].as_mut_ptr(),
-                1,
-                hw as isize,
-                false,
-                wt.as_ptr(),
-                1,
-                co4 as isize,
-                d4.as_ptr(),
-                1,
-                hw as isize,
-                0.0,
-                1.0,
-                false,
-                false,
-                false,
-                gemm::Parallelism::Rayon(0),
-            );
-            gemm::gemm(
-                ci,
-                co4,
-                hw,
-                dw.as_mut_ptr(),
-                1,
-                co4 as isize,
-                bi > 0,
-                xi.as_ptr(),
-                1,
-                hw as isize,
-                d4.as_ptr(),
-                hw as isize,
-                1,
-                1.0,
-                1.0,
-                false,
-                false,
-                false,
-                gemm::Parallelism::Rayon(0),
-            );
-        }
+            }
+            let xi = &x[bi * ci * hw..(bi + 1) * ci * hw];
+            let mut dw = vec![0f32; ci * co4];
+            // Safety: dx[bi] = wt [ci, co4] x d4 [co4, hw]; dw = x[bi] [ci, hw] x d4^T [hw, co4].
+            unsafe {
+                gemm::gemm(
+                    ci,
+                    hw,
+                    co4,
+                    dxi.as_mut_ptr(),
+                    1,
+                    hw as isize,
+                    false,
+                    wt.as_ptr(),
+                    1,
+                    co4 as isize,
+                    d4.as_ptr(),
+                    1,
+                    hw as isize,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
+                );
+                gemm::gemm(
+                    ci,
+                    co4,
+                    hw,
+                    dw.as_mut_ptr(),
+                    1,
+                    co4 as isize,
+                    false,
+                    xi.as_ptr(),
+                    1,
+                    hw as isize,
+                    d4.as_ptr(),
+                    hw as isize,
+                    1,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
+                );
+            }
+            (dw, db)
+        })
+        .collect();
+    let mut dw = vec![0f32; ci * co4];
+    let mut db = vec![0f64; co];
+    for (pw, pb) in parts {
+        dw.iter_mut().zip(&pw).for_each(|(a, v)| *a += v);
+        db.iter_mut().zip(&pb).for_each(|(a, v)| *a += v);
     }
     (dx, dw, db.into_iter().map(|v| v as f32).collect())
 }
@@ -298,7 +304,7 @@ fn block_fwd(
     let hw = h * w;
     let bn = |layer: &BnReluLayer, z: Vec<f32>| -> Result<BnCache> {
         let stats = if train {
-            let st = channel_stats(&z, b, c, hw);
+            let st = timed("bn statistics", || channel_stats(&z, b, c, hw));
             layer.update_running(&st, b * hw)?;
             st
         } else {
@@ -313,10 +319,14 @@ fn block_fwd(
         Ok(BnCache { z, a, stats })
     };
     let w1 = vals(&blk.w1)?;
-    let z1 = timed("conv3x3 forward", || conv_fwd_direct(&input, b, cin, h, w, &w1, c));
+    let z1 = timed("conv3x3 forward", || {
+        conv_fwd_direct(&input, b, cin, h, w, &w1, c)
+    });
     let bn1 = bn(&blk.bn1, z1)?;
     let w2 = vals(&blk.w2)?;
-    let z2 = timed("conv3x3 forward", || conv_fwd_direct(&bn1.a, b, c, h, w, &w2, c));
+    let z2 = timed("conv3x3 forward", || {
+        conv_fwd_direct(&bn1.a, b, c, h, w, &w2, c)
+    });
     let bn2 = bn(&blk.bn2, z2)?;
     let input = if train { input } else { Vec::new() };
     let bn1 = if train {
@@ -441,8 +451,10 @@ fn forward(net: &UNet, x: &Tensor, train: bool) -> Result<Forward> {
         if net.cfg.skips {
             let n = co * h2 * w2;
             let so = skip.out();
-            buf.par_chunks_mut(2 * n).enumerate().for_each(|(bi, dst)| {
-                dst[n..].copy_from_slice(&so[bi * n..(bi + 1) * n]);
+            timed("skip copy", || {
+                buf.par_chunks_mut(2 * n).enumerate().for_each(|(bi, dst)| {
+                    dst[n..].copy_from_slice(&so[bi * n..(bi + 1) * n]);
+                })
             });
         }
         let cache = block_fwd(blk, buf, (b, cc, h2, w2), train)?;
@@ -454,14 +466,16 @@ fn forward(net: &UNet, x: &Tensor, train: bool) -> Result<Forward> {
     let mut logits = vec![0f32; b * hw];
     let c0 = last.c;
     let a = last.out();
-    logits.par_chunks_mut(hw).enumerate().for_each(|(bi, lo)| {
-        lo.fill(hb[0]);
-        for (c, &wc) in hw_.iter().enumerate().take(c0) {
-            let plane = &a[(bi * c0 + c) * hw..(bi * c0 + c + 1) * hw];
-            for (o, &v) in lo.iter_mut().zip(plane) {
-                *o += wc * v;
+    timed("head forward", || {
+        logits.par_chunks_mut(hw).enumerate().for_each(|(bi, lo)| {
+            lo.fill(hb[0]);
+            for (c, &wc) in hw_.iter().enumerate().take(c0) {
+                let plane = &a[(bi * c0 + c) * hw..(bi * c0 + c + 1) * hw];
+                for (o, &v) in lo.iter_mut().zip(plane) {
+                    *o += wc * v;
+                }
             }
-        }
+        })
     });
     Ok(Forward {
         enc,
@@ -524,6 +538,7 @@ impl TrainForward<'_> {
     /// The loss of `unet::loss` (mean BCE with logits + `dice` x soft Dice) against `target`
     /// `[b, 1, h, w]` and the gradient of every trainable tensor.
     pub fn loss_and_grads(&self, target: &Tensor, dice: f64) -> Result<(f32, Grads)> {
+        let start = std::time::Instant::now();
         let net = self.net;
         let b = self.b;
         let (hp, wp) = (self.enc[0].h, self.enc[0].w);
@@ -596,6 +611,7 @@ impl TrainForward<'_> {
         });
         grads.push((net.head_w.id(), dhw));
         grads.push((net.head_b.id(), vec![dhb as f32]));
+        super::timers::since("loss + head backward", start);
         // Decoders, last first.
         let mut dskip: Vec<Option<Vec<f32>>> = (0..depth).map(|_| None).collect();
         for k in (0..self.dec.len()).rev() {
