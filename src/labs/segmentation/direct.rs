@@ -6,7 +6,9 @@
 //! at full resolution (16 channels) that copying costs as much as the arithmetic. Here each block
 //! of rows is copied once into a zero-padded scratch of row pitch w + 2 (see `wgrad.rs`), where
 //! tap (ky, kx) is the input read at the constant offset ky (w + 2) + kx. A micro-kernel keeps
-//! 4 output channels x 24 pixels in 12 vector registers over all input channels and taps. Each
+//! 8 output channels x 24 pixels in 24 vector registers over all input channels and taps
+//! (AVX-512VL's 32 registers; with AVX2's 16 it holds 4 channels but spills, see
+//! [`conv_fwd_direct`]). Each
 //! output is one sum in a fixed order (no split reductions): the result does not depend on the
 //! thread count.
 

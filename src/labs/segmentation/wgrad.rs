@@ -6,7 +6,8 @@
 //! w + 2) and output-gradient rows (same pitch, the two extra columns zero) are copied into a
 //! small scratch that stays in cache, where tap (ky, kx) is the input read at the constant offset
 //! ky (w + 2) + kx. A micro-kernel then keeps 4 output channels x 3 taps of one input channel in
-//! 12 vector registers over the whole block, and adds them to per-lane accumulators.
+//! 12 vector registers (8 x 3 in 24 with AVX-512VL) over the whole block, sums their lanes in a
+//! fixed order and adds them to the group's partial.
 //!
 //! Determinism: the blocks are split into [`PARTS`] fixed consecutive groups whatever the thread
 //! count; each group sums its blocks in order, and the groups are added in index order.
@@ -223,7 +224,7 @@ fn part(
 /// `kernel.ob()` rows.
 fn micro(kernel: Kernel, g: &[&[f32]], x: &[f32]) -> [f32; MAX_OB * 3] {
     let len = g[0].len();
-    assert!(len % LANES == 0 && x.len() >= len + 2 && g.len() == kernel.ob());
+    assert!(len.is_multiple_of(LANES) && x.len() >= len + 2 && g.len() == kernel.ob());
     assert!(g.iter().all(|r| r.len() == len));
     match kernel {
         // Safety (both): detect() returns these only on a CPU with the features (tests pick
