@@ -102,16 +102,18 @@ fn pool_fwd(x: &[f32], planes: usize, h: usize, w: usize) -> (Vec<f32>, Vec<u8>)
                     &xp[(2 * i + 1) * w..(2 * i + 2) * w],
                 );
                 for j in 0..wo {
-                    // First maximum wins on ties (as candle's max over the window).
+                    // First maximum wins on ties (as candle's max over the window). Selects, not
+                    // branches: which element wins is random, and a mispredicted branch per
+                    // window cost more than the rest of the pool.
                     let c = [r0[2 * j], r0[2 * j + 1], r1[2 * j], r1[2 * j + 1]];
-                    let mut k = 0;
-                    for q in 1..4 {
-                        if c[q] > c[k] {
-                            k = q;
-                        }
+                    let (mut m, mut k) = (c[0], 0u8);
+                    for (q, &v) in c.iter().enumerate().skip(1) {
+                        let gt = v > m;
+                        m = if gt { v } else { m };
+                        k = if gt { q as u8 } else { k };
                     }
-                    yp[i * wo + j] = c[k];
-                    ap[i * wo + j] = k as u8;
+                    yp[i * wo + j] = m;
+                    ap[i * wo + j] = k;
                 }
             }
         });
@@ -184,13 +186,18 @@ fn up_fwd(
                 );
             }
             for (o, plane) in img[..co * 4 * hw].chunks_mut(4 * hw).enumerate() {
-                for q in 0..4 {
-                    let (dy, dx) = (q / 2, q % 2);
-                    let src = &y4[(o * 4 + q) * hw..(o * 4 + q + 1) * hw];
+                let bo = bias[o];
+                for dy in 0..2 {
+                    // Sub-pixels (dy, 0) and (dy, 1) interleave into one output row: a pair
+                    // at a time, which vectorises (one element at stride 2 does not).
+                    let s0 = &y4[(o * 4 + 2 * dy) * hw..(o * 4 + 2 * dy + 1) * hw];
+                    let s1 = &y4[(o * 4 + 2 * dy + 1) * hw..(o * 4 + 2 * dy + 2) * hw];
                     for i in 0..h {
                         let row = &mut plane[(2 * i + dy) * 2 * w..(2 * i + dy + 1) * 2 * w];
-                        for j in 0..w {
-                            row[2 * j + dx] = src[i * w + j] + bias[o];
+                        let (r0, r1) = (&s0[i * w..(i + 1) * w], &s1[i * w..(i + 1) * w]);
+                        for ((pair, &a), &b2) in row.chunks_exact_mut(2).zip(r0).zip(r1) {
+                            pair[0] = a + bo;
+                            pair[1] = b2 + bo;
                         }
                     }
                 }
@@ -220,17 +227,26 @@ fn up_bwd(
             let mut db = vec![0f64; co];
             for (o, d) in d4.chunks_mut(4 * hw).enumerate() {
                 let plane = &gi[o * 4 * hw..(o + 1) * 4 * hw];
-                for q in 0..4 {
-                    let (dy, dxo) = (q / 2, q % 2);
-                    let dq = &mut d[q * hw..(q + 1) * hw];
+                // The bias gradient: the plane's sum, with lane accumulators.
+                let mut lanes = [0f32; 16];
+                let chunks = plane.chunks_exact(16);
+                let tail: f64 = chunks.remainder().iter().map(|&v| v as f64).sum();
+                for c in chunks {
+                    for (a, &v) in lanes.iter_mut().zip(c) {
+                        *a += v;
+                    }
+                }
+                db[o] = lanes.iter().map(|&v| v as f64).sum::<f64>() + tail;
+                for dy in 0..2 {
+                    // One output row holds sub-pixels (dy, 0) and (dy, 1) interleaved.
+                    let (d0, d1) = d[2 * dy * hw..(2 * dy + 2) * hw].split_at_mut(hw);
                     for i in 0..h {
                         let row = &plane[(2 * i + dy) * 2 * w..(2 * i + dy + 1) * 2 * w];
-                        let mut rs = 0f32;
-                        for j in 0..w {
-                            dq[i * w + j] = row[2 * j + dxo];
-                            rs += row[2 * j + dxo];
+                        let (q0, q1) = (&mut d0[i * w..(i + 1) * w], &mut d1[i * w..(i + 1) * w]);
+                        for ((pair, a), b2) in row.chunks_exact(2).zip(q0).zip(q1) {
+                            *a = pair[0];
+                            *b2 = pair[1];
                         }
-                        db[o] += rs as f64;
                     }
                 }
             }
@@ -784,6 +800,28 @@ mod tests {
             let e1 = n1.forward_t(&x, false).unwrap();
             let e2 = n1.forward_eval(&x).unwrap();
             assert!(max_diff(&e1, &e2) < 1e-4, "eval forward, {what}");
+        }
+    }
+
+    #[test]
+    fn max_pool_keeps_the_first_maximum_of_each_window() {
+        // One plane 2 x 8: four windows, with ties (the first maximum wins, as in candle).
+        let x = [
+            1.0, 3.0, 2.0, 2.0, -1.0, -5.0, 0.0, 4.0, //
+            3.0, 0.0, 2.0, 1.0, -1.0, -2.0, 4.0, 4.0,
+        ];
+        let (y, arg) = pool_fwd(&x, 1, 2, 8);
+        assert_eq!(y, vec![3.0, 2.0, -1.0, 4.0]);
+        assert_eq!(arg, vec![1, 0, 0, 1]);
+        let mut dx = vec![0f32; 16];
+        pool_bwd(&[1.0, 2.0, 3.0, 4.0], &arg, 1, 2, 8, &mut dx);
+        let want_at = [1, 2, 4, 7];
+        for (i, v) in dx.iter().enumerate() {
+            let want = want_at
+                .iter()
+                .position(|&p| p == i)
+                .map_or(0.0, |k| k as f32 + 1.0);
+            assert_eq!(*v, want, "dx[{i}]");
         }
     }
 
