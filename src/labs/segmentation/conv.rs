@@ -336,7 +336,7 @@ pub fn conv_wgrad(
 }
 
 /// `[cout, cin*9]` -> `[cin, cout*9]` flipped in space: the kernel of the input gradient.
-fn flip(wt: &[f32], cout: usize, cin: usize) -> Vec<f32> {
+pub(crate) fn flip(wt: &[f32], cout: usize, cin: usize) -> Vec<f32> {
     let mut out = vec![0f32; wt.len()];
     for o in 0..cout {
         for c in 0..cin {

@@ -10,6 +10,7 @@ pub mod checkpoint;
 pub mod cli;
 pub mod config;
 pub mod conv;
+pub mod direct;
 pub mod infer;
 pub mod metrics;
 pub mod ops;
@@ -21,6 +22,7 @@ pub mod timers;
 pub mod train;
 pub mod ui;
 pub mod unet;
+pub mod wgrad;
 
 pub use checkpoint::{ModelMeta, SegModel};
 pub use train::{

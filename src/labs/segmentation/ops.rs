@@ -275,6 +275,24 @@ const LANES: usize = 16;
 /// (mean, sum of squared deviations) of one plane, by the corrected two-pass algorithm (the plane
 /// is in cache for the second pass): no E[x^2] - mean^2 cancellation.
 fn plane_mean_m2(v: &[f32]) -> (f64, f64) {
+    #[cfg(target_arch = "x86_64")]
+    if lanes::avx2() {
+        // Safety: the CPU has AVX2.
+        return unsafe { plane_mean_m2_avx2(v) };
+    }
+    plane_mean_m2_body(v)
+}
+
+/// [`plane_mean_m2`] compiled for AVX2: the same operations (Rust does not contract into FMA),
+/// so the same bits, twice as wide.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn plane_mean_m2_avx2(v: &[f32]) -> (f64, f64) {
+    plane_mean_m2_body(v)
+}
+
+#[inline(always)]
+fn plane_mean_m2_body(v: &[f32]) -> (f64, f64) {
     let n = v.len();
     if n == 0 {
         return (0.0, 0.0);
@@ -320,24 +338,41 @@ pub(crate) fn bn_relu_apply(
     stats: &[(f32, f32)],
     eps: f32,
 ) -> Vec<f32> {
-    let mut out = vec![0f32; x.len()];
-    out.par_chunks_mut(hw.max(1))
+    let len = x.len();
+    let mut out: Vec<f32> = Vec::with_capacity(len);
+    out.spare_capacity_mut()
+        .par_chunks_mut(hw.max(1))
         .zip(x.par_chunks(hw.max(1)))
         .enumerate()
         .for_each(|(bc, (o, xi))| {
             let ch = bc % c;
-            let (mean, var) = stats[ch];
-            let scale = gamma[ch] / (var + eps).sqrt();
-            let shift = beta[ch] - mean * scale;
-            for (o, &v) in o.iter_mut().zip(xi) {
-                *o = (v * scale + shift).max(0.0);
-            }
+            let (scale, shift) = bn_scale_shift(gamma[ch], beta[ch], stats[ch], eps);
+            lanes::plane_apply(scale, shift, xi, o);
         });
+    // Safety: the chunks cover 0..len and each element was written.
+    unsafe { out.set_len(len) };
     out
 }
 
+/// The forward's per-channel affine map: y = relu(x scale + shift). The backward recomputes the
+/// ReLU mask from x with these same f32 operations, so it matches the forward to the bit.
+fn bn_scale_shift(gamma: f32, beta: f32, (mean, var): (f32, f32), eps: f32) -> (f32, f32) {
+    let scale = gamma / (var + eps).sqrt();
+    (scale, beta - mean * scale)
+}
+
+/// Whether a channel's sums may be taken from y: x - mean = (y - beta) / scale where y > 0.
+/// Rounding y costs |y| 2^-24, which the division turns into an error of
+/// (|xhat| + |beta / gamma|) 2^-24 in xhat: beyond |beta| = 1000 |gamma| (or gamma = 0) the sums
+/// read x instead. The choice depends on the parameters only, so it is deterministic.
+fn sums_from_y(gamma: f32, beta: f32) -> bool {
+    gamma != 0.0 && beta.abs() <= 1000.0 * gamma.abs()
+}
+
 /// Backward of [`bn_relu_apply`] with batch statistics: (dx, dgamma, dbeta) from the input `x`,
-/// the output `y` and the output gradient `g`.
+/// the output `y` and the output gradient `g`. Two passes over memory instead of four arrays
+/// twice: the sums read (y, g), since where y > 0 the normalised input is (y - beta) / gamma
+/// (in units of the scale); the input gradient reads (x, g) and recomputes the ReLU mask from x.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn bn_relu_backward(
     x: &[f32],
@@ -347,6 +382,7 @@ pub(crate) fn bn_relu_backward(
     c: usize,
     hw: usize,
     gamma: &[f32],
+    beta: &[f32],
     stats: &[(f32, f32)],
     eps: f32,
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
@@ -357,42 +393,187 @@ pub(crate) fn bn_relu_backward(
         .map(|ch| {
             let (mean, var) = stats[ch];
             let inv = 1.0 / (var as f64 + eps as f64).sqrt();
+            let (scale, _) = bn_scale_shift(gamma[ch], beta[ch], stats[ch], eps);
+            let from_y = sums_from_y(gamma[ch], beta[ch]);
             let (mut sb, mut sg) = (0f64, 0f64);
             for bi in 0..b {
                 let r = (bi * c + ch) * hw..(bi * c + ch + 1) * hw;
-                let (pb, pg) = plane_bwd_sums(&x[r.clone()], &y[r.clone()], &g[r], mean);
+                let (pb, pg) = if from_y {
+                    let (pb, pgy) = lanes::plane_sums_y(&y[r.clone()], &g[r]);
+                    // sum g' (x - mean) = sum g' (y - beta) / scale.
+                    (pb, (pgy - beta[ch] as f64 * pb) / scale as f64)
+                } else {
+                    plane_bwd_sums(&x[r.clone()], &y[r.clone()], &g[r], mean)
+                };
                 sb += pb;
                 sg += pg;
             }
             (sb as f32, (sg * inv) as f32)
         })
         .collect();
-    let mut dx = vec![0f32; x.len()];
-    dx.par_chunks_mut(hw.max(1))
+    let len = x.len();
+    let mut dx: Vec<f32> = Vec::with_capacity(len);
+    dx.spare_capacity_mut()
+        .par_chunks_mut(hw.max(1))
         .enumerate()
         .for_each(|(bc, d)| {
             let ch = bc % c;
             let (mean, var) = stats[ch];
+            let (scale, shift) = bn_scale_shift(gamma[ch], beta[ch], stats[ch], eps);
             let inv = 1.0 / (var + eps).sqrt();
             let (sb, sg) = sums[ch];
             let k = gamma[ch] * inv;
             let (mb, mg) = (sb / n, inv * sg / n);
             let r = bc * hw..(bc + 1) * hw;
-            for (((d, &xv), &yv), &gv) in d
-                .iter_mut()
-                .zip(&x[r.clone()])
-                .zip(&y[r.clone()])
-                .zip(&g[r])
-            {
-                let gv = if yv > 0.0 { gv } else { 0.0 };
-                *d = k * (gv - mb - (xv - mean) * mg);
-            }
+            let p = lanes::PlaneDx {
+                scale,
+                shift,
+                mean,
+                k,
+                mb,
+                mg,
+            };
+            lanes::plane_dx(&p, &x[r.clone()], &g[r], d);
         });
+    // Safety: every element was written above (the chunks cover 0..len).
+    unsafe { dx.set_len(len) };
     (
         dx,
         sums.iter().map(|s| s.1).collect(),
         sums.iter().map(|s| s.0).collect(),
     )
+}
+
+/// The per-plane loops of the BatchNorm + ReLU backward, compiled twice (baseline and AVX2) and
+/// picked at run time. The same Rust code in both (Rust never contracts a * b + c into an FMA),
+/// so the two give the same bits.
+mod lanes {
+    use super::LANES;
+    use std::mem::MaybeUninit;
+
+    /// The input-gradient constants of one channel.
+    pub(super) struct PlaneDx {
+        pub scale: f32,
+        pub shift: f32,
+        pub mean: f32,
+        pub k: f32,
+        pub mb: f32,
+        pub mg: f32,
+    }
+
+    /// v where keep, else +0.0, without a branch (a data-dependent branch per element is
+    /// mispredicted half the time and stops the loop from vectorising).
+    #[inline(always)]
+    pub(super) fn masked(v: f32, keep: bool) -> f32 {
+        f32::from_bits(v.to_bits() & (keep as u32).wrapping_neg())
+    }
+
+    #[inline(always)]
+    fn sums_y_body(y: &[f32], g: &[f32]) -> (f64, f64) {
+        let (mut sb, mut sy) = ([0f32; LANES], [0f32; LANES]);
+        let (yc, gc) = (y.chunks_exact(LANES), g.chunks_exact(LANES));
+        let (mut tb, mut ty) = (0f64, 0f64);
+        for (&yv, &gv) in yc.remainder().iter().zip(gc.remainder()) {
+            let gv = masked(gv, yv > 0.0);
+            tb += gv as f64;
+            ty += (gv * yv) as f64;
+        }
+        for (ys, gs) in yc.zip(gc) {
+            for l in 0..LANES {
+                let gv = masked(gs[l], ys[l] > 0.0);
+                sb[l] += gv;
+                sy[l] += gv * ys[l];
+            }
+        }
+        (
+            sb.iter().map(|&a| a as f64).sum::<f64>() + tb,
+            sy.iter().map(|&a| a as f64).sum::<f64>() + ty,
+        )
+    }
+
+    #[inline(always)]
+    fn dx_body(p: &PlaneDx, x: &[f32], g: &[f32], d: &mut [MaybeUninit<f32>]) {
+        for ((d, &xv), &gv) in d.iter_mut().zip(x).zip(g) {
+            let gv = masked(gv, xv * p.scale + p.shift > 0.0);
+            d.write(p.k * (gv - p.mb - (xv - p.mean) * p.mg));
+        }
+    }
+
+    #[inline(always)]
+    fn apply_body(scale: f32, shift: f32, x: &[f32], o: &mut [MaybeUninit<f32>]) {
+        for (o, &v) in o.iter_mut().zip(x) {
+            o.write((v * scale + shift).max(0.0));
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn apply_avx2(scale: f32, shift: f32, x: &[f32], o: &mut [MaybeUninit<f32>]) {
+        apply_body(scale, shift, x, o)
+    }
+
+    /// o = relu(x scale + shift).
+    pub(super) fn plane_apply(scale: f32, shift: f32, x: &[f32], o: &mut [MaybeUninit<f32>]) {
+        #[cfg(target_arch = "x86_64")]
+        if avx2() {
+            // Safety: the CPU has AVX2.
+            return unsafe { apply_avx2(scale, shift, x, o) };
+        }
+        apply_body(scale, shift, x, o)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn sums_y_avx2(y: &[f32], g: &[f32]) -> (f64, f64) {
+        sums_y_body(y, g)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn dx_avx2(p: &PlaneDx, x: &[f32], g: &[f32], d: &mut [MaybeUninit<f32>]) {
+        dx_body(p, x, g, d)
+    }
+
+    pub(super) fn avx2() -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            std::arch::is_x86_feature_detected!("avx2")
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            false
+        }
+    }
+
+    /// (sum g', sum g' y) over one plane, g' = g where y > 0.
+    pub(super) fn plane_sums_y(y: &[f32], g: &[f32]) -> (f64, f64) {
+        #[cfg(target_arch = "x86_64")]
+        if avx2() {
+            // Safety: the CPU has AVX2.
+            return unsafe { sums_y_avx2(y, g) };
+        }
+        sums_y_body(y, g)
+    }
+
+    /// d = k (g' - mb - (x - mean) mg), g' = g where x scale + shift > 0 (the forward's y > 0).
+    pub(super) fn plane_dx(p: &PlaneDx, x: &[f32], g: &[f32], d: &mut [MaybeUninit<f32>]) {
+        #[cfg(target_arch = "x86_64")]
+        if avx2() {
+            // Safety: the CPU has AVX2.
+            return unsafe { dx_avx2(p, x, g, d) };
+        }
+        dx_body(p, x, g, d)
+    }
+
+    #[cfg(test)]
+    pub(super) fn plane_sums_y_scalar(y: &[f32], g: &[f32]) -> (f64, f64) {
+        sums_y_body(y, g)
+    }
+
+    #[cfg(test)]
+    pub(super) fn plane_dx_scalar(p: &PlaneDx, x: &[f32], g: &[f32], d: &mut [MaybeUninit<f32>]) {
+        dx_body(p, x, g, d)
+    }
 }
 
 /// Per channel (mean, biased variance) of `[b, c, hw]` data: per-plane two-pass moments merged
@@ -432,13 +613,13 @@ fn plane_bwd_sums(x: &[f32], y: &[f32], g: &[f32], mean: f32) -> (f64, f64) {
         .zip(yc.remainder())
         .zip(gc.remainder())
     {
-        let gv = if yv > 0.0 { gv } else { 0.0 };
+        let gv = lanes::masked(gv, yv > 0.0);
         tb += gv as f64;
         tg += (gv * (xv - mean)) as f64;
     }
     for ((xs, ys), gs) in xc.zip(yc).zip(gc) {
         for l in 0..LANES {
-            let gv = if ys[l] > 0.0 { gs[l] } else { 0.0 };
+            let gv = lanes::masked(gs[l], ys[l] > 0.0);
             sb[l] += gv;
             sg[l] += gv * (xs[l] - mean);
         }
@@ -500,7 +681,7 @@ impl BnRelu {
         &self,
         x: &Tensor,
         gamma: &Tensor,
-        _beta: &Tensor,
+        beta: &Tensor,
         res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
@@ -510,6 +691,7 @@ impl BnRelu {
         let (b, c, h, w) = x.dims4()?;
         let hw = h * w;
         let gam: Vec<f32> = gamma.to_vec1()?;
+        let bet: Vec<f32> = beta.to_vec1()?;
         let stats = self
             .stats
             .lock()
@@ -518,7 +700,9 @@ impl BnRelu {
         let (dx, dg, db) = with_f32(x, |x| {
             with_f32(res, |y| {
                 with_f32(grad, |g| {
-                    Ok(bn_relu_backward(x, y, g, b, c, hw, &gam, &stats, self.eps))
+                    Ok(bn_relu_backward(
+                        x, y, g, b, c, hw, &gam, &bet, &stats, self.eps,
+                    ))
                 })
             })
         })?;
@@ -651,6 +835,158 @@ mod tests {
                 "channel {ch}: variance {var} vs {v}"
             );
         }
+    }
+
+    /// The BatchNorm + ReLU backward straight from its definition, in f64, reading x only.
+    #[allow(clippy::type_complexity)]
+    fn bn_reference(
+        x: &[f32],
+        g: &[f32],
+        (b, c, hw): (usize, usize, usize),
+        gamma: &[f32],
+        beta: &[f32],
+        stats: &[(f32, f32)],
+    ) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+        let eps = 1e-5f64;
+        let n = (b * hw) as f64;
+        let mut dx = vec![0f64; x.len()];
+        let (mut dg, mut db) = (vec![0f64; c], vec![0f64; c]);
+        for ch in 0..c {
+            let (mean, var) = (stats[ch].0 as f64, stats[ch].1 as f64);
+            let inv = 1.0 / (var + eps).sqrt();
+            let idx = |bi: usize, i: usize| (bi * c + ch) * hw + i;
+            // The mask is the forward's (f32) y > 0, so that both sides agree on it.
+            let (scale, shift) = bn_scale_shift(gamma[ch], beta[ch], stats[ch], 1e-5);
+            let gp = |j: usize| {
+                if x[j] * scale + shift > 0.0 {
+                    g[j] as f64
+                } else {
+                    0.0
+                }
+            };
+            for bi in 0..b {
+                for i in 0..hw {
+                    let j = idx(bi, i);
+                    db[ch] += gp(j);
+                    dg[ch] += gp(j) * (x[j] as f64 - mean) * inv;
+                }
+            }
+            for bi in 0..b {
+                for i in 0..hw {
+                    let j = idx(bi, i);
+                    let xhat = (x[j] as f64 - mean) * inv;
+                    dx[j] = gamma[ch] as f64 * inv * (gp(j) - db[ch] / n - xhat * dg[ch] / n);
+                }
+            }
+        }
+        (dx, dg, db)
+    }
+
+    #[test]
+    fn bn_relu_backward_matches_f64_reference_on_either_path() {
+        // hw not a multiple of the lanes; channel 1 has gamma < 0, channel 2 gamma = 0 and
+        // channel 3 |beta| > 1000 |gamma| (both read x), channel 0 reads y.
+        let (b, c, hw) = (3, 4, 37);
+        let x: Vec<f32> = randn(&[b * c * hw], 30)
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let x: Vec<f32> = x.iter().map(|v| 2.0 * v + 0.5).collect();
+        let g: Vec<f32> = randn(&[b * c * hw], 31)
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let gamma = [1.3f32, -0.7, 0.0, 1e-4];
+        let beta = [0.2f32, 0.4, 0.3, 0.5];
+        assert!(sums_from_y(gamma[0], beta[0]) && sums_from_y(gamma[1], beta[1]));
+        assert!(!sums_from_y(gamma[2], beta[2]) && !sums_from_y(gamma[3], beta[3]));
+        let stats = channel_stats(&x, b, c, hw);
+        let y = bn_relu_apply(&x, c, hw, &gamma, &beta, &stats, 1e-5);
+        let (dx, dg, db) = bn_relu_backward(&x, &y, &g, b, c, hw, &gamma, &beta, &stats, 1e-5);
+        let (rdx, rdg, rdb) = bn_reference(&x, &g, (b, c, hw), &gamma, &beta, &stats);
+        for (what, ours, want) in [
+            ("dx", &dx, &rdx),
+            ("dgamma", &dg, &rdg),
+            ("dbeta", &db, &rdb),
+        ] {
+            for (i, (a, w)) in ours.iter().zip(want.iter()).enumerate() {
+                assert!(
+                    (*a as f64 - w).abs() <= 1e-4 * w.abs().max(1.0),
+                    "{what}[{i}]: {a} vs {w}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn bn_lane_loops_give_the_same_bits_with_and_without_avx2() {
+        let n = 16 * 9 + 7;
+        let y: Vec<f32> = randn(&[n], 40).flatten_all().unwrap().to_vec1().unwrap();
+        let g: Vec<f32> = randn(&[n], 41).flatten_all().unwrap().to_vec1().unwrap();
+        let (a, b) = (
+            lanes::plane_sums_y(&y, &g),
+            lanes::plane_sums_y_scalar(&y, &g),
+        );
+        assert_eq!(
+            (a.0.to_bits(), a.1.to_bits()),
+            (b.0.to_bits(), b.1.to_bits())
+        );
+        let p = lanes::PlaneDx {
+            scale: 1.7,
+            shift: -0.2,
+            mean: 0.1,
+            k: 0.9,
+            mb: 0.03,
+            mg: -0.05,
+        };
+        let mut d1 = vec![std::mem::MaybeUninit::new(0f32); n];
+        let mut d2 = d1.clone();
+        lanes::plane_dx(&p, &y, &g, &mut d1);
+        lanes::plane_dx_scalar(&p, &y, &g, &mut d2);
+        // Safety: both were fully written.
+        let bits = |d: &[std::mem::MaybeUninit<f32>]| -> Vec<u32> {
+            d.iter()
+                .map(|v| unsafe { v.assume_init() }.to_bits())
+                .collect()
+        };
+        assert_eq!(bits(&d1), bits(&d2));
+    }
+
+    #[test]
+    #[ignore]
+    fn time_bn_relu_backward() {
+        let (b, c, hw) = (8, 16, 128 * 128);
+        let x: Vec<f32> = randn(&[b * c * hw], 1)
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let g: Vec<f32> = randn(&[b * c * hw], 2)
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let (gamma, beta) = (vec![1.1f32; c], vec![0.1f32; c]);
+        let stats = channel_stats(&x, b, c, hw);
+        let y = bn_relu_apply(&x, c, hw, &gamma, &beta, &stats, 1e-5);
+        let t = |name: &str, f: &dyn Fn()| {
+            f();
+            let s = std::time::Instant::now();
+            for _ in 0..5 {
+                f();
+            }
+            eprintln!("{name}: {:.2} ms", s.elapsed().as_secs_f64() * 1e3 / 5.0);
+        };
+        t("bn_relu backward 8x16x128x128", &|| {
+            std::hint::black_box(bn_relu_backward(
+                &x, &y, &g, b, c, hw, &gamma, &beta, &stats, 1e-5,
+            ));
+        });
+        t("copy 8x16x128x128", &|| {
+            std::hint::black_box(x.clone());
+        });
     }
 
     /// Central finite differences of sum(f(x) * r) against the autograd gradient.

@@ -17,10 +17,11 @@
 use candle_core::{Result, Tensor, TensorId, bail};
 use rayon::prelude::*;
 
-use super::conv::{conv_dx, conv_fwd, conv_wgrad};
+use super::direct::{conv_dx_direct, conv_fwd_direct};
 use super::ops::{bn_relu_apply, bn_relu_backward, channel_stats};
 use super::timers::timed;
 use super::unet::{BN_EPS, Block, BnReluLayer, UNet, Up};
+use super::wgrad::conv_wgrad_direct;
 
 /// Gradients of the trainable tensors, keyed by the tensor (the `Var`'s tensor) they belong to.
 pub type Grads = Vec<(TensorId, Vec<f32>)>;
@@ -101,16 +102,18 @@ fn pool_fwd(x: &[f32], planes: usize, h: usize, w: usize) -> (Vec<f32>, Vec<u8>)
                     &xp[(2 * i + 1) * w..(2 * i + 2) * w],
                 );
                 for j in 0..wo {
-                    // First maximum wins on ties (as candle's max over the window).
+                    // First maximum wins on ties (as candle's max over the window). Selects, not
+                    // branches: which element wins is random, and a mispredicted branch per
+                    // window cost more than the rest of the pool.
                     let c = [r0[2 * j], r0[2 * j + 1], r1[2 * j], r1[2 * j + 1]];
-                    let mut k = 0;
-                    for q in 1..4 {
-                        if c[q] > c[k] {
-                            k = q;
-                        }
+                    let (mut m, mut k) = (c[0], 0u8);
+                    for (q, &v) in c.iter().enumerate().skip(1) {
+                        let gt = v > m;
+                        m = if gt { v } else { m };
+                        k = if gt { q as u8 } else { k };
                     }
-                    yp[i * wo + j] = c[k];
-                    ap[i * wo + j] = k as u8;
+                    yp[i * wo + j] = m;
+                    ap[i * wo + j] = k;
                 }
             }
         });
@@ -138,7 +141,9 @@ fn pool_bwd(g: &[f32], arg: &[u8], planes: usize, h: usize, w: usize, dx: &mut [
 }
 
 /// 2x2 stride-2 transposed conv of `x` `[b, ci, h, w]` with `wt` `[ci, co*4]` (PyTorch's
-/// `[ci, co, 2, 2]`) plus bias, written into channels `0..co` of `out` `[b, cc, 2h, 2w]`.
+/// `[ci, co, 2, 2]`) plus bias, written into channels `0..co` of `out` `[b, cc, 2h, 2w]`. One task
+/// per image (its gemm on one thread): the matrices are too small to split well, and images
+/// share nothing.
 #[allow(clippy::too_many_arguments)]
 fn up_fwd(
     x: &[f32],
@@ -150,52 +155,59 @@ fn up_fwd(
     cc: usize,
 ) {
     let (hw, co4) = (h * w, co * 4);
-    let mut y4 = vec![0f32; co4 * hw];
-    for bi in 0..b {
-        // Safety: y4 is [co4, hw]; lhs = wt^T (element (q, c) at c * co4 + q); rhs = x[bi] [ci, hw].
-        unsafe {
-            gemm::gemm(
-                co4,
-                hw,
-                ci,
-                y4.as_mut_ptr(),
-                1,
-                hw as isize,
-                false,
-                wt.as_ptr(),
-                co4 as isize,
-                1,
-                x[bi * ci * hw..].as_ptr(),
-                1,
-                hw as isize,
-                0.0,
-                1.0,
-                false,
-                false,
-                false,
-                gemm::Parallelism::Rayon(0),
-            );
-        }
-        let dst = &mut out[bi * cc * 4 * hw..(bi * cc + co) * 4 * hw];
-        dst.par_chunks_mut(4 * hw)
-            .enumerate()
-            .for_each(|(o, plane)| {
-                for q in 0..4 {
-                    let (dy, dx) = (q / 2, q % 2);
-                    let src = &y4[(o * 4 + q) * hw..(o * 4 + q + 1) * hw];
+    out.par_chunks_mut(cc * 4 * hw)
+        .take(b)
+        .enumerate()
+        .for_each(|(bi, img)| {
+            let mut y4 = vec![0f32; co4 * hw];
+            // Safety: y4 is [co4, hw]; lhs = wt^T (element (q, c) at c * co4 + q); rhs = x[bi]
+            // [ci, hw].
+            unsafe {
+                gemm::gemm(
+                    co4,
+                    hw,
+                    ci,
+                    y4.as_mut_ptr(),
+                    1,
+                    hw as isize,
+                    false,
+                    wt.as_ptr(),
+                    co4 as isize,
+                    1,
+                    x[bi * ci * hw..].as_ptr(),
+                    1,
+                    hw as isize,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
+                );
+            }
+            for (o, plane) in img[..co * 4 * hw].chunks_mut(4 * hw).enumerate() {
+                let bo = bias[o];
+                for dy in 0..2 {
+                    // Sub-pixels (dy, 0) and (dy, 1) interleave into one output row: a pair
+                    // at a time, which vectorises (one element at stride 2 does not).
+                    let s0 = &y4[(o * 4 + 2 * dy) * hw..(o * 4 + 2 * dy + 1) * hw];
+                    let s1 = &y4[(o * 4 + 2 * dy + 1) * hw..(o * 4 + 2 * dy + 2) * hw];
                     for i in 0..h {
                         let row = &mut plane[(2 * i + dy) * 2 * w..(2 * i + dy + 1) * 2 * w];
-                        for j in 0..w {
-                            row[2 * j + dx] = src[i * w + j] + bias[o];
+                        let (r0, r1) = (&s0[i * w..(i + 1) * w], &s1[i * w..(i + 1) * w]);
+                        for ((pair, &a), &b2) in row.chunks_exact_mut(2).zip(r0).zip(r1) {
+                            pair[0] = a + bo;
+                            pair[1] = b2 + bo;
                         }
                     }
                 }
-            });
-    }
+            }
+        });
 }
 
 /// Backward of [`up_fwd`]: from `g` (channels `0..co` of `[b, cc, 2h, 2w]`) the input gradient
-/// `[b, ci, h, w]`, the weight gradient `[ci, co*4]` and the bias gradient `[co]`.
+/// `[b, ci, h, w]`, the weight gradient `[ci, co*4]` and the bias gradient `[co]`. One task per
+/// image; the per-image weight and bias gradients are added in image order (deterministic).
 fn up_bwd(
     x: &[f32],
     (b, ci, h, w): (usize, usize, usize, usize),
@@ -206,82 +218,93 @@ fn up_bwd(
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let (hw, co4) = (h * w, co * 4);
     let mut dx = vec![0f32; b * ci * hw];
-    let mut dw = vec![0f32; ci * co4];
-    let mut db = vec![0f64; co];
-    let mut d4 = vec![0f32; co4 * hw];
-    for bi in 0..b {
-        let gi = &g[bi * cc * 4 * hw..(bi * cc + co) * 4 * hw];
-        let sums: Vec<f64> = d4
-            .par_chunks_mut(4 * hw)
-            .enumerate()
-            .map(|(o, d)| {
+    let parts: Vec<(Vec<f32>, Vec<f64>)> = dx
+        .par_chunks_mut(ci * hw)
+        .enumerate()
+        .map(|(bi, dxi)| {
+            let gi = &g[bi * cc * 4 * hw..(bi * cc + co) * 4 * hw];
+            let mut d4 = vec![0f32; co4 * hw];
+            let mut db = vec![0f64; co];
+            for (o, d) in d4.chunks_mut(4 * hw).enumerate() {
                 let plane = &gi[o * 4 * hw..(o + 1) * 4 * hw];
-                let mut s = 0f64;
-                for q in 0..4 {
-                    let (dy, dxo) = (q / 2, q % 2);
-                    let dq = &mut d[q * hw..(q + 1) * hw];
-                    for i in 0..h {
-                        let row = &plane[(2 * i + dy) * 2 * w..(2 * i + dy + 1) * 2 * w];
-                        let mut rs = 0f32;
-                        for j in 0..w {
-                            dq[i * w + j] = row[2 * j + dxo];
-                            rs += row[2 * j + dxo];
-                        }
-                        s += rs as f64;
+                // The bias gradient: the plane's sum, with lane accumulators.
+                let mut lanes = [0f32; 16];
+                let chunks = plane.chunks_exact(16);
+                let tail: f64 = chunks.remainder().iter().map(|&v| v as f64).sum();
+                for c in chunks {
+                    for (a, &v) in lanes.iter_mut().zip(c) {
+                        *a += v;
                     }
                 }
-                s
-            })
-            .collect();
-        for (a, s) in db.iter_mut().zip(sums) {
-            *a += s;
-        }
-        let xi = &x[bi * ci * hw..(bi + 1) * ci * hw];
-        // Safety: dx[bi] = wt [ci, co4] x d4 [co4, hw]; dw (+)= x[bi] [ci, hw] x d4^T [hw, co4].
-        unsafe {
-            gemm::gemm(
-                ci,
-                hw,
-                co4,
-                dx[bi * ci * hw..].as_mut_ptr(),
-                1,
-                hw as isize,
-                false,
-                wt.as_ptr(),
-                1,
-                co4 as isize,
-                d4.as_ptr(),
-                1,
-                hw as isize,
-                0.0,
-                1.0,
-                false,
-                false,
-                false,
-                gemm::Parallelism::Rayon(0),
-            );
-            gemm::gemm(
-                ci,
-                co4,
-                hw,
-                dw.as_mut_ptr(),
-                1,
-                co4 as isize,
-                bi > 0,
-                xi.as_ptr(),
-                1,
-                hw as isize,
-                d4.as_ptr(),
-                hw as isize,
-                1,
-                1.0,
-                1.0,
-                false,
-                false,
-                false,
-                gemm::Parallelism::Rayon(0),
-            );
-        }
+                db[o] = lanes.iter().map(|&v| v as f64).sum::<f64>() + tail;
+                for dy in 0..2 {
+                    // One output row holds sub-pixels (dy, 0) and (dy, 1) interleaved.
+                    let (d0, d1) = d[2 * dy * hw..(2 * dy + 2) * hw].split_at_mut(hw);
+                    for i in 0..h {
+                        let row = &plane[(2 * i + dy) * 2 * w..(2 * i + dy + 1) * 2 * w];
+                        let (q0, q1) = (&mut d0[i * w..(i + 1) * w], &mut d1[i * w..(i + 1) * w]);
+                        for ((pair, a), b2) in row.chunks_exact(2).zip(q0).zip(q1) {
+                            *a = pair[0];
+                            *b2 = pair[1];
+                        }
+                    }
+                }
+            }
+            let xi = &x[bi * ci * hw..(bi + 1) * ci * hw];
+            let mut dw = vec![0f32; ci * co4];
+            // Safety: dx[bi] = wt [ci, co4] x d4 [co4, hw]; dw = x[bi] [ci, hw] x d4^T [hw, co4].
+            unsafe {
+                gemm::gemm(
+                    ci,
+                    hw,
+                    co4,
+                    dxi.as_mut_ptr(),
+                    1,
+                    hw as isize,
+                    false,
+                    wt.as_ptr(),
+                    1,
+                    co4 as isize,
+                    d4.as_ptr(),
+                    1,
+                    hw as isize,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
+                );
+                gemm::gemm(
+                    ci,
+                    co4,
+                    hw,
+                    dw.as_mut_ptr(),
+                    1,
+                    co4 as isize,
+                    false,
+                    xi.as_ptr(),
+                    1,
+                    hw as isize,
+                    d4.as_ptr(),
+                    hw as isize,
+                    1,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
+                );
+            }
+            (dw, db)
+        })
+        .collect();
+    let mut dw = vec![0f32; ci * co4];
+    let mut db = vec![0f64; co];
+    for (pw, pb) in parts {
+        dw.iter_mut().zip(&pw).for_each(|(a, v)| *a += v);
+        db.iter_mut().zip(&pb).for_each(|(a, v)| *a += v);
     }
     (dx, dw, db.into_iter().map(|v| v as f32).collect())
 }
@@ -297,7 +320,7 @@ fn block_fwd(
     let hw = h * w;
     let bn = |layer: &BnReluLayer, z: Vec<f32>| -> Result<BnCache> {
         let stats = if train {
-            let st = channel_stats(&z, b, c, hw);
+            let st = timed("bn statistics", || channel_stats(&z, b, c, hw));
             layer.update_running(&st, b * hw)?;
             st
         } else {
@@ -312,10 +335,14 @@ fn block_fwd(
         Ok(BnCache { z, a, stats })
     };
     let w1 = vals(&blk.w1)?;
-    let z1 = timed("conv3x3 forward", || conv_fwd(&input, b, cin, h, w, &w1, c));
+    let z1 = timed("conv3x3 forward", || {
+        conv_fwd_direct(&input, b, cin, h, w, &w1, c)
+    });
     let bn1 = bn(&blk.bn1, z1)?;
     let w2 = vals(&blk.w2)?;
-    let z2 = timed("conv3x3 forward", || conv_fwd(&bn1.a, b, c, h, w, &w2, c));
+    let z2 = timed("conv3x3 forward", || {
+        conv_fwd_direct(&bn1.a, b, c, h, w, &w2, c)
+    });
     let bn2 = bn(&blk.bn2, z2)?;
     let input = if train { input } else { Vec::new() };
     let bn1 = if train {
@@ -350,25 +377,25 @@ fn block_bwd(
     let (cin, c, h, w) = (cache.cin, cache.c, cache.h, cache.w);
     let hw = h * w;
     let bn_bwd = |layer: &BnReluLayer, bc: &BnCache, g: &[f32]| -> Result<_> {
-        let gamma = vals(&layer.gamma)?;
+        let (gamma, beta) = (vals(&layer.gamma)?, vals(&layer.beta)?);
         Ok(timed("bn_relu backward", || {
-            bn_relu_backward(&bc.z, &bc.a, g, b, c, hw, &gamma, &bc.stats, BN_EPS)
+            bn_relu_backward(&bc.z, &bc.a, g, b, c, hw, &gamma, &beta, &bc.stats, BN_EPS)
         }))
     };
     let (dz2, dg2, db2) = bn_bwd(&blk.bn2, &cache.bn2, d_out)?;
     let w2 = vals(&blk.w2)?;
     let dw2 = timed("conv3x3 dw", || {
-        conv_wgrad(&cache.bn1.a, &dz2, b, c, c, h, w)
+        conv_wgrad_direct(&cache.bn1.a, &dz2, b, c, c, h, w)
     });
-    let da1 = timed("conv3x3 dx", || conv_dx(&dz2, b, c, h, w, &w2, c));
+    let da1 = timed("conv3x3 dx", || conv_dx_direct(&dz2, b, c, h, w, &w2, c));
     drop(dz2);
     let (dz1, dg1, db1) = bn_bwd(&blk.bn1, &cache.bn1, &da1)?;
     drop(da1);
     let w1 = vals(&blk.w1)?;
     let dw1 = timed("conv3x3 dw", || {
-        conv_wgrad(&cache.input, &dz1, b, cin, c, h, w)
+        conv_wgrad_direct(&cache.input, &dz1, b, cin, c, h, w)
     });
-    let dx = need_dx.then(|| timed("conv3x3 dx", || conv_dx(&dz1, b, c, h, w, &w1, cin)));
+    let dx = need_dx.then(|| timed("conv3x3 dx", || conv_dx_direct(&dz1, b, c, h, w, &w1, cin)));
     grads.push((blk.w1.id(), dw1));
     grads.push((blk.bn1.gamma.id(), dg1));
     grads.push((blk.bn1.beta.id(), db1));
@@ -440,8 +467,10 @@ fn forward(net: &UNet, x: &Tensor, train: bool) -> Result<Forward> {
         if net.cfg.skips {
             let n = co * h2 * w2;
             let so = skip.out();
-            buf.par_chunks_mut(2 * n).enumerate().for_each(|(bi, dst)| {
-                dst[n..].copy_from_slice(&so[bi * n..(bi + 1) * n]);
+            timed("skip copy", || {
+                buf.par_chunks_mut(2 * n).enumerate().for_each(|(bi, dst)| {
+                    dst[n..].copy_from_slice(&so[bi * n..(bi + 1) * n]);
+                })
             });
         }
         let cache = block_fwd(blk, buf, (b, cc, h2, w2), train)?;
@@ -453,14 +482,16 @@ fn forward(net: &UNet, x: &Tensor, train: bool) -> Result<Forward> {
     let mut logits = vec![0f32; b * hw];
     let c0 = last.c;
     let a = last.out();
-    logits.par_chunks_mut(hw).enumerate().for_each(|(bi, lo)| {
-        lo.fill(hb[0]);
-        for (c, &wc) in hw_.iter().enumerate().take(c0) {
-            let plane = &a[(bi * c0 + c) * hw..(bi * c0 + c + 1) * hw];
-            for (o, &v) in lo.iter_mut().zip(plane) {
-                *o += wc * v;
+    timed("head forward", || {
+        logits.par_chunks_mut(hw).enumerate().for_each(|(bi, lo)| {
+            lo.fill(hb[0]);
+            for (c, &wc) in hw_.iter().enumerate().take(c0) {
+                let plane = &a[(bi * c0 + c) * hw..(bi * c0 + c + 1) * hw];
+                for (o, &v) in lo.iter_mut().zip(plane) {
+                    *o += wc * v;
+                }
             }
-        }
+        })
     });
     Ok(Forward {
         enc,
@@ -523,6 +554,7 @@ impl TrainForward<'_> {
     /// The loss of `unet::loss` (mean BCE with logits + `dice` x soft Dice) against `target`
     /// `[b, 1, h, w]` and the gradient of every trainable tensor.
     pub fn loss_and_grads(&self, target: &Tensor, dice: f64) -> Result<(f32, Grads)> {
+        let start = std::time::Instant::now();
         let net = self.net;
         let b = self.b;
         let (hp, wp) = (self.enc[0].h, self.enc[0].w);
@@ -595,6 +627,7 @@ impl TrainForward<'_> {
         });
         grads.push((net.head_w.id(), dhw));
         grads.push((net.head_b.id(), vec![dhb as f32]));
+        super::timers::since("loss + head backward", start);
         // Decoders, last first.
         let mut dskip: Vec<Option<Vec<f32>>> = (0..depth).map(|_| None).collect();
         for k in (0..self.dec.len()).rev() {
@@ -767,6 +800,28 @@ mod tests {
             let e1 = n1.forward_t(&x, false).unwrap();
             let e2 = n1.forward_eval(&x).unwrap();
             assert!(max_diff(&e1, &e2) < 1e-4, "eval forward, {what}");
+        }
+    }
+
+    #[test]
+    fn max_pool_keeps_the_first_maximum_of_each_window() {
+        // One plane 2 x 8: four windows, with ties (the first maximum wins, as in candle).
+        let x = [
+            1.0, 3.0, 2.0, 2.0, -1.0, -5.0, 0.0, 4.0, //
+            3.0, 0.0, 2.0, 1.0, -1.0, -2.0, 4.0, 4.0,
+        ];
+        let (y, arg) = pool_fwd(&x, 1, 2, 8);
+        assert_eq!(y, vec![3.0, 2.0, -1.0, 4.0]);
+        assert_eq!(arg, vec![1, 0, 0, 1]);
+        let mut dx = vec![0f32; 16];
+        pool_bwd(&[1.0, 2.0, 3.0, 4.0], &arg, 1, 2, 8, &mut dx);
+        let want_at = [1, 2, 4, 7];
+        for (i, v) in dx.iter().enumerate() {
+            let want = want_at
+                .iter()
+                .position(|&p| p == i)
+                .map_or(0.0, |k| k as f32 + 1.0);
+            assert_eq!(*v, want, "dx[{i}]");
         }
     }
 

@@ -29,6 +29,20 @@ pub fn timed<R>(name: &'static str, f: impl FnOnce() -> R) -> R {
     r
 }
 
+/// Adds the wall time since `start` to `name` when timers are on (for a stretch of code that is
+/// not one closure).
+pub fn since(name: &'static str, start: Instant) {
+    if !enabled() {
+        return;
+    }
+    let ms = start.elapsed().as_secs_f64() * 1e3;
+    if let Ok(mut m) = TABLE.lock() {
+        let e = m.entry(name).or_insert((0.0, 0));
+        e.0 += ms;
+        e.1 += 1;
+    }
+}
+
 /// Clears the table (timers on or off).
 pub fn reset() {
     if let Ok(mut m) = TABLE.lock() {

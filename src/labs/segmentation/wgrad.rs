@@ -1,0 +1,500 @@
+//! The weight gradient of the 3x3 convolution (stride 1, zero padding 1) as a direct kernel.
+//!
+//! dW `[cout, cin*9]` is a `cout x cin x 9` set of dot products of length b h w: as a gemm its
+//! m and n are tiny (16 x 16 at full resolution) and its k huge, so gemm spends its time packing.
+//! Here the image is cut into blocks of rows; each block's input rows (zero-padded, row pitch
+//! w + 2) and output-gradient rows (same pitch, the two extra columns zero) are copied into a
+//! small scratch that stays in cache, where tap (ky, kx) is the input read at the constant offset
+//! ky (w + 2) + kx. A micro-kernel then keeps 4 output channels x 3 taps of one input channel in
+//! 12 vector registers (8 x 3 in 24 with AVX-512VL) over the whole block, sums their lanes in a
+//! fixed order and adds them to the group's partial.
+//!
+//! Determinism: the blocks are split into [`PARTS`] fixed consecutive groups whatever the thread
+//! count; each group sums its blocks in order, and the groups are added in index order.
+
+use rayon::prelude::*;
+
+/// Fixed number of partial sums (a static split: the bits do not depend on the thread count).
+const PARTS: usize = 8;
+
+/// Vector width of the accumulators (AVX2: 8 f32).
+const LANES: usize = 8;
+
+/// Most output channels per micro-kernel call (the gradient rows held in registers).
+const MAX_OB: usize = 8;
+
+/// Floats of one block's gradient row the micro-kernel streams (its 4 rows and the input row
+/// must stay in L1 across the 3 vertical taps).
+const ROW_FLOATS: usize = 1200;
+
+/// Floats of one block's scratch (input and gradient rows of every channel), to stay in L2.
+const BLOCK_FLOATS: usize = 128 * 1024;
+
+/// Which micro-kernel to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kernel {
+    /// Portable Rust, any CPU.
+    Scalar,
+    /// AVX2 + FMA (x86_64, detected at run time).
+    Avx2,
+    /// The AVX2 code compiled with AVX-512VL: the same instructions and results, but 32 vector
+    /// registers, so the larger register blocks do not spill.
+    Avx512Vl,
+}
+
+impl Kernel {
+    /// Output channels per micro-kernel call: 4 x 3 taps fill 12 of AVX2's 16 registers,
+    /// 8 x 3 taps 24 of AVX-512VL's 32.
+    pub fn ob(self) -> usize {
+        match self {
+            Kernel::Avx512Vl => 8,
+            _ => 4,
+        }
+    }
+
+    /// Every kernel this CPU runs, slowest first (tests compare them all).
+    pub fn available() -> Vec<Kernel> {
+        let mut v = vec![Kernel::Scalar];
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::is_x86_feature_detected as has;
+            if has!("avx2") && has!("fma") {
+                v.push(Kernel::Avx2);
+                if has!("avx512f") && has!("avx512vl") {
+                    v.push(Kernel::Avx512Vl);
+                }
+            }
+        }
+        v
+    }
+
+    /// The fastest kernel this CPU runs.
+    pub fn detect() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::is_x86_feature_detected as has;
+            if has!("avx2") && has!("fma") {
+                if has!("avx512f") && has!("avx512vl") {
+                    return Kernel::Avx512Vl;
+                }
+                return Kernel::Avx2;
+            }
+        }
+        Kernel::Scalar
+    }
+}
+
+/// Rows per block for `cin` + `cout` channels of row pitch `wp`.
+fn block_rows(cin: usize, cout: usize, h: usize, wp: usize) -> usize {
+    let by_l1 = ROW_FLOATS / wp;
+    let by_l2 = (BLOCK_FLOATS / ((cin + cout) * wp)).saturating_sub(2);
+    by_l1.min(by_l2).clamp(1, h.max(1))
+}
+
+/// The blocks (image, first row, rows) of a `[b, _, h, w]` tensor, and how many there are per
+/// image (tests check that they span several).
+pub fn blocks(b: usize, cin: usize, cout: usize, h: usize, w: usize) -> Vec<(usize, usize, usize)> {
+    let rows = block_rows(cin, cout, h, w + 2);
+    let mut v = Vec::new();
+    for bi in 0..b {
+        let mut r0 = 0;
+        while r0 < h {
+            let n = rows.min(h - r0);
+            v.push((bi, r0, n));
+            r0 += n;
+        }
+    }
+    v
+}
+
+/// dW `[cout, cin*9]` of y = conv3x3(x `[b, cin, h, w]`) from the output gradient g
+/// `[b, cout, h, w]`, with the fastest kernel of this CPU.
+pub fn conv_wgrad_direct(
+    x: &[f32],
+    g: &[f32],
+    b: usize,
+    cin: usize,
+    cout: usize,
+    h: usize,
+    w: usize,
+) -> Vec<f32> {
+    conv_wgrad_with(x, g, (b, cin, cout, h, w), Kernel::detect())
+}
+
+/// [`conv_wgrad_direct`] with a chosen kernel (tests compare them).
+pub fn conv_wgrad_with(
+    x: &[f32],
+    g: &[f32],
+    (b, cin, cout, h, w): (usize, usize, usize, usize, usize),
+    kernel: Kernel,
+) -> Vec<f32> {
+    let k = cin * 9;
+    if b * h * w == 0 || cin == 0 || cout == 0 {
+        return vec![0f32; cout * k];
+    }
+    let all = blocks(b, cin, cout, h, w);
+    let per = all.len().div_ceil(PARTS);
+    let partials: Vec<Vec<f32>> = all
+        .par_chunks(per)
+        .map(|group| part(x, g, (cin, cout, h, w), group, kernel))
+        .collect();
+    let mut it = partials.into_iter();
+    let mut sum = it.next().unwrap_or_else(|| vec![0f32; cout * k]);
+    for p in it {
+        sum.iter_mut().zip(&p).for_each(|(a, b)| *a += b);
+    }
+    sum
+}
+
+/// One group's partial dW `[cout, cin*9]`: its blocks summed in order into per-lane
+/// accumulators, whose lanes are then added in a fixed order.
+fn part(
+    x: &[f32],
+    g: &[f32],
+    (cin, cout, h, w): (usize, usize, usize, usize),
+    group: &[(usize, usize, usize)],
+    kernel: Kernel,
+) -> Vec<f32> {
+    let wp = w + 2;
+    let hw = h * w;
+    let obn = kernel.ob();
+    let cout4 = cout.div_ceil(obn) * obn;
+    let rows = group.iter().map(|t| t.2).max().unwrap_or(1);
+    // Gradient rows: rounded up to whole vectors; input rows: 2 more rows (the vertical taps)
+    // and room for the last vector's horizontal taps.
+    let gl_max = (rows * wp).div_ceil(LANES) * LANES;
+    let xl = (rows + 2) * wp + LANES + 2;
+    let mut xs = vec![0f32; cin * xl];
+    // Planes cout..cout4 stay zero: their results are dropped.
+    let mut gs = vec![0f32; cout4 * gl_max];
+    let mut acc = vec![0f32; cout4 * cin * 9];
+    for &(bi, r0, n) in group {
+        let gl = (n * wp).div_ceil(LANES) * LANES;
+        for c in 0..cin {
+            let src = &x[(bi * cin + c) * hw..(bi * cin + c + 1) * hw];
+            let dst = &mut xs[c * xl..(c + 1) * xl];
+            for j in 0..n + 2 {
+                let row = &mut dst[j * wp..(j + 1) * wp];
+                let sy = (r0 + j) as isize - 1;
+                if sy < 0 || sy >= h as isize {
+                    row.fill(0.0);
+                } else {
+                    let sy = sy as usize;
+                    row[0] = 0.0;
+                    row[1..=w].copy_from_slice(&src[sy * w..(sy + 1) * w]);
+                    row[w + 1] = 0.0;
+                }
+            }
+            dst[(n + 2) * wp..].fill(0.0);
+        }
+        for o in 0..cout {
+            let src = &g[(bi * cout + o) * hw..(bi * cout + o + 1) * hw];
+            let dst = &mut gs[o * gl_max..o * gl_max + gl];
+            for j in 0..n {
+                let row = &mut dst[j * wp..(j + 1) * wp];
+                row[..w].copy_from_slice(&src[(r0 + j) * w..(r0 + j + 1) * w]);
+                row[w..].fill(0.0);
+            }
+            dst[n * wp..].fill(0.0);
+        }
+        for ob in (0..cout4).step_by(obn) {
+            let grows: Vec<&[f32]> = (0..obn)
+                .map(|i| &gs[(ob + i) * gl_max..(ob + i) * gl_max + gl])
+                .collect();
+            for c in 0..cin {
+                for ky in 0..3 {
+                    let xrow = &xs[c * xl + ky * wp..c * xl + ky * wp + gl + 2];
+                    let sums = micro(kernel, &grows, xrow);
+                    for (i, s3) in sums[..3 * obn].chunks_exact(3).enumerate() {
+                        let a = ((ob + i) * cin + c) * 9 + ky * 3;
+                        for (d, v) in acc[a..a + 3].iter_mut().zip(s3) {
+                            *d += v;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    acc.truncate(cout * cin * 9);
+    acc
+}
+
+/// [3 i + kx] = sum over p of g[i][p] x[p + kx], for p < g[i].len() (a multiple of [`LANES`];
+/// x holds 2 more), summed per lane and then across lanes in a fixed order; g has
+/// `kernel.ob()` rows.
+fn micro(kernel: Kernel, g: &[&[f32]], x: &[f32]) -> [f32; MAX_OB * 3] {
+    let len = g[0].len();
+    assert!(len.is_multiple_of(LANES) && x.len() >= len + 2 && g.len() == kernel.ob());
+    assert!(g.iter().all(|r| r.len() == len));
+    match kernel {
+        // Safety (both): detect() returns these only on a CPU with the features (tests pick
+        // them only from detect()); the lengths are checked above.
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx2 => unsafe { micro_avx2(g.try_into().expect("4 rows"), x) },
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx512Vl => unsafe { micro_avx512vl(g.try_into().expect("8 rows"), x) },
+        _ => micro_scalar(g, x),
+    }
+}
+
+fn micro_scalar(g: &[&[f32]], x: &[f32]) -> [f32; MAX_OB * 3] {
+    let len = g[0].len();
+    let mut acc = [[0f32; LANES]; MAX_OB * 3];
+    for p0 in (0..len).step_by(LANES) {
+        for (i, gr) in g.iter().enumerate() {
+            let gv = &gr[p0..p0 + LANES];
+            for kx in 0..3 {
+                let xv = &x[p0 + kx..p0 + kx + LANES];
+                let o = &mut acc[3 * i + kx];
+                for l in 0..LANES {
+                    o[l] += gv[l] * xv[l];
+                }
+            }
+        }
+    }
+    acc.map(|l| ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7])))
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn micro_avx2(g: &[&[f32]; 4], x: &[f32]) -> [f32; MAX_OB * 3] {
+    micro_simd(g, x)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
+fn micro_avx512vl(g: &[&[f32]; 8], x: &[f32]) -> [f32; MAX_OB * 3] {
+    micro_simd(g, x)
+}
+
+/// N output channels x 3 taps in 3 N accumulators (N = 4 or 8: 3 N is a multiple of 4).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn micro_simd<const N: usize>(g: &[&[f32]; N], x: &[f32]) -> [f32; MAX_OB * 3] {
+    use std::arch::x86_64::*;
+    let len = g[0].len();
+    let gp: [*const f32; N] = std::array::from_fn(|i| g[i].as_ptr());
+    let xp = x.as_ptr();
+    let mut out = [0f32; MAX_OB * 3];
+    // Safety: every load reads p..p+8 of a g row (p + 8 <= len) or p+kx..p+kx+8 of x
+    // (x.len() >= len + 2), checked by the caller; the stores write 4 floats at 4 q < 3 N.
+    unsafe {
+        let z = _mm256_setzero_ps();
+        let mut a = [[z; 3]; N];
+        let mut p = 0;
+        while p < len {
+            let x0 = _mm256_loadu_ps(xp.add(p));
+            let x1 = _mm256_loadu_ps(xp.add(p + 1));
+            let x2 = _mm256_loadu_ps(xp.add(p + 2));
+            for i in 0..N {
+                let v = _mm256_loadu_ps(gp[i].add(p));
+                a[i][0] = _mm256_fmadd_ps(v, x0, a[i][0]);
+                a[i][1] = _mm256_fmadd_ps(v, x1, a[i][1]);
+                a[i][2] = _mm256_fmadd_ps(v, x2, a[i][2]);
+            }
+            p += LANES;
+        }
+        // Four vectors to their four lane sums: two rounds of pairwise hadd, then the halves.
+        let f = |j: usize| a[j / 3][j % 3];
+        for q in 0..3 * N / 4 {
+            let h01 = _mm256_hadd_ps(f(4 * q), f(4 * q + 1));
+            let h23 = _mm256_hadd_ps(f(4 * q + 2), f(4 * q + 3));
+            let h = _mm256_hadd_ps(h01, h23);
+            let s = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+            _mm_storeu_ps(out.as_mut_ptr().add(4 * q), s);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::test_util::randn;
+
+    fn vec_of(shape: &[usize], seed: u64) -> Vec<f32> {
+        randn(shape, seed).flatten_all().unwrap().to_vec1().unwrap()
+    }
+
+    /// dW in f64, straight from the definition.
+    fn reference(
+        x: &[f32],
+        g: &[f32],
+        (b, cin, cout, h, w): (usize, usize, usize, usize, usize),
+    ) -> Vec<f64> {
+        let mut dw = vec![0f64; cout * cin * 9];
+        for bi in 0..b {
+            for o in 0..cout {
+                for c in 0..cin {
+                    for t in 0..9 {
+                        let (ky, kx) = (t / 3, t % 3);
+                        let mut s = 0f64;
+                        for y in 0..h {
+                            for xx in 0..w {
+                                let (sy, sx) = (y + ky, xx + kx);
+                                if sy < 1 || sx < 1 || sy > h || sx > w {
+                                    continue;
+                                }
+                                s += g[((bi * cout + o) * h + y) * w + xx] as f64
+                                    * x[((bi * cin + c) * h + sy - 1) * w + sx - 1] as f64;
+                            }
+                        }
+                        dw[(o * cin + c) * 9 + t] += s;
+                    }
+                }
+            }
+        }
+        dw
+    }
+
+    fn kernels() -> Vec<Kernel> {
+        Kernel::available()
+    }
+
+    fn worst(ours: &[f32], want: &[f64]) -> (f64, f64) {
+        let scale = want.iter().fold(1f64, |m, v| m.max(v.abs()));
+        let err = ours
+            .iter()
+            .zip(want)
+            .map(|(a, b)| (*a as f64 - b).abs())
+            .fold(0f64, f64::max);
+        (err, scale)
+    }
+
+    #[test]
+    fn matches_f64_reference_on_awkward_shapes_with_every_kernel() {
+        // cin = 1, channels not multiples of 4 or 8, W in {1, 5, 16, 33}, H = 1, several blocks
+        // (w = 300).
+        let shapes = [
+            (2, 1, 3, 5, 1),
+            (1, 1, 16, 1, 5),
+            (2, 3, 5, 7, 16),
+            (1, 17, 6, 4, 33),
+            (2, 5, 19, 1, 33),
+            (3, 2, 9, 10, 300),
+            (9, 3, 4, 3, 5),
+        ];
+        for (i, &s) in shapes.iter().enumerate() {
+            let (b, cin, cout, h, w) = s;
+            let x = vec_of(&[b, cin, h, w], 100 + i as u64);
+            let g = vec_of(&[b, cout, h, w], 200 + i as u64);
+            let want = reference(&x, &g, s);
+            for kernel in kernels() {
+                let dw = conv_wgrad_with(&x, &g, s, kernel);
+                let (err, scale) = worst(&dw, &want);
+                assert!(
+                    err <= 1e-5 * scale,
+                    "{kernel:?} {s:?}: off by {err} ({scale})"
+                );
+            }
+        }
+        // 3 rows per block at w = 300: 4 blocks per image.
+        assert_eq!(blocks(3, 2, 9, 10, 300).len(), 12);
+    }
+
+    #[test]
+    fn matches_the_gemm_weight_gradient_on_a_unet_layer() {
+        let s = (2, 16, 16, 24, 40);
+        let (b, cin, cout, h, w) = s;
+        let x = vec_of(&[b, cin, h, w], 1);
+        let g = vec_of(&[b, cout, h, w], 2);
+        let ours = conv_wgrad_direct(&x, &g, b, cin, cout, h, w);
+        let theirs = super::super::conv::conv_wgrad(&x, &g, b, cin, cout, h, w);
+        let d = ours
+            .iter()
+            .zip(&theirs)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        let scale = theirs.iter().fold(1f32, |m, v| m.max(v.abs()));
+        assert!(d <= 1e-5 * scale, "off by {d} (scale {scale})");
+    }
+
+    #[test]
+    fn simd_and_scalar_kernels_agree() {
+        let s = (3, 7, 10, 13, 21);
+        let (b, cin, cout, h, w) = s;
+        let x = vec_of(&[b, cin, h, w], 5);
+        let g = vec_of(&[b, cout, h, w], 6);
+        let scalar = conv_wgrad_with(&x, &g, s, Kernel::Scalar);
+        let scale = scalar.iter().fold(1f32, |m, v| m.max(v.abs()));
+        for kernel in Kernel::available() {
+            let simd = conv_wgrad_with(&x, &g, s, kernel);
+            for (a, b) in scalar.iter().zip(&simd) {
+                assert!((a - b).abs() <= 1e-5 * scale, "{kernel:?}: {a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn bit_identical_across_runs_and_thread_counts() {
+        // 20 images: more blocks than parts, so groups hold several blocks.
+        let s = (20, 3, 5, 9, 7);
+        let (b, cin, cout, h, w) = s;
+        assert!(blocks(b, cin, cout, h, w).len() > PARTS);
+        let x = vec_of(&[b, cin, h, w], 7);
+        let g = vec_of(&[b, cout, h, w], 8);
+        for kernel in kernels() {
+            let run = |threads: usize| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap()
+                    .install(|| conv_wgrad_with(&x, &g, s, kernel))
+            };
+            let first = run(2);
+            for threads in [2, 1, 3] {
+                let again = run(threads);
+                assert!(
+                    first
+                        .iter()
+                        .zip(&again)
+                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "{kernel:?}: {threads} threads gave different bits"
+                );
+            }
+        }
+    }
+
+    #[test]
+    #[ignore]
+    fn time_against_gemm() {
+        for (b, cin, cout, h, w) in [
+            (8, 16, 16, 128, 128),
+            (8, 32, 16, 128, 128),
+            (8, 32, 32, 64, 64),
+            (8, 64, 64, 32, 32),
+            (8, 128, 64, 32, 32),
+            (8, 128, 128, 16, 16),
+        ] {
+            let x = vec_of(&[b, cin, h, w], 1);
+            let g = vec_of(&[b, cout, h, w], 2);
+            // Alternated, best of 9 each: the machine is shared and its load drifts.
+            let mut best = [f64::MAX; 3];
+            for _ in 0..9 {
+                let runs: [&dyn Fn() -> Vec<f32>; 3] = [
+                    &|| super::super::conv::conv_wgrad(&x, &g, b, cin, cout, h, w),
+                    &|| conv_wgrad_with(&x, &g, (b, cin, cout, h, w), Kernel::Avx2),
+                    &|| conv_wgrad_with(&x, &g, (b, cin, cout, h, w), Kernel::Avx512Vl),
+                ];
+                for (k, f) in runs.iter().enumerate() {
+                    if k > 0
+                        && !Kernel::available().contains(&[Kernel::Avx2, Kernel::Avx512Vl][k - 1])
+                    {
+                        continue;
+                    }
+                    let t = std::time::Instant::now();
+                    std::hint::black_box(f());
+                    best[k] = best[k].min(t.elapsed().as_secs_f64() * 1e3);
+                }
+            }
+            let gf = 2.0 * (b * cin * cout * 9 * h * w) as f64 / 1e6;
+            eprintln!(
+                "{b}x{cin}->{cout} {h}x{w}: gemm {:.2} ms, AVX2 {:.2} ms, AVX-512VL {:.2} ms ({:.0} GFLOP/s)",
+                best[0],
+                best[1],
+                best[2],
+                gf / best[2]
+            );
+        }
+    }
+}
