@@ -6,6 +6,7 @@ pub mod metric_panel;
 pub mod open_folder;
 pub mod plot;
 pub mod presence;
+pub mod reopen;
 pub mod results_table;
 
 use std::path::PathBuf;

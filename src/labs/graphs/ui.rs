@@ -9,7 +9,7 @@ use egui_plot::{Bar, BarChart, Legend, Plot, Points};
 use serde::{Deserialize, Serialize};
 
 use crate::core::figures::{Figure, Series, Stroke, seed_group};
-use crate::core::jobs::{Job, JobHandle, JobId};
+use crate::core::jobs::{Job, JobId};
 use crate::core::metrics::MetricStore;
 use crate::data::graph::{Graph, SplitKind, SyntheticSpec, load_cora, synthetic_graph};
 use crate::labs::datasets::ui::offer::DownloadOffer;
@@ -22,12 +22,12 @@ use crate::labs::{Lab, load_ron, save_ron};
 use crate::widgets::job_row::{JobRow, job_row};
 use crate::widgets::plot::figure_plot;
 use crate::widgets::presence::Presence;
+use crate::widgets::reopen::Reopen;
 use crate::widgets::results_table::results_table;
 use crate::widgets::{PALETTE, TabCx};
 
 const KIND: &str = "graph";
 /// The job that reads the latest runs back from the store.
-const KIND_RESTORE: &str = "graph-restore";
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DatasetChoice {
@@ -56,17 +56,9 @@ struct Runtime {
     /// Whether Cora is downloaded (checked off the UI thread).
     cora: Presence,
     /// Reopening the latest runs of the store, once per session.
-    restore: Restore,
+    restore: Reopen<LatestGraphs>,
     /// What reopening could not do, for the user.
     restore_note: Option<String>,
-}
-
-#[derive(Default)]
-enum Restore {
-    #[default]
-    NotTried,
-    Loading(JobHandle<LatestGraphs>),
-    Done,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -250,51 +242,34 @@ impl GraphsTab {
     /// On the first frame of a session without graph jobs, reads the latest runs of each model
     /// back from the run store (on a job thread) and shows them as finished jobs.
     fn restore_latest(&mut self, cx: &mut TabCx<'_>) {
-        match &self.rt.restore {
-            Restore::NotTried => {
-                self.rt.restore = match cx.runs_dir() {
-                    Some(dir) if self.rt.started.is_empty() => {
-                        let dir = dir.to_path_buf();
-                        Restore::Loading(cx.jobs.spawn_typed(
-                            KIND_RESTORE,
-                            "reopen the latest graph runs",
-                            cx.waker.clone(),
-                            move |_, _| load_latest(&dir),
-                        ))
-                    }
-                    _ => Restore::Done,
-                };
-            }
-            Restore::Loading(h) => {
-                let Some(outcome) = cx.jobs.take(*h) else {
-                    return;
-                };
-                cx.jobs.clear_finished(KIND_RESTORE);
-                self.rt.restore = Restore::Done;
-                match outcome {
-                    Ok(latest) => {
-                        // Before any job started meanwhile: those are newer.
-                        let restored: Vec<_> = latest
-                            .configs
-                            .into_iter()
-                            .map(|r| {
-                                let id = cx.jobs.restore(KIND, r.job);
-                                (id, r.model, r.cfg, r.dataset, r.preset)
-                            })
-                            .collect();
-                        self.rt.started.splice(0..0, restored);
-                        if !latest.problems.is_empty() {
-                            self.rt.restore_note =
-                                Some(format!("Not reopened: {}", latest.problems.join("; ")));
-                        }
-                    }
-                    Err(e) => {
-                        self.rt.restore_note =
-                            Some(format!("The latest runs could not be reopened: {e}"))
-                    }
+        let wanted = self.rt.started.is_empty();
+        let Some(outcome) =
+            self.rt
+                .restore
+                .poll(cx, wanted, "reopen the latest graph runs", load_latest)
+        else {
+            return;
+        };
+        match outcome {
+            Ok(latest) => {
+                // Before any job started meanwhile: those are newer.
+                let restored: Vec<_> = latest
+                    .configs
+                    .into_iter()
+                    .map(|r| {
+                        let id = cx.jobs.restore(KIND, r.job);
+                        (id, r.model, r.cfg, r.dataset, r.preset)
+                    })
+                    .collect();
+                self.rt.started.splice(0..0, restored);
+                if !latest.problems.is_empty() {
+                    self.rt.restore_note =
+                        Some(format!("Not reopened: {}", latest.problems.join("; ")));
                 }
             }
-            Restore::Done => {}
+            Err(e) => {
+                self.rt.restore_note = Some(format!("The latest runs could not be reopened: {e}"))
+            }
         }
     }
 
@@ -547,7 +522,7 @@ impl GraphsTab {
         if let Some(id) = stop {
             cx.jobs.stop(id);
         }
-        if matches!(self.rt.restore, Restore::Loading(_)) {
+        if self.rt.restore.is_loading() {
             ui.horizontal(|ui| {
                 ui.spinner();
                 ui.weak("reopening the latest runs…");

@@ -70,8 +70,8 @@ fn fill_cols(x: &[f32], cin: usize, h: usize, w: usize, r0: usize, rows: usize, 
     }
 }
 
-/// The bands of all images: (image, first row, rows).
-fn bands(b: usize, h: usize, rows: usize) -> Vec<(usize, usize, usize)> {
+/// The bands of all images: (image, first row, rows), `rows` rows each (fewer at the bottom).
+pub(crate) fn bands(b: usize, h: usize, rows: usize) -> Vec<(usize, usize, usize)> {
     let mut v = Vec::new();
     for bi in 0..b {
         let mut r0 = 0;

@@ -42,17 +42,7 @@ fn block_rows(cin: usize, h: usize, wp: usize) -> usize {
 
 /// The blocks (image, first row, rows) of a `[b, cin, h, w]` input.
 pub fn blocks(b: usize, cin: usize, h: usize, w: usize) -> Vec<(usize, usize, usize)> {
-    let rows = block_rows(cin, h, w + 2);
-    let mut v = Vec::new();
-    for bi in 0..b {
-        let mut r0 = 0;
-        while r0 < h {
-            let n = rows.min(h - r0);
-            v.push((bi, r0, n));
-            r0 += n;
-        }
-    }
-    v
+    super::conv::bands(b, h, block_rows(cin, h, w + 2))
 }
 
 /// y `[b, cout, h, w]` = conv3x3(x `[b, cin, h, w]`, wt `[cout, cin*9]`). The direct kernel

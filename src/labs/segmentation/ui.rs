@@ -26,12 +26,12 @@ use crate::labs::{Lab, load_ron, save_ron};
 use crate::widgets::job_row;
 use crate::widgets::plot::{PictureTexture, figure_plot};
 use crate::widgets::presence::Presence;
+use crate::widgets::reopen::Reopen;
 use crate::widgets::{PALETTE, TabCx, labeled};
 
 const KIND: &str = "seg";
 const KIND_IO: &str = "seg-io";
 /// The job that reads the latest runs back from the store.
-const KIND_RESTORE: &str = "seg-restore";
 const PICK_FOLDER: &str = "seg-folder";
 const PICK_IMAGE: &str = "seg-image";
 const PICK_SAVE: &str = "seg-save";
@@ -156,15 +156,7 @@ struct Runtime {
     textures: HashMap<String, PictureTexture>,
     message: Option<String>,
     /// Reopening the latest runs of the store, once per session.
-    restore: Restore,
-}
-
-#[derive(Default)]
-enum Restore {
-    #[default]
-    NotTried,
-    Loading(JobHandle<LatestSeg>),
-    Done,
+    restore: Reopen<LatestSeg>,
 }
 
 #[derive(Default, Serialize, Deserialize)]
@@ -355,62 +347,46 @@ impl SegmentationTab {
     /// skips-off runs back from the run store (on a job thread): curves, seeds table, gallery and
     /// the trained models, so "Open image..." works without retraining.
     fn restore_latest(&mut self, cx: &mut TabCx<'_>) {
-        match &self.rt.restore {
-            Restore::NotTried => {
-                self.rt.restore = match cx.runs_dir() {
-                    Some(dir) if self.rt.on.is_none() && self.rt.off.is_none() => {
-                        let dir = dir.to_path_buf();
-                        Restore::Loading(cx.jobs.spawn_typed(
-                            KIND_RESTORE,
-                            "reopen the latest segmentation runs",
-                            cx.waker.clone(),
-                            move |_, _| load_latest(&dir),
-                        ))
-                    }
-                    _ => Restore::Done,
-                };
+        let wanted = self.rt.on.is_none() && self.rt.off.is_none();
+        let Some(outcome) = self.rt.restore.poll(
+            cx,
+            wanted,
+            "reopen the latest segmentation runs",
+            load_latest,
+        ) else {
+            return;
+        };
+        let latest = match outcome {
+            Ok(l) => l,
+            Err(e) => {
+                self.rt.message = Some(format!("The latest runs could not be reopened: {e}"));
+                return;
             }
-            Restore::Loading(h) => {
-                let Some(outcome) = cx.jobs.take(*h) else {
-                    return;
-                };
-                cx.jobs.clear_finished(KIND_RESTORE);
-                self.rt.restore = Restore::Done;
-                let latest = match outcome {
-                    Ok(l) => l,
-                    Err(e) => {
-                        self.rt.message =
-                            Some(format!("The latest runs could not be reopened: {e}"));
-                        return;
-                    }
-                };
-                // A pair trained meanwhile is newer: keep it.
-                if self.rt.on.is_some() || self.rt.off.is_some() {
-                    return;
-                }
-                let mut problems = latest.problems;
-                for r in latest.configs {
-                    problems.extend(r.job.from.problems.iter().cloned());
-                    let id = cx.jobs.restore(KIND, r.job);
-                    if r.skips {
-                        self.rt.on = Some(id);
-                    } else {
-                        self.rt.off = Some(id);
-                    }
-                    self.rt.asked = Some(Asked {
-                        epochs: r.cfg.epochs,
-                        steps: r.cfg.steps_per_epoch,
-                        seeds: r.seeds,
-                    });
-                }
-                if !problems.is_empty() {
-                    self.rt.message = Some(format!(
-                        "Reopened what the run store still has; missing: {}",
-                        problems.join("; ")
-                    ));
-                }
+        };
+        // A pair trained meanwhile is newer: keep it.
+        if self.rt.on.is_some() || self.rt.off.is_some() {
+            return;
+        }
+        let mut problems = latest.problems;
+        for r in latest.configs {
+            problems.extend(r.job.from.problems.iter().cloned());
+            let id = cx.jobs.restore(KIND, r.job);
+            if r.skips {
+                self.rt.on = Some(id);
+            } else {
+                self.rt.off = Some(id);
             }
-            Restore::Done => {}
+            self.rt.asked = Some(Asked {
+                epochs: r.cfg.epochs,
+                steps: r.cfg.steps_per_epoch,
+                seeds: r.seeds,
+            });
+        }
+        if !problems.is_empty() {
+            self.rt.message = Some(format!(
+                "Reopened what the run store still has; missing: {}",
+                problems.join("; ")
+            ));
         }
     }
 

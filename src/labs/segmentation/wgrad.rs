@@ -94,17 +94,7 @@ fn block_rows(cin: usize, cout: usize, h: usize, wp: usize) -> usize {
 /// The blocks (image, first row, rows) of a `[b, _, h, w]` tensor, and how many there are per
 /// image (tests check that they span several).
 pub fn blocks(b: usize, cin: usize, cout: usize, h: usize, w: usize) -> Vec<(usize, usize, usize)> {
-    let rows = block_rows(cin, cout, h, w + 2);
-    let mut v = Vec::new();
-    for bi in 0..b {
-        let mut r0 = 0;
-        while r0 < h {
-            let n = rows.min(h - r0);
-            v.push((bi, r0, n));
-            r0 += n;
-        }
-    }
-    v
+    super::conv::bands(b, h, block_rows(cin, cout, h, w + 2))
 }
 
 /// dW `[cout, cin*9]` of y = conv3x3(x `[b, cin, h, w]`) from the output gradient g
