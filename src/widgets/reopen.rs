@@ -9,16 +9,12 @@ use crate::widgets::TabCx;
 const KIND: &str = "reopen";
 
 /// Not tried yet, loading, or done (loaded, failed, or nothing to reopen).
+#[derive(Default)]
 pub enum Reopen<T> {
+    #[default]
     NotTried,
     Loading(JobHandle<T>),
     Done,
-}
-
-impl<T> Default for Reopen<T> {
-    fn default() -> Self {
-        Reopen::NotTried
-    }
 }
 
 impl<T: JobOutput> Reopen<T> {
