@@ -438,63 +438,12 @@ impl CustomOp2 for Conv3x3 {
 mod tests {
     use super::*;
     use crate::core::test_util::{max_diff, randn};
+    use crate::labs::segmentation::conv_check::{assert_close, reference};
     use crate::labs::segmentation::ops::conv3x3_im2col;
     use candle_core::Var;
 
     fn vec_of(t: &Tensor) -> Vec<f32> {
         t.flatten_all().unwrap().to_vec1().unwrap()
-    }
-
-    /// Naive f64 reference: forward, input gradient and weight gradient of sum(conv(x, w) * r).
-    #[allow(clippy::type_complexity)]
-    fn reference(
-        x: &[f32],
-        wt: &[f32],
-        r: &[f32],
-        (b, cin, cout, h, w): (usize, usize, usize, usize, usize),
-    ) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
-        let mut y = vec![0f64; b * cout * h * w];
-        let mut dx = vec![0f64; x.len()];
-        let mut dw = vec![0f64; wt.len()];
-        for bi in 0..b {
-            for o in 0..cout {
-                for yy in 0..h {
-                    for xx in 0..w {
-                        let yi = ((bi * cout + o) * h + yy) * w + xx;
-                        for c in 0..cin {
-                            for ky in 0..3 {
-                                for kx in 0..3 {
-                                    let (sy, sx) = (yy + ky, xx + kx);
-                                    if sy < 1 || sx < 1 || sy > h || sx > w {
-                                        continue;
-                                    }
-                                    let xi = ((bi * cin + c) * h + sy - 1) * w + sx - 1;
-                                    let wi = (o * cin + c) * 9 + ky * 3 + kx;
-                                    y[yi] += wt[wi] as f64 * x[xi] as f64;
-                                    dx[xi] += wt[wi] as f64 * r[yi] as f64;
-                                    dw[wi] += x[xi] as f64 * r[yi] as f64;
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        (y, dx, dw)
-    }
-
-    fn assert_close(ours: &[f32], want: &[f64], tol: f64, what: &str) {
-        assert_eq!(ours.len(), want.len(), "{what}: length");
-        let scale = want.iter().fold(1f64, |m, v| m.max(v.abs()));
-        let worst = ours
-            .iter()
-            .zip(want)
-            .map(|(a, b)| (*a as f64 - b).abs())
-            .fold(0f64, f64::max);
-        assert!(
-            worst <= tol * scale,
-            "{what}: off by {worst} (scale {scale})"
-        );
     }
 
     /// One shape: our op (default bands and forced small bands) against candle's conv2d and the

@@ -289,58 +289,12 @@ fn micro_simd<const N: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::test_util::randn;
-
-    fn vec_of(shape: &[usize], seed: u64) -> Vec<f32> {
-        randn(shape, seed).flatten_all().unwrap().to_vec1().unwrap()
-    }
-
-    /// y and the input gradient of sum(y * r), in f64, from the definition.
-    fn reference(
-        x: &[f32],
-        wt: &[f32],
-        r: &[f32],
-        (b, cin, cout, h, w): (usize, usize, usize, usize, usize),
-    ) -> (Vec<f64>, Vec<f64>) {
-        let mut y = vec![0f64; b * cout * h * w];
-        let mut dx = vec![0f64; x.len()];
-        for bi in 0..b {
-            for o in 0..cout {
-                for yy in 0..h {
-                    for xx in 0..w {
-                        let yi = ((bi * cout + o) * h + yy) * w + xx;
-                        for c in 0..cin {
-                            for t in 0..9 {
-                                let (sy, sx) = (yy + t / 3, xx + t % 3);
-                                if sy < 1 || sx < 1 || sy > h || sx > w {
-                                    continue;
-                                }
-                                let xi = ((bi * cin + c) * h + sy - 1) * w + sx - 1;
-                                let wv = wt[(o * cin + c) * 9 + t] as f64;
-                                y[yi] += wv * x[xi] as f64;
-                                dx[xi] += wv * r[yi] as f64;
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        (y, dx)
-    }
+    use crate::labs::segmentation::conv_check::{
+        assert_close, best_of_alternated, reference, vec_of,
+    };
 
     fn kernels() -> Vec<Kernel> {
         Kernel::available()
-    }
-
-    fn check(ours: &[f32], want: &[f64], what: &str) {
-        assert_eq!(ours.len(), want.len(), "{what}: length");
-        let scale = want.iter().fold(1f64, |m, v| m.max(v.abs()));
-        let err = ours
-            .iter()
-            .zip(want)
-            .map(|(a, b)| (*a as f64 - b).abs())
-            .fold(0f64, f64::max);
-        assert!(err <= 1e-5 * scale, "{what}: off by {err} ({scale})");
     }
 
     #[test]
@@ -361,16 +315,16 @@ mod tests {
             let x = vec_of(&[b, cin, h, w], 300 + i as u64);
             let wt = vec_of(&[cout, cin * 9], 400 + i as u64);
             let r = vec_of(&[b, cout, h, w], 500 + i as u64);
-            let (ry, rdx) = reference(&x, &wt, &r, s);
+            let (ry, rdx, _) = reference(&x, &wt, &r, s);
             for kernel in kernels() {
                 let y = conv_fwd_with(&x, s, &wt, kernel);
-                check(&y, &ry, &format!("forward {kernel:?} {s:?}"));
+                assert_close(&y, &ry, 1e-5, &format!("forward {kernel:?} {s:?}"));
                 let flipped = super::super::conv::flip(&wt, cout, cin);
                 let dx = conv_fwd_with(&r, (b, cout, cin, h, w), &flipped, kernel);
-                check(&dx, &rdx, &format!("dx {kernel:?} {s:?}"));
+                assert_close(&dx, &rdx, 1e-5, &format!("dx {kernel:?} {s:?}"));
             }
             let dx = conv_dx_direct(&r, b, cout, h, w, &wt, cin);
-            check(&dx, &rdx, &format!("conv_dx_direct {s:?}"));
+            assert_close(&dx, &rdx, 1e-5, &format!("conv_dx_direct {s:?}"));
         }
     }
 
@@ -422,25 +376,10 @@ mod tests {
         ] {
             let x = vec_of(&[b, cin, h, w], 1);
             let wt = vec_of(&[cout, cin * 9], 2);
-            // Alternated, best of 9 each: the machine is shared and its load drifts.
-            let mut best = [f64::MAX; 3];
-            for _ in 0..9 {
-                let runs: [&dyn Fn() -> Vec<f32>; 3] = [
-                    &|| super::super::conv::conv_fwd(&x, b, cin, h, w, &wt, cout),
-                    &|| conv_fwd_with(&x, (b, cin, cout, h, w), &wt, Kernel::Avx2),
-                    &|| conv_fwd_with(&x, (b, cin, cout, h, w), &wt, Kernel::Avx512Vl),
-                ];
-                for (k, f) in runs.iter().enumerate() {
-                    if k > 0
-                        && !Kernel::available().contains(&[Kernel::Avx2, Kernel::Avx512Vl][k - 1])
-                    {
-                        continue;
-                    }
-                    let t = std::time::Instant::now();
-                    std::hint::black_box(f());
-                    best[k] = best[k].min(t.elapsed().as_secs_f64() * 1e3);
-                }
-            }
+            let best = best_of_alternated(
+                &|| super::super::conv::conv_fwd(&x, b, cin, h, w, &wt, cout),
+                &|k| conv_fwd_with(&x, (b, cin, cout, h, w), &wt, k),
+            );
             let gf = 2.0 * (b * cin * cout * 9 * h * w) as f64 / 1e6;
             eprintln!(
                 "{b}x{cin}->{cout} {h}x{w}: gemm {:.2} ms, AVX2 {:.2} ms, AVX-512VL {:.2} ms ({:.0} GFLOP/s)",

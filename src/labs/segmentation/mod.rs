@@ -10,6 +10,8 @@ pub mod checkpoint;
 pub mod cli;
 pub mod config;
 pub mod conv;
+#[cfg(test)]
+mod conv_check;
 pub mod direct;
 pub mod infer;
 pub mod metrics;

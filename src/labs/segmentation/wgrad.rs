@@ -300,55 +300,12 @@ fn micro_simd<const N: usize>(g: &[&[f32]; N], x: &[f32]) -> [f32; MAX_OB * 3] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::test_util::randn;
-
-    fn vec_of(shape: &[usize], seed: u64) -> Vec<f32> {
-        randn(shape, seed).flatten_all().unwrap().to_vec1().unwrap()
-    }
-
-    /// dW in f64, straight from the definition.
-    fn reference(
-        x: &[f32],
-        g: &[f32],
-        (b, cin, cout, h, w): (usize, usize, usize, usize, usize),
-    ) -> Vec<f64> {
-        let mut dw = vec![0f64; cout * cin * 9];
-        for bi in 0..b {
-            for o in 0..cout {
-                for c in 0..cin {
-                    for t in 0..9 {
-                        let (ky, kx) = (t / 3, t % 3);
-                        let mut s = 0f64;
-                        for y in 0..h {
-                            for xx in 0..w {
-                                let (sy, sx) = (y + ky, xx + kx);
-                                if sy < 1 || sx < 1 || sy > h || sx > w {
-                                    continue;
-                                }
-                                s += g[((bi * cout + o) * h + y) * w + xx] as f64
-                                    * x[((bi * cin + c) * h + sy - 1) * w + sx - 1] as f64;
-                            }
-                        }
-                        dw[(o * cin + c) * 9 + t] += s;
-                    }
-                }
-            }
-        }
-        dw
-    }
+    use crate::labs::segmentation::conv_check::{
+        assert_close, best_of_alternated, reference, vec_of,
+    };
 
     fn kernels() -> Vec<Kernel> {
         Kernel::available()
-    }
-
-    fn worst(ours: &[f32], want: &[f64]) -> (f64, f64) {
-        let scale = want.iter().fold(1f64, |m, v| m.max(v.abs()));
-        let err = ours
-            .iter()
-            .zip(want)
-            .map(|(a, b)| (*a as f64 - b).abs())
-            .fold(0f64, f64::max);
-        (err, scale)
     }
 
     #[test]
@@ -368,14 +325,11 @@ mod tests {
             let (b, cin, cout, h, w) = s;
             let x = vec_of(&[b, cin, h, w], 100 + i as u64);
             let g = vec_of(&[b, cout, h, w], 200 + i as u64);
-            let want = reference(&x, &g, s);
+            // dW does not depend on the weights: any of the right length will do.
+            let (_, _, want) = reference(&x, &vec![0.0; cout * cin * 9], &g, s);
             for kernel in kernels() {
                 let dw = conv_wgrad_with(&x, &g, s, kernel);
-                let (err, scale) = worst(&dw, &want);
-                assert!(
-                    err <= 1e-5 * scale,
-                    "{kernel:?} {s:?}: off by {err} ({scale})"
-                );
+                assert_close(&dw, &want, 1e-5, &format!("{kernel:?} {s:?}"));
             }
         }
         // 3 rows per block at w = 300: 4 blocks per image.
@@ -458,25 +412,10 @@ mod tests {
         ] {
             let x = vec_of(&[b, cin, h, w], 1);
             let g = vec_of(&[b, cout, h, w], 2);
-            // Alternated, best of 9 each: the machine is shared and its load drifts.
-            let mut best = [f64::MAX; 3];
-            for _ in 0..9 {
-                let runs: [&dyn Fn() -> Vec<f32>; 3] = [
-                    &|| super::super::conv::conv_wgrad(&x, &g, b, cin, cout, h, w),
-                    &|| conv_wgrad_with(&x, &g, (b, cin, cout, h, w), Kernel::Avx2),
-                    &|| conv_wgrad_with(&x, &g, (b, cin, cout, h, w), Kernel::Avx512Vl),
-                ];
-                for (k, f) in runs.iter().enumerate() {
-                    if k > 0
-                        && !Kernel::available().contains(&[Kernel::Avx2, Kernel::Avx512Vl][k - 1])
-                    {
-                        continue;
-                    }
-                    let t = std::time::Instant::now();
-                    std::hint::black_box(f());
-                    best[k] = best[k].min(t.elapsed().as_secs_f64() * 1e3);
-                }
-            }
+            let best = best_of_alternated(
+                &|| super::super::conv::conv_wgrad(&x, &g, b, cin, cout, h, w),
+                &|k| conv_wgrad_with(&x, &g, (b, cin, cout, h, w), k),
+            );
             let gf = 2.0 * (b * cin * cout * 9 * h * w) as f64 / 1e6;
             eprintln!(
                 "{b}x{cin}->{cout} {h}x{w}: gemm {:.2} ms, AVX2 {:.2} ms, AVX-512VL {:.2} ms ({:.0} GFLOP/s)",
