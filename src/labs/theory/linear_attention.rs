@@ -260,16 +260,21 @@ mod tests {
         assert_eq!(phi(-1.0), (-1f64).exp());
     }
 
-    #[test]
-    fn forms_agree_and_slopes_are_reported() {
-        let p = Params {
+    /// The n sweep both the agreement test and the (ignored) growth test run.
+    fn sweep() -> Params {
+        Params {
             n_min: 128,
             n_max: 2048,
             n_max_quadratic: 1024,
             trials: 20,
             d: 8,
             ..Default::default()
-        };
+        }
+    }
+
+    #[test]
+    fn forms_agree_and_slopes_are_reported() {
+        let p = sweep();
         let mut s = VecSink::default();
         let r = run(&p, &mut s, &StopFlag::new()).unwrap();
         assert!(
@@ -293,14 +298,7 @@ mod tests {
     #[test]
     #[ignore]
     fn slopes_match_the_claimed_growth() {
-        let p = Params {
-            n_min: 128,
-            n_max: 2048,
-            n_max_quadratic: 1024,
-            trials: 20,
-            d: 8,
-            ..Default::default()
-        };
+        let p = sweep();
         let r = run(&p, &mut VecSink::default(), &StopFlag::new()).unwrap();
         // Minima over repeats and Theil-Sen fits; wide margins (claimed 2 vs 1).
         let sq = r.figures["slope_quadratic_theil_sen"].as_f64().unwrap();

@@ -311,9 +311,9 @@ mod tests {
         assert_eq!(lr.apply(&x, true), Mat::from_rows(&[&[10.0], &[0.0]]));
     }
 
-    #[test]
-    fn forms_agree_and_slopes_are_reported() {
-        let p = Params {
+    /// The n sweep both the agreement test and the (ignored) growth test run.
+    fn sweep() -> Params {
+        Params {
             n_min: 128,
             n_max: 2048,
             n_max_dense: 1024,
@@ -322,7 +322,12 @@ mod tests {
             k: 8,
             d: 8,
             ..Default::default()
-        };
+        }
+    }
+
+    #[test]
+    fn forms_agree_and_slopes_are_reported() {
+        let p = sweep();
         let mut s = VecSink::default();
         let r = run(&p, &mut s, &StopFlag::new()).unwrap();
         assert!(
@@ -350,16 +355,7 @@ mod tests {
     #[test]
     #[ignore]
     fn slopes_match_the_claimed_growth() {
-        let p = Params {
-            n_min: 128,
-            n_max: 2048,
-            n_max_dense: 1024,
-            n_for_k_sweep: 512,
-            trials: 15,
-            k: 8,
-            d: 8,
-            ..Default::default()
-        };
+        let p = sweep();
         let r = run(&p, &mut VecSink::default(), &StopFlag::new()).unwrap();
         // Minima over repeats and Theil-Sen fits; wide margins: the dense product grows like
         // n^2, the low-rank one like n.
