@@ -124,14 +124,14 @@ fn runs_view(runs: usize, points: usize) -> anyhow::Result<Value> {
         app.lab_mut::<RunsTab>()
             .is_some_and(|r| r.rt.rows.len() == runs)
     };
-    while !listed(&mut app) {
-        anyhow::ensure!(
-            t0.elapsed() < Duration::from_secs(60),
-            "the Runs tab did not list the generated store within 60 s"
-        );
-        std::thread::sleep(Duration::from_millis(2));
-        frame(&ctx, &mut app, t0.elapsed().as_secs_f64());
-    }
+    frames_until(
+        &ctx,
+        &mut app,
+        t0,
+        60,
+        "the Runs tab listing the store",
+        listed,
+    )?;
     let list_shown_ms = t0.elapsed().as_secs_f64() * 1e3;
     let list = measure_frames_in(&ctx, &mut app, 200, Duration::from_millis(16));
     let tab = app
@@ -148,14 +148,7 @@ fn runs_view(runs: usize, points: usize) -> anyhow::Result<Value> {
                 && f.series.iter().map(|s| s.points.len()).sum::<usize>() >= points
         })
     };
-    while !drawn(&mut app) {
-        anyhow::ensure!(
-            t0.elapsed() < Duration::from_secs(120),
-            "the selected runs' curves did not arrive within 120 s"
-        );
-        std::thread::sleep(Duration::from_millis(2));
-        frame(&ctx, &mut app, t0.elapsed().as_secs_f64());
-    }
+    frames_until(&ctx, &mut app, t0, 120, "the selected runs' curves", drawn)?;
     let overlay = measure_frames_in(&ctx, &mut app, 200, Duration::from_millis(16));
     Ok(json!({
         "runs": runs,
@@ -165,6 +158,26 @@ fn runs_view(runs: usize, points: usize) -> anyhow::Result<Value> {
         "list_frame_p95_ms": round2(list.cpu_p95_ms),
         "overlay_10_runs_frame_p95_ms": round2(overlay.cpu_p95_ms),
     }))
+}
+
+/// Draws frames until `done` holds, failing once `limit_s` seconds have passed since `t0`.
+fn frames_until(
+    ctx: &egui::Context,
+    app: &mut GradlabApp,
+    t0: Instant,
+    limit_s: u64,
+    what: &str,
+    done: impl Fn(&mut GradlabApp) -> bool,
+) -> anyhow::Result<()> {
+    while !done(app) {
+        anyhow::ensure!(
+            t0.elapsed() < Duration::from_secs(limit_s),
+            "no {what} within {limit_s} s"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+        frame(ctx, app, t0.elapsed().as_secs_f64());
+    }
+    Ok(())
 }
 
 fn round2(x: f64) -> f64 {
