@@ -217,7 +217,11 @@ impl RunsTab {
     fn refresh_list(&mut self) {
         let f = self.settings.filter();
         self.send(Query::List(f.clone()));
-        self.send(Query::Facets(f.lab.clone()));
+        // What the filters offer depends on the lab alone (and on commits, see Changed), not on
+        // each keystroke in the name field.
+        if self.rt.sent_filter.as_ref().map(|s| &s.lab) != Some(&f.lab) {
+            self.send(Query::Facets(f.lab.clone()));
+        }
         self.rt.sent_filter = Some(f);
     }
 
