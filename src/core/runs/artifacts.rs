@@ -20,6 +20,11 @@ pub struct ArtifactInfo {
     pub missing: Option<String>,
 }
 
+/// The folder of run `id`'s files.
+pub fn run_folder(runs_dir: &Path, id: RunId) -> PathBuf {
+    runs_dir.join(id.to_string())
+}
+
 /// Where artifact `name` of run `id` lives.
 pub fn artifact_path(runs_dir: &Path, id: RunId, name: &str) -> PathBuf {
     runs_dir.join(relative_path(id, name))

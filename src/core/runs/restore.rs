@@ -137,7 +137,7 @@ pub fn load_run(store: &RunStore, id: RunId, images: bool) -> Result<StoredRun, 
         }
     }
     Ok(StoredRun {
-        folder: store.dir().join(id.to_string()),
+        folder: super::artifacts::run_folder(store.dir(), id),
         detail,
         series,
         images: pictures,

@@ -557,7 +557,7 @@ impl RunStore {
         .map_err(|e| StoreError::sql(&db, &e))?;
         tx.commit().map_err(|e| StoreError::sql(&db, &e))?;
         for id in &ids {
-            let d = self.dir.join(id.to_string());
+            let d = artifacts::run_folder(&self.dir, *id);
             if d.exists() {
                 let _ = std::fs::remove_dir_all(d);
             }
