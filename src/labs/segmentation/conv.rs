@@ -438,7 +438,7 @@ impl CustomOp2 for Conv3x3 {
 mod tests {
     use super::*;
     use crate::core::test_util::{max_diff, randn};
-    use crate::labs::segmentation::conv_check::{assert_close, reference};
+    use crate::labs::segmentation::conv_check::{AWKWARD_SHAPES, assert_close, reference};
     use crate::labs::segmentation::ops::conv3x3_im2col;
     use candle_core::Var;
 
@@ -492,16 +492,11 @@ mod tests {
 
     #[test]
     fn fused_conv_matches_candle_and_f64_reference_on_awkward_shapes() {
-        // cin = 1, channels not multiples of 16, W in {1, 5, 16, 33}, H = 1.
-        let shapes = [
-            (2, 1, 3, 5, 1),
-            (1, 1, 16, 1, 5),
-            (2, 3, 5, 7, 16),
-            (1, 17, 6, 4, 33),
-            (2, 5, 19, 1, 33),
-            (3, 40, 5, 9, 33),
-            (1, 2, 2, 6, 5),
-        ];
+        // And two shapes of more channels.
+        let shapes: Vec<_> = AWKWARD_SHAPES
+            .into_iter()
+            .chain([(3, 40, 5, 9, 33), (1, 2, 2, 6, 5)])
+            .collect();
         for (i, &(b, cin, cout, h, w)) in shapes.iter().enumerate() {
             check_shape(b, cin, cout, h, w, 10 * i as u64);
         }

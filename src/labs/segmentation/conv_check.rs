@@ -9,6 +9,17 @@ pub fn vec_of(shape: &[usize], seed: u64) -> Vec<f32> {
     randn(shape, seed).flatten_all().unwrap().to_vec1().unwrap()
 }
 
+/// (b, cin, cout, h, w) every conv kernel is tested on: cin = 1, channel counts that are not
+/// multiples of 4, 8 or 16, W in {1, 5, 16, 33}, H = 1. Each test adds shapes of its own (several
+/// bands or blocks).
+pub const AWKWARD_SHAPES: [(usize, usize, usize, usize, usize); 5] = [
+    (2, 1, 3, 5, 1),
+    (1, 1, 16, 1, 5),
+    (2, 3, 5, 7, 16),
+    (1, 17, 6, 4, 33),
+    (2, 5, 19, 1, 33),
+];
+
 /// Naive f64 reference: forward, input gradient and weight gradient of sum(conv(x, w) * r).
 #[allow(clippy::type_complexity)]
 pub fn reference(

@@ -290,25 +290,16 @@ fn micro_simd<const N: usize>(
 mod tests {
     use super::*;
     use crate::labs::segmentation::conv_check::{
-        assert_close, best_of_alternated, reference, vec_of,
+        AWKWARD_SHAPES, assert_close, best_of_alternated, reference, vec_of,
     };
-
-    fn kernels() -> Vec<Kernel> {
-        Kernel::available()
-    }
 
     #[test]
     fn forward_and_input_gradient_match_f64_reference_on_awkward_shapes() {
-        // cin = 1, channels not multiples of 4 or 8, W in {1, 5, 16, 33}, H = 1, several blocks
-        // (cin 40 at w 300: 2 rows per block).
-        let shapes = [
-            (2, 1, 3, 5, 1),
-            (1, 1, 16, 1, 5),
-            (2, 3, 5, 7, 16),
-            (1, 17, 6, 4, 33),
-            (2, 5, 19, 1, 33),
-            (1, 40, 5, 9, 300),
-        ];
+        // And several blocks (cin 40 at w 300: 2 rows per block).
+        let shapes: Vec<_> = AWKWARD_SHAPES
+            .into_iter()
+            .chain([(1, 40, 5, 9, 300)])
+            .collect();
         assert!(blocks(1, 40, 9, 300).len() >= 3);
         for (i, &s) in shapes.iter().enumerate() {
             let (b, cin, cout, h, w) = s;
@@ -316,7 +307,7 @@ mod tests {
             let wt = vec_of(&[cout, cin * 9], 400 + i as u64);
             let r = vec_of(&[b, cout, h, w], 500 + i as u64);
             let (ry, rdx, _) = reference(&x, &wt, &r, s);
-            for kernel in kernels() {
+            for kernel in Kernel::available() {
                 let y = conv_fwd_with(&x, s, &wt, kernel);
                 assert_close(&y, &ry, 1e-5, &format!("forward {kernel:?} {s:?}"));
                 let flipped = super::super::conv::flip(&wt, cout, cin);

@@ -301,33 +301,23 @@ fn micro_simd<const N: usize>(g: &[&[f32]; N], x: &[f32]) -> [f32; MAX_OB * 3] {
 mod tests {
     use super::*;
     use crate::labs::segmentation::conv_check::{
-        assert_close, best_of_alternated, reference, vec_of,
+        AWKWARD_SHAPES, assert_close, best_of_alternated, reference, vec_of,
     };
-
-    fn kernels() -> Vec<Kernel> {
-        Kernel::available()
-    }
 
     #[test]
     fn matches_f64_reference_on_awkward_shapes_with_every_kernel() {
-        // cin = 1, channels not multiples of 4 or 8, W in {1, 5, 16, 33}, H = 1, several blocks
-        // (w = 300).
-        let shapes = [
-            (2, 1, 3, 5, 1),
-            (1, 1, 16, 1, 5),
-            (2, 3, 5, 7, 16),
-            (1, 17, 6, 4, 33),
-            (2, 5, 19, 1, 33),
-            (3, 2, 9, 10, 300),
-            (9, 3, 4, 3, 5),
-        ];
+        // And several blocks (w = 300).
+        let shapes: Vec<_> = AWKWARD_SHAPES
+            .into_iter()
+            .chain([(3, 2, 9, 10, 300), (9, 3, 4, 3, 5)])
+            .collect();
         for (i, &s) in shapes.iter().enumerate() {
             let (b, cin, cout, h, w) = s;
             let x = vec_of(&[b, cin, h, w], 100 + i as u64);
             let g = vec_of(&[b, cout, h, w], 200 + i as u64);
             // dW does not depend on the weights: any of the right length will do.
             let (_, _, want) = reference(&x, &vec![0.0; cout * cin * 9], &g, s);
-            for kernel in kernels() {
+            for kernel in Kernel::available() {
                 let dw = conv_wgrad_with(&x, &g, s, kernel);
                 assert_close(&dw, &want, 1e-5, &format!("{kernel:?} {s:?}"));
             }
@@ -377,7 +367,7 @@ mod tests {
         assert!(blocks(b, cin, cout, h, w).len() > PARTS);
         let x = vec_of(&[b, cin, h, w], 7);
         let g = vec_of(&[b, cout, h, w], 8);
-        for kernel in kernels() {
+        for kernel in Kernel::available() {
             let run = |threads: usize| {
                 rayon::ThreadPoolBuilder::new()
                     .num_threads(threads)
