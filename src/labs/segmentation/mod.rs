@@ -14,6 +14,7 @@ pub mod conv;
 mod conv_check;
 pub mod direct;
 pub mod infer;
+pub mod kernels;
 pub mod metrics;
 pub mod ops;
 pub mod predict_cli;
@@ -25,6 +26,7 @@ pub mod train;
 pub mod ui;
 pub mod unet;
 pub mod wgrad;
+pub mod winograd;
 
 pub use checkpoint::{ModelMeta, SegModel};
 pub use train::{

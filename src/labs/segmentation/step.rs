@@ -17,11 +17,10 @@
 use candle_core::{Result, Tensor, TensorId, bail};
 use rayon::prelude::*;
 
-use super::direct::{conv_dx_direct, conv_fwd_direct};
+use super::kernels::{conv_dx, conv_fwd, conv_wgrad};
 use super::ops::{bn_relu_apply, bn_relu_backward, channel_stats};
 use super::timers::timed;
 use super::unet::{BN_EPS, Block, BnReluLayer, UNet, Up};
-use super::wgrad::conv_wgrad_direct;
 
 /// Gradients of the trainable tensors, keyed by the tensor (the `Var`'s tensor) they belong to.
 pub type Grads = Vec<(TensorId, Vec<f32>)>;
@@ -335,14 +334,10 @@ fn block_fwd(
         Ok(BnCache { z, a, stats })
     };
     let w1 = vals(&blk.w1)?;
-    let z1 = timed("conv3x3 forward", || {
-        conv_fwd_direct(&input, b, cin, h, w, &w1, c)
-    });
+    let z1 = timed("conv3x3 forward", || conv_fwd(&input, b, cin, h, w, &w1, c));
     let bn1 = bn(&blk.bn1, z1)?;
     let w2 = vals(&blk.w2)?;
-    let z2 = timed("conv3x3 forward", || {
-        conv_fwd_direct(&bn1.a, b, c, h, w, &w2, c)
-    });
+    let z2 = timed("conv3x3 forward", || conv_fwd(&bn1.a, b, c, h, w, &w2, c));
     let bn2 = bn(&blk.bn2, z2)?;
     let input = if train { input } else { Vec::new() };
     let bn1 = if train {
@@ -385,17 +380,17 @@ fn block_bwd(
     let (dz2, dg2, db2) = bn_bwd(&blk.bn2, &cache.bn2, d_out)?;
     let w2 = vals(&blk.w2)?;
     let dw2 = timed("conv3x3 dw", || {
-        conv_wgrad_direct(&cache.bn1.a, &dz2, b, c, c, h, w)
+        conv_wgrad(&cache.bn1.a, &dz2, b, c, c, h, w)
     });
-    let da1 = timed("conv3x3 dx", || conv_dx_direct(&dz2, b, c, h, w, &w2, c));
+    let da1 = timed("conv3x3 dx", || conv_dx(&dz2, b, c, h, w, &w2, c));
     drop(dz2);
     let (dz1, dg1, db1) = bn_bwd(&blk.bn1, &cache.bn1, &da1)?;
     drop(da1);
     let w1 = vals(&blk.w1)?;
     let dw1 = timed("conv3x3 dw", || {
-        conv_wgrad_direct(&cache.input, &dz1, b, cin, c, h, w)
+        conv_wgrad(&cache.input, &dz1, b, cin, c, h, w)
     });
-    let dx = need_dx.then(|| timed("conv3x3 dx", || conv_dx_direct(&dz1, b, c, h, w, &w1, cin)));
+    let dx = need_dx.then(|| timed("conv3x3 dx", || conv_dx(&dz1, b, c, h, w, &w1, cin)));
     grads.push((blk.w1.id(), dw1));
     grads.push((blk.bn1.gamma.id(), dg1));
     grads.push((blk.bn1.beta.id(), db1));

@@ -194,7 +194,7 @@ fn part(
             for c in 0..cin {
                 for ky in 0..3 {
                     let xrow = &xs[c * xl + ky * wp..c * xl + ky * wp + gl + 2];
-                    let sums = micro(kernel, &grows, xrow);
+                    let sums = micro(kernel, &grows, [xrow, &xrow[1..], &xrow[2..]]);
                     for (i, s3) in sums[..3 * obn].chunks_exact(3).enumerate() {
                         let a = ((ob + i) * cin + c) * 9 + ky * 3;
                         for (d, v) in acc[a..a + 3].iter_mut().zip(s3) {
@@ -209,13 +209,13 @@ fn part(
     acc
 }
 
-/// [3 i + kx] = sum over p of g[i][p] x[p + kx], for p < g[i].len() (a multiple of [`LANES`];
-/// x holds 2 more), summed per lane and then across lanes in a fixed order; g has
-/// `kernel.ob()` rows.
-fn micro(kernel: Kernel, g: &[&[f32]], x: &[f32]) -> [f32; MAX_OB * 3] {
+/// [3 i + k] = sum over p of g[i][p] x[k][p], for p < g[i].len() (a multiple of [`LANES`]),
+/// summed per lane and then across lanes in a fixed order; g has `kernel.ob()` rows. (Here the
+/// three x rows are one input row shifted by the taps kx; `winograd.rs` passes three channels.)
+pub(super) fn micro(kernel: Kernel, g: &[&[f32]], x: [&[f32]; 3]) -> [f32; MAX_OB * 3] {
     let len = g[0].len();
-    assert!(len.is_multiple_of(LANES) && x.len() >= len + 2 && g.len() == kernel.ob());
-    assert!(g.iter().all(|r| r.len() == len));
+    assert!(len.is_multiple_of(LANES) && x.iter().all(|r| r.len() >= len));
+    assert!(g.len() == kernel.ob() && g.iter().all(|r| r.len() == len));
     match kernel {
         // Safety (both): detect() returns these only on a CPU with the features (tests pick
         // them only from detect()); the lengths are checked above.
@@ -227,14 +227,14 @@ fn micro(kernel: Kernel, g: &[&[f32]], x: &[f32]) -> [f32; MAX_OB * 3] {
     }
 }
 
-fn micro_scalar(g: &[&[f32]], x: &[f32]) -> [f32; MAX_OB * 3] {
+fn micro_scalar(g: &[&[f32]], x: [&[f32]; 3]) -> [f32; MAX_OB * 3] {
     let len = g[0].len();
     let mut acc = [[0f32; LANES]; MAX_OB * 3];
     for p0 in (0..len).step_by(LANES) {
         for (i, gr) in g.iter().enumerate() {
             let gv = &gr[p0..p0 + LANES];
             for kx in 0..3 {
-                let xv = &x[p0 + kx..p0 + kx + LANES];
+                let xv = &x[kx][p0..p0 + LANES];
                 let o = &mut acc[3 * i + kx];
                 for l in 0..LANES {
                     o[l] += gv[l] * xv[l];
@@ -247,35 +247,35 @@ fn micro_scalar(g: &[&[f32]], x: &[f32]) -> [f32; MAX_OB * 3] {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn micro_avx2(g: &[&[f32]; 4], x: &[f32]) -> [f32; MAX_OB * 3] {
+fn micro_avx2(g: &[&[f32]; 4], x: [&[f32]; 3]) -> [f32; MAX_OB * 3] {
     micro_simd(g, x)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
-fn micro_avx512vl(g: &[&[f32]; 8], x: &[f32]) -> [f32; MAX_OB * 3] {
+fn micro_avx512vl(g: &[&[f32]; 8], x: [&[f32]; 3]) -> [f32; MAX_OB * 3] {
     micro_simd(g, x)
 }
 
 /// N output channels x 3 taps in 3 N accumulators (N = 4 or 8: 3 N is a multiple of 4).
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn micro_simd<const N: usize>(g: &[&[f32]; N], x: &[f32]) -> [f32; MAX_OB * 3] {
+fn micro_simd<const N: usize>(g: &[&[f32]; N], x: [&[f32]; 3]) -> [f32; MAX_OB * 3] {
     use std::arch::x86_64::*;
     let len = g[0].len();
     let gp: [*const f32; N] = std::array::from_fn(|i| g[i].as_ptr());
-    let xp = x.as_ptr();
+    let xp = x.map(|r| r.as_ptr());
     let mut out = [0f32; MAX_OB * 3];
-    // Safety: every load reads p..p+8 of a g row (p + 8 <= len) or p+kx..p+kx+8 of x
-    // (x.len() >= len + 2), checked by the caller; the stores write 4 floats at 4 q < 3 N.
+    // Safety: every load reads p..p+8 of a g or x row (p + 8 <= len <= every row's length),
+    // checked by the caller; the stores write 4 floats at 4 q < 3 N.
     unsafe {
         let z = _mm256_setzero_ps();
         let mut a = [[z; 3]; N];
         let mut p = 0;
         while p < len {
-            let x0 = _mm256_loadu_ps(xp.add(p));
-            let x1 = _mm256_loadu_ps(xp.add(p + 1));
-            let x2 = _mm256_loadu_ps(xp.add(p + 2));
+            let x0 = _mm256_loadu_ps(xp[0].add(p));
+            let x1 = _mm256_loadu_ps(xp[1].add(p));
+            let x2 = _mm256_loadu_ps(xp[2].add(p));
             for i in 0..N {
                 let v = _mm256_loadu_ps(gp[i].add(p));
                 a[i][0] = _mm256_fmadd_ps(v, x0, a[i][0]);

@@ -1,0 +1,592 @@
+//! The Winograd transforms of input, gradient and weights, and how the tiles are grouped.
+//!
+//! Tiles are numbered `ty * rp + tx` with `rp = tw + 1`: each tile row has one extra tile, so a
+//! whole run of tile rows is one contiguous loop (the extra tile mixes two rows; the forward
+//! drops it, and its gradient is zero so the weight gradient adds nothing from it).
+
+use rayon::prelude::*;
+
+use super::super::wgrad::Kernel;
+
+/// The tile grid of an `h x w` plane.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Geom {
+    pub h: usize,
+    pub w: usize,
+    /// Tile rows of one image.
+    pub th: usize,
+    /// Tiles per tile row, the extra one included (`ceil(w / 2) + 1`).
+    pub rp: usize,
+}
+
+impl Geom {
+    pub fn new(h: usize, w: usize) -> Self {
+        Geom {
+            h,
+            w,
+            th: h.div_ceil(2),
+            rp: w.div_ceil(2) + 1,
+        }
+    }
+}
+
+/// A run of tile rows within one image: rows `ty0 .. ty0 + n` of `image`, starting at tile row
+/// `at` of its block.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Seg {
+    pub image: usize,
+    pub ty0: usize,
+    pub n: usize,
+    pub at: usize,
+}
+
+/// Global tile rows g0..g1 (`th` an image) as runs within one image.
+pub(super) fn segments(g0: usize, g1: usize, th: usize) -> Vec<Seg> {
+    let mut v = Vec::new();
+    let mut g = g0;
+    while g < g1 {
+        let (image, ty0) = (g / th, g % th);
+        let n = (th - ty0).min(g1 - g);
+        v.push(Seg {
+            image,
+            ty0,
+            n,
+            at: g - g0,
+        });
+        g += n;
+    }
+    v
+}
+
+/// Tile rows per block: at most `floats` of transforms (16 points of `ca` + `cb` channels,
+/// `rp` tiles a row), in blocks of near-equal size over `total` tile rows.
+pub(super) fn rows_per_block(
+    floats: usize,
+    (ca, cb): (usize, usize),
+    rp: usize,
+    total: usize,
+) -> usize {
+    let total = total.max(1);
+    let most = (floats / (16 * (ca + cb) * rp).max(1)).clamp(1, total);
+    total.div_ceil(total.div_ceil(most))
+}
+
+/// Channel `c` of a `[b, channels, h, w]` tensor.
+#[derive(Clone, Copy)]
+pub(super) struct Channel<'a> {
+    pub src: &'a [f32],
+    pub c: usize,
+    pub channels: usize,
+}
+
+impl<'a> Channel<'a> {
+    fn plane(&self, image: usize, g: Geom) -> &'a [f32] {
+        let hw = g.h * g.w;
+        &self.src[(image * self.channels + self.c) * hw..][..hw]
+    }
+}
+
+/// [`input`] for one channel of a block's segments (point stride `stride`), compiled with AVX2
+/// when the kernel has it: the loops then vectorise 8 wide (the default target has only SSE2,
+/// and a closure passed to a `target_feature` function is not reliably inlined into it).
+pub(super) fn input_segs(
+    kernel: Kernel,
+    ch: Channel<'_>,
+    g: Geom,
+    segs: &[Seg],
+    s: &mut Vec<f32>,
+    out: &mut [f32],
+    stride: usize,
+) {
+    match kernel {
+        // Safety: detect() returns these only on a CPU with AVX2 and FMA.
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx2 | Kernel::Avx512Vl => unsafe { input_segs_avx2(ch, g, segs, s, out, stride) },
+        _ => input_segs_any(ch, g, segs, s, out, (stride, false)),
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn input_segs_avx2(
+    ch: Channel<'_>,
+    g: Geom,
+    segs: &[Seg],
+    s: &mut Vec<f32>,
+    out: &mut [f32],
+    stride: usize,
+) {
+    input_segs_any(ch, g, segs, s, out, (stride, true))
+}
+
+#[inline(always)]
+fn input_segs_any(
+    ch: Channel<'_>,
+    g: Geom,
+    segs: &[Seg],
+    s: &mut Vec<f32>,
+    out: &mut [f32],
+    (stride, wide): (usize, bool),
+) {
+    for sg in segs {
+        input(
+            ch.plane(sg.image, g),
+            g,
+            (sg.ty0, sg.n),
+            s,
+            &mut out[sg.at * g.rp..],
+            (stride, wide),
+        );
+    }
+}
+
+/// [`gradient`] for one channel of a block's segments, like [`input_segs`].
+pub(super) fn gradient_segs(
+    kernel: Kernel,
+    ch: Channel<'_>,
+    g: Geom,
+    segs: &[Seg],
+    s: &mut Vec<f32>,
+    out: &mut [f32],
+    stride: usize,
+) {
+    match kernel {
+        // Safety: detect() returns these only on a CPU with AVX2 and FMA.
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx2 | Kernel::Avx512Vl => unsafe {
+            gradient_segs_avx2(ch, g, segs, s, out, stride)
+        },
+        _ => gradient_segs_any(ch, g, segs, s, out, (stride, false)),
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn gradient_segs_avx2(
+    ch: Channel<'_>,
+    g: Geom,
+    segs: &[Seg],
+    s: &mut Vec<f32>,
+    out: &mut [f32],
+    stride: usize,
+) {
+    gradient_segs_any(ch, g, segs, s, out, (stride, true))
+}
+
+#[inline(always)]
+fn gradient_segs_any(
+    ch: Channel<'_>,
+    g: Geom,
+    segs: &[Seg],
+    s: &mut Vec<f32>,
+    out: &mut [f32],
+    (stride, wide): (usize, bool),
+) {
+    for sg in segs {
+        gradient(
+            ch.plane(sg.image, g),
+            g,
+            (sg.ty0, sg.n),
+            s,
+            &mut out[sg.at * g.rp..],
+            (stride, wide),
+        );
+    }
+}
+
+/// The 16 points of `U = G g G^T` for every (o, c), as `[16][cout_pad / ob][cin][ob]` (the
+/// broadcasts of one micro-kernel step are adjacent). Computed in f64, rounded once; in parallel
+/// (at 128 x 128 channels it was a tenth of a forward).
+pub(super) fn weights(wt: &[f32], cin: usize, cout: usize, obn: usize) -> Vec<f32> {
+    let cout_pad = cout.div_ceil(obn) * obn;
+    let g4 = |a: [f64; 3]| {
+        [
+            a[0],
+            (a[0] + a[1] + a[2]) / 2.0,
+            (a[0] - a[1] + a[2]) / 2.0,
+            a[2],
+        ]
+    };
+    let points: Vec<[f32; 16]> = wt
+        .par_chunks(9)
+        .map(|k| {
+            let col = |kx: usize| g4([k[kx] as f64, k[3 + kx] as f64, k[6 + kx] as f64]);
+            let cols = [col(0), col(1), col(2)];
+            let mut p = [0f32; 16];
+            for i in 0..4 {
+                let row = g4([cols[0][i], cols[1][i], cols[2][i]]);
+                for (j, v) in row.into_iter().enumerate() {
+                    p[4 * i + j] = v as f32;
+                }
+            }
+            p
+        })
+        .collect();
+    let mut u = vec![0f32; 16 * cout_pad * cin];
+    u.par_chunks_mut(cout_pad * cin)
+        .enumerate()
+        .for_each(|(xi, ux)| {
+            for o in 0..cout {
+                for c in 0..cin {
+                    ux[(o - o % obn) * cin + c * obn + o % obn] = points[o * cin + c][xi];
+                }
+            }
+        });
+    u
+}
+
+/// `dW = G^T S G` for every (o, c) from `s` `[16][cout_pad][cin_pad]`, in f64.
+pub(super) fn weights_back(
+    s: &[f32],
+    cin: usize,
+    cout: usize,
+    (cin_pad, cout_pad): (usize, usize),
+) -> Vec<f32> {
+    let gt = |v: [f64; 4]| {
+        [
+            v[0] + (v[1] + v[2]) / 2.0,
+            (v[1] - v[2]) / 2.0,
+            (v[1] + v[2]) / 2.0 + v[3],
+        ]
+    };
+    let mut dw = vec![0f32; cout * cin * 9];
+    dw.par_chunks_mut(9).enumerate().for_each(|(oc, k)| {
+        let (o, c) = (oc / cin, oc % cin);
+        let at = |xi: usize| s[(xi * cout_pad + o) * cin_pad + c] as f64;
+        let cols: [[f64; 3]; 4] =
+            std::array::from_fn(|j| gt(std::array::from_fn(|i| at(4 * i + j))));
+        for ky in 0..3 {
+            let row = gt(std::array::from_fn(|j| cols[j][ky]));
+            for kx in 0..3 {
+                k[ky * 3 + kx] = row[kx] as f32;
+            }
+        }
+    });
+    dw
+}
+
+/// `B^T d B` of tile rows `ty0 .. ty0 + n` of one `h x w` input plane: point ξ of tile t goes to
+/// `out[ξ * stride + t]`, t < n rp. `s` is scratch.
+#[inline(always)]
+pub(super) fn input(
+    src: &[f32],
+    g: Geom,
+    (ty0, n): (usize, usize),
+    s: &mut Vec<f32>,
+    out: &mut [f32],
+    (stride, wide): (usize, bool),
+) {
+    let (rp, len) = (g.rp, n * g.rp);
+    // Four planes [row parity][column parity] of the zero-padded rows 2 ty0 - 1 ..: padded row
+    // 2 r + p is row r of the planes of parity p, padded column 2 k + q is column k of parity q.
+    // One more float each: the extra tile of the last row reads it.
+    let pl = (n + 1) * rp + 1;
+    s.resize(4 * pl, 0.0);
+    let planes = &mut s[..];
+    for j in 0..2 * n + 2 {
+        let (pe, row) = (2 * (j % 2), j / 2 * rp);
+        let (lo, hi) = planes.split_at_mut((pe + 1) * pl);
+        let (even, odd) = (&mut lo[pe * pl + row..][..rp], &mut hi[row..row + rp]);
+        match (2 * ty0 + j).checked_sub(1).filter(|&sy| sy < g.h) {
+            None => {
+                even.fill(0.0);
+                odd.fill(0.0);
+            }
+            Some(sy) => {
+                even[0] = 0.0;
+                deinterleave(&src[sy * g.w..(sy + 1) * g.w], odd, &mut even[1..]);
+                odd[g.w.div_ceil(2)..].fill(0.0);
+                even[g.w / 2 + 1..].fill(0.0);
+            }
+        }
+    }
+    for p in 0..4 {
+        planes[(p + 1) * pl - 1] = 0.0;
+    }
+    let p: [&[f32]; 4] = std::array::from_fn(|q| &planes[q * pl..(q + 1) * pl]);
+    let full = len / LANES * LANES;
+    for t in (0..full).step_by(LANES) {
+        #[cfg(target_arch = "x86_64")]
+        if wide {
+            // Safety: `wide` only when the kernel (so the CPU) has AVX2.
+            unsafe { input8(p, rp, t, out, stride) };
+            continue;
+        }
+        input_at::<LANES>(p, rp, t, out, stride);
+    }
+    for t in full..len {
+        input_at::<1>(p, rp, t, out, stride);
+    }
+}
+
+/// Lanes of the fused transforms (one AVX2 vector).
+const LANES: usize = 8;
+
+/// `B^T d B` of tiles t .. t + N from the four parity planes `p` (see [`input`]).
+#[inline(always)]
+fn input_at<const N: usize>(p: [&[f32]; 4], rp: usize, t: usize, out: &mut [f32], stride: usize) {
+    // d(r, c): row r, column c of the tiles' 4 x 4 patches.
+    let d = |r: usize, c: usize| -> [f32; N] {
+        p[2 * (r % 2) + c % 2][t + r / 2 * rp + c / 2..][..N]
+            .try_into()
+            .expect("N floats")
+    };
+    // Vertical (`B^T`): rows d0 - d2, d1 + d2, d2 - d1, d1 - d3, per column.
+    let e: [[[f32; N]; 4]; 4] = std::array::from_fn(|c| {
+        let (d0, d1, d2, d3) = (d(0, c), d(1, c), d(2, c), d(3, c));
+        [sub(d0, d2), add(d1, d2), sub(d2, d1), sub(d1, d3)]
+    });
+    // Horizontal (`B`): the same combinations across the columns.
+    for i in 0..4 {
+        let (c0, c1, c2, c3) = (e[0][i], e[1][i], e[2][i], e[3][i]);
+        for (j, v) in [sub(c0, c2), add(c1, c2), sub(c2, c1), sub(c1, c3)]
+            .into_iter()
+            .enumerate()
+        {
+            out[(4 * i + j) * stride + t..][..N].copy_from_slice(&v);
+        }
+    }
+}
+
+#[inline(always)]
+fn add<const N: usize>(a: [f32; N], b: [f32; N]) -> [f32; N] {
+    std::array::from_fn(|k| a[k] + b[k])
+}
+
+#[inline(always)]
+fn sub<const N: usize>(a: [f32; N], b: [f32; N]) -> [f32; N] {
+    std::array::from_fn(|k| a[k] - b[k])
+}
+
+#[inline(always)]
+fn neg<const N: usize>(a: [f32; N]) -> [f32; N] {
+    std::array::from_fn(|k| -a[k])
+}
+
+/// `A^T M A` of `len` tiles whose point ξ is at `m[ξ * stride + t]`: the top and bottom output
+/// rows of every tile, interleaved (tile t's outputs at 2 t and 2 t + 1). `s` is scratch.
+#[inline(always)]
+pub(super) fn output<'s>(
+    m: &[f32],
+    (stride, wide): (usize, bool),
+    len: usize,
+    s: &'s mut Vec<f32>,
+) -> (&'s [f32], &'s [f32]) {
+    s.resize(4 * len, 0.0);
+    let (top, bottom) = s.split_at_mut(2 * len);
+    let full = len / LANES * LANES;
+    for t in (0..full).step_by(LANES) {
+        #[cfg(target_arch = "x86_64")]
+        if wide {
+            // Safety: `wide` only when the kernel (so the CPU) has AVX2.
+            unsafe { output8(m, stride, t, top, bottom) };
+            continue;
+        }
+        output_at::<LANES>(m, stride, t, top, bottom);
+    }
+    for t in full..len {
+        output_at::<1>(m, stride, t, top, bottom);
+    }
+    (top, bottom)
+}
+
+/// `A^T M A` of tiles t .. t + N (see [`output`]).
+#[inline(always)]
+fn output_at<const N: usize>(
+    m: &[f32],
+    stride: usize,
+    t: usize,
+    top: &mut [f32],
+    bottom: &mut [f32],
+) {
+    let p = |xi: usize| -> [f32; N] { m[xi * stride + t..][..N].try_into().expect("N floats") };
+    // Horizontal: h[i][0] = M[i][0] + M[i][1] + M[i][2], h[i][1] = M[i][1] - M[i][2] - M[i][3].
+    let h: [[[f32; N]; 2]; 4] = std::array::from_fn(|i| {
+        let (m0, m1, m2, m3) = (p(4 * i), p(4 * i + 1), p(4 * i + 2), p(4 * i + 3));
+        [add(add(m0, m1), m2), sub(sub(m1, m2), m3)]
+    });
+    // Vertical: Y[0][j] = h[0][j] + h[1][j] + h[2][j], Y[1][j] = h[1][j] - h[2][j] - h[3][j].
+    for j in 0..2 {
+        let y0 = add(add(h[0][j], h[1][j]), h[2][j]);
+        let y1 = sub(sub(h[1][j], h[2][j]), h[3][j]);
+        for k in 0..N {
+            top[2 * (t + k) + j] = y0[k];
+            bottom[2 * (t + k) + j] = y1[k];
+        }
+    }
+}
+
+/// `A dY A^T` of tile rows `ty0 .. ty0 + n` of one `h x w` output-gradient plane: point ξ of
+/// tile t goes to `out[ξ * stride + t]`, t < n rp (the extra tile of each row gets zeros).
+#[inline(always)]
+pub(super) fn gradient(
+    src: &[f32],
+    g: Geom,
+    (ty0, n): (usize, usize),
+    s: &mut Vec<f32>,
+    out: &mut [f32],
+    (stride, wide): (usize, bool),
+) {
+    let (rp, len) = (g.rp, n * g.rp);
+    s.resize(4 * len, 0.0);
+    // Planes [row parity][column parity]: gradient row 2 (ty0 + ty) + p, column 2 tx + q.
+    let planes = &mut s[..4 * len];
+    for ty in 0..n {
+        for p in 0..2 {
+            let (lo, hi) = planes.split_at_mut((2 * p + 1) * len);
+            let (even, odd) = (
+                &mut lo[2 * p * len + ty * rp..][..rp],
+                &mut hi[ty * rp..][..rp],
+            );
+            let row = 2 * (ty0 + ty) + p;
+            if row < g.h {
+                deinterleave(&src[row * g.w..(row + 1) * g.w], even, odd);
+                even[g.w.div_ceil(2)..].fill(0.0);
+                odd[g.w / 2..].fill(0.0);
+            } else {
+                even.fill(0.0);
+                odd.fill(0.0);
+            }
+        }
+    }
+    let p: [&[f32]; 4] = std::array::from_fn(|q| &planes[q * len..(q + 1) * len]);
+    let full = len / LANES * LANES;
+    for t in (0..full).step_by(LANES) {
+        #[cfg(target_arch = "x86_64")]
+        if wide {
+            // Safety: `wide` only when the kernel (so the CPU) has AVX2.
+            unsafe { gradient8(p, t, out, stride) };
+            continue;
+        }
+        gradient_at::<LANES>(p, t, out, stride);
+    }
+    for t in full..len {
+        gradient_at::<1>(p, t, out, stride);
+    }
+}
+
+/// `A dY A^T` of tiles t .. t + N from the four parity planes `p` (see [`gradient`]).
+#[inline(always)]
+fn gradient_at<const N: usize>(p: [&[f32]; 4], t: usize, out: &mut [f32], stride: usize) {
+    let g =
+        |r: usize, c: usize| -> [f32; N] { p[2 * r + c][t..][..N].try_into().expect("N floats") };
+    // `A` over rows, then over columns: [a, a + b, a - b, -b].
+    let a4 = |a: [f32; N], b: [f32; N]| [a, add(a, b), sub(a, b), neg(b)];
+    let (c0, c1) = (a4(g(0, 0), g(1, 0)), a4(g(0, 1), g(1, 1)));
+    for i in 0..4 {
+        for (j, v) in a4(c0[i], c1[i]).into_iter().enumerate() {
+            out[(4 * i + j) * stride + t..][..N].copy_from_slice(&v);
+        }
+    }
+}
+
+/// even[k] = s[2 k], odd[k] = s[2 k + 1]; with s.len() odd, even also gets s's last value.
+#[inline(always)]
+fn deinterleave(s: &[f32], even: &mut [f32], odd: &mut [f32]) {
+    let n = s.len() / 2;
+    let (ev, od, pairs) = (&mut even[..n], &mut odd[..n], &s[..2 * n]);
+    for k in 0..n {
+        ev[k] = pairs[2 * k];
+        od[k] = pairs[2 * k + 1];
+    }
+    if s.len() % 2 == 1 {
+        even[n] = s[2 * n];
+    }
+}
+
+/// [`input_at`] for 8 tiles with AVX2 (the same operations in the same order).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn input8(p: [&[f32]; 4], rp: usize, t: usize, out: &mut [f32], stride: usize) {
+    use std::arch::x86_64::*;
+    let d = |r: usize, c: usize| {
+        let s = &p[2 * (r % 2) + c % 2][t + r / 2 * rp + c / 2..][..LANES];
+        // Safety: s holds 8 floats.
+        unsafe { _mm256_loadu_ps(s.as_ptr()) }
+    };
+    // Row i of `B^T` applied to (x0, x1, x2, x3).
+    let bt = |i: usize, x: [__m256; 4]| match i {
+        0 => _mm256_sub_ps(x[0], x[2]),
+        1 => _mm256_add_ps(x[1], x[2]),
+        2 => _mm256_sub_ps(x[2], x[1]),
+        _ => _mm256_sub_ps(x[1], x[3]),
+    };
+    for i in 0..4 {
+        let e: [__m256; 4] = std::array::from_fn(|c| bt(i, [d(0, c), d(1, c), d(2, c), d(3, c)]));
+        for j in 0..4 {
+            let o = &mut out[(4 * i + j) * stride + t..][..LANES];
+            // Safety: o holds 8 floats.
+            unsafe { _mm256_storeu_ps(o.as_mut_ptr(), bt(j, e)) };
+        }
+    }
+}
+
+/// [`output_at`] for 8 tiles with AVX2 (the same operations in the same order).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn output8(m: &[f32], stride: usize, t: usize, top: &mut [f32], bottom: &mut [f32]) {
+    use std::arch::x86_64::*;
+    let p = |xi: usize| {
+        let s = &m[xi * stride + t..][..LANES];
+        // Safety: s holds 8 floats.
+        unsafe { _mm256_loadu_ps(s.as_ptr()) }
+    };
+    let h: [[__m256; 2]; 4] = std::array::from_fn(|i| {
+        let (m0, m1, m2, m3) = (p(4 * i), p(4 * i + 1), p(4 * i + 2), p(4 * i + 3));
+        [
+            _mm256_add_ps(_mm256_add_ps(m0, m1), m2),
+            _mm256_sub_ps(_mm256_sub_ps(m1, m2), m3),
+        ]
+    });
+    let y = |j: usize| {
+        (
+            _mm256_add_ps(_mm256_add_ps(h[0][j], h[1][j]), h[2][j]),
+            _mm256_sub_ps(_mm256_sub_ps(h[1][j], h[2][j]), h[3][j]),
+        )
+    };
+    let ((t0, b0), (t1, b1)) = (y(0), y(1));
+    // Interleave columns 0 and 1 of the 8 tiles: 16 consecutive outputs.
+    let zip = |a: __m256, b: __m256, out: &mut [f32]| {
+        let (lo, hi) = (_mm256_unpacklo_ps(a, b), _mm256_unpackhi_ps(a, b));
+        let o = &mut out[2 * t..2 * t + 2 * LANES];
+        // Safety: o holds 16 floats.
+        unsafe {
+            _mm256_storeu_ps(o.as_mut_ptr(), _mm256_permute2f128_ps(lo, hi, 0x20));
+            _mm256_storeu_ps(
+                o.as_mut_ptr().add(LANES),
+                _mm256_permute2f128_ps(lo, hi, 0x31),
+            );
+        }
+    };
+    zip(t0, t1, top);
+    zip(b0, b1, bottom);
+}
+
+/// [`gradient_at`] for 8 tiles with AVX2 (the same operations in the same order).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn gradient8(p: [&[f32]; 4], t: usize, out: &mut [f32], stride: usize) {
+    use std::arch::x86_64::*;
+    let g = |r: usize, c: usize| {
+        let s = &p[2 * r + c][t..][..LANES];
+        // Safety: s holds 8 floats.
+        unsafe { _mm256_loadu_ps(s.as_ptr()) }
+    };
+    let sign = _mm256_set1_ps(-0.0);
+    let a4 = |a: __m256, b: __m256| {
+        [
+            a,
+            _mm256_add_ps(a, b),
+            _mm256_sub_ps(a, b),
+            _mm256_xor_ps(b, sign),
+        ]
+    };
+    let (c0, c1) = (a4(g(0, 0), g(1, 0)), a4(g(0, 1), g(1, 1)));
+    for i in 0..4 {
+        for (j, v) in a4(c0[i], c1[i]).into_iter().enumerate() {
+            let o = &mut out[(4 * i + j) * stride + t..][..LANES];
+            // Safety: o holds 8 floats.
+            unsafe { _mm256_storeu_ps(o.as_mut_ptr(), v) };
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! The weight gradient `dW = G^T [Σ_t (A dY_t A^T) ⊙ V_t] G`.
+//!
+//! The tiles are reduced over, so a block is a run of tile rows that may span several images
+//! (at 16 x 16 an image has only 72 tiles), processed one after another; inside a block the
+//! transforms are split across threads by channel and the products by (point, group of output
+//! channels), so every sum has one owner and a fixed order whatever the thread count. The
+//! products use the `wgrad.rs` micro-kernel, its three x rows taken from three input channels.
+
+use rayon::prelude::*;
+
+use super::super::wgrad::Kernel;
+use super::tiles::{self, Channel, Geom};
+
+/// Vector width of the accumulators.
+const LANES: usize = 8;
+
+/// Floats of one block's transforms (all 16 points; the products of one point then read a
+/// sixteenth of them).
+pub(super) const BLOCK_FLOATS: usize = 2 * 1024 * 1024;
+
+/// Tiles per micro-kernel call (its gradient rows stay in L1).
+const CHUNK: usize = 256;
+
+/// dW `[cout, cin*9]` of y = conv3x3(x `[b, cin, h, w]`) from the output gradient g
+/// `[b, cout, h, w]`, with the fastest kernel of this CPU.
+pub fn conv_wgrad_winograd(
+    x: &[f32],
+    g: &[f32],
+    b: usize,
+    cin: usize,
+    cout: usize,
+    h: usize,
+    w: usize,
+) -> Vec<f32> {
+    conv_wgrad_with(x, g, (b, cin, cout, h, w), Kernel::detect())
+}
+
+/// [`conv_wgrad_winograd`] with a chosen kernel (tests compare them).
+pub fn conv_wgrad_with(
+    x: &[f32],
+    g: &[f32],
+    dims: (usize, usize, usize, usize, usize),
+    kernel: Kernel,
+) -> Vec<f32> {
+    conv_wgrad_blocked(x, g, dims, kernel, BLOCK_FLOATS)
+}
+
+/// [`conv_wgrad_with`] with blocks of at most about `floats` floats (tests use small ones).
+pub(super) fn conv_wgrad_blocked(
+    x: &[f32],
+    g: &[f32],
+    (b, cin, cout, h, w): (usize, usize, usize, usize, usize),
+    kernel: Kernel,
+    floats: usize,
+) -> Vec<f32> {
+    if b * h * w == 0 || cin == 0 || cout == 0 {
+        return vec![0f32; cout * cin * 9];
+    }
+    let obn = kernel.ob();
+    let (cin3, cout_pad) = (cin.div_ceil(3) * 3, cout.div_ceil(obn) * obn);
+    let geom = Geom::new(h, w);
+    let total = b * geom.th;
+    let per = tiles::rows_per_block(floats, (cin3, cout_pad), geom.rp, total);
+    let tp_max = (per * geom.rp).div_ceil(LANES) * LANES;
+    let mut v = vec![0f32; cin3 * 16 * tp_max];
+    let mut gt = vec![0f32; cout_pad * 16 * tp_max];
+    // S [16][cout_pad][cin3]: the products summed over every tile, per point.
+    let mut s = vec![0f32; 16 * cout_pad * cin3];
+    for g0 in (0..total).step_by(per) {
+        let g1 = (g0 + per).min(total);
+        let segs = tiles::segments(g0, g1, geom.th);
+        let len = (g1 - g0) * geom.rp;
+        let tp = len.div_ceil(LANES) * LANES;
+        // [channel][16][tp]: each channel's transforms are one chunk, so threads split them.
+        v[..cin3 * 16 * tp]
+            .par_chunks_mut(16 * tp)
+            .enumerate()
+            .for_each_init(Vec::new, |t, (c, out)| {
+                if c < cin {
+                    let ch = Channel {
+                        src: x,
+                        c,
+                        channels: cin,
+                    };
+                    tiles::input_segs(kernel, ch, geom, &segs, t, out, tp);
+                }
+                zero_past(out, if c < cin { len } else { 0 }, tp);
+            });
+        gt[..cout_pad * 16 * tp]
+            .par_chunks_mut(16 * tp)
+            .enumerate()
+            .for_each_init(Vec::new, |t, (o, out)| {
+                if o < cout {
+                    let ch = Channel {
+                        src: g,
+                        c: o,
+                        channels: cout,
+                    };
+                    tiles::gradient_segs(kernel, ch, geom, &segs, t, out, tp);
+                }
+                // The padding channels and tiles must add nothing.
+                zero_past(out, if o < cout { len } else { 0 }, tp);
+            });
+        let groups = cout_pad / obn;
+        let (v, gt) = (&v, &gt);
+        s.par_chunks_mut(obn * cin3)
+            .enumerate()
+            .for_each(|(k, sk)| {
+                let (xi, ob) = (k / groups, (k % groups) * obn);
+                for t0 in (0..tp).step_by(CHUNK) {
+                    let n = CHUNK.min(tp - t0);
+                    let at = |ch: usize| (ch * 16 + xi) * tp + t0;
+                    let rows: Vec<&[f32]> = (0..obn).map(|i| &gt[at(ob + i)..][..n]).collect();
+                    for c in (0..cin3).step_by(3) {
+                        let vr = |q: usize| &v[at(c + q)..][..n];
+                        let sums = super::super::wgrad::micro(kernel, &rows, [vr(0), vr(1), vr(2)]);
+                        for (i, s3) in sums[..3 * obn].chunks_exact(3).enumerate() {
+                            let d = &mut sk[i * cin3 + c..i * cin3 + c + 3];
+                            d.iter_mut().zip(s3).for_each(|(a, v)| *a += v);
+                        }
+                    }
+                }
+            });
+    }
+    tiles::weights_back(&s, cin, cout, (cin3, cout_pad))
+}
+
+/// Zeroes tiles `len..tp` of each of the 16 points of `out` `[16][tp]`.
+fn zero_past(out: &mut [f32], len: usize, tp: usize) {
+    for xi in 0..16 {
+        out[xi * tp + len..(xi + 1) * tp].fill(0.0);
+    }
+}
