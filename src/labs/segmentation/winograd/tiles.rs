@@ -294,7 +294,7 @@ pub(super) fn input(
             }
             Some(sy) => {
                 even[0] = 0.0;
-                deinterleave(&src[sy * g.w..(sy + 1) * g.w], odd, &mut even[1..]);
+                deinterleave(&src[sy * g.w..(sy + 1) * g.w], odd, &mut even[1..], wide);
                 odd[g.w.div_ceil(2)..].fill(0.0);
                 even[g.w / 2 + 1..].fill(0.0);
             }
@@ -440,7 +440,7 @@ pub(super) fn gradient(
             );
             let row = 2 * (ty0 + ty) + p;
             if row < g.h {
-                deinterleave(&src[row * g.w..(row + 1) * g.w], even, odd);
+                deinterleave(&src[row * g.w..(row + 1) * g.w], even, odd, wide);
                 even[g.w.div_ceil(2)..].fill(0.0);
                 odd[g.w / 2..].fill(0.0);
             } else {
@@ -481,8 +481,17 @@ fn gradient_at<const N: usize>(p: [&[f32]; 4], t: usize, out: &mut [f32], stride
 }
 
 /// even[k] = s[2 k], odd[k] = s[2 k + 1]; with s.len() odd, even also gets s's last value.
+/// (`wide`: 8 pairs at a time with AVX2; LLVM leaves this loop scalar in some callers.)
 #[inline(always)]
-fn deinterleave(s: &[f32], even: &mut [f32], odd: &mut [f32]) {
+fn deinterleave(s: &[f32], even: &mut [f32], odd: &mut [f32], wide: bool) {
+    let mut n0 = 0;
+    #[cfg(target_arch = "x86_64")]
+    if wide {
+        n0 = s.len() / 16 * 8;
+        // Safety: `wide` only when the CPU has AVX2; the slices hold n0 pairs.
+        unsafe { deinterleave8(&s[..2 * n0], &mut even[..n0], &mut odd[..n0]) };
+    }
+    let (s, even, odd) = (&s[2 * n0..], &mut even[n0..], &mut odd[n0..]);
     let n = s.len() / 2;
     let (ev, od, pairs) = (&mut even[..n], &mut odd[..n], &s[..2 * n]);
     for k in 0..n {
@@ -494,29 +503,60 @@ fn deinterleave(s: &[f32], even: &mut [f32], odd: &mut [f32]) {
     }
 }
 
+/// 8 floats at `s[at..]`.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn load8(s: &[f32], at: usize) -> std::arch::x86_64::__m256 {
+    let s = &s[at..at + LANES];
+    // Safety: s holds 8 floats (unaligned loads need no more); AVX is enabled in every caller.
+    unsafe { std::arch::x86_64::_mm256_loadu_ps(s.as_ptr()) }
+}
+
+/// Stores 8 floats at `s[at..]`.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn store8(s: &mut [f32], at: usize, v: std::arch::x86_64::__m256) {
+    let s = &mut s[at..at + LANES];
+    // Safety: s holds 8 floats; AVX is enabled in every caller.
+    unsafe { std::arch::x86_64::_mm256_storeu_ps(s.as_mut_ptr(), v) }
+}
+
+/// Row i of `B^T` (and column i of `B`) applied to (x0, x1, x2, x3).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn bt8(i: usize, x: [std::arch::x86_64::__m256; 4]) -> std::arch::x86_64::__m256 {
+    use std::arch::x86_64::*;
+    // Safety (all four): AVX is enabled in every caller.
+    unsafe {
+        match i {
+            0 => _mm256_sub_ps(x[0], x[2]),
+            1 => _mm256_add_ps(x[1], x[2]),
+            2 => _mm256_sub_ps(x[2], x[1]),
+            _ => _mm256_sub_ps(x[1], x[3]),
+        }
+    }
+}
+
 /// [`input_at`] for 8 tiles with AVX2 (the same operations in the same order).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn input8(p: [&[f32]; 4], rp: usize, t: usize, out: &mut [f32], stride: usize) {
-    use std::arch::x86_64::*;
-    let d = |r: usize, c: usize| {
-        let s = &p[2 * (r % 2) + c % 2][t + r / 2 * rp + c / 2..][..LANES];
-        // Safety: s holds 8 floats.
-        unsafe { _mm256_loadu_ps(s.as_ptr()) }
-    };
-    // Row i of `B^T` applied to (x0, x1, x2, x3).
-    let bt = |i: usize, x: [__m256; 4]| match i {
-        0 => _mm256_sub_ps(x[0], x[2]),
-        1 => _mm256_add_ps(x[1], x[2]),
-        2 => _mm256_sub_ps(x[2], x[1]),
-        _ => _mm256_sub_ps(x[1], x[3]),
-    };
+    // d[r][c]: row r, column c of the tiles' 4 x 4 patches.
+    let mut d = [[std::arch::x86_64::_mm256_setzero_ps(); 4]; 4];
+    for (r, dr) in d.iter_mut().enumerate() {
+        for (c, v) in dr.iter_mut().enumerate() {
+            *v = load8(p[2 * (r % 2) + c % 2], t + r / 2 * rp + c / 2);
+        }
+    }
     for i in 0..4 {
-        let e: [__m256; 4] = std::array::from_fn(|c| bt(i, [d(0, c), d(1, c), d(2, c), d(3, c)]));
+        let e = [
+            bt8(i, [d[0][0], d[1][0], d[2][0], d[3][0]]),
+            bt8(i, [d[0][1], d[1][1], d[2][1], d[3][1]]),
+            bt8(i, [d[0][2], d[1][2], d[2][2], d[3][2]]),
+            bt8(i, [d[0][3], d[1][3], d[2][3], d[3][3]]),
+        ];
         for j in 0..4 {
-            let o = &mut out[(4 * i + j) * stride + t..][..LANES];
-            // Safety: o holds 8 floats.
-            unsafe { _mm256_storeu_ps(o.as_mut_ptr(), bt(j, e)) };
+            store8(out, (4 * i + j) * stride + t, bt8(j, e));
         }
     }
 }
@@ -526,40 +566,26 @@ fn input8(p: [&[f32]; 4], rp: usize, t: usize, out: &mut [f32], stride: usize) {
 #[target_feature(enable = "avx2,fma")]
 fn output8(m: &[f32], stride: usize, t: usize, top: &mut [f32], bottom: &mut [f32]) {
     use std::arch::x86_64::*;
-    let p = |xi: usize| {
-        let s = &m[xi * stride + t..][..LANES];
-        // Safety: s holds 8 floats.
-        unsafe { _mm256_loadu_ps(s.as_ptr()) }
-    };
-    let h: [[__m256; 2]; 4] = std::array::from_fn(|i| {
-        let (m0, m1, m2, m3) = (p(4 * i), p(4 * i + 1), p(4 * i + 2), p(4 * i + 3));
-        [
-            _mm256_add_ps(_mm256_add_ps(m0, m1), m2),
-            _mm256_sub_ps(_mm256_sub_ps(m1, m2), m3),
-        ]
-    });
-    let y = |j: usize| {
-        (
-            _mm256_add_ps(_mm256_add_ps(h[0][j], h[1][j]), h[2][j]),
-            _mm256_sub_ps(_mm256_sub_ps(h[1][j], h[2][j]), h[3][j]),
-        )
-    };
-    let ((t0, b0), (t1, b1)) = (y(0), y(1));
-    // Interleave columns 0 and 1 of the 8 tiles: 16 consecutive outputs.
-    let zip = |a: __m256, b: __m256, out: &mut [f32]| {
-        let (lo, hi) = (_mm256_unpacklo_ps(a, b), _mm256_unpackhi_ps(a, b));
-        let o = &mut out[2 * t..2 * t + 2 * LANES];
-        // Safety: o holds 16 floats.
-        unsafe {
-            _mm256_storeu_ps(o.as_mut_ptr(), _mm256_permute2f128_ps(lo, hi, 0x20));
-            _mm256_storeu_ps(
-                o.as_mut_ptr().add(LANES),
-                _mm256_permute2f128_ps(lo, hi, 0x31),
-            );
-        }
-    };
-    zip(t0, t1, top);
-    zip(b0, b1, bottom);
+    let mut h = [[_mm256_setzero_ps(); 2]; 4];
+    for (i, hi) in h.iter_mut().enumerate() {
+        let mi: [__m256; 4] = [0, 1, 2, 3].map(|j| load8(m, (4 * i + j) * stride + t));
+        hi[0] = _mm256_add_ps(_mm256_add_ps(mi[0], mi[1]), mi[2]);
+        hi[1] = _mm256_sub_ps(_mm256_sub_ps(mi[1], mi[2]), mi[3]);
+    }
+    let mut y = [[_mm256_setzero_ps(); 2]; 2];
+    for j in 0..2 {
+        y[0][j] = _mm256_add_ps(_mm256_add_ps(h[0][j], h[1][j]), h[2][j]);
+        y[1][j] = _mm256_sub_ps(_mm256_sub_ps(h[1][j], h[2][j]), h[3][j]);
+    }
+    // Interleave columns 0 and 1 of the 8 tiles: 16 consecutive outputs per row.
+    for (row, out) in [(y[0], top), (y[1], bottom)] {
+        let (lo, hi) = (
+            _mm256_unpacklo_ps(row[0], row[1]),
+            _mm256_unpackhi_ps(row[0], row[1]),
+        );
+        store8(out, 2 * t, _mm256_permute2f128_ps(lo, hi, 0x20));
+        store8(out, 2 * t + LANES, _mm256_permute2f128_ps(lo, hi, 0x31));
+    }
 }
 
 /// [`gradient_at`] for 8 tiles with AVX2 (the same operations in the same order).
@@ -567,26 +593,59 @@ fn output8(m: &[f32], stride: usize, t: usize, top: &mut [f32], bottom: &mut [f3
 #[target_feature(enable = "avx2,fma")]
 fn gradient8(p: [&[f32]; 4], t: usize, out: &mut [f32], stride: usize) {
     use std::arch::x86_64::*;
-    let g = |r: usize, c: usize| {
-        let s = &p[2 * r + c][t..][..LANES];
-        // Safety: s holds 8 floats.
-        unsafe { _mm256_loadu_ps(s.as_ptr()) }
-    };
     let sign = _mm256_set1_ps(-0.0);
-    let a4 = |a: __m256, b: __m256| {
-        [
+    // `A` over rows, then over columns: [a, a + b, a - b, -b].
+    let mut c = [[_mm256_setzero_ps(); 4]; 2];
+    for (q, cq) in c.iter_mut().enumerate() {
+        let (a, b) = (load8(p[q], t), load8(p[2 + q], t));
+        *cq = [
             a,
             _mm256_add_ps(a, b),
             _mm256_sub_ps(a, b),
             _mm256_xor_ps(b, sign),
-        ]
-    };
-    let (c0, c1) = (a4(g(0, 0), g(1, 0)), a4(g(0, 1), g(1, 1)));
+        ];
+    }
     for i in 0..4 {
-        for (j, v) in a4(c0[i], c1[i]).into_iter().enumerate() {
-            let o = &mut out[(4 * i + j) * stride + t..][..LANES];
-            // Safety: o holds 8 floats.
-            unsafe { _mm256_storeu_ps(o.as_mut_ptr(), v) };
+        let (a, b) = (c[0][i], c[1][i]);
+        let v = [
+            a,
+            _mm256_add_ps(a, b),
+            _mm256_sub_ps(a, b),
+            _mm256_xor_ps(b, sign),
+        ];
+        for (j, v) in v.into_iter().enumerate() {
+            store8(out, (4 * i + j) * stride + t, v);
+        }
+    }
+}
+
+/// [`deinterleave`] of 8 pairs at a time (s.len() = 2 even.len() = 2 odd.len(), a multiple of 16).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn deinterleave8(s: &[f32], even: &mut [f32], odd: &mut [f32]) {
+    use std::arch::x86_64::*;
+    for ((pairs, e), o) in s
+        .chunks_exact(16)
+        .zip(even.chunks_exact_mut(8))
+        .zip(odd.chunks_exact_mut(8))
+    {
+        // Safety: pairs holds 16 floats, e and o 8 each.
+        unsafe {
+            let (a, b) = (
+                _mm256_loadu_ps(pairs.as_ptr()),
+                _mm256_loadu_ps(pairs.as_ptr().add(8)),
+            );
+            // [a0 a2 b0 b2 | a4 a6 b4 b6], then the 64-bit lanes reordered 0 2 1 3.
+            let ev = _mm256_castpd_ps(_mm256_permute4x64_pd(
+                _mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)),
+                0xD8,
+            ));
+            let od = _mm256_castpd_ps(_mm256_permute4x64_pd(
+                _mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD)),
+                0xD8,
+            ));
+            _mm256_storeu_ps(e.as_mut_ptr(), ev);
+            _mm256_storeu_ps(o.as_mut_ptr(), od);
         }
     }
 }
