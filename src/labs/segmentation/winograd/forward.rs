@@ -69,7 +69,13 @@ pub fn conv_fwd_with(
     conv_fwd_blocked(x, dims, wt, kernel, BLOCK_FLOATS)
 }
 
-/// Scratch of one block, reused across blocks.
+thread_local! {
+    /// Each thread's block scratch, kept across blocks and calls: a fresh one per call was
+    /// zero-filled and page-faulted in every time (about 1 MB a block).
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
+/// Scratch of one block.
 #[derive(Default)]
 struct Scratch {
     t: Vec<f32>,
@@ -119,17 +125,15 @@ pub(super) fn conv_fwd_blocked(
     };
     let total = b * geom.th;
     let per = tiles::rows_per_block(floats, (cin, cout_pad), geom.rp, total);
-    (0..total.div_ceil(per))
-        .into_par_iter()
-        .for_each_init(Scratch::default, |s, k| {
-            let segs = tiles::segments(k * per, ((k + 1) * per).min(total), geom.th);
-            match kernel {
-                // Safety: detect() returns these only on a CPU with AVX2 and FMA.
-                #[cfg(target_arch = "x86_64")]
-                Kernel::Avx2 | Kernel::Avx512Vl => unsafe { block_avx2(&f, s, &segs) },
-                _ => block(&f, s, &segs, false),
-            }
+    (0..total.div_ceil(per)).into_par_iter().for_each(|k| {
+        let segs = tiles::segments(k * per, ((k + 1) * per).min(total), geom.th);
+        SCRATCH.with_borrow_mut(|s| match kernel {
+            // Safety: detect() returns these only on a CPU with AVX2 and FMA.
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 | Kernel::Avx512Vl => unsafe { block_avx2(&f, s, &segs) },
+            _ => block(&f, s, &segs, false),
         });
+    });
     // Safety: the blocks cover every row of every plane, each written by `block`.
     unsafe { y.set_len(len) };
     y
