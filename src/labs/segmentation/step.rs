@@ -741,6 +741,9 @@ mod tests {
             (3, 5, false, 2, 16, 8, 0.5),
             (2, 4, true, 1, 7, 9, 1.0),
             (1, 3, true, 2, 5, 6, 0.0),
+            // 16 and 32 channels: every conv kernel (Winograd weight gradients from 32 input
+            // channels, see kernels.rs) takes part.
+            (2, 16, true, 1, 12, 10, 0.0),
         ] {
             let cfg = UNetConfig { depth, base, skips };
             let (vm1, vm2) = (VarMap::new(), VarMap::new());

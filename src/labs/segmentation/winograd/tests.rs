@@ -46,6 +46,71 @@ fn forward_input_and_weight_gradients_match_f64_reference() {
 }
 
 #[test]
+fn matches_candle_conv2d_on_a_unet_layer() {
+    use candle_core::{Device, Tensor};
+    let s = (2, 16, 24, 20, 37);
+    let (b, cin, cout, h, w) = s;
+    let x = vec_of(&[b, cin, h, w], 11);
+    let wt = vec_of(&[cout, cin * 9], 12);
+    let xt = Tensor::from_vec(x.clone(), (b, cin, h, w), &Device::Cpu).unwrap();
+    let wt4 = Tensor::from_vec(wt.clone(), (cout, cin, 3, 3), &Device::Cpu).unwrap();
+    let theirs: Vec<f32> = xt
+        .conv2d(&wt4, 1, 1, 1, 1)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    let theirs: Vec<f64> = theirs.into_iter().map(f64::from).collect();
+    for kernel in Kernel::available() {
+        assert_close(
+            &conv_fwd_with(&x, s, &wt, kernel),
+            &theirs,
+            1e-5,
+            &format!("{kernel:?}"),
+        );
+    }
+}
+
+/// The gradients by central differences of L = sum(conv(x, w) * r) in f64 arithmetic on the
+/// f32 inputs: dW[k] = (L(w + e_k) - L(w - e_k)) / 2e, the same for x.
+#[test]
+fn gradients_match_finite_differences() {
+    let s = (1, 3, 2, 5, 4);
+    let (b, cin, cout, h, w) = s;
+    let x = vec_of(&[b, cin, h, w], 21);
+    let wt = vec_of(&[cout, cin * 9], 22);
+    let r = vec_of(&[b, cout, h, w], 23);
+    let loss = |x: &[f32], wt: &[f32]| -> f64 {
+        let y = conv_fwd_with(x, s, wt, Kernel::detect());
+        y.iter().zip(&r).map(|(a, b)| *a as f64 * *b as f64).sum()
+    };
+    let eps = 1e-2f32;
+    let fd = |v: &[f32], k: usize, of: &dyn Fn(&[f32]) -> f64| {
+        let (mut up, mut down) = (v.to_vec(), v.to_vec());
+        up[k] += eps;
+        down[k] -= eps;
+        (of(&up) - of(&down)) / (2.0 * eps as f64)
+    };
+    let dw = conv_wgrad_winograd(&x, &r, b, cin, cout, h, w);
+    for (k, &got) in dw.iter().enumerate() {
+        let want = fd(&wt, k, &|v| loss(&x, v));
+        assert!(
+            (got as f64 - want).abs() < 1e-2 * want.abs().max(1.0),
+            "dW[{k}] {got} vs {want}"
+        );
+    }
+    let dx = conv_dx_winograd(&r, b, cout, h, w, &wt, cin);
+    for (k, &got) in dx.iter().enumerate() {
+        let want = fd(&x, k, &|v| loss(v, &wt));
+        assert!(
+            (got as f64 - want).abs() < 1e-2 * want.abs().max(1.0),
+            "dx[{k}] {got} vs {want}"
+        );
+    }
+}
+
+#[test]
 fn small_blocks_really_split_the_work() {
     // The shapes above only test blocks if the sizes make several of them.
     let rows = |floats, ca, cb, rp, total| tiles::rows_per_block(floats, (ca, cb), rp, total);

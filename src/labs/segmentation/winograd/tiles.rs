@@ -605,8 +605,7 @@ fn gradient8(p: [&[f32]; 4], t: usize, out: &mut [f32], stride: usize) {
             _mm256_xor_ps(b, sign),
         ];
     }
-    for i in 0..4 {
-        let (a, b) = (c[0][i], c[1][i]);
+    for (i, (&a, &b)) in c[0].iter().zip(&c[1]).enumerate() {
         let v = [
             a,
             _mm256_add_ps(a, b),
