@@ -1,6 +1,7 @@
 //! The 3x3 convolution (stride 1, zero padding 1, no bias) forward as a direct kernel, also used
 //! for the input gradient (the same convolution with the kernel flipped in space and transposed
-//! in channels).
+//! in channels). A training step uses it where Winograd (`winograd/`) does not pay: fewer than 8
+//! input channels (`kernels.rs`).
 //!
 //! The banded im2col + gemm of `conv.rs` writes 9 cin floats per pixel and gemm packs them again;
 //! at full resolution (16 channels) that copying costs as much as the arithmetic. Here each block
@@ -62,19 +63,6 @@ pub fn conv_fwd_direct(
         Kernel::Avx512Vl => conv_fwd_with(x, (b, cin, cout, h, w), wt, Kernel::Avx512Vl),
         _ => super::conv::conv_fwd(x, b, cin, h, w, wt, cout),
     }
-}
-
-/// Input gradient `[b, cin, h, w]` from the output gradient `g` `[b, cout, h, w]`.
-pub fn conv_dx_direct(
-    g: &[f32],
-    b: usize,
-    cout: usize,
-    h: usize,
-    w: usize,
-    wt: &[f32],
-    cin: usize,
-) -> Vec<f32> {
-    conv_fwd_direct(g, b, cout, h, w, &super::conv::flip(wt, cout, cin), cin)
 }
 
 /// [`conv_fwd_direct`] with a chosen kernel (tests compare them).
@@ -314,8 +302,9 @@ mod tests {
                 let dx = conv_fwd_with(&r, (b, cout, cin, h, w), &flipped, kernel);
                 assert_close(&dx, &rdx, 1e-5, &format!("dx {kernel:?} {s:?}"));
             }
-            let dx = conv_dx_direct(&r, b, cout, h, w, &wt, cin);
-            assert_close(&dx, &rdx, 1e-5, &format!("conv_dx_direct {s:?}"));
+            // And what a training step calls (Winograd or direct, by shape).
+            let dx = super::super::kernels::conv_dx(&r, b, cout, h, w, &wt, cin);
+            assert_close(&dx, &rdx, 1e-5, &format!("kernels::conv_dx {s:?}"));
         }
     }
 

@@ -893,20 +893,23 @@ mod tests {
     }
 
     /// Three steps of training from the same seed, twice: bit-identical weights and statistics.
+    /// Base 6 (direct and Winograd forward kernels) and base 16 (also Winograd weight
+    /// gradients, from 32 input channels).
     #[test]
     fn same_seed_gives_bit_identical_weights_after_three_steps() {
+        for (depth, base) in [(3, 6), (2, 16)] {
+            same_seed_same_bits(UNetConfig {
+                depth,
+                base,
+                skips: true,
+            });
+        }
+    }
+
+    fn same_seed_same_bits(cfg: UNetConfig) {
         let run = || {
             let vm = VarMap::new();
-            let net = UNet::new(
-                UNetConfig {
-                    depth: 3,
-                    base: 6,
-                    skips: true,
-                },
-                &vm,
-                11,
-            )
-            .unwrap();
+            let net = UNet::new(cfg, &vm, 11).unwrap();
             let mut opt = FusedAdamW::new(trainable(&vm), ParamsAdamW::default());
             for s in 0..3u64 {
                 let x = randn(&[2, 1, 24, 40], 20 + s);
@@ -931,7 +934,7 @@ mod tests {
         let (a, b) = (run(), run());
         assert_eq!(a.len(), b.len());
         for ((na, va), (_, vb)) in a.iter().zip(&b) {
-            assert!(va == vb, "{na} differs between two runs");
+            assert!(va == vb, "{na} differs between two runs, {cfg:?}");
         }
     }
 }

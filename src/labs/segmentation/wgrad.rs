@@ -1,4 +1,6 @@
-//! The weight gradient of the 3x3 convolution (stride 1, zero padding 1) as a direct kernel.
+//! The weight gradient of the 3x3 convolution (stride 1, zero padding 1) as a direct kernel. A
+//! training step uses it below 32 input channels, where Winograd's transforms cost more than
+//! they save (`kernels.rs`).
 //!
 //! dW `[cout, cin*9]` is a `cout x cin x 9` set of dot products of length b h w: as a gemm its
 //! m and n are tiny (16 x 16 at full resolution) and its k huge, so gemm spends its time packing.
