@@ -171,11 +171,8 @@ fn block(f: &Fwd<'_>, s: &mut Scratch, segs: &[Seg], wide: bool) {
             for ob in (0..cout_pad).step_by(obn) {
                 let ub = &f.u[(xi * cout_pad + ob) * cin..(xi * cout_pad + ob + obn) * cin];
                 for p in (c0..tp.min(c0 + chunk)).step_by(PT) {
-                    let out = micro(kernel, ub, vx, cin, tp, p);
-                    for (i, row) in out[..obn].iter().enumerate() {
-                        let d = (xi * cout_pad + ob + i) * tp + p;
-                        s.m[d..d + PT].copy_from_slice(row);
-                    }
+                    let m = &mut s.m[(xi * cout_pad + ob) * tp..(xi * cout_pad + ob + obn) * tp];
+                    micro(kernel, ub, (vx, tp), cin, p, m);
                 }
             }
         }
@@ -200,29 +197,31 @@ fn block(f: &Fwd<'_>, s: &mut Scratch, segs: &[Seg], wide: bool) {
     }
 }
 
-/// The `kernel.ob()` rows [i][0..24] at tile p: sum over c of ub[c ob + i] v[c pitch + p ..].
+/// Rows i < `kernel.ob()` of `m` (`[ob][pitch]`), tiles p..p+24: the sum over c < cin of
+/// ub[c ob + i] v[c pitch + p ..] (v and m have the same pitch).
 fn micro(
     kernel: Kernel,
     ub: &[f32],
-    v: &[f32],
+    (v, pitch): (&[f32], usize),
     cin: usize,
-    pitch: usize,
     p: usize,
-) -> [[f32; PT]; MAX_OB] {
-    assert!(ub.len() == cin * kernel.ob() && cin >= 1);
-    assert!((cin - 1) * pitch + p + PT <= v.len());
+    m: &mut [f32],
+) {
+    let obn = kernel.ob();
+    assert!(ub.len() == cin * obn && cin >= 1 && p + PT <= pitch);
+    assert!((cin - 1) * pitch + p + PT <= v.len() && m.len() == obn * pitch);
     match kernel {
         // Safety (both): detect() returns these only on a CPU with the features (tests pick
         // them only from available()); the bounds are checked above.
         #[cfg(target_arch = "x86_64")]
-        Kernel::Avx2 => unsafe { micro_avx2(ub, v, cin, pitch, p) },
+        Kernel::Avx2 => unsafe { micro_avx2(ub, v, (cin, pitch, p), m) },
         #[cfg(target_arch = "x86_64")]
-        Kernel::Avx512Vl => unsafe { micro_avx512vl(ub, v, cin, pitch, p) },
-        _ => micro_scalar(ub, v, cin, pitch, p),
+        Kernel::Avx512Vl => unsafe { micro_avx512vl(ub, v, (cin, pitch, p), m) },
+        _ => micro_scalar(ub, v, (cin, pitch, p), m),
     }
 }
 
-fn micro_scalar(ub: &[f32], v: &[f32], cin: usize, pitch: usize, p: usize) -> [[f32; PT]; MAX_OB] {
+fn micro_scalar(ub: &[f32], v: &[f32], (cin, pitch, p): (usize, usize, usize), m: &mut [f32]) {
     let obn = ub.len() / cin;
     let mut acc = [[0f32; PT]; MAX_OB];
     for c in 0..cin {
@@ -233,41 +232,35 @@ fn micro_scalar(ub: &[f32], v: &[f32], cin: usize, pitch: usize, p: usize) -> [[
             }
         }
     }
-    acc
+    for (i, a) in acc[..obn].iter().enumerate() {
+        m[i * pitch + p..i * pitch + p + PT].copy_from_slice(a);
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn micro_avx2(ub: &[f32], v: &[f32], cin: usize, pitch: usize, p: usize) -> [[f32; PT]; MAX_OB] {
-    micro_simd::<4>(ub, v, cin, pitch, p)
+fn micro_avx2(ub: &[f32], v: &[f32], dims: (usize, usize, usize), m: &mut [f32]) {
+    micro_simd::<4>(ub, v, dims, m)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
-fn micro_avx512vl(
-    ub: &[f32],
-    v: &[f32],
-    cin: usize,
-    pitch: usize,
-    p: usize,
-) -> [[f32; PT]; MAX_OB] {
-    micro_simd::<8>(ub, v, cin, pitch, p)
+fn micro_avx512vl(ub: &[f32], v: &[f32], dims: (usize, usize, usize), m: &mut [f32]) {
+    micro_simd::<8>(ub, v, dims, m)
 }
 
-/// N output channels x 24 tiles in 3 N accumulators.
+/// N output channels x 24 tiles in 3 N accumulators, stored straight into m.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn micro_simd<const N: usize>(
     ub: &[f32],
     v: &[f32],
-    cin: usize,
-    pitch: usize,
-    p: usize,
-) -> [[f32; PT]; MAX_OB] {
+    (cin, pitch, p): (usize, usize, usize),
+    m: &mut [f32],
+) {
     use std::arch::x86_64::*;
-    let mut out = [[0f32; PT]; MAX_OB];
-    // Safety: reads v[c pitch + p .. + 24] and ub[c N .. + N] for c < cin, in bounds by the
-    // caller's checks; stores 24 floats into each of the first N output rows.
+    // Safety: reads v[c pitch + p .. + 24] and ub[c N .. + N] for c < cin, writes
+    // m[i pitch + p .. + 24] for i < N: in bounds by the caller's checks.
     unsafe {
         let z = _mm256_setzero_ps();
         let mut a = [[z; 3]; N];
@@ -284,11 +277,11 @@ fn micro_simd<const N: usize>(
                 ai[2] = _mm256_fmadd_ps(b, x2, ai[2]);
             }
         }
-        for (row, ai) in out.iter_mut().zip(&a) {
+        for (i, ai) in a.iter().enumerate() {
+            let row = m.as_mut_ptr().add(i * pitch + p);
             for (q, v) in ai.iter().enumerate() {
-                _mm256_storeu_ps(row.as_mut_ptr().add(8 * q), *v);
+                _mm256_storeu_ps(row.add(8 * q), *v);
             }
         }
     }
-    out
 }
