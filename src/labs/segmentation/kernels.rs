@@ -4,8 +4,8 @@
 //! through its transforms, so it wins where the channel counts are large enough for the
 //! products to dominate. Measured on the U-Net's shapes (`cargo test --release --lib
 //! winograd::tests::time_against_direct -- --ignored --nocapture --test-threads=1`, Zen 4,
-//! 2 threads): the forward takes 0.65-0.85x the direct kernel's time from 16 input channels up;
-//! the weight gradient 0.65-0.93x from 32 input channels up, but 1.15-1.2x with 16.
+//! 2 threads): the forward takes 0.6-0.85x the direct kernel's time from 16 input channels up;
+//! the weight gradient 0.6-0.9x from 32 input channels up, but 1.05-1.2x with 16.
 
 use super::direct::conv_fwd_direct;
 use super::wgrad::conv_wgrad_direct;
