@@ -86,111 +86,37 @@ impl<'a> Channel<'a> {
     }
 }
 
-/// [`input`] for one channel of a block's segments (point stride `stride`), compiled with AVX2
-/// when the kernel has it: the loops then vectorise 8 wide (the default target has only SSE2,
-/// and a closure passed to a `target_feature` function is not reliably inlined into it).
-pub(super) fn input_segs(
-    kernel: Kernel,
-    ch: Channel<'_>,
-    g: Geom,
-    segs: &[Seg],
-    s: &mut Vec<f32>,
-    out: &mut [f32],
-    stride: usize,
-) {
-    match kernel {
-        // Safety: detect() returns these only on a CPU with AVX2 and FMA.
-        #[cfg(target_arch = "x86_64")]
-        Kernel::Avx2 | Kernel::Avx512Vl => unsafe { input_segs_avx2(ch, g, segs, s, out, stride) },
-        _ => input_segs_any(ch, g, segs, s, out, (stride, false)),
-    }
+/// Which transform [`segments_of`] applies.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Of {
+    /// [`input`]
+    Input,
+    /// [`gradient`]
+    Gradient,
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn input_segs_avx2(
+/// One channel's `of` transform over a block's segments into `out` (point stride `stride`),
+/// with the AVX2 kernels when the kernel has AVX2.
+pub(super) fn segments_of(
+    (kernel, of): (Kernel, Of),
     ch: Channel<'_>,
     g: Geom,
     segs: &[Seg],
     s: &mut Vec<f32>,
-    out: &mut [f32],
-    stride: usize,
+    (out, stride): (&mut [f32], usize),
 ) {
-    input_segs_any(ch, g, segs, s, out, (stride, true))
-}
-
-#[inline(always)]
-fn input_segs_any(
-    ch: Channel<'_>,
-    g: Geom,
-    segs: &[Seg],
-    s: &mut Vec<f32>,
-    out: &mut [f32],
-    (stride, wide): (usize, bool),
-) {
+    // Avx2 and Avx512Vl are only ever detected (or offered by available()) on such a CPU.
+    let wide = kernel != Kernel::Scalar;
     for sg in segs {
-        input(
+        let (src, rows, o) = (
             ch.plane(sg.image, g),
-            g,
             (sg.ty0, sg.n),
-            s,
             &mut out[sg.at * g.rp..],
-            (stride, wide),
         );
-    }
-}
-
-/// [`gradient`] for one channel of a block's segments, like [`input_segs`].
-pub(super) fn gradient_segs(
-    kernel: Kernel,
-    ch: Channel<'_>,
-    g: Geom,
-    segs: &[Seg],
-    s: &mut Vec<f32>,
-    out: &mut [f32],
-    stride: usize,
-) {
-    match kernel {
-        // Safety: detect() returns these only on a CPU with AVX2 and FMA.
-        #[cfg(target_arch = "x86_64")]
-        Kernel::Avx2 | Kernel::Avx512Vl => unsafe {
-            gradient_segs_avx2(ch, g, segs, s, out, stride)
-        },
-        _ => gradient_segs_any(ch, g, segs, s, out, (stride, false)),
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn gradient_segs_avx2(
-    ch: Channel<'_>,
-    g: Geom,
-    segs: &[Seg],
-    s: &mut Vec<f32>,
-    out: &mut [f32],
-    stride: usize,
-) {
-    gradient_segs_any(ch, g, segs, s, out, (stride, true))
-}
-
-#[inline(always)]
-fn gradient_segs_any(
-    ch: Channel<'_>,
-    g: Geom,
-    segs: &[Seg],
-    s: &mut Vec<f32>,
-    out: &mut [f32],
-    (stride, wide): (usize, bool),
-) {
-    for sg in segs {
-        gradient(
-            ch.plane(sg.image, g),
-            g,
-            (sg.ty0, sg.n),
-            s,
-            &mut out[sg.at * g.rp..],
-            (stride, wide),
-        );
+        match of {
+            Of::Input => input(src, g, rows, s, o, (stride, wide)),
+            Of::Gradient => gradient(src, g, rows, s, o, (stride, wide)),
+        }
     }
 }
 

@@ -9,7 +9,7 @@
 use rayon::prelude::*;
 
 use super::super::wgrad::Kernel;
-use super::tiles::{self, Channel, Geom};
+use super::tiles::{self, Channel, Geom, Of};
 
 /// Vector width of the accumulators.
 const LANES: usize = 8;
@@ -115,7 +115,7 @@ fn sum_blocks(
                         c,
                         channels: cin,
                     };
-                    tiles::input_segs(kernel, ch, geom, &segs, t, out, tp);
+                    tiles::segments_of((kernel, Of::Input), ch, geom, &segs, t, (out, tp));
                 }
                 zero_past(out, if c < cin { len } else { 0 }, tp);
             });
@@ -129,7 +129,7 @@ fn sum_blocks(
                         c: o,
                         channels: cout,
                     };
-                    tiles::gradient_segs(kernel, ch, geom, &segs, t, out, tp);
+                    tiles::segments_of((kernel, Of::Gradient), ch, geom, &segs, t, (out, tp));
                 }
                 // The padding channels and tiles must add nothing.
                 zero_past(out, if o < cout { len } else { 0 }, tp);
