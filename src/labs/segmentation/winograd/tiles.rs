@@ -230,18 +230,41 @@ pub(super) fn input(
         planes[(p + 1) * pl - 1] = 0.0;
     }
     let p: [&[f32]; 4] = std::array::from_fn(|q| &planes[q * pl..(q + 1) * pl]);
+    by_lanes(len, wide, |t, step| match step {
+        // Safety: `wide` only when the kernel (so the CPU) has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Step::Avx2 => unsafe { input8(p, rp, t, out, stride) },
+        Step::Lanes => input_at::<LANES>(p, rp, t, out, stride),
+        Step::One => input_at::<1>(p, rp, t, out, stride),
+    });
+}
+
+/// How [`by_lanes`] asks for tiles t.. to be done.
+enum Step {
+    /// 8 tiles with the AVX2 kernel.
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    /// 8 tiles, portable.
+    Lanes,
+    /// 1 tile.
+    One,
+}
+
+/// Calls `f` for tiles 0..len: 8 at a time (with AVX2 when `wide`), then one at a time.
+#[inline(always)]
+fn by_lanes(len: usize, wide: bool, mut f: impl FnMut(usize, Step)) {
     let full = len / LANES * LANES;
     for t in (0..full).step_by(LANES) {
         #[cfg(target_arch = "x86_64")]
         if wide {
-            // Safety: `wide` only when the kernel (so the CPU) has AVX2.
-            unsafe { input8(p, rp, t, out, stride) };
+            f(t, Step::Avx2);
             continue;
         }
-        input_at::<LANES>(p, rp, t, out, stride);
+        f(t, Step::Lanes);
     }
+    let _ = wide;
     for t in full..len {
-        input_at::<1>(p, rp, t, out, stride);
+        f(t, Step::One);
     }
 }
 
@@ -300,19 +323,13 @@ pub(super) fn output<'s>(
 ) -> (&'s [f32], &'s [f32]) {
     s.resize(4 * len, 0.0);
     let (top, bottom) = s.split_at_mut(2 * len);
-    let full = len / LANES * LANES;
-    for t in (0..full).step_by(LANES) {
+    by_lanes(len, wide, |t, step| match step {
+        // Safety: `wide` only when the kernel (so the CPU) has AVX2.
         #[cfg(target_arch = "x86_64")]
-        if wide {
-            // Safety: `wide` only when the kernel (so the CPU) has AVX2.
-            unsafe { output8(m, stride, t, top, bottom) };
-            continue;
-        }
-        output_at::<LANES>(m, stride, t, top, bottom);
-    }
-    for t in full..len {
-        output_at::<1>(m, stride, t, top, bottom);
-    }
+        Step::Avx2 => unsafe { output8(m, stride, t, top, bottom) },
+        Step::Lanes => output_at::<LANES>(m, stride, t, top, bottom),
+        Step::One => output_at::<1>(m, stride, t, top, bottom),
+    });
     (top, bottom)
 }
 
@@ -376,19 +393,13 @@ pub(super) fn gradient(
         }
     }
     let p: [&[f32]; 4] = std::array::from_fn(|q| &planes[q * len..(q + 1) * len]);
-    let full = len / LANES * LANES;
-    for t in (0..full).step_by(LANES) {
+    by_lanes(len, wide, |t, step| match step {
+        // Safety: `wide` only when the kernel (so the CPU) has AVX2.
         #[cfg(target_arch = "x86_64")]
-        if wide {
-            // Safety: `wide` only when the kernel (so the CPU) has AVX2.
-            unsafe { gradient8(p, t, out, stride) };
-            continue;
-        }
-        gradient_at::<LANES>(p, t, out, stride);
-    }
-    for t in full..len {
-        gradient_at::<1>(p, t, out, stride);
-    }
+        Step::Avx2 => unsafe { gradient8(p, t, out, stride) },
+        Step::Lanes => gradient_at::<LANES>(p, t, out, stride),
+        Step::One => gradient_at::<1>(p, t, out, stride),
+    });
 }
 
 /// `A dY A^T` of tiles t .. t + N from the four parity planes `p` (see [`gradient`]).
