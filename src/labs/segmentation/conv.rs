@@ -23,8 +23,10 @@ const WGRAD_PARTS: usize = 8;
 /// Padded-input floats per row band of [`conv_wgrad_direct`].
 const WGRAD_DIRECT_FLOATS: usize = 64 * 1024;
 
+/// An output buffer's base pointer shared by the tasks that each write their own disjoint part
+/// of it (the writers state why their ranges are disjoint).
 #[derive(Clone, Copy)]
-struct SendPtr(*mut f32);
+pub(crate) struct SendPtr(pub(crate) *mut f32);
 unsafe impl Send for SendPtr {}
 unsafe impl Sync for SendPtr {}
 
@@ -82,6 +84,31 @@ pub(crate) fn bands(b: usize, h: usize, rows: usize) -> Vec<(usize, usize, usize
         }
     }
     v
+}
+
+/// Rows `r0 - 1 .. r0 + n + 1` of one `h x w` plane into `dst` at row pitch w + 2, zero-padded
+/// (a zero column each side, zero rows outside the plane), and zeros after them to the end of
+/// `dst`: the scratch of the direct kernels, where tap (ky, kx) is a constant offset.
+pub(crate) fn padded_rows(
+    src: &[f32],
+    (h, w): (usize, usize),
+    r0: usize,
+    n: usize,
+    dst: &mut [f32],
+) {
+    let wp = w + 2;
+    for j in 0..n + 2 {
+        let row = &mut dst[j * wp..(j + 1) * wp];
+        match (r0 + j).checked_sub(1).filter(|&sy| sy < h) {
+            None => row.fill(0.0),
+            Some(sy) => {
+                row[0] = 0.0;
+                row[1..=w].copy_from_slice(&src[sy * w..(sy + 1) * w]);
+                row[w + 1] = 0.0;
+            }
+        }
+    }
+    dst[(n + 2) * wp..].fill(0.0);
 }
 
 /// y `[b, cout, h, w]` = conv3x3(x `[b, cin, h, w]`, wt `[cout, cin*9]`).

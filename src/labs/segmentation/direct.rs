@@ -15,6 +15,7 @@
 
 use rayon::prelude::*;
 
+use super::conv::SendPtr;
 use super::wgrad::Kernel;
 
 /// Most output channels per micro-kernel call (`Kernel::ob`).
@@ -28,11 +29,6 @@ const L1_FLOATS: usize = 4 * 1024;
 
 /// Floats of one block's padded input, to stay in L2 while every output channel reads it.
 const BLOCK_FLOATS: usize = 48 * 1024;
-
-#[derive(Clone, Copy)]
-struct SendPtr(*mut f32);
-unsafe impl Send for SendPtr {}
-unsafe impl Sync for SendPtr {}
 
 /// Rows per block for `cin` input channels of row pitch `wp`.
 fn block_rows(cin: usize, h: usize, wp: usize) -> usize {
@@ -104,19 +100,7 @@ pub fn conv_fwd_with(
             for c in 0..cin {
                 let src = &x[(bi * cin + c) * hw..(bi * cin + c + 1) * hw];
                 let dst = &mut xs[c * xl..(c + 1) * xl];
-                for j in 0..n + 2 {
-                    let row = &mut dst[j * wp..(j + 1) * wp];
-                    let sy = (r0 + j) as isize - 1;
-                    if sy < 0 || sy >= h as isize {
-                        row.fill(0.0);
-                    } else {
-                        let sy = sy as usize;
-                        row[0] = 0.0;
-                        row[1..=w].copy_from_slice(&src[sy * w..(sy + 1) * w]);
-                        row[w + 1] = 0.0;
-                    }
-                }
-                dst[(n + 2) * wp..].fill(0.0);
+                super::conv::padded_rows(src, (h, w), r0, n, dst);
             }
             // Pixel chunks whose input (3 rows of every channel) stays in L1 while every group
             // of output channels reads it.

@@ -165,19 +165,7 @@ fn part(
         for c in 0..cin {
             let src = &x[(bi * cin + c) * hw..(bi * cin + c + 1) * hw];
             let dst = &mut xs[c * xl..(c + 1) * xl];
-            for j in 0..n + 2 {
-                let row = &mut dst[j * wp..(j + 1) * wp];
-                let sy = (r0 + j) as isize - 1;
-                if sy < 0 || sy >= h as isize {
-                    row.fill(0.0);
-                } else {
-                    let sy = sy as usize;
-                    row[0] = 0.0;
-                    row[1..=w].copy_from_slice(&src[sy * w..(sy + 1) * w]);
-                    row[w + 1] = 0.0;
-                }
-            }
-            dst[(n + 2) * wp..].fill(0.0);
+            super::conv::padded_rows(src, (h, w), r0, n, dst);
         }
         for o in 0..cout {
             let src = &g[(bi * cout + o) * hw..(bi * cout + o + 1) * hw];

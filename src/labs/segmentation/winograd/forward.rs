@@ -5,6 +5,7 @@
 
 use rayon::prelude::*;
 
+use super::super::conv::SendPtr;
 use super::super::wgrad::Kernel;
 use super::tiles::{self, Geom, Seg};
 
@@ -19,11 +20,6 @@ const L1_FLOATS: usize = 4 * 1024;
 
 /// Floats of one block's transformed input and products (16 points each).
 pub(super) const BLOCK_FLOATS: usize = 256 * 1024;
-
-#[derive(Clone, Copy)]
-struct SendPtr(*mut f32);
-unsafe impl Send for SendPtr {}
-unsafe impl Sync for SendPtr {}
 
 /// y `[b, cout, h, w]` = conv3x3(x `[b, cin, h, w]`, wt `[cout, cin*9]`) with the fastest kernel
 /// of this CPU.

@@ -213,18 +213,9 @@ pub(super) fn input(
         let (pe, row) = (2 * (j % 2), j / 2 * rp);
         let (lo, hi) = planes.split_at_mut((pe + 1) * pl);
         let (even, odd) = (&mut lo[pe * pl + row..][..rp], &mut hi[row..row + rp]);
-        match (2 * ty0 + j).checked_sub(1).filter(|&sy| sy < g.h) {
-            None => {
-                even.fill(0.0);
-                odd.fill(0.0);
-            }
-            Some(sy) => {
-                even[0] = 0.0;
-                deinterleave(&src[sy * g.w..(sy + 1) * g.w], odd, &mut even[1..], wide);
-                odd[g.w.div_ceil(2)..].fill(0.0);
-                even[g.w / 2 + 1..].fill(0.0);
-            }
-        }
+        let sy = (2 * ty0 + j).checked_sub(1).filter(|&sy| sy < g.h);
+        let row = sy.map(|sy| &src[sy * g.w..(sy + 1) * g.w]);
+        split_row(row, (even, odd), true, wide);
     }
     for p in 0..4 {
         planes[(p + 1) * pl - 1] = 0.0;
@@ -382,14 +373,8 @@ pub(super) fn gradient(
                 &mut hi[ty * rp..][..rp],
             );
             let row = 2 * (ty0 + ty) + p;
-            if row < g.h {
-                deinterleave(&src[row * g.w..(row + 1) * g.w], even, odd, wide);
-                even[g.w.div_ceil(2)..].fill(0.0);
-                odd[g.w / 2..].fill(0.0);
-            } else {
-                even.fill(0.0);
-                odd.fill(0.0);
-            }
+            let row = (row < g.h).then(|| &src[row * g.w..(row + 1) * g.w]);
+            split_row(row, (even, odd), false, wide);
         }
     }
     let p: [&[f32]; 4] = std::array::from_fn(|q| &planes[q * len..(q + 1) * len]);
@@ -414,6 +399,29 @@ fn gradient_at<const N: usize>(p: [&[f32]; 4], t: usize, out: &mut [f32], stride
         for (j, v) in a4(c0[i], c1[i]).into_iter().enumerate() {
             out[(4 * i + j) * stride + t..][..N].copy_from_slice(&v);
         }
+    }
+}
+
+/// One row (`None`: a row of the zero padding) split by column parity into `even` and `odd`,
+/// zeros past its end. With `pad` the row is first given the input's zero column on the left,
+/// so that even[k] is column 2 k - 1 and odd[k] column 2 k; without, even[k] is column 2 k.
+#[inline(always)]
+fn split_row(row: Option<&[f32]>, (even, odd): (&mut [f32], &mut [f32]), pad: bool, wide: bool) {
+    let Some(s) = row else {
+        even.fill(0.0);
+        odd.fill(0.0);
+        return;
+    };
+    let w = s.len();
+    if pad {
+        even[0] = 0.0;
+        deinterleave(s, odd, &mut even[1..], wide);
+        odd[w.div_ceil(2)..].fill(0.0);
+        even[w / 2 + 1..].fill(0.0);
+    } else {
+        deinterleave(s, even, odd, wide);
+        even[w.div_ceil(2)..].fill(0.0);
+        odd[w / 2..].fill(0.0);
     }
 }
 
