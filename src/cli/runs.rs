@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::core::StopFlag;
 use crate::core::clock::utc;
-use crate::core::runs::{NewRun, RunFilter, RunId, RunStatus, RunStore, SortBy};
+use crate::core::runs::{self, NewRun, RunFilter, RunId, RunStatus, RunStore, SortBy};
 use crate::labs::CliOutput as Output;
 
 #[derive(clap::Args, Debug)]
@@ -139,15 +139,15 @@ pub fn run(args: &RunsArgs, runs_dir: &Path) -> anyhow::Result<Output> {
                     r.seed.map(|s| s.to_string()).unwrap_or_default(),
                     utc_time(r.started_ms),
                     match (&r.main_metric, r.main_value, r.sort_value) {
-                        (_, _, Some(v)) => format!("{sort} {v:.4}"),
-                        (Some(k), Some(v), None) => format!("{k} {v:.4}"),
+                        (_, _, Some(v)) => format!("{sort} {}", runs::figure_text(v)),
+                        (Some(k), Some(v), None) => format!("{k} {}", runs::figure_text(v)),
                         _ => String::new(),
                     }
                 ));
             }
             human.push_str(&format!(
-                "{} runs in {}\n",
-                rows.len(),
+                "{} in {}\n",
+                runs::count_text(rows.len(), "run"),
                 store.db_path().display()
             ));
             let shared: Vec<_> = groups.iter().filter(|g| g.run_ids.len() > 1).collect();

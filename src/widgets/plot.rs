@@ -287,7 +287,28 @@ pub fn figure_plot(
             .x_grid_spacer(egui_plot::uniform_grid_spacer(one_two_five))
             .x_axis_formatter(|m, _| format_number(m.value));
     }
+    // An empty plot would span egui_plot's default -0.5..0.5 on both axes, which reads like
+    // data; it spans 0..1 and says it waits for data instead.
+    let empty = !shown
+        .series
+        .iter()
+        .flat_map(|s| &s.points)
+        .any(|[x, y]| tf(*x, log_x).is_some() && tf(*y, log_y).is_some());
+    if empty {
+        plot = plot
+            .include_x(0.0)
+            .include_x(1.0)
+            .include_y(0.0)
+            .include_y(1.0);
+    }
+    let weak = ui.visuals().weak_text_color();
     plot.show(ui, |pui| {
+        if empty {
+            pui.text(
+                egui_plot::Text::new("", egui_plot::PlotPoint::new(0.5, 0.5), "no data yet")
+                    .color(weak),
+            );
+        }
         for s in &shown.series {
             let Some(band) = &s.band else { continue };
             let pts: Vec<[f64; 3]> = band

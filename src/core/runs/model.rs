@@ -216,6 +216,25 @@ pub fn without_seed(name: &str) -> &str {
     }
 }
 
+/// A summary figure as lists show it: counts as integers ("checks_holding 5"), measurements
+/// with four decimals ("val_acc 0.8130").
+pub fn figure_text(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.4}")
+    }
+}
+
+/// "1 run", "3 runs": a count with its noun, plural when it is not one.
+pub fn count_text(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 impl ConfigGroup {
     /// "0.8130 ± 0.0060 (n=3)" as results tables show it.
     pub fn mean_std_text(&self) -> String {
@@ -231,6 +250,17 @@ impl ConfigGroup {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn figures_and_counts_read_naturally() {
+        assert_eq!(figure_text(5.0), "5");
+        assert_eq!(figure_text(0.81304), "0.8130");
+        assert_eq!(figure_text(-2.0), "-2");
+        assert_eq!(figure_text(f64::NAN), "NaN");
+        assert_eq!(count_text(1, "run"), "1 run");
+        assert_eq!(count_text(0, "run"), "0 runs");
+        assert_eq!(count_text(12, "configuration"), "12 configurations");
+    }
 
     #[test]
     fn without_seed_strips_only_a_trailing_seed_number() {

@@ -13,7 +13,7 @@ use crate::core::Summary;
 use crate::core::jobs::{JobHandle, JobOutput};
 use crate::core::report::{Selection, meta_now, report_run, select, write_report};
 use crate::core::runs::{
-    ConfigGroup, Facets, Point, Query, Reply, RunDetail, RunFilter, RunId, RunRow, RunStatus,
+    self, ConfigGroup, Facets, Point, Query, Reply, RunDetail, RunFilter, RunId, RunRow, RunStatus,
     RunStore, SeriesChunk, SortBy, StoreReader, group_rows,
 };
 use crate::labs::{Lab, load_ron, save_ron};
@@ -532,9 +532,9 @@ impl RunsTab {
             return;
         }
         ui.label(format!(
-            "{} runs in {} configurations",
-            self.rt.rows.len(),
-            self.rt.groups.len()
+            "{} in {}",
+            runs::count_text(self.rt.rows.len(), "run"),
+            runs::count_text(self.rt.groups.len(), "configuration")
         ));
         let lines = std::mem::take(&mut self.rt.lines);
         egui::ScrollArea::vertical()
@@ -597,7 +597,7 @@ impl RunsTab {
                 .any(|g| g.run_ids.len() > 1 && g.run_ids.contains(&r.id)),
         );
         let main = match (&r.main_metric, r.main_value) {
-            (Some(k), Some(v)) => format!("{k} {v:.4}"),
+            (Some(k), Some(v)) => format!("{k} {}", runs::figure_text(v)),
             _ => match (r.progress_done, r.progress_total) {
                 (Some(d), Some(t)) if t > 0 => format!("{d}/{t}"),
                 _ => String::new(),
@@ -616,7 +616,9 @@ impl RunsTab {
             }
         );
         let text = match (r.sort_value, &self.settings.sort) {
-            (Some(v), Sort::Figure) => format!("{text} · {} {v:.4}", self.settings.figure),
+            (Some(v), Sort::Figure) => {
+                format!("{text} · {} {}", self.settings.figure, runs::figure_text(v))
+            }
             _ => text,
         };
         let status = r.status;

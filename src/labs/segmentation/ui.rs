@@ -119,8 +119,10 @@ struct Asked {
 }
 
 /// Wall seconds of one optimiser step of the skips on / off pair running side by side, assumed
-/// until this machine has measured one: ~90 s per shapes run (6 x 12 steps) on 2 cores, release.
-const ASSUMED_PAIR_STEP_S: f64 = 2.0 * 90.0 / 72.0;
+/// until this machine has measured one. Measured on 2 cores, release build: the two shapes runs
+/// of one seed (6 x 12 steps each, validation included) take 17-18 s side by side from the CLI
+/// and about 23 s in the GUI (Train both, 3 seeds: 70 s); 20 s per 72 steps sits between.
+const ASSUMED_PAIR_STEP_S: f64 = 20.0 / 72.0;
 
 /// What a model save / load job returns.
 enum ModelIo {
@@ -601,7 +603,7 @@ impl SegmentationTab {
             Some(s) => (s, "measured by the last Train both here"),
             None => (
                 ASSUMED_PAIR_STEP_S,
-                "assumed: ~90 s per run of the shapes defaults on 2 cores, release build",
+                "assumed: ~20 s per seed for the shapes defaults on 2 cores, release build",
             ),
         };
         ui.label(format!(
