@@ -534,15 +534,9 @@ mod lanes {
         dx_body(p, x, g, d)
     }
 
+    #[cfg(target_arch = "x86_64")]
     pub(super) fn avx2() -> bool {
-        #[cfg(target_arch = "x86_64")]
-        {
-            std::arch::is_x86_feature_detected!("avx2")
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            false
-        }
+        std::arch::is_x86_feature_detected!("avx2")
     }
 
     /// (sum g', sum g' y) over one plane, g' = g where y > 0.

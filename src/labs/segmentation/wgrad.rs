@@ -56,6 +56,7 @@ impl Kernel {
 
     /// Every kernel this CPU runs, slowest first (tests compare them all).
     pub fn available() -> Vec<Kernel> {
+        #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
         let mut v = vec![Kernel::Scalar];
         #[cfg(target_arch = "x86_64")]
         {

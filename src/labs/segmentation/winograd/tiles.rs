@@ -428,6 +428,7 @@ fn split_row(row: Option<&[f32]>, (even, odd): (&mut [f32], &mut [f32]), pad: bo
 /// even[k] = s[2 k], odd[k] = s[2 k + 1]; with s.len() odd, even also gets s's last value.
 /// (`wide`: 8 pairs at a time with AVX2; LLVM leaves this loop scalar in some callers.)
 #[inline(always)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut, unused_variables))]
 fn deinterleave(s: &[f32], even: &mut [f32], odd: &mut [f32], wide: bool) {
     let mut n0 = 0;
     #[cfg(target_arch = "x86_64")]
