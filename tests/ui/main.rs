@@ -5,4 +5,5 @@ mod labs;
 mod offers;
 mod plot_export;
 mod shell;
+mod small_screen;
 mod start;

@@ -185,6 +185,14 @@ impl Lab for SegmentationTab {
             .default_size(300.0)
             .max_size(420.0)
             .show(ui, |ui| {
+                // Pinned below the scrolling controls: on a small screen "Train both" would
+                // otherwise sit below the fold, where a first-time user does not look.
+                egui::Panel::bottom("seg_train_buttons")
+                    .resizable(false)
+                    .show(ui, |ui| {
+                        ui.add_space(4.0);
+                        self.train_buttons(ui, cx);
+                    });
                 egui::ScrollArea::vertical().show(ui, |ui| self.controls(ui, cx));
             });
         egui::CentralPanel::default().show(ui, |ui| {
@@ -469,8 +477,6 @@ impl SegmentationTab {
         ui.separator();
         let measured = self.measured_pair_step_s(cx);
         self.training_controls(ui, cx.data_dir, measured);
-        ui.separator();
-        self.train_buttons(ui, cx);
         ui.separator();
         self.model_controls(ui, cx);
     }
