@@ -639,10 +639,11 @@ impl SegmentationTab {
         });
         for (label, id) in [("skips on", self.rt.on), ("skips off", self.rt.off)] {
             if let Some(job) = id.and_then(|id| cx.jobs.get(id)) {
-                ui.add(
-                    egui::ProgressBar::new(job.fraction())
-                        .text(format!("{label}: {}", job_row::state_text(job))),
-                );
+                // The panel is narrow: a long state (the runs a reopened result comes from) is
+                // cut at its edge, so the whole text is on hover.
+                let text = format!("{label}: {}", job_row::state_text(job));
+                ui.add(egui::ProgressBar::new(job.fraction()).text(text.clone()))
+                    .on_hover_text(text);
             }
         }
     }
