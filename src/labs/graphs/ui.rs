@@ -536,7 +536,14 @@ impl GraphsTab {
     fn curves(&mut self, ui: &mut egui::Ui, cx: &mut TabCx<'_>, height: f32) {
         let jobs = self.my_jobs(cx);
         if jobs.is_empty() {
-            ui.weak("Train a model to see its curves here.");
+            ui.weak(format!(
+                "\"Train GCN\" (or GAT, MLP) trains that model on {} seed{} one after another; \
+                 \"Race GCN vs GAT\" trains both side by side. Their curves grow here live, \
+                 as mean ± std over the seeds with each seed a thin line; a model's row in the \
+                 results table appears when all its seeds have finished.",
+                self.params.seeds,
+                if self.params.seeds == 1 { "" } else { "s" }
+            ));
             return;
         }
         let runs: Vec<(String, ModelKind, &MetricStore)> = jobs
