@@ -5,18 +5,13 @@ use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use gradlab::app::{GradlabApp, Settings};
+use gradlab::app::GradlabApp;
 use gradlab::data::catalog::{Catalog, human_size};
-use gradlab::widgets::files::FileTasks;
 
 #[test]
 fn graphs_and_segmentation_offer_their_dataset_download_when_it_is_missing() {
     let dir = tempfile::tempdir().unwrap();
-    let mut app = GradlabApp::new(
-        Settings::default(),
-        dir.path().join("datasets"),
-        FileTasks::fixed_dir(dir.path()),
-    );
+    let mut app = crate::fresh_app(dir.path());
     app.open_by_title("Graphs");
     let mut h = Harness::builder()
         .with_size([1366.0, 768.0])

@@ -4,17 +4,10 @@ use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use gradlab::app::{GradlabApp, Settings};
+use gradlab::app::GradlabApp;
 use gradlab::core::jobs::JobState;
-use gradlab::widgets::files::FileTasks;
 
-fn app(dir: &std::path::Path) -> GradlabApp {
-    GradlabApp::new(
-        Settings::default(),
-        dir.join("datasets"),
-        FileTasks::fixed_dir(dir),
-    )
-}
+use crate::fresh_app as app;
 
 fn harness(app: GradlabApp) -> Harness<'static, GradlabApp> {
     Harness::builder()

@@ -4,17 +4,12 @@
 use eframe::egui;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use gradlab::app::{GradlabApp, Settings};
-use gradlab::widgets::files::FileTasks;
+use gradlab::app::GradlabApp;
 
 #[test]
 fn each_labs_main_button_is_on_a_1024_x_600_screen() {
     let dir = tempfile::tempdir().unwrap();
-    let app = GradlabApp::new(
-        Settings::default(),
-        dir.path().join("datasets"),
-        FileTasks::fixed_dir(dir.path()),
-    );
+    let app = crate::fresh_app(dir.path());
     let screen = egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1024.0, 600.0));
     let mut h = Harness::builder()
         .with_size(screen.size())

@@ -5,8 +5,7 @@ use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use gradlab::app::{GradlabApp, Settings};
-use gradlab::widgets::files::FileTasks;
+use gradlab::app::GradlabApp;
 
 fn theory_jobs(app: &GradlabApp) -> usize {
     app.jobs.iter().filter(|j| j.kind == "theory").count()
@@ -15,11 +14,7 @@ fn theory_jobs(app: &GradlabApp) -> usize {
 #[test]
 fn first_frames_after_start_end_with_verdicts_and_start_the_checks_once() {
     let dir = tempfile::tempdir().unwrap();
-    let app = GradlabApp::new(
-        Settings::default(),
-        dir.path().join("datasets"),
-        FileTasks::fixed_dir(dir.path()),
-    );
+    let app = crate::fresh_app(dir.path());
     let mut h = Harness::builder()
         .with_size([1366.0, 768.0])
         .build_ui_state(|ui, app: &mut GradlabApp| app.show(ui), app);
