@@ -37,11 +37,31 @@ pub fn state_text(job: &Job) -> String {
     }
     let secs = job.elapsed().as_secs_f64();
     match &job.state {
-        JobState::Running => format!("{:.0}%, {secs:.1} s", job.fraction() * 100.0),
+        JobState::Running => {
+            let f = job.fraction();
+            match time_left(secs, f as f64) {
+                Some(left) => format!("{:.0}%, {secs:.1} s, {left}", f * 100.0),
+                None => format!("{:.0}%, {secs:.1} s", f * 100.0),
+            }
+        }
         JobState::Finished(_) => format!("done in {secs:.1} s"),
         JobState::Stopped => "stopped".into(),
         JobState::Failed(e) => format!("failed: {e}"),
     }
+}
+
+/// "~40 s left" from the time so far and the fraction done, assuming the rest goes at the same
+/// pace; none while too little is done to tell. (Early stopping makes it an overestimate.)
+pub fn time_left(elapsed_s: f64, fraction: f64) -> Option<String> {
+    if !(0.03..1.0).contains(&fraction) || elapsed_s < 1.0 {
+        return None;
+    }
+    let left = elapsed_s * (1.0 - fraction) / fraction;
+    Some(if left < 90.0 {
+        format!("~{left:.0} s left")
+    } else {
+        format!("~{:.0} min left", left / 60.0)
+    })
 }
 
 /// Draws the row; returns true when Stop was clicked (the caller stops the job).
@@ -87,5 +107,19 @@ pub fn missing_text(problems: &[String]) -> String {
     match problems.len() {
         1 => "1 file missing".into(),
         n => format!("{n} files missing"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::time_left;
+
+    #[test]
+    fn time_left_extrapolates_the_pace_and_waits_for_enough_progress() {
+        assert_eq!(time_left(10.0, 0.5).as_deref(), Some("~10 s left"));
+        assert_eq!(time_left(60.0, 0.25).as_deref(), Some("~3 min left"));
+        assert_eq!(time_left(0.5, 0.5), None, "too early");
+        assert_eq!(time_left(10.0, 0.01), None, "too little done");
+        assert_eq!(time_left(10.0, 1.0), None, "done");
     }
 }

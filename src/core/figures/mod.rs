@@ -178,7 +178,8 @@ impl Figure {
 
 /// Curves of one configuration over several seeds, aligned by x: the mean curve, a mean ± std
 /// band (sample std, n - 1) and the seeds as thin lines behind it. x values present in fewer than
-/// all curves (a run stopped early) use the curves that have them.
+/// all curves (a run stopped early, a seed still training) use the curves that have them, and the
+/// legend then gives n as the range it takes ("n = 1-3"), since the mean jumps where n changes.
 pub fn seed_group(name: &str, color: [u8; 3], curves: &[(String, Vec<[f64; 2]>)]) -> Vec<Series> {
     let mut by_x: std::collections::BTreeMap<u64, (f64, Vec<f64>)> = Default::default();
     for (_, pts) in curves {
@@ -194,7 +195,9 @@ pub fn seed_group(name: &str, color: [u8; 3], curves: &[(String, Vec<[f64; 2]>)]
     let mut band = Vec::with_capacity(by_x.len());
     let mut rows: Vec<_> = by_x.into_values().collect();
     rows.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (mut n_lo, mut n_hi) = (usize::MAX, 0);
     for (x, ys) in rows {
+        (n_lo, n_hi) = (n_lo.min(ys.len()), n_hi.max(ys.len()));
         let (m, sd) = mean_std(&ys);
         mean.push([x, m]);
         band.push([x, m - sd, m + sd]);
@@ -214,7 +217,9 @@ pub fn seed_group(name: &str, color: [u8; 3], curves: &[(String, Vec<[f64; 2]>)]
         .collect();
     let n = curves.len();
     out.push(Series {
-        name: if n > 1 {
+        name: if n > 1 && n_lo < n_hi {
+            format!("{name} (mean ± std, n = {n_lo}-{n_hi})")
+        } else if n > 1 {
             format!("{name} (mean ± std, n = {n})")
         } else {
             name.to_string()
@@ -269,6 +274,21 @@ mod tests {
         assert!((band[0][1] - (2.0 - sd)).abs() < 1e-12 && (band[0][2] - (2.0 + sd)).abs() < 1e-12);
         assert_eq!(band[1][1], 2.0);
         assert!(g[2].name.contains("n = 2"), "{}", g[2].name);
+    }
+
+    #[test]
+    fn a_seed_still_running_shows_as_a_range_of_n() {
+        let curves = vec![
+            ("a".to_string(), vec![[0.0, 1.0], [1.0, 2.0], [2.0, 2.0]]),
+            ("b".to_string(), vec![[0.0, 3.0]]),
+        ];
+        let g = seed_group("GCN", PALETTE[0], &curves);
+        assert!(
+            g[2].name.ends_with("(mean ± std, n = 1-2)"),
+            "{}",
+            g[2].name
+        );
+        assert_eq!(g[2].points, vec![[0.0, 2.0], [1.0, 2.0], [2.0, 2.0]]);
     }
 
     #[test]
