@@ -55,9 +55,16 @@ fn start_xvfb() -> Result<Option<(Xvfb, String)>, String> {
     // cannot; the thread turns that blocking read into one with a timeout.
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
+        let mut out = BufReader::new(stdout);
         let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = out.read_line(&mut line);
         let _ = tx.send(line);
+        // Keep reading until Xvfb exits: a closed pipe would kill it (SIGPIPE) if it ever
+        // wrote to stdout again.
+        let mut rest = String::new();
+        while out.read_line(&mut rest).is_ok_and(|n| n > 0) {
+            rest.clear();
+        }
     });
     match rx.recv_timeout(Duration::from_secs(20)) {
         Ok(line) if line.trim().parse::<u32>().is_ok() => {
