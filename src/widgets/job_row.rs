@@ -79,7 +79,11 @@ pub fn job_row(ui: &mut egui::Ui, job: &Job, opts: JobRow<'_>) -> bool {
                 ui.colored_label(ui.visuals().error_fg_color, state_text(job));
             }
             JobState::Running => {
-                ui.label(format!("{:.1} s", job.elapsed().as_secs_f64()));
+                let secs = job.elapsed().as_secs_f64();
+                match time_left(secs, job.fraction() as f64) {
+                    Some(left) => ui.label(format!("{secs:.1} s, {left}")),
+                    None => ui.label(format!("{secs:.1} s")),
+                };
                 stop = ui
                     .small_button("Stop")
                     .on_hover_text(format!("Stop {}", job.name))
