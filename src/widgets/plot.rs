@@ -117,17 +117,62 @@ fn decade_label(log10: f64) -> String {
 
 /// Grid steps of 1, 2 or 5 times a power of ten, the largest about 12 minimal line spacings
 /// apart. egui_plot's default (powers of ten only) labels an epoch axis of 0..200 with "0"
-/// alone: steps of 10 are too dense for its labels and 100 leaves one label in view.
-fn one_two_five(input: egui_plot::GridInput) -> [f64; 3] {
+/// alone: steps of 10 are too dense for its labels and 100 leaves one label in view. Each step
+/// divides the next: egui_plot labels every step whose marks are far enough apart, and steps
+/// of 0.2 and 0.5 together read "0.4 0.5 0.6". Where the natural middle and large steps do
+/// not nest (2 and 5), the x axis, whose labels need 10 minimal spacings (8 points each), keeps
+/// the large step; on the y axis, whose labels need about 3, the middle step carries them.
+fn one_two_five(input: egui_plot::GridInput, axis: egui_plot::Axis) -> [f64; 3] {
     let b = input.base_step_size;
     if !(b > 0.0 && b.is_finite()) {
         return [1.0, 2.0, 5.0];
     }
-    [
-        nice_at_least(b * 2.0),
-        nice_at_least(b * 5.0),
-        nice_at_least(b * 12.0),
-    ]
+    let (mid, large) = match axis {
+        egui_plot::Axis::X => {
+            let large = nice_at_least(b * 12.0);
+            (nice_divisor_at_most(nice_at_least(b * 5.0), large), large)
+        }
+        egui_plot::Axis::Y => {
+            // egui_plot draws y labels from 2.5 spacings apart at full strength from 3.75.
+            let mid = nice_at_least(b * 3.75);
+            (mid, nice_multiple_at_least(mid, b * 12.0))
+        }
+    };
+    let small = nice_divisor_at_most(nice_at_least(b * 1.5), mid);
+    [small, mid, large]
+}
+
+/// Whether `a` divides `of` (both 1, 2 or 5 x 10^k).
+fn divides(a: f64, of: f64) -> bool {
+    let r = of / a;
+    (r - r.round()).abs() < 1e-6 * r
+}
+
+/// The largest 1, 2 or 5 x 10^k that is at most `v` (itself such a number), below `of` and
+/// divides it.
+fn nice_divisor_at_most(mut v: f64, of: f64) -> f64 {
+    while v >= of * (1.0 - 1e-12) || !divides(v, of) {
+        // The next smaller nice number: 1 -> 0.5, 2 -> 1, 5 -> 2 (times the power of ten).
+        let p = 10f64.powf(v.log10().floor());
+        let m = (v / p).round();
+        v = if m <= 1.0 {
+            p / 2.0
+        } else if m <= 2.0 {
+            p
+        } else {
+            2.0 * p
+        };
+    }
+    v
+}
+
+/// The smallest 1, 2 or 5 x 10^k above `of` and at least `x` that `of` divides.
+fn nice_multiple_at_least(of: f64, x: f64) -> f64 {
+    let mut v = nice_at_least(x.max(of * 1.01));
+    while !divides(of, v) {
+        v = nice_at_least(v * 1.01);
+    }
+    v
 }
 
 /// The smallest of 1, 2, 5 x 10^k that is at least `x` (> 0).
@@ -277,14 +322,18 @@ pub fn figure_plot(
     } else {
         // egui_plot's own labels round to the decimals of a power-of-ten step: 0.5 read "0".
         plot = plot
-            .y_grid_spacer(egui_plot::uniform_grid_spacer(one_two_five))
+            .y_grid_spacer(egui_plot::uniform_grid_spacer(|g| {
+                one_two_five(g, egui_plot::Axis::Y)
+            }))
             .y_axis_formatter(|m, _| format_number(m.value));
     }
     if log_x {
         plot = plot.x_axis_formatter(|m, _| decade_label(m.value));
     } else {
         plot = plot
-            .x_grid_spacer(egui_plot::uniform_grid_spacer(one_two_five))
+            .x_grid_spacer(egui_plot::uniform_grid_spacer(|g| {
+                one_two_five(g, egui_plot::Axis::X)
+            }))
             .x_axis_formatter(|m, _| format_number(m.value));
     }
     // An empty plot would span egui_plot's default -0.5..0.5 on both axes, which reads like
@@ -424,22 +473,38 @@ mod tests {
         assert_eq!(nice_at_least(2.1), 5.0);
         assert_eq!(nice_at_least(7.0), 10.0);
         assert!((nice_at_least(0.003) - 0.005).abs() < 1e-15);
-        let steps = |b: f64| {
-            one_two_five(egui_plot::GridInput {
-                bounds: (0.0, 1.0),
-                base_step_size: b,
-            })
+        let steps = |b: f64, axis| {
+            one_two_five(
+                egui_plot::GridInput {
+                    bounds: (0.0, 1.0),
+                    base_step_size: b,
+                },
+                axis,
+            )
         };
-        assert_eq!(steps(1.0), [2.0, 5.0, 20.0]);
-        // The labelled (largest) step is 12 to 30 minimal spacings: egui_plot labels the x axis
-        // only where marks are more than 60 points apart, 10 minimal spacings.
+        use egui_plot::Axis::{X, Y};
+        assert_eq!(steps(1.0, X), [1.0, 5.0, 20.0]);
+        // 0..1 on a short axis: 0.2 and 0.5 would both be labelled.
+        assert_eq!(steps(0.04, X), [0.05, 0.1, 0.5]);
+        assert_eq!(steps(0.053, Y), [0.1, 0.2, 1.0]);
+        // The labelled (largest) step is 12 to 30 minimal spacings on x: egui_plot labels the x
+        // axis only where marks are more than 60 points apart, 10 minimal spacings. On y the
+        // middle step (3.75 to 9.4 spacings) carries the labels, which need 20 to 30 points.
         for k in 0..200 {
             let b = 10f64.powf(-4.0 + k as f64 * 0.04);
-            let [s, m, l] = steps(b);
-            assert!(s < m && m < l, "{b}: {s} {m} {l}");
-            assert!((12.0..=30.0 + 1e-9).contains(&(l / b)), "{b}: {l}");
+            for axis in [X, Y] {
+                let [s, m, l] = steps(b, axis);
+                assert!(s < m && m < l, "{b}: {s} {m} {l}");
+                for (a, c) in [(s, m), (m, l)] {
+                    assert!(divides(a, c), "{b}: {a} does not divide {c}");
+                }
+                match axis {
+                    X => assert!((12.0..=30.0 + 1e-9).contains(&(l / b)), "{b}: {l}"),
+                    Y => assert!((3.75..=9.4).contains(&(m / b)), "{b}: {m}"),
+                }
+            }
         }
-        assert_eq!(steps(0.0), [1.0, 2.0, 5.0]);
+        assert_eq!(steps(0.0, X), [1.0, 2.0, 5.0]);
     }
     use crate::core::files::png_bytes;
 
