@@ -72,11 +72,23 @@ pub fn run_until<L: Lab>(
     what: &str,
     done: impl Fn(&World<L>) -> bool,
 ) {
+    run_until_within(h, Duration::from_secs(120), |_| what.to_string(), done);
+}
+
+/// [`run_until`] with its own time limit; `what` describes the wait on failure from the state
+/// then (e.g. the error that kept it from ending).
+pub fn run_until_within<L: Lab>(
+    h: &mut Harness<'_, World<L>>,
+    limit: Duration,
+    what: impl Fn(&World<L>) -> String,
+    done: impl Fn(&World<L>) -> bool,
+) {
     let t = Instant::now();
     while !done(h.state()) {
         assert!(
-            t.elapsed() < Duration::from_secs(120),
-            "timed out waiting for {what}"
+            t.elapsed() < limit,
+            "timed out waiting for {}",
+            what(h.state())
         );
         std::thread::sleep(Duration::from_millis(10));
         h.step();

@@ -943,7 +943,7 @@ fn attention_view(ui: &mut egui::Ui, att: &AttentionSnapshot, node: &mut usize) 
 mod tests {
     use super::*;
     use crate::core::jobs::Jobs;
-    use crate::labs::test_world;
+    use crate::labs::test_world::{self, run_until_within};
     use crate::widgets::files::FileTasks;
     use egui_kittest::kittest::{NodeT, Queryable};
     use std::time::{Duration, Instant};
@@ -973,15 +973,12 @@ mod tests {
         let world = world(tab, Jobs::default(), dir.path());
         let mut h = world.harness();
         let t = Instant::now();
-        while h.state().lab.rt.graph.is_none() {
-            assert!(
-                t.elapsed() < Duration::from_secs(30),
-                "graph never loaded: {:?}",
-                h.state().lab.rt.load_error
-            );
-            h.step();
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        run_until_within(
+            &mut h,
+            Duration::from_secs(30),
+            |w| format!("the graph to load: {:?}", w.lab.rt.load_error),
+            |w| w.lab.rt.graph.is_some(),
+        );
         assert!(
             h.state()
                 .lab
@@ -1182,16 +1179,12 @@ mod tests {
             dir.path(),
         );
         let mut h = world.harness();
-        let t = Instant::now();
-        while h.state().lab.rt.started.is_empty() {
-            assert!(
-                t.elapsed() < Duration::from_secs(30),
-                "nothing reopened: {:?}",
-                h.state().lab.rt.restore_note
-            );
-            h.step();
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        run_until_within(
+            &mut h,
+            Duration::from_secs(30),
+            |w| format!("a reopened run: {:?}", w.lab.rt.restore_note),
+            |w| !w.lab.rt.started.is_empty(),
+        );
         h.run_steps(3);
         assert_eq!(h.state().lab.rt.started.len(), 1, "one configuration");
         let (id, model, ..) = h.state().lab.rt.started[0].clone();
@@ -1237,12 +1230,12 @@ mod tests {
         };
         let world = world(tab, Jobs::default(), dir.path());
         let mut h = world.harness();
-        let t = Instant::now();
-        while h.state().lab.rt.load_error.is_none() {
-            assert!(t.elapsed() < Duration::from_secs(10));
-            h.step();
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        run_until_within(
+            &mut h,
+            Duration::from_secs(10),
+            |_| "the load error".into(),
+            |w| w.lab.rt.load_error.is_some(),
+        );
         assert!(
             h.state()
                 .lab
