@@ -35,27 +35,6 @@ pub fn conv_fwd_winograd(
     conv_fwd_with(x, (b, cin, cout, h, w), wt, Kernel::detect())
 }
 
-/// Input gradient `[b, cin, h, w]` from the output gradient `g` `[b, cout, h, w]`.
-pub fn conv_dx_winograd(
-    g: &[f32],
-    b: usize,
-    cout: usize,
-    h: usize,
-    w: usize,
-    wt: &[f32],
-    cin: usize,
-) -> Vec<f32> {
-    conv_fwd_winograd(
-        g,
-        b,
-        cout,
-        h,
-        w,
-        &super::super::conv::flip(wt, cout, cin),
-        cin,
-    )
-}
-
 /// [`conv_fwd_winograd`] with a chosen kernel (tests compare them).
 pub fn conv_fwd_with(
     x: &[f32],

@@ -23,7 +23,7 @@ mod forward;
 mod tiles;
 mod weight_grad;
 
-pub use forward::{conv_dx_winograd, conv_fwd_winograd, conv_fwd_with};
+pub use forward::{conv_fwd_winograd, conv_fwd_with};
 pub use weight_grad::{conv_wgrad_winograd, conv_wgrad_with};
 
 #[cfg(test)]

@@ -38,8 +38,13 @@ fn forward_input_and_weight_gradients_match_f64_reference() {
                 assert_close(&dw, &rdw, 1e-5, &what("dw"));
             }
         }
-        let dx = conv_dx_winograd(&r, b, cout, h, w, &wt, cin);
-        assert_close(&dx, &rdx, 1e-5, &format!("conv_dx_winograd {s:?}"));
+        let dx = conv_fwd_winograd(&r, b, cout, h, w, &flip(&wt, cout, cin), cin);
+        assert_close(
+            &dx,
+            &rdx,
+            1e-5,
+            &format!("dx by conv_fwd_winograd of the flipped kernel {s:?}"),
+        );
         let dw = conv_wgrad_winograd(&x, &r, b, cin, cout, h, w);
         assert_close(&dw, &rdw, 1e-5, &format!("conv_wgrad_winograd {s:?}"));
     }
@@ -100,7 +105,7 @@ fn gradients_match_finite_differences() {
             "dW[{k}] {got} vs {want}"
         );
     }
-    let dx = conv_dx_winograd(&r, b, cout, h, w, &wt, cin);
+    let dx = conv_fwd_winograd(&r, b, cout, h, w, &flip(&wt, cout, cin), cin);
     for (k, &got) in dx.iter().enumerate() {
         let want = fd(&x, k, &|v| loss(v, &wt));
         assert!(
