@@ -338,11 +338,7 @@ pub fn figure_plot(
     }
     // An empty plot would span egui_plot's default -0.5..0.5 on both axes, which reads like
     // data; it spans 0..1 and says it waits for data instead.
-    let empty = !shown
-        .series
-        .iter()
-        .flat_map(|s| &s.points)
-        .any(|[x, y]| tf(*x, log_x).is_some() && tf(*y, log_y).is_some());
+    let empty = shown.bounds().is_none();
     if empty {
         plot = plot
             .include_x(0.0)
