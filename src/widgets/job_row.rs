@@ -37,16 +37,19 @@ pub fn state_text(job: &Job) -> String {
     }
     let secs = job.elapsed().as_secs_f64();
     match &job.state {
-        JobState::Running => {
-            let f = job.fraction();
-            match time_left(secs, f as f64) {
-                Some(left) => format!("{:.0}%, {secs:.1} s, {left}", f * 100.0),
-                None => format!("{:.0}%, {secs:.1} s", f * 100.0),
-            }
-        }
+        JobState::Running => format!("{:.0}%, {}", job.fraction() * 100.0, elapsed_text(job)),
         JobState::Finished(_) => format!("done in {secs:.1} s"),
         JobState::Stopped => "stopped".into(),
         JobState::Failed(e) => format!("failed: {e}"),
+    }
+}
+
+/// "12.3 s" of a running job, with the time left when it can be told ("12.3 s, ~40 s left").
+fn elapsed_text(job: &Job) -> String {
+    let secs = job.elapsed().as_secs_f64();
+    match time_left(secs, job.fraction() as f64) {
+        Some(left) => format!("{secs:.1} s, {left}"),
+        None => format!("{secs:.1} s"),
     }
 }
 
@@ -79,11 +82,7 @@ pub fn job_row(ui: &mut egui::Ui, job: &Job, opts: JobRow<'_>) -> bool {
                 ui.colored_label(ui.visuals().error_fg_color, state_text(job));
             }
             JobState::Running => {
-                let secs = job.elapsed().as_secs_f64();
-                match time_left(secs, job.fraction() as f64) {
-                    Some(left) => ui.label(format!("{secs:.1} s, {left}")),
-                    None => ui.label(format!("{secs:.1} s")),
-                };
+                ui.label(elapsed_text(job));
                 stop = ui
                     .small_button("Stop")
                     .on_hover_text(format!("Stop {}", job.name))
