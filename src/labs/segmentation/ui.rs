@@ -118,11 +118,13 @@ struct Asked {
     seeds: u64,
 }
 
-/// Wall seconds of one optimiser step of the skips on / off pair running side by side, assumed
-/// until this machine has measured one. Measured on 2 cores, release build: the two shapes runs
-/// of one seed (6 x 12 steps each, validation included) take 17-18 s side by side from the CLI
-/// and about 23 s in the GUI (Train both, 3 seeds: 70 s); 20 s per 72 steps sits between.
-const ASSUMED_PAIR_STEP_S: f64 = 20.0 / 72.0;
+/// Wall seconds of one seed of the skips on / off pair of shapes runs side by side, assumed
+/// until this machine has measured a Train both. Measured on 2 cores, release build: the two
+/// runs of one seed (6 x 12 steps each, validation included) take 17-18 s from the CLI and about
+/// 23 s in the GUI (Train both, 3 seeds: 70 s); 20 s sits between.
+const ASSUMED_PAIR_SEED_S: f64 = 20.0;
+/// Optimiser steps of one shapes run at the defaults (6 epochs x 12 steps).
+const SHAPES_STEPS: f64 = 72.0;
 
 /// What a model save / load job returns.
 enum ModelIo {
@@ -606,10 +608,13 @@ impl SegmentationTab {
         let k = self.settings.params.seeds.max(1);
         let steps = (resolved.epochs * resolved.steps_per_epoch) as f64;
         let (per_step, basis) = match measured_pair_step_s {
-            Some(s) => (s, "measured by the last Train both here"),
+            Some(s) => (s, "measured by the last Train both here".to_string()),
             None => (
-                ASSUMED_PAIR_STEP_S,
-                "assumed: ~20 s per seed for the shapes defaults on 2 cores, release build",
+                ASSUMED_PAIR_SEED_S / SHAPES_STEPS,
+                format!(
+                    "assumed: ~{ASSUMED_PAIR_SEED_S:.0} s per seed for the shapes defaults on 2 \
+                     cores, release build"
+                ),
             ),
         };
         ui.label(format!(
