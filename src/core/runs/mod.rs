@@ -8,8 +8,8 @@
 //!   points, logs and images to a writer thread that inserts them in batches, so the training
 //!   thread only sends on a channel.
 //! - [`StoreReader`] runs queries on its own thread for a UI that must never block.
-//! - [`latest_groups`] and [`load_run`] read a lab's latest runs back whole (on a job thread), so
-//!   each lab reopens them after a restart.
+//! - [`load_latest_groups`] ([`latest_groups`] + [`load_run`]) reads a lab's latest runs back
+//!   whole (on a job thread), so each lab reopens them after a restart.
 
 mod artifacts;
 mod liveness;
@@ -33,6 +33,8 @@ pub use provenance::{GIT_COMMIT, command_line, machine, quote_args};
 pub use reader::{Query, Reply, SeriesChunk, StoreReader};
 pub use recorded::{RecordTo, open_for_job, recorded, recorded_stoppable};
 pub use recorder::{Recorder, RecorderStats};
-pub use restore::{LatestGroup, StoredRun, latest_groups, load_run, origin_text, seed_metrics};
+pub use restore::{
+    LatestGroup, StoredRun, latest_groups, load_latest_groups, load_run, origin_text, seed_metrics,
+};
 pub use schema::SCHEMA_VERSION;
 pub use store::{DB_FILE, RunStore, StoreError, default_runs_dir, group_rows};

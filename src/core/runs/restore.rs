@@ -98,6 +98,28 @@ pub fn latest_groups(
     Ok(groups)
 }
 
+/// [`latest_groups`] with each group's runs read whole ([`load_run`]), oldest first; the newest
+/// run of a group (its last) with its pictures when `newest_images`.
+pub fn load_latest_groups(
+    store: &RunStore,
+    lab: &str,
+    kind_of: impl Fn(&Value) -> Option<String>,
+    newest_images: bool,
+) -> Result<Vec<(LatestGroup, Vec<StoredRun>)>, StoreError> {
+    latest_groups(store, lab, kind_of)?
+        .into_iter()
+        .map(|g| {
+            let newest = g.run_ids.last().copied();
+            let runs = g
+                .run_ids
+                .iter()
+                .map(|&id| load_run(store, id, newest_images && Some(id) == newest))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((g, runs))
+        })
+        .collect()
+}
+
 /// Reads run `id` whole: detail, every point, and (when `images`) its pictures decoded. A
 /// missing or undecodable artifact is a problem in words, not an error: what exists is returned.
 pub fn load_run(store: &RunStore, id: RunId, images: bool) -> Result<StoredRun, StoreError> {

@@ -12,7 +12,7 @@ use super::config::{GraphConfig, ModelKind, Preset};
 use super::train::{RunResult, summarize_named};
 use crate::core::Summary;
 use crate::core::jobs::{JobOutput, JobState, Restored, RestoredFrom};
-use crate::core::runs::{RunStatus, RunStore, StoredRun, latest_groups, load_run, seed_metrics};
+use crate::core::runs::{RunStatus, RunStore, StoredRun, load_latest_groups, seed_metrics};
 
 /// The lab name graph runs are recorded under.
 pub const LAB: &str = "graphs";
@@ -41,21 +41,21 @@ impl JobOutput for LatestGraphs {
 /// The newest configuration of each model in the store at `dir`.
 pub fn load_latest(dir: &Path) -> anyhow::Result<LatestGraphs> {
     let store = RunStore::open(dir)?;
-    let groups = latest_groups(&store, LAB, |c| {
-        serde_json::from_value::<ModelKind>(c["model"].clone())
-            .ok()
-            .map(|m| m.label().to_string())
-    })?;
+    let groups = load_latest_groups(
+        &store,
+        LAB,
+        |c| {
+            serde_json::from_value::<ModelKind>(c["model"].clone())
+                .ok()
+                .map(|m| m.label().to_string())
+        },
+        false,
+    )?;
     let mut out = LatestGraphs {
         configs: Vec::new(),
         problems: Vec::new(),
     };
-    for g in groups {
-        let runs = g
-            .run_ids
-            .iter()
-            .map(|&id| load_run(&store, id, false))
-            .collect::<Result<Vec<_>, _>>()?;
+    for (g, runs) in groups {
         match restore_config(&runs) {
             Ok(r) => out.configs.push(r),
             Err(e) => out.problems.push(format!("{} runs: {e:#}", g.kind)),

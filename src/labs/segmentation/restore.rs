@@ -13,7 +13,7 @@ use super::checkpoint;
 use super::train::{SegConfig, TrainedSeg, seed_summary};
 use crate::core::Summary;
 use crate::core::jobs::{JobOutput, JobState, Restored, RestoredFrom};
-use crate::core::runs::{RunStatus, RunStore, StoredRun, latest_groups, load_run, seed_metrics};
+use crate::core::runs::{RunStatus, RunStore, StoredRun, load_latest_groups, seed_metrics};
 
 /// The lab name segmentation runs are recorded under.
 pub const LAB: &str = "segmentation";
@@ -42,23 +42,22 @@ impl JobOutput for LatestSeg {
 /// The newest skips-on and skips-off configurations in the store at `dir`.
 pub fn load_latest(dir: &Path) -> anyhow::Result<LatestSeg> {
     let store = RunStore::open(dir)?;
-    let groups = latest_groups(&store, LAB, |c| {
-        c["unet"]["skips"]
-            .as_bool()
-            .map(|on| if on { "on" } else { "off" }.to_string())
-    })?;
+    // The gallery and the model are the newest seed's, as a live job's are its last seed's.
+    let groups = load_latest_groups(
+        &store,
+        LAB,
+        |c| {
+            c["unet"]["skips"]
+                .as_bool()
+                .map(|on| if on { "on" } else { "off" }.to_string())
+        },
+        true,
+    )?;
     let mut out = LatestSeg {
         configs: Vec::new(),
         problems: Vec::new(),
     };
-    for g in groups {
-        // The gallery and the model are the newest seed's, as a live job's are its last seed's.
-        let newest = g.run_ids.last().copied();
-        let runs = g
-            .run_ids
-            .iter()
-            .map(|&id| load_run(&store, id, Some(id) == newest))
-            .collect::<Result<Vec<_>, _>>()?;
+    for (g, runs) in groups {
         match restore_config(runs) {
             Ok(r) => out.configs.push(r),
             Err(e) => out.problems.push(format!("skips {} runs: {e:#}", g.kind)),
