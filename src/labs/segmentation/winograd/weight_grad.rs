@@ -105,35 +105,21 @@ fn sum_blocks(
         let len = (g1 - g0) * geom.rp;
         let tp = len.div_ceil(LANES) * LANES;
         // [channel][16][tp]: each channel's transforms are one chunk, so threads split them.
-        v[..cin3 * 16 * tp]
-            .par_chunks_mut(16 * tp)
-            .enumerate()
-            .for_each_init(Vec::new, |t, (c, out)| {
-                if c < cin {
-                    let ch = Channel {
-                        src: x,
-                        c,
-                        channels: cin,
-                    };
-                    tiles::segments_of((kernel, Of::Input), ch, geom, &segs, t, (out, tp));
-                }
-                zero_past(out, if c < cin { len } else { 0 }, tp);
-            });
-        gt[..cout_pad * 16 * tp]
-            .par_chunks_mut(16 * tp)
-            .enumerate()
-            .for_each_init(Vec::new, |t, (o, out)| {
-                if o < cout {
-                    let ch = Channel {
-                        src: g,
-                        c: o,
-                        channels: cout,
-                    };
-                    tiles::segments_of((kernel, Of::Gradient), ch, geom, &segs, t, (out, tp));
-                }
-                // The padding channels and tiles must add nothing.
-                zero_past(out, if o < cout { len } else { 0 }, tp);
-            });
+        // The padding channels and tiles must add nothing.
+        let transform = |buf: &mut [f32], src: &[f32], channels: usize, padded: usize, of: Of| {
+            buf[..padded * 16 * tp]
+                .par_chunks_mut(16 * tp)
+                .enumerate()
+                .for_each_init(Vec::new, |t, (c, out)| {
+                    if c < channels {
+                        let ch = Channel { src, c, channels };
+                        tiles::segments_of((kernel, of), ch, geom, &segs, t, (out, tp));
+                    }
+                    zero_past(out, if c < channels { len } else { 0 }, tp);
+                });
+        };
+        transform(v, x, cin, cin3, Of::Input);
+        transform(gt, g, cout, cout_pad, Of::Gradient);
         let groups = cout_pad / obn;
         let (v, gt) = (&*v, &*gt);
         s.par_chunks_mut(obn * cin3)
