@@ -1,3 +1,4 @@
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -12,18 +13,37 @@ fn main() -> ExitCode {
         None => run_gui(&args),
         Some(cmd) => match cli::run(&args, cmd, gui_hooks()) {
             Ok((out, json)) => {
-                if json {
-                    println!("{}", out.json);
+                let text = if json {
+                    out.json.to_string()
                 } else {
-                    println!("{}", out.human);
-                }
-                ExitCode::SUCCESS
+                    out.human
+                };
+                print_stdout(&text)
             }
             Err(e) => {
-                eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
+                // Written, not eprintln!: a closed stderr must not turn an error into a panic.
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "error: {}",
+                    format!("{e:#}").replace('\n', " ")
+                );
                 ExitCode::FAILURE
             }
         },
+    }
+}
+
+/// Prints a command's output. A reader that went away (`gradlab runs list | head -1`) ends the
+/// command quietly with success, as for any Unix filter, never with a panic.
+fn print_stdout(text: &str) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "error: cannot write the output: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -116,8 +116,11 @@ fn report_of_recorded_runs_is_self_contained_and_renders() {
         .unwrap()
         .filter_map(|e| e.ok())
         .filter(|e| e.file_name().to_string_lossy().starts_with(".gradlab"))
+        .filter(|e| e.file_name() != gradlab::core::files::OWNED_MARKER)
         .collect();
     assert!(stray.is_empty(), "{stray:?}");
+    // ... and the marker that lets a later report replace this folder whole is there.
+    assert!(out.join(gradlab::core::files::OWNED_MARKER).is_file());
 
     let Some(browser) = chromium() else {
         assert!(

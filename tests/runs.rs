@@ -136,7 +136,7 @@ fn trash_restore_purge_and_filters() {
     assert_eq!(only(RunFilter::default()).len(), 2);
     store.delete(a).unwrap();
     assert!(t.path().join(a.to_string()).is_dir());
-    assert_eq!(store.purge().unwrap(), vec![a]);
+    assert_eq!(store.purge().unwrap().ids, vec![a]);
     assert!(store.get(a).unwrap().is_none());
     assert!(!t.path().join(a.to_string()).exists());
     assert!(store.series(a, "val_acc").unwrap().is_empty());

@@ -142,7 +142,7 @@ pub fn run(args: &RunsArgs, runs_dir: &Path) -> anyhow::Result<Output> {
                         (_, _, Some(v)) => format!("{sort} {}", runs::figure_text(v)),
                         (Some(k), Some(v), None) => format!("{k} {}", runs::figure_text(v)),
                         _ => String::new(),
-                    }
+                    } + unfingerprinted(r.dataset.as_deref(), r.dataset_sha256.as_deref())
                 ));
             }
             human.push_str(&format!(
@@ -155,12 +155,13 @@ pub fn run(args: &RunsArgs, runs_dir: &Path) -> anyhow::Result<Output> {
                 human.push_str("configurations run more than once:\n");
                 for g in shared {
                     human.push_str(&format!(
-                        "  {} [{}] {} {}: runs {}\n",
+                        "  {} [{}] {} {}: runs {}{}\n",
                         g.name,
                         g.config_key,
                         g.main_metric.as_deref().unwrap_or("-"),
                         g.mean_std_text(),
-                        join_ids(&g.run_ids)
+                        join_ids(&g.run_ids),
+                        unfingerprinted(g.dataset.as_deref(), g.dataset_sha256.as_deref())
                     ));
                 }
             }
@@ -194,6 +195,14 @@ pub fn run(args: &RunsArgs, runs_dir: &Path) -> anyhow::Result<Output> {
                     .unwrap_or_default(),
                 d.machine["cpu"].as_str().unwrap_or("?"),
             );
+            if let Some(data) = &d.row.dataset {
+                h.push_str(&format!(
+                    "  data: {data}, sha256 {}\n",
+                    d.row.dataset_sha256.as_deref().unwrap_or(
+                        "unknown (data not fingerprinted: recorded by an older gradlab)"
+                    )
+                ));
+            }
             if let Some(e) = &d.error {
                 h.push_str(&format!("  error: {e}\n"));
             }
@@ -260,12 +269,33 @@ pub fn run(args: &RunsArgs, runs_dir: &Path) -> anyhow::Result<Output> {
             })
         }
         RunsCommand::Purge => {
-            let ids = store.purge()?;
+            let p = store.purge()?;
+            let kept: Vec<String> = p.kept.iter().map(|k| k.display().to_string()).collect();
+            let mut human = format!("{} purged", runs::count_text(p.ids.len(), "run"));
+            if !kept.is_empty() {
+                human.push_str(&format!(
+                    "; left in place {} file(s) that gradlab did not write:",
+                    kept.len()
+                ));
+                for k in &kept {
+                    human.push_str(&format!("\n  {k}"));
+                }
+            }
             Ok(Output {
-                json: json!({"purged": ids}),
-                human: format!("{} runs purged", ids.len()),
+                json: json!({"purged": p.ids, "kept": kept}),
+                human,
             })
         }
+    }
+}
+
+/// The mark of a run (or group) with data but no fingerprint of it: recorded by an older
+/// gradlab, so it groups only with runs like it.
+fn unfingerprinted(dataset: Option<&str>, sha: Option<&str>) -> &'static str {
+    if dataset.is_some() && sha.is_none() {
+        " (data not fingerprinted)"
+    } else {
+        ""
     }
 }
 

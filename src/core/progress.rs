@@ -61,7 +61,11 @@ impl Sink for CliSink {
             }
             Event::Log(line) => match &self.bar {
                 Some(b) => b.println(format!("{}: {line}", self.prefix)),
-                None => eprintln!("{}: {line}", self.prefix),
+                // A closed stderr (`2>&1 | head`) must not panic the run.
+                None => {
+                    use std::io::Write as _;
+                    let _ = writeln!(std::io::stderr(), "{}: {line}", self.prefix);
+                }
             },
             _ => {}
         }

@@ -188,6 +188,34 @@ fn flatten(prefix: &str, v: &Value, out: &mut BTreeMap<String, String>) {
     }
 }
 
+/// Which data each configuration trained on, by name and fingerprint.
+fn data_table(groups: &[Group<'_>]) -> Option<Block> {
+    if groups.iter().all(|g| g.runs[0].dataset.is_none()) {
+        return None;
+    }
+    let rows = groups
+        .iter()
+        .map(|g| {
+            let r = g.runs[0];
+            vec![
+                Cell::text(&g.label),
+                Cell::text(r.dataset.as_deref().unwrap_or("-")),
+                Cell::text(
+                    r.dataset_sha256
+                        .as_deref()
+                        .unwrap_or("not fingerprinted (recorded by an older gradlab)"),
+                ),
+            ]
+        })
+        .collect();
+    Some(Block::Table {
+        header: ["configuration", "data", "sha256 of the data"]
+            .map(String::from)
+            .to_vec(),
+        rows,
+    })
+}
+
 fn config_differences(groups: &[Group<'_>]) -> Option<Block> {
     if groups.len() < 2 {
         return None;
@@ -445,6 +473,13 @@ fn lab_blocks(lab: &str, runs: &[&ReportRun]) -> Vec<Block> {
             header: ["figure", "value", "source"].map(String::from).to_vec(),
             rows: refs,
         });
+    }
+    if let Some(data) = data_table(&groups) {
+        out.push(Block::Heading(3, "Data".into()));
+        out.push(Block::Para(
+            "Each configuration names the data it trained on by the sha256 of that data; runs on different data are never grouped.".into(),
+        ));
+        out.push(data);
     }
     if let Some(diff) = config_differences(&groups) {
         out.push(Block::Heading(3, "How the configurations differ".into()));

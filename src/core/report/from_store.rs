@@ -98,6 +98,8 @@ pub fn report_run(store: &RunStore, id: RunId) -> anyhow::Result<ReportRun> {
         seed: d.row.seed,
         config: d.config.clone(),
         config_key: d.row.config_key.clone(),
+        dataset: d.row.dataset.clone(),
+        dataset_sha256: d.row.dataset_sha256.clone(),
         summary: d.summary.clone().unwrap_or(serde_json::Value::Null),
         command: d.command.clone(),
         started: utc_datetime(d.row.started_ms),

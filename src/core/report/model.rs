@@ -16,8 +16,11 @@ pub struct ReportRun {
     pub seed: Option<u64>,
     /// The resolved configuration (what `--print-config` shows).
     pub config: Value,
-    /// Runs with the same key differ only by their seed.
+    /// Runs with the same key differ only by their seed (same data, same settings).
     pub config_key: String,
+    /// The data the run trained on, and its sha256 (`None`: recorded by an older gradlab).
+    pub dataset: Option<String>,
+    pub dataset_sha256: Option<String>,
     pub summary: Value,
     /// The CLI command that reproduces the run.
     pub command: String,

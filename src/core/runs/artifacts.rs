@@ -25,6 +25,66 @@ pub fn run_folder(runs_dir: &Path, id: RunId) -> PathBuf {
     runs_dir.join(id.to_string())
 }
 
+/// Creates run `id`'s folder, exclusively: `Ok(false)` when it already exists (someone else's
+/// files: a run never adopts a folder it did not create).
+pub(super) fn create_run_folder(runs_dir: &Path, id: RunId) -> std::io::Result<bool> {
+    std::fs::create_dir_all(runs_dir)?;
+    match std::fs::create_dir(run_folder(runs_dir, id)) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Removes the files run `id` recorded (`(path, sha256)`, paths relative to the runs folder)
+/// when they still hold what was recorded, gradlab's own temporary files, then every folder
+/// left empty. Returns what stays: files gradlab did not write, or that changed since.
+pub(super) fn remove_run_files(
+    runs_dir: &Path,
+    id: RunId,
+    files: &[(String, String)],
+) -> Vec<PathBuf> {
+    let folder = run_folder(runs_dir, id);
+    for (rel, sha) in files {
+        let p = runs_dir.join(rel);
+        if p.starts_with(&folder) && std::fs::read(&p).is_ok_and(|b| hex_sha256(&b) == *sha) {
+            let _ = std::fs::remove_file(&p);
+        }
+    }
+    let mut kept = Vec::new();
+    prune(&folder, &mut kept);
+    kept
+}
+
+/// Removes gradlab's temporary files and empty folders under `dir` (deepest first), and lists
+/// every other file.
+fn prune(dir: &Path, kept: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<_> = entries.filter_map(|e| e.ok()).collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let p = e.path();
+        let name = e.file_name().to_string_lossy().into_owned();
+        match e.file_type() {
+            Ok(t) if t.is_dir() => prune(&p, kept),
+            _ if name.starts_with(".gradlab-") && name.ends_with(".tmp") => {
+                let _ = std::fs::remove_file(&p);
+            }
+            _ => kept.push(p),
+        }
+    }
+    let _ = std::fs::remove_dir(dir);
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// Where artifact `name` of run `id` lives.
 pub fn artifact_path(runs_dir: &Path, id: RunId, name: &str) -> PathBuf {
     runs_dir.join(relative_path(id, name))
@@ -65,10 +125,7 @@ pub(super) fn write(
     Ok(ArtifactInfo {
         name: name.to_string(),
         path: relative_path(id, name),
-        sha256: Sha256::digest(bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect(),
+        sha256: hex_sha256(bytes),
         size: bytes.len() as u64,
         missing: None,
     })

@@ -26,8 +26,8 @@ mod writer;
 pub use artifacts::{ArtifactInfo, artifact_path};
 pub use liveness::process_start_time;
 pub use model::{
-    ConfigGroup, Facets, NewRun, Point, RunDetail, RunFilter, RunId, RunRow, RunStatus, SeriesInfo,
-    SortBy, config_key, count_text, figure_text, without_seed,
+    ConfigGroup, Facets, NewRun, Point, Purged, RunDetail, RunFilter, RunId, RunRow, RunStatus,
+    SeriesInfo, SortBy, config_key, count_text, figure_text, without_seed,
 };
 pub use provenance::{GIT_COMMIT, command_line, machine, quote_args};
 pub use reader::{Query, Reply, SeriesChunk, StoreReader};

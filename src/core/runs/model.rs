@@ -69,17 +69,35 @@ pub struct NewRun {
     pub main_metric: Option<String>,
 }
 
-/// Groups runs that differ only by seed: a hash of lab, dataset and the config without its
-/// `seed` field. serde_json's maps are sorted, so equal configs hash equally whatever their
-/// field order.
-pub fn config_key(lab: &str, dataset: Option<&str>, config: &Value) -> String {
+/// Groups runs that differ only by seed: a hash of lab, dataset, the data's fingerprint and the
+/// config without its `seed` field. serde_json's maps are sorted, so equal configs hash equally
+/// whatever their field order. Runs without a fingerprint (older stores, labs without data)
+/// keep the key they always had, so they group only with each other.
+pub fn config_key(
+    lab: &str,
+    dataset: Option<&str>,
+    dataset_sha256: Option<&str>,
+    config: &Value,
+) -> String {
     let mut c = config.clone();
     if let Value::Object(m) = &mut c {
         m.remove("seed");
     }
-    let text = serde_json::json!({ "lab": lab, "dataset": dataset, "config": c }).to_string();
+    let mut key = serde_json::json!({ "lab": lab, "dataset": dataset, "config": c });
+    if let Some(sha) = dataset_sha256 {
+        key["dataset_sha256"] = sha.into();
+    }
+    let text = key.to_string();
     let h = Sha256::digest(text.as_bytes());
     h.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// What `purge` did: the runs deleted for good, and the files it left in their folders because
+/// gradlab did not write them (or they were changed since).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Purged {
+    pub ids: Vec<RunId>,
+    pub kept: Vec<std::path::PathBuf>,
 }
 
 /// One line of a run list: what a table row shows, without the config or the points.
@@ -102,6 +120,9 @@ pub struct RunRow {
     pub tags: Vec<String>,
     /// In the trash (deleted, not purged).
     pub deleted: bool,
+    /// sha256 of the data the run trained on; `None` for runs of older stores and labs without
+    /// data ("data not fingerprinted").
+    pub dataset_sha256: Option<String>,
     /// The summary figure the list is sorted by, when it is sorted by one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sort_value: Option<f64>,
@@ -113,7 +134,6 @@ pub struct RunDetail {
     #[serde(flatten)]
     pub row: RunRow,
     pub config: Value,
-    pub dataset_sha256: Option<String>,
     pub command: String,
     pub gradlab_version: String,
     pub git_commit: Option<String>,
@@ -188,6 +208,7 @@ pub struct ConfigGroup {
     pub lab: String,
     pub name: String,
     pub dataset: Option<String>,
+    pub dataset_sha256: Option<String>,
     pub main_metric: Option<String>,
     pub n: usize,
     pub mean: Option<f64>,
@@ -275,13 +296,33 @@ mod tests {
         let a = json!({"lr": 0.01, "seed": 1, "hidden": 16});
         let b = json!({"hidden": 16, "seed": 7, "lr": 0.01});
         let c = json!({"hidden": 32, "seed": 1, "lr": 0.01});
-        assert_eq!(config_key("graph", None, &a), config_key("graph", None, &b));
-        assert_ne!(config_key("graph", None, &a), config_key("graph", None, &c));
-        assert_ne!(
-            config_key("graph", Some("cora"), &a),
-            config_key("graph", Some("synthetic"), &a)
+        assert_eq!(
+            config_key("graph", None, None, &a),
+            config_key("graph", None, None, &b)
         );
-        assert_ne!(config_key("graph", None, &a), config_key("seg", None, &a));
+        assert_ne!(
+            config_key("graph", None, None, &a),
+            config_key("graph", None, None, &c)
+        );
+        // Same config, other data: never one group; no fingerprint groups only with itself.
+        let (x, y) = (Some("cora"), Some("aa"));
+        assert_ne!(
+            config_key("graph", x, y, &a),
+            config_key("graph", x, Some("bb"), &a)
+        );
+        assert_ne!(
+            config_key("graph", x, y, &a),
+            config_key("graph", x, None, &a)
+        );
+        assert_eq!(config_key("graph", x, y, &a), config_key("graph", x, y, &b));
+        assert_ne!(
+            config_key("graph", Some("cora"), None, &a),
+            config_key("graph", Some("synthetic"), None, &a)
+        );
+        assert_ne!(
+            config_key("graph", None, None, &a),
+            config_key("seg", None, None, &a)
+        );
     }
 
     #[test]

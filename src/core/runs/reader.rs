@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::time::Duration;
 
-use super::model::{ConfigGroup, Facets, Point, RunDetail, RunFilter, RunId, RunRow};
+use super::model::{ConfigGroup, Facets, Point, Purged, RunDetail, RunFilter, RunId, RunRow};
 use super::store::RunStore;
 
 /// How often the reader looks for commits of other connections.
@@ -50,8 +50,10 @@ pub enum Reply {
         run: RunId,
         series: Vec<SeriesChunk>,
     },
-    /// A change (rename, tag, delete, restore, purge) was made.
+    /// A change (rename, tag, delete, restore) was made.
     Done(Query),
+    /// The trash was purged; the files gradlab did not write were left in place.
+    Purged(Purged),
     /// A query failed; the store stays usable.
     Error(String),
     /// Another connection committed: refresh what is shown.
@@ -181,6 +183,7 @@ fn answer(store: &mut RunStore, q: Query) -> Result<Reply, super::StoreError> {
             }
             Reply::Series { run, series }
         }
+        Query::Purge => Reply::Purged(store.purge()?),
         ref change => {
             match change {
                 Query::SetName(id, s) => store.set_name(*id, s)?,
@@ -189,10 +192,7 @@ fn answer(store: &mut RunStore, q: Query) -> Result<Reply, super::StoreError> {
                 Query::RemoveTag(id, s) => store.remove_tag(*id, s)?,
                 Query::Delete(id) => store.delete(*id)?,
                 Query::Restore(id) => store.restore(*id)?,
-                Query::Purge => {
-                    store.purge()?;
-                }
-                _ => unreachable!("reads are answered above"),
+                _ => unreachable!("reads and purges are answered above"),
             }
             Reply::Done(q)
         }

@@ -11,8 +11,8 @@ use serde_json::Value;
 use super::artifacts::{self, ArtifactInfo};
 use super::liveness;
 use super::model::{
-    ConfigGroup, Facets, NewRun, Point, RunDetail, RunFilter, RunId, RunRow, RunStatus, SeriesInfo,
-    SortBy, config_key, without_seed,
+    ConfigGroup, Facets, NewRun, Point, Purged, RunDetail, RunFilter, RunId, RunRow, RunStatus,
+    SeriesInfo, SortBy, config_key, without_seed,
 };
 use super::provenance;
 use super::schema::{self, SchemaError};
@@ -155,10 +155,50 @@ impl RunStore {
         Ok(n)
     }
 
-    /// Inserts a new run in state `running`, owned by this process.
+    /// Inserts a new run in state `running`, owned by this process, and creates its folder.
+    /// The folder is created exclusively: where `<runs>/<id>` already exists (someone's files),
+    /// that id is given up and the next one taken, so a run never adopts a folder.
     pub fn create_run(&self, run: &NewRun) -> Result<RunId, StoreError> {
+        // AUTOINCREMENT never hands out a deleted row's id again, so each try gets a new one.
+        for _ in 0..1000 {
+            let id = self.insert_run(run)?;
+            match artifacts::create_run_folder(&self.dir, id) {
+                Ok(true) => {
+                    for t in &run.tags {
+                        self.add_tag(id, t)?;
+                    }
+                    return Ok(id);
+                }
+                Ok(false) => {
+                    self.conn
+                        .execute("DELETE FROM runs WHERE id = ?1", params![id])
+                        .map_err(|e| self.err(e))?;
+                }
+                Err(e) => {
+                    let _ = self
+                        .conn
+                        .execute("DELETE FROM runs WHERE id = ?1", params![id]);
+                    return Err(StoreError::new(
+                        &artifacts::run_folder(&self.dir, id),
+                        format!("cannot create the run's folder: {e}"),
+                    ));
+                }
+            }
+        }
+        Err(StoreError::new(
+            &self.dir,
+            "1000 run folders ahead of the store's next id already exist; move them away",
+        ))
+    }
+
+    fn insert_run(&self, run: &NewRun) -> Result<RunId, StoreError> {
         let (pid, start) = liveness::this_process();
-        let key = config_key(&run.lab, run.dataset.as_deref(), &run.config);
+        let key = config_key(
+            &run.lab,
+            run.dataset.as_deref(),
+            run.dataset_sha256.as_deref(),
+            &run.config,
+        );
         self.conn
             .execute(
                 "INSERT INTO runs (lab, name, status, config, config_key, seed, dataset,
@@ -184,11 +224,7 @@ impl RunStore {
                 ],
             )
             .map_err(|e| self.err(e))?;
-        let id = self.conn.last_insert_rowid();
-        for t in &run.tags {
-            self.add_tag(id, t)?;
-        }
-        Ok(id)
+        Ok(self.conn.last_insert_rowid())
     }
 
     /// Runs matching `f`, sorted as it asks. Reads only the runs table (not the points), so it
@@ -309,7 +345,7 @@ impl RunStore {
             .conn
             .query_row(
                 &format!(
-                    "SELECT {ROW_COLUMNS}, r.config, r.dataset_sha256, r.command, r.gradlab_version,
+                    "SELECT {ROW_COLUMNS}, r.config, r.command, r.gradlab_version,
                        r.git_commit, r.machine, r.pid, r.summary, r.error, r.notes
                      FROM runs r WHERE r.id = ?1"
                 ),
@@ -323,15 +359,14 @@ impl RunStore {
                     Ok(RunDetail {
                         row,
                         config: json(ROW_COLUMN_COUNT)?.unwrap_or(Value::Null),
-                        dataset_sha256: r.get(ROW_COLUMN_COUNT + 1)?,
-                        command: r.get(ROW_COLUMN_COUNT + 2)?,
-                        gradlab_version: r.get(ROW_COLUMN_COUNT + 3)?,
-                        git_commit: r.get(ROW_COLUMN_COUNT + 4)?,
-                        machine: json(ROW_COLUMN_COUNT + 5)?.unwrap_or(Value::Null),
-                        pid: r.get(ROW_COLUMN_COUNT + 6)?,
-                        summary: json(ROW_COLUMN_COUNT + 7)?,
-                        error: r.get(ROW_COLUMN_COUNT + 8)?,
-                        notes: r.get(ROW_COLUMN_COUNT + 9)?,
+                        command: r.get(ROW_COLUMN_COUNT + 1)?,
+                        gradlab_version: r.get(ROW_COLUMN_COUNT + 2)?,
+                        git_commit: r.get(ROW_COLUMN_COUNT + 3)?,
+                        machine: json(ROW_COLUMN_COUNT + 4)?.unwrap_or(Value::Null),
+                        pid: r.get(ROW_COLUMN_COUNT + 5)?,
+                        summary: json(ROW_COLUMN_COUNT + 6)?,
+                        error: r.get(ROW_COLUMN_COUNT + 7)?,
+                        notes: r.get(ROW_COLUMN_COUNT + 8)?,
                         series: Vec::new(),
                         artifacts: Vec::new(),
                         logs: Vec::new(),
@@ -538,9 +573,11 @@ impl RunStore {
         )
     }
 
-    /// Deletes for good every run in the trash: rows first (one transaction), then their
-    /// folders, so no row is ever left pointing at a removed file. Returns the purged ids.
-    pub fn purge(&mut self) -> Result<Vec<RunId>, StoreError> {
+    /// Deletes for good every run in the trash: rows first (one transaction), then the files each
+    /// run recorded (when they still hold what was recorded), then its folder if that is empty,
+    /// so no row is ever left pointing at a removed file and nothing else in a run's folder is
+    /// touched. Returns the purged ids and what was left.
+    pub fn purge(&mut self) -> Result<Purged, StoreError> {
         let db = self.db.clone();
         let tx = self
             .conn
@@ -550,19 +587,31 @@ impl RunStore {
             .prepare("SELECT id FROM runs WHERE deleted_ms IS NOT NULL")
             .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
             .map_err(|e| StoreError::sql(&db, &e))?;
+        // The files each run recorded (path and sha256): only those are removed with it.
+        let mut recorded: Vec<(RunId, Vec<(String, String)>)> = Vec::new();
+        {
+            let mut q = tx
+                .prepare("SELECT path, sha256 FROM artifacts WHERE run_id = ?1")
+                .map_err(|e| StoreError::sql(&db, &e))?;
+            for id in &ids {
+                let files = q
+                    .query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .and_then(|rows| rows.collect())
+                    .map_err(|e| StoreError::sql(&db, &e))?;
+                recorded.push((*id, files));
+            }
+        }
         tx.execute_batch(
             "DELETE FROM metrics WHERE run_id IN (SELECT id FROM runs WHERE deleted_ms IS NOT NULL);
              DELETE FROM runs WHERE deleted_ms IS NOT NULL;",
         )
         .map_err(|e| StoreError::sql(&db, &e))?;
         tx.commit().map_err(|e| StoreError::sql(&db, &e))?;
-        for id in &ids {
-            let d = artifacts::run_folder(&self.dir, *id);
-            if d.exists() {
-                let _ = std::fs::remove_dir_all(d);
-            }
+        let mut kept = Vec::new();
+        for (id, files) in &recorded {
+            kept.extend(artifacts::remove_run_files(&self.dir, *id, files));
         }
-        Ok(ids)
+        Ok(Purged { ids, kept })
     }
 
     /// Fills the store with `runs` finished graph runs of `points` points each (4 series),
@@ -597,7 +646,7 @@ impl RunStore {
                     .execute(params![
                         format!("GCN synthetic run {i}"),
                         config.to_string(),
-                        config_key("graph", Some("synthetic"), &config),
+                        config_key("graph", Some("synthetic"), None, &config),
                         seed as i64,
                         env!("CARGO_PKG_VERSION"),
                         1_700_000_000_000i64 + i as i64 * 60_000,
@@ -701,8 +750,8 @@ fn check_length(conn: &Connection, db: &Path) -> Result<(), StoreError> {
 const ROW_COLUMNS: &str = "r.id, r.lab, r.name, r.status, r.config_key, r.seed, r.dataset,
     r.started_ms, r.ended_ms, r.main_metric, r.main_value, r.progress_done, r.progress_total,
     r.deleted_ms IS NOT NULL,
-    (SELECT group_concat(tag, char(31)) FROM tags t WHERE t.run_id = r.id)";
-const ROW_COLUMN_COUNT: usize = 15;
+    (SELECT group_concat(tag, char(31)) FROM tags t WHERE t.run_id = r.id), r.dataset_sha256";
+const ROW_COLUMN_COUNT: usize = 16;
 
 fn row_from(r: &Row<'_>) -> rusqlite::Result<RunRow> {
     let status: String = r.get(3)?;
@@ -727,6 +776,7 @@ fn row_from(r: &Row<'_>) -> rusqlite::Result<RunRow> {
         progress_total: r.get::<_, Option<i64>>(12)?.map(|s| s as u64),
         deleted: r.get(13)?,
         tags,
+        dataset_sha256: r.get(15)?,
         sort_value: None,
     })
 }
@@ -742,6 +792,7 @@ pub fn group_rows(rows: &[RunRow]) -> Vec<ConfigGroup> {
                 lab: r.lab.clone(),
                 name: without_seed(&r.name).to_string(),
                 dataset: r.dataset.clone(),
+                dataset_sha256: r.dataset_sha256.clone(),
                 main_metric: r.main_metric.clone(),
                 n: 0,
                 mean: None,

@@ -152,14 +152,20 @@ pub fn check_same_size(mask: &Path, m: &MaskInfo, image: &Path, g: &GrayF32) -> 
 /// encodings found, what `invert` did.
 pub fn notes(formats: &[PixelFormat], masks: &[MaskInfo], invert: bool) -> Vec<String> {
     let mut out = Vec::new();
-    let mut by_format: BTreeMap<String, (usize, String)> = BTreeMap::new();
+    // Same note, one line: "3 of 10 images are 8-bit RGB: converted to gray ...".
+    let mut by_note: BTreeMap<String, usize> = BTreeMap::new();
     for f in formats {
-        if let Some(n) = f.gray_note() {
-            by_format.entry(f.describe()).or_insert((0, n)).0 += 1;
+        for n in f.notes() {
+            *by_note.entry(n).or_insert(0) += 1;
         }
     }
-    for (count, note) in by_format.into_values() {
-        out.push(format!("{count} of {} images are {note}", formats.len()));
+    for (note, count) in by_note {
+        let verb = if note.starts_with("EXIF") || note.starts_with("multi-page") {
+            "had"
+        } else {
+            "are"
+        };
+        out.push(format!("{count} of {} images {verb} {note}", formats.len()));
     }
     let mut by_encoding: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     for m in masks {

@@ -8,7 +8,8 @@ use std::io::Cursor;
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use image::{DynamicImage, ImageReader, Limits};
+use image::metadata::Orientation;
+use image::{DynamicImage, ImageDecoder, ImageReader, Limits};
 
 /// Largest side accepted. 16384^2 gray f32 is 1 GiB of pixels before the model even starts.
 pub const MAX_SIDE: u32 = 16_384;
@@ -48,23 +49,45 @@ pub struct PixelFormat {
     pub bit_depth: u8,
     /// 1 gray, 2 gray + alpha, 3 RGB, 4 RGBA.
     pub channels: u8,
+    /// The EXIF (or TIFF) orientation applied, 1..=8; 1 = stored as shown.
+    pub orientation: u8,
+    /// A TIFF holding more than one page: only the first was read.
+    pub more_pages: bool,
+}
+
+/// What a decoded file needed beyond its pixels: the orientation viewers apply, extra pages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Decoded {
+    pub orientation: u8,
+    pub more_pages: bool,
 }
 
 /// Weights of R, G, B in the gray value of a colour image (Rec. 709 luma, as `image` uses).
 pub const LUMA_WEIGHTS: [f32; 3] = [0.2126, 0.7152, 0.0722];
 
 impl PixelFormat {
-    pub fn of(img: &DynamicImage) -> Self {
+    pub fn of(img: &DynamicImage, decoded: Decoded) -> Self {
         let ct = img.color();
         let channels = ct.channel_count();
         Self {
             bit_depth: ct.bytes_per_pixel() / channels * 8,
             channels,
+            orientation: decoded.orientation.max(1),
+            more_pages: decoded.more_pages,
         }
     }
 
-    pub fn is_colour(&self) -> bool {
-        self.channels >= 3
+    /// Everything done to the file before the network saw it: orientation, pages, colour.
+    pub fn notes(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(o) = orientation_note(self.orientation) {
+            out.push(o);
+        }
+        if self.more_pages {
+            out.push(MORE_PAGES_NOTE.to_string());
+        }
+        out.extend(self.gray_note());
+        out
     }
 
     /// "gray", "gray+alpha", "RGB" or "RGBA".
@@ -108,6 +131,26 @@ impl PixelFormat {
     }
 }
 
+/// Said of a multi-page TIFF.
+pub const MORE_PAGES_NOTE: &str = "multi-page TIFF: only page 1 was read";
+
+/// What EXIF orientation `o` made gradlab do, as the user would say it; `None` for 1 (upright).
+pub fn orientation_note(o: u8) -> Option<String> {
+    let what = match o {
+        2 => "mirrored left-right",
+        3 => "rotated 180°",
+        4 => "mirrored top-bottom",
+        5 => "rotated 90° clockwise and mirrored left-right",
+        6 => "rotated 90° clockwise",
+        7 => "rotated 90° counter-clockwise and mirrored left-right",
+        8 => "rotated 90° counter-clockwise",
+        _ => return None,
+    };
+    Some(format!(
+        "EXIF orientation {o}: {what}, as photo viewers show it"
+    ))
+}
+
 fn limits() -> Limits {
     let mut l = Limits::default();
     l.max_image_width = Some(MAX_SIDE);
@@ -116,17 +159,23 @@ fn limits() -> Limits {
     l
 }
 
-/// Decodes any supported image from memory; `name` is used in error messages.
+/// Decodes any supported image from memory; `name` is used in error messages. The picture is
+/// turned the way its EXIF (or TIFF) orientation says, as every photo viewer shows it.
 pub fn decode_dynamic(bytes: &[u8], name: &str) -> anyhow::Result<DynamicImage> {
+    Ok(decode_oriented(bytes, name)?.0)
+}
+
+/// [`decode_dynamic`] with what was done to the file: the orientation applied, extra pages.
+pub fn decode_oriented(bytes: &[u8], name: &str) -> anyhow::Result<(DynamicImage, Decoded)> {
     let mut reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .with_context(|| format!("{name}: cannot read"))?;
-    if reader.format().is_none() {
+    let Some(format) = reader.format() else {
         bail!("{name}: not an image this program reads (PNG, JPEG, BMP or TIFF)");
-    }
+    };
     // The JPEG decoder pads a cut-off file with grey instead of failing: require the end marker
     // (allowing some trailing bytes, which some cameras write).
-    if reader.format() == Some(image::ImageFormat::Jpeg)
+    if format == image::ImageFormat::Jpeg
         && !bytes[bytes.len().saturating_sub(4096)..]
             .windows(2)
             .any(|w| w == [0xFF, 0xD9])
@@ -134,20 +183,44 @@ pub fn decode_dynamic(bytes: &[u8], name: &str) -> anyhow::Result<DynamicImage> 
         bail!("{name}: truncated JPEG (no end-of-image marker)");
     }
     reader.limits(limits());
-    let img = reader.decode().map_err(|e| match e {
+    let decode_error = |e: image::ImageError| match e {
         image::ImageError::Limits(l) => anyhow::anyhow!(
             "{name}: image is too large ({l}); at most {MAX_SIDE} x {MAX_SIDE} pixels and {} MiB are accepted",
             MAX_ALLOC >> 20
         ),
         other => anyhow::anyhow!("{name}: cannot decode: {other}"),
-    })?;
+    };
+    let mut decoder = reader.into_decoder().map_err(decode_error)?;
+    // A damaged EXIF block is no reason to refuse the pixels: read upright then.
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    let mut img = DynamicImage::from_decoder(decoder).map_err(decode_error)?;
     if img.width() == 0 || img.height() == 0 {
         bail!("{name}: image has no pixels");
     }
-    Ok(img)
+    img.apply_orientation(orientation);
+    let more_pages = format == image::ImageFormat::Tiff && tiff_has_more_pages(bytes);
+    Ok((
+        img,
+        Decoded {
+            orientation: orientation.to_exif(),
+            more_pages,
+        },
+    ))
+}
+
+/// Whether a TIFF holds a second image file directory (a second page).
+fn tiff_has_more_pages(bytes: &[u8]) -> bool {
+    tiff::decoder::Decoder::new(Cursor::new(bytes))
+        .map(|d| d.more_images())
+        .unwrap_or(false)
 }
 
 pub fn read_dynamic(path: &Path) -> anyhow::Result<DynamicImage> {
+    Ok(read_oriented(path)?.0)
+}
+
+/// [`read_dynamic`] with what was done to the file (orientation, extra pages).
+pub fn read_oriented(path: &Path) -> anyhow::Result<(DynamicImage, Decoded)> {
     let name = path.display().to_string();
     let len = std::fs::metadata(path)
         .with_context(|| format!("{name}: cannot read the file"))?
@@ -160,18 +233,28 @@ pub fn read_dynamic(path: &Path) -> anyhow::Result<DynamicImage> {
         );
     }
     let bytes = std::fs::read(path).with_context(|| format!("{name}: cannot read the file"))?;
-    decode_dynamic(&bytes, &name)
+    decode_oriented(&bytes, &name)
 }
 
-/// Width and height from the file's header only (cheap: nothing is decoded).
+/// Width and height as the user sees the picture (EXIF orientation applied), from the file's
+/// header only (cheap: no pixel is decoded).
 pub fn header_dimensions(path: &Path) -> anyhow::Result<(u32, u32)> {
     let name = path.display().to_string();
-    ImageReader::open(path)
+    let mut decoder = ImageReader::open(path)
         .with_context(|| format!("{name}: cannot read the file"))?
         .with_guessed_format()
         .with_context(|| format!("{name}: cannot read the file"))?
-        .into_dimensions()
-        .with_context(|| format!("{name}: cannot read the image header"))
+        .into_decoder()
+        .with_context(|| format!("{name}: cannot read the image header"))?;
+    let (w, h) = decoder.dimensions();
+    let turned = matches!(
+        decoder.orientation().unwrap_or(Orientation::NoTransforms),
+        Orientation::Rotate90
+            | Orientation::Rotate270
+            | Orientation::Rotate90FlipH
+            | Orientation::Rotate270FlipH
+    );
+    Ok(if turned { (h, w) } else { (w, h) })
 }
 
 /// Gray in [0, 1] from any pixel type (16-bit keeps its precision through f32).
@@ -196,8 +279,8 @@ pub fn read_gray(path: &Path) -> anyhow::Result<GrayF32> {
 /// A gray image for the network, with how the file stored it (for a note such as "8-bit RGB:
 /// converted to gray"). Non-finite pixels (float TIFF) are an error naming the file.
 pub fn read_gray_noted(path: &Path) -> anyhow::Result<(GrayF32, PixelFormat)> {
-    let img = read_dynamic(path)?;
-    let format = PixelFormat::of(&img);
+    let (img, decoded) = read_oriented(path)?;
+    let format = PixelFormat::of(&img, decoded);
     let gray = to_gray_f32(&img);
     if let Some(bad) = gray.data.iter().find(|v| !v.is_finite()) {
         bail!(

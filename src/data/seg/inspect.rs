@@ -21,6 +21,10 @@ pub struct ImageEntry {
     pub channels: u8,
     /// "gray", "gray+alpha", "RGB" or "RGBA".
     pub layout: &'static str,
+    /// The EXIF orientation applied (1 = stored upright); width and height are after it.
+    pub orientation: u8,
+    /// A multi-page TIFF: only its first page was read.
+    pub more_pages: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -114,6 +118,8 @@ pub fn inspect_folder(dir: &Path, invert: bool) -> anyhow::Result<Inspection> {
                     bit_depth: f.bit_depth,
                     channels: f.channels,
                     layout: f.layout(),
+                    orientation: f.orientation,
+                    more_pages: f.more_pages,
                 });
                 *sizes.entry((g.width, g.height)).or_insert(0) += 1;
                 formats.push(f);

@@ -102,6 +102,28 @@ pub struct SegData {
     pub validation: String,
     /// How the files were read, for the user: colour converted to gray, mask encodings found.
     pub notes: Vec<String>,
+    /// sha256 (hex) of every image and mask as decoded, in order, with their names (and the
+    /// generator's parameters for generated data): runs on other data never share a group.
+    pub fingerprint: String,
+}
+
+/// sha256 over what the network sees of a dataset: each image's name, size, pixels (f32, little
+/// endian) and class map, in order, after `prefix` (the generator's parameters, say).
+pub fn fingerprint(prefix: &str, images: &[SegImage]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(prefix.as_bytes());
+    for im in images {
+        h.update((im.name.len() as u64).to_le_bytes());
+        h.update(im.name.as_bytes());
+        h.update((im.image.width as u64).to_le_bytes());
+        h.update((im.image.height as u64).to_le_bytes());
+        for v in &im.image.data {
+            h.update(v.to_le_bytes());
+        }
+        h.update(&im.mask);
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 pub fn load(spec: &DatasetSpec, seed: u64) -> anyhow::Result<SegData> {
@@ -130,6 +152,12 @@ pub fn load(spec: &DatasetSpec, seed: u64) -> anyhow::Result<SegData> {
         "{}: need at least 2 images (one to train, one to validate)",
         spec.name()
     );
+    let prefix = match spec {
+        DatasetSpec::Shapes(cfg) => format!("shapes {}", serde_json::to_string(cfg)?),
+        DatasetSpec::Isbi(_) => "isbi".to_string(),
+        DatasetSpec::Folder { invert, .. } => format!("folder invert={invert}"),
+    };
+    let fingerprint = fingerprint(&prefix, &all);
     let n_val = spec.default_val_count(all.len());
     let n_all = all.len();
     let (train, val, validation) = if spec.contiguous_validation() {
@@ -155,6 +183,7 @@ pub fn load(spec: &DatasetSpec, seed: u64) -> anyhow::Result<SegData> {
         std,
         validation,
         notes,
+        fingerprint,
     })
 }
 

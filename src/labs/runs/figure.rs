@@ -63,6 +63,7 @@ mod tests {
             progress_total: None,
             tags: Vec::new(),
             deleted: false,
+            dataset_sha256: None,
             sort_value: None,
         }
     }

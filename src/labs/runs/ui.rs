@@ -13,8 +13,8 @@ use crate::core::Summary;
 use crate::core::jobs::{JobHandle, JobOutput};
 use crate::core::report::{Selection, meta_now, report_run, select, write_report};
 use crate::core::runs::{
-    self, ConfigGroup, Facets, Point, Query, Reply, RunDetail, RunFilter, RunId, RunRow, RunStatus,
-    RunStore, SeriesChunk, SortBy, StoreReader, group_rows,
+    self, ConfigGroup, Facets, Point, Purged, Query, Reply, RunDetail, RunFilter, RunId, RunRow,
+    RunStatus, RunStore, SeriesChunk, SortBy, StoreReader, group_rows,
 };
 use crate::labs::{Lab, load_ron, save_ron};
 use crate::widgets::plot::figure_plot;
@@ -273,6 +273,11 @@ impl RunsTab {
                     }
                 }
                 Reply::Done(q) => self.done(q),
+                Reply::Purged(p) => {
+                    self.rt.undo.clear();
+                    self.rt.message = Some(purged_text(&p));
+                    self.refresh_list();
+                }
                 Reply::Error(e) => self.rt.message = Some(format!("Run store: {e}")),
                 Reply::Changed => {
                     // The reader re-lists by itself; the curves, the open run and what the
@@ -356,10 +361,6 @@ impl RunsTab {
                 }
             }
             Query::Restore(id) => self.rt.message = Some(format!("Run {id} restored.")),
-            Query::Purge => {
-                self.rt.undo.clear();
-                self.rt.message = Some("The trash was emptied.".into());
-            }
             _ => {
                 if let Some(id) = self.rt.focused {
                     self.send(Query::Run(id));
@@ -807,8 +808,30 @@ pub fn write_report_job(
         .iter()
         .map(|&id| report_run(&store, id))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let files = write_report(&meta_now(), &runs, out)?;
+    // A picked folder that holds the user's files gets the report in a new folder inside it.
+    let out = crate::core::files::folder_for(out, "gradlab-report");
+    let files = write_report(&meta_now(), &runs, &out)?;
     Ok(ReportDone(files.html, runs.len()))
+}
+
+/// What the user is told after a purge, naming the files that were left.
+pub fn purged_text(p: &Purged) -> String {
+    let runs = crate::core::runs::count_text(p.ids.len(), "run");
+    if p.kept.is_empty() {
+        return format!("The trash was emptied ({runs} deleted for good).");
+    }
+    let shown: Vec<String> = p
+        .kept
+        .iter()
+        .take(3)
+        .map(|k| k.display().to_string())
+        .collect();
+    format!(
+        "The trash was emptied ({runs} deleted for good); {} file(s) that gradlab did not write were left in place: {}{}",
+        p.kept.len(),
+        shown.join(", "),
+        if p.kept.len() > 3 { ", ..." } else { "" }
+    )
 }
 
 /// A checkbox without visible text that screen readers (and UI tests) still know by `name`.

@@ -76,19 +76,67 @@ pub fn output_paths(inputs: &[PathBuf], out: &Path) -> anyhow::Result<Vec<(PathB
     Ok(paths)
 }
 
-/// Segments every input into `out` (created when missing). Every input's header is read first,
-/// so a missing or non-image file fails before any work; on an error the outputs already
-/// written are whole files.
+/// The same file on disk (symlinks and `..` resolved), or `None` when `p` does not exist.
+fn identity(p: &Path) -> Option<PathBuf> {
+    std::fs::canonicalize(p).ok()
+}
+
+/// Refuses outputs that would replace a file: always an input, and any existing file unless
+/// `overwrite`. Lists the first few such paths in one line.
+pub fn check_outputs(inputs: &[PathBuf], outputs: &[&Path], overwrite: bool) -> anyhow::Result<()> {
+    let ins: Vec<PathBuf> = inputs.iter().filter_map(|p| identity(p)).collect();
+    let (mut clash_in, mut clash_out) = (Vec::new(), Vec::new());
+    for o in outputs {
+        match identity(o) {
+            Some(id) if ins.contains(&id) => clash_in.push(o.display().to_string()),
+            Some(_) if !overwrite => clash_out.push(o.display().to_string()),
+            _ => {}
+        }
+    }
+    let first = |v: &[String]| {
+        let more = v.len().saturating_sub(3);
+        let mut s = v.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
+        if more > 0 {
+            s.push_str(&format!(" and {more} more"));
+        }
+        s
+    };
+    if !clash_in.is_empty() {
+        bail!(
+            "refusing to write over an input image: {} (choose another --out folder; --overwrite never replaces an input)",
+            first(&clash_in)
+        );
+    }
+    if !clash_out.is_empty() {
+        bail!(
+            "refusing to overwrite {} existing file(s): {} (choose another --out folder, or pass --overwrite to replace them)",
+            clash_out.len(),
+            first(&clash_out)
+        );
+    }
+    Ok(())
+}
+
+/// Segments every input into `out` (created when missing). Every input's header is read and
+/// every output checked first (none may be an input; none may exist unless `overwrite`), so a
+/// bad call fails before any work or any write; on an error the outputs already written are
+/// whole files.
 pub fn predict_files(
     model: &SegModel,
     inputs: &[PathBuf],
     out: &Path,
     overlay: bool,
+    overwrite: bool,
 ) -> anyhow::Result<Vec<Predicted>> {
     let paths = output_paths(inputs, out)?;
     for input in inputs {
         header_dimensions(input)?;
     }
+    let outputs: Vec<&Path> = paths
+        .iter()
+        .flat_map(|(m, o)| std::iter::once(&**m).chain(overlay.then_some(&**o)))
+        .collect();
+    check_outputs(inputs, &outputs, overwrite)?;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     inputs
         .iter()
@@ -123,7 +171,7 @@ pub fn predict_file(
         height: h,
         format: format.describe(),
         foreground_fraction: fg as f64 / (w * h).max(1) as f64,
-        notes: format.gray_note().into_iter().collect(),
+        notes: format.notes(),
     })
 }
 
@@ -162,7 +210,7 @@ mod tests {
         .save(&b)
         .unwrap();
         let out = t.path().join("out/sub");
-        let r = predict_files(&model, &[a.clone(), b.clone()], &out, true).unwrap();
+        let r = predict_files(&model, &[a.clone(), b.clone()], &out, true, false).unwrap();
         for (p, (w, h)) in r.iter().zip([(37, 21), (19, 30)]) {
             let m = image::open(&p.mask).unwrap();
             assert_eq!((m.width(), m.height()), (w, h));
@@ -175,14 +223,20 @@ mod tests {
             "{:?}",
             r[1].notes
         );
-        let e = predict_files(&model, &[a.clone(), t.path().join("x/a.tif")], &out, false)
-            .unwrap_err()
-            .to_string();
+        let e = predict_files(
+            &model,
+            &[a.clone(), t.path().join("x/a.tif")],
+            &out,
+            false,
+            false,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("a.png") && e.contains("a.tif"), "{e}");
         std::fs::write(t.path().join("junk.png"), b"nope").unwrap();
         let e = format!(
             "{:#}",
-            predict_files(&model, &[t.path().join("junk.png")], &out, false).unwrap_err()
+            predict_files(&model, &[t.path().join("junk.png")], &out, false, false).unwrap_err()
         );
         assert!(e.contains("junk.png"), "{e}");
         let e = format!("{:#}", load_model(&t.path().join("nope")).err().unwrap());

@@ -11,7 +11,7 @@ use candle_nn::VarMap;
 use serde::{Deserialize, Serialize};
 
 use super::unet::{UNet, UNetConfig};
-use crate::core::files::atomic_write;
+use crate::core::files::{atomic_write, atomic_write_with, replace_folder};
 
 /// What a model needs besides its weights to segment a new image.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -43,6 +43,7 @@ pub const WEIGHTS: &str = "model.safetensors";
 pub const CONFIG: &str = "config.json";
 pub const METRICS: &str = "metrics.json";
 
+/// Writes the checkpoint's three files into `dir` (created when missing), each atomically.
 pub fn save(dir: &Path, model: &SegModel, metrics: &serde_json::Value) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let tensors: HashMap<String, Tensor> = {
@@ -55,17 +56,12 @@ pub fn save(dir: &Path, model: &SegModel, metrics: &serde_json::Value) -> anyhow
             .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
             .collect()
     };
-    // candle writes safetensors only to a path: write a temporary file beside it, then rename.
+    // candle writes safetensors only to a path: it fills the temporary file that is renamed.
     let path = dir.join(WEIGHTS);
-    let tmp = tempfile::Builder::new()
-        .prefix(".gradlab-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    candle_core::safetensors::save(&tensors, tmp.path())
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    tmp.persist(&path)
-        .map_err(|e| anyhow::anyhow!("cannot write {}: {}", path.display(), e.error))?;
+    atomic_write_with(&path, |tmp| {
+        candle_core::safetensors::save(&tensors, tmp)
+            .with_context(|| format!("cannot write {}", path.display()))
+    })?;
     atomic_write(
         &dir.join(CONFIG),
         serde_json::to_string_pretty(&model.meta)?.as_bytes(),
@@ -74,6 +70,120 @@ pub fn save(dir: &Path, model: &SegModel, metrics: &serde_json::Value) -> anyhow
         &dir.join(METRICS),
         serde_json::to_string_pretty(metrics)?.as_bytes(),
     )?;
+    Ok(())
+}
+
+/// Writes a model folder whole: `out` must be absent, empty, or a folder gradlab wrote (which is
+/// then replaced, stale files included). `extra` are further files, e.g. `predictions.png`.
+pub fn save_folder(
+    out: &Path,
+    model: &SegModel,
+    metrics: &serde_json::Value,
+    extra: &[(&str, Vec<u8>)],
+) -> anyhow::Result<()> {
+    replace_folder(out, "the model", |staging| {
+        save(staging, model, metrics)?;
+        for (name, bytes) in extra {
+            atomic_write(&staging.join(name), bytes)?;
+        }
+        Ok(())
+    })
+}
+
+/// The model folder a user means by picking `dir` in "Load model...": `dir` itself when it holds
+/// a model, else the newest `gradlab-model[-N]` folder that "Save model" made inside it (it does
+/// so when the picked folder holds the user's files).
+pub fn model_folder_in(dir: &Path) -> std::path::PathBuf {
+    if dir.join(CONFIG).is_file() {
+        return dir.to_path_buf();
+    }
+    let number = |name: &str| -> Option<u32> {
+        match name.strip_prefix("gradlab-model")? {
+            "" => Some(1),
+            rest => rest.strip_prefix('-')?.parse().ok(),
+        }
+    };
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let n = number(&e.file_name().to_string_lossy())?;
+            e.path().join(CONFIG).is_file().then(|| (n, e.path()))
+        })
+        .max_by_key(|(n, _)| *n)
+        .map_or_else(|| dir.to_path_buf(), |(_, p)| p)
+}
+
+/// Largest magnitude accepted in a checkpoint: trained U-Net weights and BatchNorm statistics
+/// stay many orders below it; beyond it activations overflow f32 and the mask is all one class.
+pub const MAX_ABS: f32 = 1e6;
+
+/// Refuses weights that cannot give a meaningful mask: non-finite or absurd values, BatchNorm
+/// variances that are not positive, a convolution or BatchNorm scale that is all zero.
+fn check_tensor(file: &Path, name: &str, t: &Tensor) -> anyhow::Result<()> {
+    let v: Vec<f32> = t
+        .to_dtype(candle_core::DType::F32)?
+        .flatten_all()?
+        .to_vec1()?;
+    let at = |i: usize| {
+        let mut idx = Vec::new();
+        let mut r = i;
+        for d in t.dims().iter().rev() {
+            idx.push(r % d);
+            r /= d;
+        }
+        idx.reverse();
+        format!("{idx:?}")
+    };
+    let shown = format!("{}: tensor {name}", file.display());
+    if let Some(i) = v.iter().position(|x| !x.is_finite()) {
+        let n = v.iter().filter(|x| !x.is_finite()).count();
+        bail!(
+            "{shown} holds {n} non-finite value(s) (first {} at {}): the weights are damaged",
+            v[i],
+            at(i)
+        );
+    }
+    if let Some(i) = v.iter().position(|x| x.abs() > MAX_ABS) {
+        bail!(
+            "{shown} holds {:e} at {}, beyond the sane magnitude {MAX_ABS:e}: the weights are damaged",
+            v[i],
+            at(i)
+        );
+    }
+    if name.ends_with("running_var")
+        && let Some(i) = v.iter().position(|&x| x <= 0.0)
+    {
+        bail!(
+            "{shown} holds the BatchNorm variance {} at {}; a variance must be > 0",
+            v[i],
+            at(i)
+        );
+    }
+    let is_scale = name.ends_with(".weight") && (t.rank() >= 2 || name.contains("bn"));
+    if is_scale && !v.is_empty() && v.iter().all(|&x| x == 0.0) {
+        bail!("{shown} is all zero: that layer passes nothing, so every pixel would get one class");
+    }
+    Ok(())
+}
+
+/// The input normalisation must be usable: a finite mean, a finite std that is not tiny.
+fn check_normalisation(file: &Path, meta: &ModelMeta) -> anyhow::Result<()> {
+    if !meta.mean.is_finite() || meta.mean.abs() > 1e3 {
+        bail!(
+            "{}: normalisation mean {} is not a usable value (pixels are in [0, 1])",
+            file.display(),
+            meta.mean
+        );
+    }
+    if !meta.std.is_finite() || !(1e-3..=1e3).contains(&meta.std) {
+        bail!(
+            "{}: normalisation std {} must be finite and between 0.001 and 1000 (pixels are in [0, 1])",
+            file.display(),
+            meta.std
+        );
+    }
     Ok(())
 }
 
@@ -86,6 +196,7 @@ pub fn load(dir: &Path) -> anyhow::Result<SegModel> {
     meta.unet
         .validate()
         .with_context(|| format!("{}", cpath.display()))?;
+    check_normalisation(&cpath, &meta)?;
     let wpath = dir.join(WEIGHTS);
     let bytes =
         std::fs::read(&wpath).with_context(|| format!("{}: cannot read", wpath.display()))?;
@@ -131,6 +242,7 @@ pub fn load(dir: &Path) -> anyhow::Result<SegModel> {
                     wpath.display()
                 );
             };
+            check_tensor(&wpath, name, t)?;
             if t.dims() != var.dims() {
                 bail!(
                     "{}: tensor {name} is {:?} but the architecture in config.json ({arch}) needs {:?}",

@@ -2,10 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
-
 use crate::core::StopFlag;
-use crate::core::files::{atomic_write, png_bytes};
+use crate::core::files::{foreign_folder, png_bytes};
 use crate::core::progress::CliSink;
 use crate::core::runs::{RecordTo, RunStore};
 use crate::labs::CliOutput as Output;
@@ -46,6 +44,12 @@ pub fn run_recorded(
         return Output::config(&cfg);
     }
     anyhow::ensure!(args.config.seeds >= 1, "--seeds must be at least 1");
+    // Before minutes of training: a folder of the user's is refused now, not at the end.
+    if let Some(dir) = &args.out
+        && let Some(why) = foreign_folder(dir)
+    {
+        anyhow::bail!("--out: {why}");
+    }
     let first = cfg.seed;
     let seeds: Vec<u64> = (first..first + args.config.seeds).collect();
     let on_off = if cfg.unet.skips { "on" } else { "off" };
@@ -65,12 +69,11 @@ pub fn run_recorded(
         out.summary["run_ids"] = serde_json::json!(run_ids);
     }
     if let Some(dir) = &args.out {
-        checkpoint::save(dir, &out.model, &out.summary)?;
+        let mut extra = Vec::new();
         if let Some(pic) = &out.gallery {
-            let p = dir.join("predictions.png");
-            atomic_write(&p, &png_bytes(pic)?)
-                .with_context(|| format!("cannot write {}", p.display()))?;
+            extra.push(("predictions.png", png_bytes(pic)?));
         }
+        checkpoint::save_folder(dir, &out.model, &out.summary, &extra)?;
     }
     let s = &out.summary;
     let f = |k: &str| s[k].as_f64().unwrap_or(f64::NAN);

@@ -19,6 +19,13 @@ pub fn predict(net: &UNet, img: &GrayF32, mean: f32, std: f32) -> anyhow::Result
 fn forward_probs(net: &UNet, data: Vec<f32>, w: usize, h: usize) -> anyhow::Result<Vec<f32>> {
     let x = Tensor::from_vec(data, (1, 1, h, w), &Device::Cpu)?;
     let y = net.forward_eval(&x)?.flatten_all()?.to_vec1::<f32>()?;
+    // An overflow inside the network would read as "no foreground" (NaN > 0.5 is false):
+    // an error instead of an empty mask.
+    if let Some(bad) = y.iter().find(|v| !v.is_finite()) {
+        anyhow::bail!(
+            "the model's output is not finite ({bad}): its weights or normalisation overflow on this image"
+        );
+    }
     Ok(y.into_iter().map(|v| 1.0 / (1.0 + (-v).exp())).collect())
 }
 

@@ -1,4 +1,4 @@
-//! `gradlab predict --model DIR IMAGE... --out DIR [--overlay] [--json]`: segment image files
+//! `gradlab predict --model DIR IMAGE... --out DIR [--overlay] [--overwrite] [--json]`: segment image files
 //! with a saved model (the work is in `experiments::seg::apply`).
 
 use std::fmt::Write as _;
@@ -24,6 +24,9 @@ pub struct PredictArgs {
     /// Also write the mask over the image.
     #[arg(long)]
     pub overlay: bool,
+    /// Replace outputs that already exist (an input image is never replaced).
+    #[arg(long)]
+    pub overwrite: bool,
     /// Print exactly one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
@@ -32,7 +35,13 @@ pub struct PredictArgs {
 pub fn run(args: &PredictArgs) -> anyhow::Result<Output> {
     let t = Instant::now();
     let model = load_model(&args.model)?;
-    let done = predict_files(&model, &args.images, &args.out, args.overlay)?;
+    let done = predict_files(
+        &model,
+        &args.images,
+        &args.out,
+        args.overlay,
+        args.overwrite,
+    )?;
     let seconds = t.elapsed().as_secs_f64();
     let mut human = String::new();
     for p in &done {

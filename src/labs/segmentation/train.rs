@@ -176,13 +176,30 @@ fn gallery(
 }
 
 pub fn train(cfg: &SegConfig, sink: &mut dyn Sink, stop: &StopFlag) -> anyhow::Result<TrainOutput> {
-    cfg.validate()?;
     let t0 = Instant::now();
+    let data = load_data(cfg, sink)?;
+    train_on(cfg, data, t0, sink, stop)
+}
+
+/// The data of `cfg`, checked, with its notes told to `sink`.
+pub fn load_data(cfg: &SegConfig, sink: &mut dyn Sink) -> anyhow::Result<seg::SegData> {
+    cfg.validate()?;
     sink.log(&format!("loading {}", cfg.dataset.name()));
     let data = seg::load(&cfg.dataset, cfg.seed)?;
     for note in &data.notes {
         sink.log(&format!("{}: {note}", data.name));
     }
+    Ok(data)
+}
+
+/// Trains on `data` (loaded from `cfg.dataset` since `t0`).
+fn train_on(
+    cfg: &SegConfig,
+    data: seg::SegData,
+    t0: Instant,
+    sink: &mut dyn Sink,
+    stop: &StopFlag,
+) -> anyhow::Result<TrainOutput> {
     let crop = seg::fit_crop(&data.train, cfg.crop);
     if crop != cfg.crop {
         sink.log(&format!(
@@ -407,12 +424,16 @@ pub fn train_recorded(
 ) -> anyhow::Result<(TrainOutput, Option<RunId>)> {
     let on_off = if cfg.unet.skips { "on" } else { "off" };
     let seed = cfg.seed;
+    // The data first: its fingerprint is part of the run's identity (and of its group).
+    let t0 = Instant::now();
+    let data = load_data(cfg, sink).with_context(|| format!("seed {seed}"))?;
     let run = rec.run(NewRun {
         lab: "segmentation".into(),
         name: format!("U-Net {} skips {on_off} seed {seed}", cfg.dataset.name()),
         config: serde_json::to_value(cfg)?,
         seed: Some(seed),
         dataset: Some(cfg.dataset.name()),
+        dataset_sha256: Some(data.fingerprint.clone()),
         main_metric: Some("val_miou".into()),
         ..Default::default()
     });
@@ -421,7 +442,7 @@ pub fn train_recorded(
         run,
         sink,
         stop,
-        |s, stop| train(cfg, s, stop).with_context(|| format!("seed {seed}")),
+        |s, stop| train_on(cfg, data, t0, s, stop).with_context(|| format!("seed {seed}")),
         |o| Ok(o.summary.clone()),
         checkpoint_files,
     )

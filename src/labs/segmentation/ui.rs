@@ -318,7 +318,7 @@ impl SegmentationTab {
                             path,
                             image,
                             format: format.describe(),
-                            note: format.gray_note(),
+                            note: Some(format.notes().join("; ")).filter(|n| !n.is_empty()),
                             preds,
                         }))
                     },
@@ -335,7 +335,9 @@ impl SegmentationTab {
                 "save model",
                 cx.waker.clone(),
                 move |_sink, _stop| {
-                    checkpoint::save(&dir, &model, &metrics)?;
+                    // A picked folder holding the user's files gets a new model folder inside.
+                    let dir = crate::core::files::folder_for(&dir, "gradlab-model");
+                    checkpoint::save_folder(&dir, &model, &metrics, &[])?;
                     Ok(ModelIo::Saved(dir))
                 },
             );
@@ -347,6 +349,7 @@ impl SegmentationTab {
                 "load model",
                 cx.waker.clone(),
                 move |_sink, _stop| {
+                    let dir = checkpoint::model_folder_in(&dir);
                     let model = checkpoint::load(&dir)?;
                     Ok(ModelIo::Loaded(dir, Arc::new(model)))
                 },
@@ -1410,10 +1413,11 @@ mod flow_tests {
                 .iter()
                 .any(|j| j.name == "save model" && !j.state.is_running())
         });
-        assert!(
-            dir.path().join("model.safetensors").exists()
-                && dir.path().join("config.json").exists()
-        );
+        // The picked folder holds the user's files: the model went into a new folder inside it,
+        // and loading from the same pick finds it there.
+        let saved = dir.path().join("gradlab-model");
+        assert!(saved.join("model.safetensors").exists() && saved.join("config.json").exists());
+        assert!(mask_path.exists(), "the user's files stay");
 
         h.get_by_label("Load model...").click();
         run_until(&mut h, "loading the model", |a| {
