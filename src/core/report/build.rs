@@ -426,9 +426,17 @@ fn lab_blocks(lab: &str, runs: &[&ReportRun]) -> Vec<Block> {
         "Mean ± sample standard deviation over the runs of each configuration (n in brackets); the best mean of each score is in bold.".into(),
     ));
     out.push(results_table(&groups, &fields));
+    // The references of the datasets the runs used; all of the lab's when none of them has one
+    // (a synthetic graph, a user's folder).
+    let used = |r: &&super::model::Reference| {
+        runs.iter()
+            .any(|x| r.datasets.contains(&x.dataset.as_str()))
+    };
+    let any_used = REFERENCES.iter().filter(|r| r.lab == lab).any(|r| used(&r));
     let refs: Vec<Vec<Cell>> = REFERENCES
         .iter()
         .filter(|r| r.lab == lab)
+        .filter(|r| r.datasets.is_empty() || !any_used || used(r))
         .map(|r| {
             vec![
                 Cell::text(r.what),

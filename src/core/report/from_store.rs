@@ -94,6 +94,7 @@ pub fn report_run(store: &RunStore, id: RunId) -> anyhow::Result<ReportRun> {
         id: id.to_string(),
         lab: d.row.lab.clone(),
         name: d.row.name.clone(),
+        dataset: d.row.dataset.clone().unwrap_or_default(),
         status: d.row.status.to_string(),
         seed: d.row.seed,
         config: d.config.clone(),

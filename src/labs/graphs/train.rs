@@ -119,7 +119,7 @@ impl Trainer {
     pub fn new(cfg: &GraphConfig, graph: &Graph) -> anyhow::Result<Self> {
         cfg.validate()?;
         graph.validate()?;
-        let split = Split::new(cfg.split, graph, cfg.seed)?;
+        let split = Split::with_per_class(cfg.split, graph, cfg.seed, cfg.train_per_class)?;
         let prep = Prepared::new(graph, cfg.norm, split)?;
         let mut rng = SmallRng::seed_from_u64(cfg.seed);
         let net = Net::new(cfg, &prep, &mut rng)?;
@@ -349,11 +349,11 @@ pub fn command_for(p: &super::GraphParams, model: super::ModelKind, seeds: usize
         "--model".into(),
         v(&|| model.to_possible_value()),
         "--dataset".into(),
-        v(&|| p.dataset.to_possible_value()),
+        p.dataset.arg(),
         "--preset".into(),
         v(&|| p.preset.to_possible_value()),
         "--split".into(),
-        v(&|| p.split.to_possible_value()),
+        v(&|| p.split().to_possible_value()),
         "--seeds".into(),
         seeds.to_string(),
         "--homophily".into(),
@@ -361,6 +361,12 @@ pub fn command_for(p: &super::GraphParams, model: super::ModelKind, seeds: usize
     ];
     if let Some(e) = p.epochs {
         args.extend(["--epochs".to_string(), e.to_string()]);
+    }
+    if p.train_per_class != crate::data::graph::splits::TRAIN_PER_CLASS {
+        args.extend([
+            "--train-per-class".to_string(),
+            p.train_per_class.to_string(),
+        ]);
     }
     crate::core::runs::quote_args(&args)
 }
@@ -411,6 +417,7 @@ pub fn train_seeds(
             })?,
             seed: Some(seed),
             dataset: Some(graph.name.clone()),
+            dataset_sha256: Some(graph.fingerprint.clone()),
             main_metric: Some("test_acc".into()),
             ..Default::default()
         });
@@ -600,7 +607,13 @@ mod tests {
     /// validate on its test nodes).
     #[test]
     fn early_stopping_never_reads_test_labels() {
-        let g = synthetic_graph(&SyntheticSpec::default()).unwrap();
+        let mut g = synthetic_graph(&SyntheticSpec::default()).unwrap();
+        // The planetoid split comes with the data: give the synthetic graph one of that shape.
+        g.given_split = Some(Split {
+            train: (0..140).collect(),
+            val: (140..640).collect(),
+            test: (1708..2708).collect(),
+        });
         for split in SplitKind::ALL {
             let cfg = GraphConfig {
                 epochs: 40,
