@@ -50,6 +50,32 @@ impl AdjNorm {
     }
 }
 
+/// When early stopping resets its patience, and which epoch's model is reported.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+pub enum StopRule {
+    /// Patience counts epochs since the lowest validation loss; the reported model is the one of
+    /// that epoch (pyGAT's PyTorch code).
+    #[default]
+    ValLoss,
+    /// GAT's own code (Veličković et al., `execute_cora.py`): patience restarts when the
+    /// validation accuracy reaches its best or the loss its lowest; the reported model is the
+    /// last one at which both held at once.
+    LossOrAcc,
+}
+
+impl StopRule {
+    pub fn label(self) -> &'static str {
+        match self {
+            StopRule::ValLoss => "val-loss",
+            StopRule::LossOrAcc => "loss-or-acc",
+        }
+    }
+}
+
+fn is_default_stop_rule(r: &StopRule) -> bool {
+    *r == StopRule::ValLoss
+}
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 pub enum Preset {
     /// The CSC413 homework: 100 epochs, lr 0.01, hidden 16 (GAT 8 heads x 2), dropout 0.5.
@@ -89,6 +115,10 @@ pub struct GraphConfig {
     /// Stop when the validation loss has not improved for this many epochs (0: never) and report
     /// the test accuracy of the best-validation-loss epoch, as GAT's authors did.
     pub patience: usize,
+    /// How early stopping reads the validation set (left out of the recorded config at its
+    /// default, so earlier runs keep their configuration key).
+    #[serde(skip_serializing_if = "is_default_stop_rule")]
+    pub stop_rule: StopRule,
     pub norm: AdjNorm,
     pub bias: bool,
     pub split: SplitKind,
@@ -124,6 +154,7 @@ impl GraphConfig {
             weight_decay: 5e-4,
             epochs: 200,
             patience: 0,
+            stop_rule: StopRule::ValLoss,
             norm: AdjNorm::Sym,
             bias: true,
             split: SplitKind::Pygcn,
@@ -302,6 +333,9 @@ pub struct GraphParams {
     /// Training nodes per class of the random split.
     #[arg(long, default_value_t = GraphParams::default().train_per_class)]
     pub train_per_class: usize,
+    /// Early stopping's rule (default: the preset's, val-loss).
+    #[arg(long, value_enum)]
+    pub stop_rule: Option<StopRule>,
     /// Runs with seeds 0..K-1.
     #[arg(long, default_value_t = GraphParams::default().seeds)]
     pub seeds: u64,
@@ -322,6 +356,7 @@ impl Default for GraphParams {
             preset: Preset::Paper,
             split: None,
             train_per_class: crate::data::graph::splits::TRAIN_PER_CLASS,
+            stop_rule: None,
             seeds: 10,
             epochs: None,
             homophily: 0.8,
@@ -350,6 +385,9 @@ impl GraphParams {
     pub fn apply(&self, mut cfg: GraphConfig) -> GraphConfig {
         cfg.split = self.split();
         cfg.train_per_class = self.train_per_class;
+        if let Some(r) = self.stop_rule {
+            cfg.stop_rule = r;
+        }
         cfg.snapshot_every = 0;
         if let Some(e) = self.epochs {
             cfg.epochs = e;

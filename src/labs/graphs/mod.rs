@@ -18,7 +18,7 @@ pub mod sparse;
 pub mod train;
 pub mod ui;
 
-pub use config::{AdjNorm, DatasetArg, GraphConfig, GraphParams, ModelKind, Preset};
+pub use config::{AdjNorm, DatasetArg, GraphConfig, GraphParams, ModelKind, Preset, StopRule};
 pub use train::{
     AttentionSnapshot, ConfusionMatrix, EmbeddingSnapshot, RunResult, run, run_seeds,
     run_seeds_recorded, seed_prefix, train_one,

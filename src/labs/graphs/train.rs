@@ -10,7 +10,7 @@ use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use serde_json::json;
 
-use super::config::GraphConfig;
+use super::config::{GraphConfig, StopRule};
 use super::model::{Forward, Net};
 use super::pca::pca2;
 use super::prep::Prepared;
@@ -193,6 +193,7 @@ pub fn train_one(
     let (n_train, n_val, n_test) = split.sizes();
     let mut times = Vec::with_capacity(cfg.epochs);
     let (mut best_val_loss, mut best_epoch, mut since_best) = (f64::INFINITY, 0usize, 0usize);
+    let mut best_val_acc = f64::NEG_INFINITY;
     let (mut report_test, mut report_val) = (0.0, 0.0);
     let mut report_pred: Vec<u32> = Vec::new();
     let mut final_train_loss = f64::NAN;
@@ -216,15 +217,33 @@ pub fn train_one(
         sink.metric("val_loss", epoch as f64, val_loss);
         sink.metric("train_acc", epoch as f64, train_acc);
         sink.metric("val_acc", epoch as f64, val_acc);
-        let improved = val_loss < best_val_loss;
+        let improved = match cfg.stop_rule {
+            StopRule::ValLoss => {
+                let better = val_loss < best_val_loss;
+                if better {
+                    best_val_loss = val_loss;
+                    since_best = 0;
+                } else {
+                    since_best += 1;
+                }
+                better
+            }
+            StopRule::LossOrAcc => {
+                let (loss_ok, acc_ok) = (val_loss <= best_val_loss, val_acc >= best_val_acc);
+                if loss_ok || acc_ok {
+                    best_val_loss = best_val_loss.min(val_loss);
+                    best_val_acc = best_val_acc.max(val_acc);
+                    since_best = 0;
+                } else {
+                    since_best += 1;
+                }
+                loss_ok && acc_ok
+            }
+        };
         if improved {
-            best_val_loss = val_loss;
             best_epoch = epoch;
-            since_best = 0;
-        } else {
-            since_best += 1;
         }
-        // With early stopping the reported model is the best-validation-loss one (as if restored
+        // With early stopping the reported model is the best-validation one (as if restored
         // from its checkpoint); without, the last one.
         if cfg.patience == 0 || improved {
             report_test = ev.accuracy(&split.test, &labels);
@@ -361,6 +380,9 @@ pub fn command_for(p: &super::GraphParams, model: super::ModelKind, seeds: usize
     ];
     if let Some(e) = p.epochs {
         args.extend(["--epochs".to_string(), e.to_string()]);
+    }
+    if let Some(r) = p.stop_rule {
+        args.extend(["--stop-rule".to_string(), v(&|| r.to_possible_value())]);
     }
     if p.train_per_class != crate::data::graph::splits::TRAIN_PER_CLASS {
         args.extend([
@@ -638,6 +660,29 @@ mod tests {
             assert_eq!((a.n_train, a.n_val, a.n_test), s.sizes());
             assert!(a.n_train + a.n_val + a.n_test <= g.num_nodes());
         }
+    }
+
+    #[test]
+    fn gats_stop_rule_runs_and_is_recorded_only_when_chosen() {
+        let g = synthetic_graph(&SyntheticSpec::default()).unwrap();
+        let base = GraphConfig {
+            epochs: 60,
+            patience: 5,
+            ..GraphConfig::preset(ModelKind::Gcn, Preset::Paper)
+        };
+        let other = GraphConfig {
+            stop_rule: StopRule::LossOrAcc,
+            ..base.clone()
+        };
+        let a = train_one(&base, &g, &mut NullSink, &StopFlag::new()).unwrap();
+        let b = train_one(&other, &g, &mut NullSink, &StopFlag::new()).unwrap();
+        assert!(b.best_epoch >= 1 && b.best_epoch <= b.epochs_run, "{b:?}");
+        // Patience restarts on either improvement, so this rule never stops sooner.
+        assert!(b.epochs_run >= a.epochs_run, "{a:?} {b:?}");
+        let json = |c: &GraphConfig| serde_json::to_value(c).unwrap();
+        assert!(json(&base).get("stop_rule").is_none());
+        assert_eq!(json(&other)["stop_rule"], "LossOrAcc");
+        assert!(json(&base).get("train_per_class").is_none());
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::labs::datasets::ui::offer::DownloadOffer;
 use crate::labs::graphs::restore::{LatestGraphs, load_latest};
 use crate::labs::graphs::{
     AdjNorm, AttentionSnapshot, ConfusionMatrix, DatasetArg, EmbeddingSnapshot, GraphConfig,
-    GraphParams, ModelKind, Preset, run_seeds_recorded,
+    GraphParams, ModelKind, Preset, StopRule, run_seeds_recorded,
 };
 use crate::labs::{Lab, load_ron, save_ron};
 use crate::widgets::job_row::{JobRow, job_row};
@@ -504,6 +504,13 @@ impl GraphsTab {
                 });
                 row(ui, "patience (0 = off)", &mut |ui, c| {
                     ui.add(egui::DragValue::new(&mut c.patience).range(0..=1000));
+                });
+                row(ui, "early stopping rule", &mut |ui, c| {
+                    egui::ComboBox::from_id_salt(("stop", c.model.label())).selected_text(c.stop_rule.label()).show_ui(ui, |ui| {
+                        for r in [StopRule::ValLoss, StopRule::LossOrAcc] {
+                            ui.selectable_value(&mut c.stop_rule, r, r.label());
+                        }
+                    });
                 });
                 row(ui, "bias", &mut |ui, c| {
                     ui.checkbox(&mut c.bias, "");
