@@ -578,4 +578,38 @@ mod tests {
         assert!(!rows[0][2].bold);
         assert!(rows[1][2].bold);
     }
+
+    fn reference_rows(dataset: &str) -> Vec<String> {
+        let run = ReportRun {
+            lab: "graphs".into(),
+            dataset: dataset.into(),
+            config_key: "k".into(),
+            summary: serde_json::json!({ "test_acc": 0.7 }),
+            ..Default::default()
+        };
+        lab_blocks("graphs", &[&run])
+            .into_iter()
+            .filter_map(|b| match b {
+                Block::Table { header, rows } if header[0] == "figure" => {
+                    Some(rows.into_iter().map(|r| r[0].text.clone()))
+                }
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    }
+
+    #[test]
+    fn references_follow_the_runs_datasets() {
+        let citeseer = reference_rows("citeseer");
+        assert_eq!(citeseer.len(), 2, "{citeseer:?}");
+        assert!(
+            citeseer.iter().all(|r| r.contains("Citeseer")),
+            "{citeseer:?}"
+        );
+        let cora = reference_rows("cora-planetoid");
+        assert!(cora.iter().all(|r| r.contains("Cora")), "{cora:?}");
+        // No reference for the data (a user's folder): all of the lab's, for comparison.
+        assert!(reference_rows("my-graph").len() > cora.len());
+    }
 }

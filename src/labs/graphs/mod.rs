@@ -49,3 +49,26 @@ pub fn published(
         _ => return None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::graph::SplitKind;
+
+    #[test]
+    fn published_figures_only_for_the_planetoid_split() {
+        assert_eq!(
+            published(ModelKind::Gat, "citeseer", SplitKind::Planetoid),
+            Some(("0.725 ± 0.007", "Veličković et al. 2018"))
+        );
+        assert_eq!(
+            published(ModelKind::Gcn, "cora-planetoid", SplitKind::Planetoid).map(|p| p.0),
+            Some("0.815")
+        );
+        assert_eq!(published(ModelKind::Gcn, "cora", SplitKind::Pygcn), None);
+        assert_eq!(
+            published(ModelKind::Mlp, "citeseer", SplitKind::Planetoid),
+            None
+        );
+    }
+}
