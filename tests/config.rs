@@ -67,20 +67,19 @@ fn the_command_a_gui_segmentation_run_records_trains_the_same_config() {
 
 #[test]
 fn graph_gui_and_cli_defaults_agree_for_every_model_and_dataset() {
-    for dataset in [DatasetArg::Cora, DatasetArg::Synthetic] {
+    let mut datasets = DatasetArg::NAMED.to_vec();
+    datasets.push(DatasetArg::Folder("/data/my-graph".into()));
+    for dataset in datasets {
         for model in ModelKind::ALL {
-            let (m, d) = (format!("{model:?}"), format!("{dataset:?}"));
-            let Command::Graph(args) = cli(&[
-                "graph",
-                "--model",
-                &m.to_lowercase(),
-                "--dataset",
-                &d.to_lowercase(),
-            ]) else {
+            let (m, d) = (format!("{model:?}"), dataset.arg());
+            let Command::Graph(args) =
+                cli(&["graph", "--model", &m.to_lowercase(), "--dataset", &d])
+            else {
                 unreachable!()
             };
+            assert_eq!(args.config.dataset, dataset, "{d}");
             let mut tab = GraphsTab::default();
-            tab.set_dataset(dataset);
+            tab.set_dataset(dataset.clone());
             assert_eq!(
                 tab.run_config(model),
                 args.config.resolve(model),
@@ -88,12 +87,48 @@ fn graph_gui_and_cli_defaults_agree_for_every_model_and_dataset() {
             );
             let (gui, cli) = (tab.params(), &args.config);
             assert_eq!(
-                (gui.preset, gui.split, gui.seeds, gui.epochs, gui.homophily),
-                (cli.preset, cli.split, cli.seeds, cli.epochs, cli.homophily),
+                (
+                    gui.preset,
+                    gui.split(),
+                    gui.seeds,
+                    gui.epochs,
+                    gui.homophily
+                ),
+                (
+                    cli.preset,
+                    cli.split(),
+                    cli.seeds,
+                    cli.epochs,
+                    cli.homophily
+                ),
                 "{m} on {d}"
             );
         }
     }
+}
+
+#[test]
+fn each_dataset_has_its_default_split() {
+    use gradlab::data::graph::SplitKind;
+    for (d, split) in [
+        ("cora", SplitKind::Pygcn),
+        ("citeseer", SplitKind::Planetoid),
+        ("pubmed", SplitKind::Planetoid),
+        ("synthetic", SplitKind::Pygcn),
+        ("/data/my-graph", SplitKind::Random),
+    ] {
+        let Command::Graph(args) = cli(&["graph", "--dataset", d]) else {
+            unreachable!()
+        };
+        assert_eq!(args.config.resolve(ModelKind::Gcn).split, split, "{d}");
+    }
+    let Command::Graph(args) = cli(&["graph", "--dataset", "cora", "--split", "planetoid"]) else {
+        unreachable!()
+    };
+    assert_eq!(
+        args.config.dataset.planetoid_name(args.config.split()),
+        Some("cora")
+    );
 }
 
 #[test]

@@ -762,3 +762,71 @@ fn every_file_gradlab_writes_gets_the_users_mode() {
         assert_eq!(m, 0o755, "{}", d.display());
     }
 }
+
+// ------------------------------------------------------------------ 4b. graphs know their data
+
+fn shared_cora() -> Option<PathBuf> {
+    let root = std::env::var_os("GRADLAB_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets"));
+    if root.join("cora/cora.cites").exists() {
+        return Some(root.join("cora"));
+    }
+    // CI has the data: there a missing copy is a broken setup, not a reason to pass.
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "no shared Cora at {}",
+        root.display()
+    );
+    None
+}
+
+#[test]
+fn cora_runs_on_other_cites_are_other_groups() {
+    let Some(cora) = shared_cora() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let runs = t.path().join("runs");
+    // A second data folder whose cora has every tenth citation left out.
+    let other = t.path().join("other");
+    std::fs::create_dir_all(other.join("cora")).unwrap();
+    std::fs::copy(cora.join("cora.content"), other.join("cora/cora.content")).unwrap();
+    let cites = std::fs::read_to_string(cora.join("cora.cites")).unwrap();
+    let fewer: String = cites
+        .lines()
+        .enumerate()
+        .filter(|(i, _)| i % 10 != 0)
+        .map(|(_, l)| format!("{l}\n"))
+        .collect();
+    std::fs::write(other.join("cora/cora.cites"), fewer).unwrap();
+    let shared = cora.parent().unwrap();
+    let train = |dir: &Path| {
+        let j = common::json_of(&gradlab_in(
+            &runs,
+            &[
+                "--data-dir",
+                s(dir),
+                "graph",
+                "--dataset",
+                "cora",
+                "--model",
+                "gcn",
+                "--epochs",
+                "2",
+                "--seeds",
+                "1",
+                "--json",
+            ],
+        ));
+        let id = j["run_ids"][0].as_i64().unwrap().to_string();
+        common::json_of(&gradlab_in(&runs, &["runs", "show", &id, "--json"]))
+    };
+    let (a, b, c) = (train(shared), train(shared), train(&other));
+    let sha = |j: &serde_json::Value| j["dataset_sha256"].as_str().unwrap_or("").to_string();
+    assert_eq!(sha(&a).len(), 64, "{a}");
+    assert_eq!(sha(&a), sha(&b));
+    assert_ne!(sha(&a), sha(&c));
+    assert_eq!(a["config_key"], b["config_key"]);
+    assert_ne!(a["config_key"], c["config_key"]);
+    let list = common::json_of(&gradlab_in(&runs, &["runs", "list", "--json"]));
+    assert_eq!(list["groups"].as_array().unwrap().len(), 2, "{list}");
+}

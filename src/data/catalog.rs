@@ -25,8 +25,13 @@ pub struct Catalog {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Dataset {
-    /// Folder name under the data dir, and the name used on the command line.
+    /// The name used on the command line, and the folder under the data dir unless `folder`
+    /// says otherwise.
     pub name: String,
+    /// The folder under the data dir when several datasets share one (the Planetoid files of
+    /// Cora, Citeseer and PubMed all live in `planetoid/`, as in their repository).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folder: Option<String>,
     pub title: String,
     pub description: String,
     pub licence: String,
@@ -44,9 +49,16 @@ pub struct FileEntry {
     pub url: String,
     /// Lowercase hex.
     pub sha256: String,
-    /// In bytes.
+    /// In bytes; 0 with `size_unknown`.
     pub size: u64,
+    /// The size is not known (a file missing from the reference copy whose sha256 is known from
+    /// elsewhere): the sha256 alone decides, and a download stops at [`MAX_UNKNOWN_SIZE`].
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub size_unknown: bool,
 }
+
+/// Most bytes fetched for a file of unknown size.
+pub const MAX_UNKNOWN_SIZE: u64 = 256 << 20;
 
 impl Catalog {
     /// The catalog embedded in the binary.
@@ -77,8 +89,13 @@ impl Dataset {
         self.files.iter().map(|f| f.size).sum()
     }
 
+    /// The folder name under the data dir.
+    pub fn folder_name(&self) -> &str {
+        self.folder.as_deref().unwrap_or(&self.name)
+    }
+
     pub fn dir(&self, data_dir: &Path) -> PathBuf {
-        data_dir.join(&self.name)
+        data_dir.join(self.folder_name())
     }
 
     /// Where `file` lives on disk.
@@ -90,7 +107,7 @@ impl Dataset {
 
     /// How a file is named in messages: `cora/cora.content`.
     pub fn display_path(&self, file: &FileEntry) -> String {
-        format!("{}/{}", self.name, file.path)
+        format!("{}/{}", self.folder_name(), file.path)
     }
 }
 
@@ -130,6 +147,14 @@ pub fn validate(catalog: &Catalog) -> anyhow::Result<()> {
         if !names.insert(ds.name.as_str()) {
             bail!("{label}: field 'name' is used by another dataset too");
         }
+        if let Some(folder) = &ds.folder
+            && (folder.is_empty()
+                || !folder
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-'))
+        {
+            bail!("{label}: field 'folder' must be a non-empty name of a-z, 0-9, '_' and '-'");
+        }
         for (field, value) in [
             ("title", &ds.title),
             ("description", &ds.description),
@@ -167,6 +192,12 @@ pub fn validate(catalog: &Catalog) -> anyhow::Result<()> {
                     f.url
                 );
             }
+            if f.size == 0 && !f.size_unknown {
+                bail!("{flabel}: field 'size' must be more than 0 bytes");
+            }
+            if f.size != 0 && f.size_unknown {
+                bail!("{flabel}: field 'size' must be 0 when 'size_unknown' is set");
+            }
             if f.sha256.len() != 64
                 || !f
                     .sha256
@@ -177,9 +208,6 @@ pub fn validate(catalog: &Catalog) -> anyhow::Result<()> {
                     "{flabel}: field 'sha256' must be 64 lowercase hex digits, got '{}'",
                     f.sha256
                 );
-            }
-            if f.size == 0 {
-                bail!("{flabel}: field 'size' must be more than 0 bytes");
             }
         }
     }
@@ -420,7 +448,7 @@ fn check_file(
             reason: "is not a regular file".into(),
         });
     }
-    if meta.len() != f.size {
+    if !f.size_unknown && meta.len() != f.size {
         return Some(FileState::Corrupt {
             reason: format!("size {} bytes, expected {}", meta.len(), f.size),
         });
@@ -754,7 +782,8 @@ size = 1
             return;
         };
         for ds in &Catalog::builtin().datasets {
-            if !ds.dir(&root).exists() {
+            // Not in the shared copy (PubMed shares the planetoid folder but is not there).
+            if !ds.file_path(&root, &ds.files[0]).exists() {
                 continue;
             }
             let s = check(ds, &root, Check::Full, &mut NullSink, &StopFlag::new()).unwrap();

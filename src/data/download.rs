@@ -269,10 +269,14 @@ fn download_one(
             ),
         };
         got += n as u64;
-        if got > f.size {
+        let most = if f.size_unknown {
+            crate::data::catalog::MAX_UNKNOWN_SIZE
+        } else {
+            f.size
+        };
+        if got > most {
             bail!(
-                "{shown}: the server sent more than the expected {} bytes; not the catalog's file",
-                f.size
+                "{shown}: the server sent more than the expected {most} bytes; not the catalog's file"
             );
         }
         hasher.update(&buf[..n]);

@@ -190,7 +190,7 @@ fn flatten(prefix: &str, v: &Value, out: &mut BTreeMap<String, String>) {
 
 /// Which data each configuration trained on, by name and fingerprint.
 fn data_table(groups: &[Group<'_>]) -> Option<Block> {
-    if groups.iter().all(|g| g.runs[0].dataset.is_none()) {
+    if groups.iter().all(|g| g.runs[0].dataset.is_empty()) {
         return None;
     }
     let rows = groups
@@ -199,7 +199,11 @@ fn data_table(groups: &[Group<'_>]) -> Option<Block> {
             let r = g.runs[0];
             vec![
                 Cell::text(&g.label),
-                Cell::text(r.dataset.as_deref().unwrap_or("-")),
+                Cell::text(if r.dataset.is_empty() {
+                    "-"
+                } else {
+                    &r.dataset
+                }),
                 Cell::text(
                     r.dataset_sha256
                         .as_deref()
@@ -454,9 +458,17 @@ fn lab_blocks(lab: &str, runs: &[&ReportRun]) -> Vec<Block> {
         "Mean ± sample standard deviation over the runs of each configuration (n in brackets); the best mean of each score is in bold.".into(),
     ));
     out.push(results_table(&groups, &fields));
+    // The references of the datasets the runs used; all of the lab's when none of them has one
+    // (a synthetic graph, a user's folder).
+    let used = |r: &&super::model::Reference| {
+        runs.iter()
+            .any(|x| r.datasets.contains(&x.dataset.as_str()))
+    };
+    let any_used = REFERENCES.iter().filter(|r| r.lab == lab).any(|r| used(&r));
     let refs: Vec<Vec<Cell>> = REFERENCES
         .iter()
         .filter(|r| r.lab == lab)
+        .filter(|r| r.datasets.is_empty() || !any_used || used(r))
         .map(|r| {
             vec![
                 Cell::text(r.what),
@@ -604,5 +616,39 @@ mod tests {
         assert_eq!(rows[0][2].text, "0.8100 ± 0.0141 (2)");
         assert!(!rows[0][2].bold);
         assert!(rows[1][2].bold);
+    }
+
+    fn reference_rows(dataset: &str) -> Vec<String> {
+        let run = ReportRun {
+            lab: "graphs".into(),
+            dataset: dataset.into(),
+            config_key: "k".into(),
+            summary: serde_json::json!({ "test_acc": 0.7 }),
+            ..Default::default()
+        };
+        lab_blocks("graphs", &[&run])
+            .into_iter()
+            .filter_map(|b| match b {
+                Block::Table { header, rows } if header[0] == "figure" => {
+                    Some(rows.into_iter().map(|r| r[0].text.clone()))
+                }
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    }
+
+    #[test]
+    fn references_follow_the_runs_datasets() {
+        let citeseer = reference_rows("citeseer");
+        assert_eq!(citeseer.len(), 2, "{citeseer:?}");
+        assert!(
+            citeseer.iter().all(|r| r.contains("Citeseer")),
+            "{citeseer:?}"
+        );
+        let cora = reference_rows("cora-planetoid");
+        assert!(cora.iter().all(|r| r.contains("Cora")), "{cora:?}");
+        // No reference for the data (a user's folder): all of the lab's, for comparison.
+        assert!(reference_rows("my-graph").len() > cora.len());
     }
 }

@@ -44,12 +44,13 @@ pub fn load_cora(dir: &Path) -> anyhow::Result<Graph> {
         &mut g,
     )?;
     g.name = "cora".into();
+    g.fingerprint = super::fingerprint_files(&[&content, &cites])?;
     Ok(g)
 }
 
 /// Yields (1-based line number, line without its `\n` / `\r\n`), skipping blank lines; fails on an
 /// over-long or non-UTF-8 line.
-struct Lines<R> {
+pub(crate) struct Lines<R> {
     reader: R,
     file: String,
     line_no: usize,
@@ -57,7 +58,7 @@ struct Lines<R> {
 }
 
 impl<R: BufRead> Lines<R> {
-    fn new(reader: R, file: &str) -> Self {
+    pub(crate) fn new(reader: R, file: &str) -> Self {
         Self {
             reader,
             file: file.to_string(),
@@ -66,7 +67,7 @@ impl<R: BufRead> Lines<R> {
         }
     }
 
-    fn next_line(&mut self) -> anyhow::Result<Option<(usize, &str)>> {
+    pub(crate) fn next_line(&mut self) -> anyhow::Result<Option<(usize, &str)>> {
         loop {
             self.buf.clear();
             self.line_no += 1;

@@ -1,22 +1,37 @@
-//! Graphs for node classification: the Cora citation graph (LINQS text format), a synthetic
-//! citation graph generated from a seed, and the train/val/test splits used on them.
+//! Graphs for node classification: the Cora citation graph (LINQS text format), the Planetoid
+//! files of Cora, Citeseer and PubMed (Python pickles, read without Python), a user's own graph
+//! (a folder of CSV files), a synthetic citation graph generated from a seed, and the
+//! train/val/test splits used on them.
 
 pub mod cora;
+pub mod csv_folder;
+pub mod pickle;
+pub mod planetoid;
 pub mod splits;
 pub mod synthetic;
 
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
 pub use cora::load_cora;
+pub use csv_folder::load_csv_folder;
+pub use planetoid::load_planetoid;
 pub use splits::{Split, SplitKind};
 pub use synthetic::{SyntheticSpec, synthetic_graph};
 
-/// A 0/1 node-feature matrix stored by rows (CSR without values): Cora's bag-of-words is 1.3 %
-/// non-zero, so the dense 2708 x 1433 matrix would be 75x larger than what it says.
+/// A sparse node-feature matrix stored by rows (CSR): Cora's bag-of-words is 1.3 % non-zero, so
+/// the dense 2708 x 1433 matrix would be 75x larger than what it says. Binary (0/1) features,
+/// the common case, keep no values.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct BinaryFeatures {
     pub cols: usize,
     /// Row `i` owns `indices[indptr[i]..indptr[i + 1]]`, sorted ascending.
     pub indptr: Vec<usize>,
     pub indices: Vec<u32>,
+    /// The value of each stored entry (PubMed's TF-IDF, a user's numeric columns); empty when
+    /// every stored entry is 1.
+    pub values: Vec<f32>,
 }
 
 impl BinaryFeatures {
@@ -29,12 +44,17 @@ impl BinaryFeatures {
     pub fn row(&self, i: usize) -> &[u32] {
         &self.indices[self.indptr[i]..self.indptr[i + 1]]
     }
+    /// The values of row `i` (ones for binary features).
+    pub fn row_values(&self, i: usize) -> impl Iterator<Item = f32> + '_ {
+        let (a, b) = (self.indptr[i], self.indptr[i + 1]);
+        (a..b).map(move |k| self.values.get(k).copied().unwrap_or(1.0))
+    }
     /// The dense row-major matrix (tests and small graphs only).
     pub fn to_dense(&self) -> Vec<f32> {
         let mut out = vec![0f32; self.rows() * self.cols];
         for i in 0..self.rows() {
-            for &j in self.row(i) {
-                out[i * self.cols + j as usize] = 1.0;
+            for (&j, v) in self.row(i).iter().zip(self.row_values(i)) {
+                out[i * self.cols + j as usize] = v;
             }
         }
         out
@@ -55,6 +75,18 @@ pub struct Graph {
     pub edges: Vec<(u32, u32)>,
     /// What the loader did with the raw input (duplicates merged, self-loops dropped), for the log.
     pub notes: Vec<String>,
+    /// Nodes without a label, sorted: they pass messages but are in no split (their `labels`
+    /// entry is 0 and means nothing).
+    pub unlabelled: Vec<u32>,
+    /// The split that comes with the data (Planetoid's), for `--split planetoid`.
+    pub given_split: Option<Split>,
+    /// sha256 (lowercase hex) of what the graph was made from: the files read, in a fixed order,
+    /// or the generator's parameters and output. Runs record it so that different data never
+    /// share a group.
+    pub fingerprint: String,
+    /// Feed the features as they are instead of dividing each row by its sum (a user's numeric
+    /// columns, which may be negative).
+    pub raw_features: bool,
 }
 
 impl Graph {
@@ -67,17 +99,24 @@ impl Graph {
     pub fn num_features(&self) -> usize {
         self.features.cols
     }
-    /// Fraction of edges whose two ends share a class.
+    pub fn is_labelled(&self, i: u32) -> bool {
+        self.unlabelled.binary_search(&i).is_err()
+    }
+    /// Fraction of edges between two labelled nodes whose two ends share a class.
     pub fn edge_homophily(&self) -> f64 {
-        if self.edges.is_empty() {
+        let labelled: Vec<_> = self
+            .edges
+            .iter()
+            .filter(|(u, v)| self.is_labelled(*u) && self.is_labelled(*v))
+            .collect();
+        if labelled.is_empty() {
             return 0.0;
         }
-        let same = self
-            .edges
+        let same = labelled
             .iter()
             .filter(|(u, v)| self.labels[*u as usize] == self.labels[*v as usize])
             .count();
-        same as f64 / self.edges.len() as f64
+        same as f64 / labelled.len() as f64
     }
     /// Node degrees in the undirected graph (without self-loops).
     pub fn degrees(&self) -> Vec<u32> {
@@ -118,8 +157,39 @@ impl Graph {
                 self.name
             );
         }
+        anyhow::ensure!(
+            self.features.values.is_empty() || self.features.values.len() == self.features.nnz(),
+            "graph {}: {} feature values for {} entries",
+            self.name,
+            self.features.values.len(),
+            self.features.nnz()
+        );
+        anyhow::ensure!(
+            self.unlabelled.windows(2).all(|w| w[0] < w[1])
+                && self.unlabelled.last().is_none_or(|&i| (i as usize) < n),
+            "graph {}: the unlabelled nodes are not sorted node indices",
+            self.name
+        );
+        anyhow::ensure!(
+            self.unlabelled.len() < n,
+            "graph {}: no node has a label",
+            self.name
+        );
         Ok(())
     }
+}
+
+/// sha256 over the files' lengths and bytes, in the order given: the fingerprint of a dataset
+/// read from files.
+pub fn fingerprint_files(paths: &[&Path]) -> anyhow::Result<String> {
+    use anyhow::Context;
+    let mut h = Sha256::new();
+    for p in paths {
+        let b = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
+        h.update((b.len() as u64).to_le_bytes());
+        h.update(&b);
+    }
+    Ok(planetoid::hex(&h.finalize()))
 }
 
 /// Merges an edge list into the canonical form of [`Graph::edges`]: both directions count as one

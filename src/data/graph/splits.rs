@@ -15,23 +15,38 @@ pub enum SplitKind {
     /// Rows 0-139 train, 200-499 validation, 500-1499 test (pygcn / pyGAT on Cora).
     #[default]
     Pygcn,
-    /// 20 nodes per class train, 500 validation, 1000 test, seeded.
+    /// 20 labelled nodes per class train (`--train-per-class`), 500 validation (half of the rest
+    /// on small graphs), all the other labelled nodes are the test; seeded.
     Random,
+    /// The split that comes with the Planetoid files (GCN and GAT papers): the rows of `x`
+    /// train, the next 500 nodes validate, the 1000 nodes of `test.index` are the test.
+    Planetoid,
 }
 
 impl SplitKind {
-    pub const ALL: [SplitKind; 3] = [SplitKind::Assignment, SplitKind::Pygcn, SplitKind::Random];
+    pub const ALL: [SplitKind; 4] = [
+        SplitKind::Assignment,
+        SplitKind::Pygcn,
+        SplitKind::Random,
+        SplitKind::Planetoid,
+    ];
     pub fn label(self) -> &'static str {
         match self {
             SplitKind::Assignment => "assignment",
             SplitKind::Pygcn => "pygcn",
             SplitKind::Random => "random",
+            SplitKind::Planetoid => "planetoid",
         }
     }
 }
 
+/// Training nodes per class of the random split, by default.
+pub const TRAIN_PER_CLASS: usize = 20;
+
 /// Validation nodes of the assignment split (fewer on small graphs: half of the non-training ones).
 pub const ASSIGNMENT_VAL: usize = 500;
+/// Validation nodes of the random split (fewer on small graphs: half of the non-training ones).
+pub const RANDOM_VAL: usize = 500;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Split {
@@ -57,9 +72,47 @@ impl Split {
     }
 
     pub fn new(kind: SplitKind, g: &Graph, seed: u64) -> anyhow::Result<Split> {
+        Self::with_per_class(kind, g, seed, TRAIN_PER_CLASS)
+    }
+
+    /// [`Split::new`] with `per_class` training nodes per class for the random split. Unlabelled
+    /// nodes are in no set.
+    pub fn with_per_class(
+        kind: SplitKind,
+        g: &Graph,
+        seed: u64,
+        per_class: usize,
+    ) -> anyhow::Result<Split> {
+        let mut s = Self::all_nodes(kind, g, seed, per_class)?;
+        if !g.unlabelled.is_empty() {
+            for set in [&mut s.train, &mut s.val, &mut s.test] {
+                set.retain(|&i| g.is_labelled(i));
+            }
+        }
+        anyhow::ensure!(
+            !s.train.is_empty() && !s.val.is_empty() && !s.test.is_empty(),
+            "the {} split of {} leaves a set empty ({} train / {} validation / {} test nodes)",
+            kind.label(),
+            g.name,
+            s.train.len(),
+            s.val.len(),
+            s.test.len()
+        );
+        Ok(s)
+    }
+
+    fn all_nodes(kind: SplitKind, g: &Graph, seed: u64, per_class: usize) -> anyhow::Result<Split> {
         let n = g.num_nodes();
         let mut rng = StdRng::seed_from_u64(seed.wrapping_add(0x5eed));
+        // Only labelled nodes are drawn (all of them on graphs without unlabelled nodes).
+        let labelled = |p: &mut Vec<u32>| p.retain(|&i| g.is_labelled(i));
         match kind {
+            SplitKind::Planetoid => g.given_split.clone().ok_or_else(|| {
+                anyhow::anyhow!(
+                    "the planetoid split comes with the Planetoid files (--dataset cora, citeseer or pubmed); {} has none",
+                    g.name
+                )
+            }),
             SplitKind::Pygcn => {
                 anyhow::ensure!(
                     n >= 1500,
@@ -81,6 +134,8 @@ impl Split {
                 );
                 let mut p: Vec<u32> = (0..n as u32).collect();
                 p.shuffle(&mut rng);
+                labelled(&mut p);
+                let n = p.len();
                 // The homework evaluates on every other node and has no validation set; early
                 // stopping on those nodes would pick the epoch with the test labels, so validation
                 // is carved out of the same seeded permutation and never overlaps the test.
@@ -98,34 +153,40 @@ impl Split {
             }
             SplitKind::Random => {
                 let c = g.num_classes();
+                anyhow::ensure!(per_class >= 1, "the random split needs at least 1 training node per class");
                 let mut p: Vec<u32> = (0..n as u32).collect();
                 p.shuffle(&mut rng);
-                let mut per_class = vec![0usize; c];
+                labelled(&mut p);
+                let mut count = vec![0usize; c];
                 let (mut train, mut others) = (Vec::new(), Vec::new());
                 for i in p {
                     let l = g.labels[i as usize] as usize;
-                    if per_class[l] < 20 {
-                        per_class[l] += 1;
+                    if count[l] < per_class {
+                        count[l] += 1;
                         train.push(i);
                     } else {
                         others.push(i);
                     }
                 }
+                if let Some(k) = count.iter().position(|&k| k < per_class) {
+                    anyhow::bail!(
+                        "the random split needs {per_class} labelled nodes of every class; class {} of {} has {}",
+                        g.class_names.get(k).map_or("?", |s| s.as_str()),
+                        g.name,
+                        count[k]
+                    );
+                }
+                let n_val = RANDOM_VAL.min(others.len() / 2);
                 anyhow::ensure!(
-                    per_class.iter().all(|&k| k == 20),
-                    "the random split needs 20 nodes of every class in {}",
-                    g.name
-                );
-                anyhow::ensure!(
-                    others.len() >= 1500,
-                    "the random split needs 1500 nodes besides the training ones, {} has {}",
+                    n_val >= 1,
+                    "the random split needs at least 2 labelled nodes besides the training ones, {} has {}",
                     g.name,
                     others.len()
                 );
                 Ok(Split {
                     train,
-                    val: others[..500].to_vec(),
-                    test: others[500..1500].to_vec(),
+                    val: others[..n_val].to_vec(),
+                    test: others[n_val..].to_vec(),
                 })
             }
         }
@@ -148,7 +209,7 @@ mod tests {
         assert_eq!(a.sizes(), (140, 500, 2708 - 640));
         assert!(a.is_disjoint());
         let r = Split::new(SplitKind::Random, &g, 0).unwrap();
-        assert_eq!(r.sizes(), (140, 500, 1000));
+        assert_eq!(r.sizes(), (140, 500, 2708 - 640));
         assert!(r.is_disjoint());
         for k in 0..7 {
             assert_eq!(
@@ -165,6 +226,11 @@ mod tests {
     fn every_split_keeps_train_val_and_test_apart_for_every_seed() {
         let g = synthetic_graph(&SyntheticSpec::default()).unwrap();
         for kind in SplitKind::ALL {
+            if kind == SplitKind::Planetoid {
+                let e = Split::new(kind, &g, 0).unwrap_err().to_string();
+                assert!(e.contains("comes with the Planetoid files"), "{e}");
+                continue;
+            }
             for seed in 0..5 {
                 let s = Split::new(kind, &g, seed).unwrap();
                 let (a, b, c) = s.sizes();
@@ -200,6 +266,31 @@ mod tests {
         let a = Split::new(SplitKind::Random, &g, 5).unwrap();
         assert_eq!(a, Split::new(SplitKind::Random, &g, 5).unwrap());
         assert_ne!(a, Split::new(SplitKind::Random, &g, 6).unwrap());
+    }
+
+    #[test]
+    fn unlabelled_nodes_are_in_no_set_and_per_class_counts_apply() {
+        let mut g = synthetic_graph(&SyntheticSpec::default()).unwrap();
+        g.unlabelled = (0..2708).filter(|i| i % 3 == 0).collect();
+        for kind in [SplitKind::Assignment, SplitKind::Pygcn, SplitKind::Random] {
+            let s = Split::new(kind, &g, 1).unwrap();
+            assert!(
+                s.train
+                    .iter()
+                    .chain(&s.val)
+                    .chain(&s.test)
+                    .all(|i| i % 3 != 0),
+                "{kind:?}"
+            );
+        }
+        let s = Split::with_per_class(SplitKind::Random, &g, 1, 5).unwrap();
+        assert_eq!(s.train.len(), 35);
+        assert_eq!(s.val.len(), 500);
+        assert_eq!(s.train.len() + s.val.len() + s.test.len(), 2708 - 903);
+        let e = Split::with_per_class(SplitKind::Random, &g, 1, 5000)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("5000 labelled nodes of every class"), "{e}");
     }
 
     #[test]

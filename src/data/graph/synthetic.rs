@@ -92,7 +92,7 @@ pub fn synthetic_graph(spec: &SyntheticSpec) -> anyhow::Result<Graph> {
     let mut features = BinaryFeatures {
         cols: spec.vocabulary,
         indptr: vec![0],
-        indices: Vec::new(),
+        ..Default::default()
     };
     for &l in &labels {
         let mut words: Vec<u32> = (0..spec.words_per_node)
@@ -139,10 +139,36 @@ pub fn synthetic_graph(spec: &SyntheticSpec) -> anyhow::Result<Graph> {
         labels,
         class_names: (0..c).map(|k| format!("Topic {}", k + 1)).collect(),
         edges,
-        notes: Vec::new(),
+        ..Default::default()
+    };
+    let g = Graph {
+        fingerprint: fingerprint(spec, &g),
+        ..g
     };
     g.validate()?;
     Ok(g)
+}
+
+/// sha256 over the generator's parameters (as JSON) and the arrays it made.
+fn fingerprint(spec: &SyntheticSpec, g: &Graph) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"gradlab synthetic graph v1\0");
+    h.update(serde_json::to_vec(spec).unwrap_or_default());
+    for &l in &g.labels {
+        h.update(l.to_le_bytes());
+    }
+    for &p in &g.features.indptr {
+        h.update((p as u64).to_le_bytes());
+    }
+    for &j in &g.features.indices {
+        h.update(j.to_le_bytes());
+    }
+    for &(u, v) in &g.edges {
+        h.update(u.to_le_bytes());
+        h.update(v.to_le_bytes());
+    }
+    super::planetoid::hex(&h.finalize())
 }
 
 #[cfg(test)]
@@ -158,6 +184,9 @@ mod tests {
         assert_eq!(a.features, b.features);
         let c = synthetic_graph(&SyntheticSpec { seed: 1, ..s }).unwrap();
         assert_ne!(a.edges, c.edges);
+        assert_eq!(a.fingerprint, b.fingerprint);
+        assert_ne!(a.fingerprint, c.fingerprint);
+        assert_eq!(a.fingerprint.len(), 64);
     }
 
     #[test]

@@ -42,8 +42,10 @@ pub enum DataAction {
         /// One dataset; all downloaded ones when left out.
         name: Option<String>,
     },
-    /// Look at a segmentation folder (images/ + masks/) without training: pairs, sizes, bit
-    /// depths, mask encodings, foreground fraction, problems.
+    /// Look at a segmentation folder (images/ + masks/) or a graph folder (nodes.csv +
+    /// edges.csv) without training: pairs, sizes, bit depths, mask encodings, foreground
+    /// fraction; or nodes, edges, duplicates, self-loops, isolated nodes, unknown ids, label
+    /// counts, feature density; and every problem.
     Inspect {
         dir: PathBuf,
         /// Count the mask's background (value 0) as class 1, as `gradlab seg --invert` does.
@@ -83,6 +85,13 @@ pub fn run(args: &DataArgs, data_dir: &Path) -> anyhow::Result<Output> {
             Ok(Output { json: out, human })
         }
         DataAction::Verify { name } => verify(&catalog, name.as_deref(), data_dir),
+        DataAction::Inspect { dir, .. } if crate::data::graph::csv_folder::is_graph_folder(dir) => {
+            let r = crate::data::graph::csv_folder::inspect_csv_folder(dir)?;
+            Ok(Output {
+                json: serde_json::to_value(&r)?,
+                human: r.human(),
+            })
+        }
         DataAction::Inspect { dir, invert } => {
             let r = crate::data::seg::inspect::inspect_folder(dir, *invert)?;
             Ok(Output {

@@ -538,7 +538,10 @@ mod tests {
             h.state().tab.status("cora").unwrap().state,
             DatasetState::Missing
         );
-        assert_eq!(h.query_all_by_label("missing").count(), 2);
+        assert_eq!(
+            h.query_all_by_label("missing").count(),
+            Catalog::builtin().datasets.len()
+        );
         h.get_all_by_label("Download").next().unwrap().click();
         h.step();
         assert_eq!(h.state().jobs.iter().filter(|j| j.kind == KIND).count(), 1);

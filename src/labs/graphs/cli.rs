@@ -12,7 +12,9 @@ use crate::core::progress::CliSink;
 use crate::core::runs::{RecordTo, RunStore};
 use crate::data::graph::{Graph, SyntheticSpec, load_cora, synthetic_graph};
 use crate::labs::CliOutput as Output;
-use crate::labs::graphs::config::{DatasetArg, GraphParams};
+#[cfg(test)]
+use crate::labs::graphs::config::DatasetArg;
+use crate::labs::graphs::config::GraphParams;
 use crate::labs::graphs::train::Trainer;
 use crate::labs::graphs::train::{summarize, train_seeds};
 use crate::labs::graphs::{GraphConfig, ModelKind, Preset};
@@ -29,15 +31,9 @@ pub struct GraphArgs {
     pub print_config: bool,
 }
 
-/// Loads Cora from `<data_dir>/cora` (an error names the missing or bad file).
-pub fn load_dataset(dataset: DatasetArg, data_dir: &Path, homophily: f64) -> anyhow::Result<Graph> {
-    match dataset {
-        DatasetArg::Cora => load_cora(&data_dir.join("cora")),
-        DatasetArg::Synthetic => synthetic_graph(&SyntheticSpec {
-            homophily,
-            ..Default::default()
-        }),
-    }
+/// Loads the graph `--dataset` and `--split` name (an error names the missing or bad file).
+pub fn load_dataset(p: &GraphParams, data_dir: &Path) -> anyhow::Result<Graph> {
+    p.load(data_dir)
 }
 
 pub fn run(args: &GraphArgs, data_dir: &Path) -> anyhow::Result<Output> {
@@ -57,7 +53,7 @@ pub fn run_recorded(
         return Output::config(&serde_json::json!({ "params": p, "run": cfg }));
     }
     anyhow::ensure!(p.seeds >= 1, "--seeds must be at least 1");
-    let graph = load_dataset(p.dataset, data_dir, p.homophily)?;
+    let graph = load_dataset(p, data_dir)?;
     let mut sink = CliSink::new(&format!("{} {}", p.model.label(), graph.name));
     for note in &graph.notes {
         sink.log(note);
@@ -75,7 +71,7 @@ pub fn run_recorded(
         p.model.label(),
         graph.name,
         p.preset.label(),
-        p.split.label(),
+        p.split().label(),
         s["n_train"],
         s["n_val"],
         s["n_test"],

@@ -179,7 +179,7 @@ mod tests {
         let mut f = BinaryFeatures {
             cols: 4,
             indptr: vec![0],
-            indices: vec![],
+            ..Default::default()
         };
         for r in rows {
             f.indices.extend_from_slice(r);
@@ -192,7 +192,7 @@ mod tests {
             labels: vec![0, 1, 0, 1, 0],
             class_names: vec!["a".into(), "b".into()],
             edges: vec![(0, 1), (1, 2), (2, 3), (0, 4), (1, 4)],
-            notes: vec![],
+            ..Default::default()
         };
         let p = Prepared::new(
             &g,

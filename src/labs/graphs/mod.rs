@@ -1,4 +1,5 @@
-//! The Graph lab: GCN, GAT and an MLP for node classification on Cora or a synthetic graph.
+//! The Graph lab: GCN, GAT and an MLP for node classification on Cora, Citeseer, PubMed, a
+//! user's own graph or a synthetic graph.
 //!
 //! Sparse throughout: features and adjacency are CSR matrices multiplied by a custom candle op
 //! ([`sparse`]), attention runs over the edge list with fused edge ops ([`edge_ops`]).
@@ -17,8 +18,57 @@ pub mod sparse;
 pub mod train;
 pub mod ui;
 
-pub use config::{AdjNorm, DatasetArg, GraphConfig, GraphParams, ModelKind, Preset};
+pub use config::{AdjNorm, DatasetArg, GraphConfig, GraphParams, ModelKind, Preset, StopRule};
 pub use train::{
     AttentionSnapshot, ConfusionMatrix, EmbeddingSnapshot, RunResult, run, run_seeds,
     run_seeds_recorded, seed_prefix, train_one,
 };
+
+/// The published test accuracy of `model` on `dataset` (as a run records it: "cora",
+/// "cora-planetoid", "citeseer", "pubmed") with `split`, and where it is from: the figures of
+/// GCN (Kipf & Welling 2017, Table 2) and GAT (Veličković et al. 2018, Table 2), both on the
+/// Planetoid split. Cora's LINQS files with the pygcn split are a different split of the same
+/// graph; no figure is claimed for them.
+pub fn published(
+    model: ModelKind,
+    dataset: &str,
+    split: crate::data::graph::SplitKind,
+) -> Option<(&'static str, &'static str)> {
+    if split != crate::data::graph::SplitKind::Planetoid {
+        return None;
+    }
+    const GCN: &str = "Kipf & Welling 2017";
+    const GAT: &str = "Veličković et al. 2018";
+    Some(match (model, dataset) {
+        (ModelKind::Gcn, "cora-planetoid") => ("0.815", GCN),
+        (ModelKind::Gcn, "citeseer") => ("0.703", GCN),
+        (ModelKind::Gcn, "pubmed") => ("0.790", GCN),
+        (ModelKind::Gat, "cora-planetoid") => ("0.830 ± 0.007", GAT),
+        (ModelKind::Gat, "citeseer") => ("0.725 ± 0.007", GAT),
+        (ModelKind::Gat, "pubmed") => ("0.790 ± 0.003", GAT),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::graph::SplitKind;
+
+    #[test]
+    fn published_figures_only_for_the_planetoid_split() {
+        assert_eq!(
+            published(ModelKind::Gat, "citeseer", SplitKind::Planetoid),
+            Some(("0.725 ± 0.007", "Veličković et al. 2018"))
+        );
+        assert_eq!(
+            published(ModelKind::Gcn, "cora-planetoid", SplitKind::Planetoid).map(|p| p.0),
+            Some("0.815")
+        );
+        assert_eq!(published(ModelKind::Gcn, "cora", SplitKind::Pygcn), None);
+        assert_eq!(
+            published(ModelKind::Mlp, "citeseer", SplitKind::Planetoid),
+            None
+        );
+    }
+}

@@ -108,16 +108,20 @@ pub fn normalized_adjacency(g: &Graph, norm: AdjNorm) -> Csr {
     Csr::from_triplets(n, n, t)
 }
 
-/// Features divided by their row sums (as pygcn and pyGAT do); empty rows stay zero.
+/// Features divided by their row sums (as pygcn, pyGAT and Kipf's `preprocess_features` do);
+/// rows summing to zero stay as they are. A graph with `raw_features` keeps its values.
 pub fn row_normalized_features(g: &Graph) -> Csr {
     let f = &g.features;
     let mut values = Vec::with_capacity(f.nnz());
     for i in 0..f.rows() {
-        let k = f.row(i).len();
-        values.extend(std::iter::repeat_n(
-            if k > 0 { 1.0 / k as f32 } else { 0.0 },
-            k,
-        ));
+        let row: Vec<f32> = f.row_values(i).collect();
+        let sum: f32 = row.iter().sum();
+        let scale = if g.raw_features || sum == 0.0 || !sum.is_finite() {
+            1.0
+        } else {
+            1.0 / sum
+        };
+        values.extend(row.iter().map(|v| v * scale));
     }
     Csr {
         rows: f.rows(),

@@ -10,7 +10,7 @@ use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use serde_json::json;
 
-use super::config::GraphConfig;
+use super::config::{GraphConfig, StopRule};
 use super::model::{Forward, Net};
 use super::pca::pca2;
 use super::prep::Prepared;
@@ -119,7 +119,7 @@ impl Trainer {
     pub fn new(cfg: &GraphConfig, graph: &Graph) -> anyhow::Result<Self> {
         cfg.validate()?;
         graph.validate()?;
-        let split = Split::new(cfg.split, graph, cfg.seed)?;
+        let split = Split::with_per_class(cfg.split, graph, cfg.seed, cfg.train_per_class)?;
         let prep = Prepared::new(graph, cfg.norm, split)?;
         let mut rng = SmallRng::seed_from_u64(cfg.seed);
         let net = Net::new(cfg, &prep, &mut rng)?;
@@ -193,6 +193,7 @@ pub fn train_one(
     let (n_train, n_val, n_test) = split.sizes();
     let mut times = Vec::with_capacity(cfg.epochs);
     let (mut best_val_loss, mut best_epoch, mut since_best) = (f64::INFINITY, 0usize, 0usize);
+    let mut best_val_acc = f64::NEG_INFINITY;
     let (mut report_test, mut report_val) = (0.0, 0.0);
     let mut report_pred: Vec<u32> = Vec::new();
     let mut final_train_loss = f64::NAN;
@@ -216,15 +217,33 @@ pub fn train_one(
         sink.metric("val_loss", epoch as f64, val_loss);
         sink.metric("train_acc", epoch as f64, train_acc);
         sink.metric("val_acc", epoch as f64, val_acc);
-        let improved = val_loss < best_val_loss;
+        let improved = match cfg.stop_rule {
+            StopRule::ValLoss => {
+                let better = val_loss < best_val_loss;
+                if better {
+                    best_val_loss = val_loss;
+                    since_best = 0;
+                } else {
+                    since_best += 1;
+                }
+                better
+            }
+            StopRule::LossOrAcc => {
+                let (loss_ok, acc_ok) = (val_loss <= best_val_loss, val_acc >= best_val_acc);
+                if loss_ok || acc_ok {
+                    best_val_loss = best_val_loss.min(val_loss);
+                    best_val_acc = best_val_acc.max(val_acc);
+                    since_best = 0;
+                } else {
+                    since_best += 1;
+                }
+                loss_ok && acc_ok
+            }
+        };
         if improved {
-            best_val_loss = val_loss;
             best_epoch = epoch;
-            since_best = 0;
-        } else {
-            since_best += 1;
         }
-        // With early stopping the reported model is the best-validation-loss one (as if restored
+        // With early stopping the reported model is the best-validation one (as if restored
         // from its checkpoint); without, the last one.
         if cfg.patience == 0 || improved {
             report_test = ev.accuracy(&split.test, &labels);
@@ -349,11 +368,11 @@ pub fn command_for(p: &super::GraphParams, model: super::ModelKind, seeds: usize
         "--model".into(),
         v(&|| model.to_possible_value()),
         "--dataset".into(),
-        v(&|| p.dataset.to_possible_value()),
+        p.dataset.arg(),
         "--preset".into(),
         v(&|| p.preset.to_possible_value()),
         "--split".into(),
-        v(&|| p.split.to_possible_value()),
+        v(&|| p.split().to_possible_value()),
         "--seeds".into(),
         seeds.to_string(),
         "--homophily".into(),
@@ -361,6 +380,15 @@ pub fn command_for(p: &super::GraphParams, model: super::ModelKind, seeds: usize
     ];
     if let Some(e) = p.epochs {
         args.extend(["--epochs".to_string(), e.to_string()]);
+    }
+    if let Some(r) = p.stop_rule {
+        args.extend(["--stop-rule".to_string(), v(&|| r.to_possible_value())]);
+    }
+    if p.train_per_class != crate::data::graph::splits::TRAIN_PER_CLASS {
+        args.extend([
+            "--train-per-class".to_string(),
+            p.train_per_class.to_string(),
+        ]);
     }
     crate::core::runs::quote_args(&args)
 }
@@ -411,6 +439,7 @@ pub fn train_seeds(
             })?,
             seed: Some(seed),
             dataset: Some(graph.name.clone()),
+            dataset_sha256: Some(graph.fingerprint.clone()),
             main_metric: Some("test_acc".into()),
             ..Default::default()
         });
@@ -600,7 +629,13 @@ mod tests {
     /// validate on its test nodes).
     #[test]
     fn early_stopping_never_reads_test_labels() {
-        let g = synthetic_graph(&SyntheticSpec::default()).unwrap();
+        let mut g = synthetic_graph(&SyntheticSpec::default()).unwrap();
+        // The planetoid split comes with the data: give the synthetic graph one of that shape.
+        g.given_split = Some(Split {
+            train: (0..140).collect(),
+            val: (140..640).collect(),
+            test: (1708..2708).collect(),
+        });
         for split in SplitKind::ALL {
             let cfg = GraphConfig {
                 epochs: 40,
@@ -625,6 +660,29 @@ mod tests {
             assert_eq!((a.n_train, a.n_val, a.n_test), s.sizes());
             assert!(a.n_train + a.n_val + a.n_test <= g.num_nodes());
         }
+    }
+
+    #[test]
+    fn gats_stop_rule_runs_and_is_recorded_only_when_chosen() {
+        let g = synthetic_graph(&SyntheticSpec::default()).unwrap();
+        let base = GraphConfig {
+            epochs: 60,
+            patience: 5,
+            ..GraphConfig::preset(ModelKind::Gcn, Preset::Paper)
+        };
+        let other = GraphConfig {
+            stop_rule: StopRule::LossOrAcc,
+            ..base.clone()
+        };
+        let a = train_one(&base, &g, &mut NullSink, &StopFlag::new()).unwrap();
+        let b = train_one(&other, &g, &mut NullSink, &StopFlag::new()).unwrap();
+        assert!(b.best_epoch >= 1 && b.best_epoch <= b.epochs_run, "{b:?}");
+        // Patience restarts on either improvement, so this rule never stops sooner.
+        assert!(b.epochs_run >= a.epochs_run, "{a:?} {b:?}");
+        let json = |c: &GraphConfig| serde_json::to_value(c).unwrap();
+        assert!(json(&base).get("stop_rule").is_none());
+        assert_eq!(json(&other)["stop_rule"], "LossOrAcc");
+        assert!(json(&base).get("train_per_class").is_none());
     }
 
     #[test]

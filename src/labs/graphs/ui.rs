@@ -11,12 +11,13 @@ use serde::{Deserialize, Serialize};
 use crate::core::figures::{Figure, Series, Stroke, seed_group};
 use crate::core::jobs::{Job, JobId};
 use crate::core::metrics::MetricStore;
-use crate::data::graph::{Graph, SplitKind, SyntheticSpec, load_cora, synthetic_graph};
+use crate::data::graph::planetoid::catalog_name;
+use crate::data::graph::{Graph, SplitKind};
 use crate::labs::datasets::ui::offer::DownloadOffer;
 use crate::labs::graphs::restore::{LatestGraphs, load_latest};
 use crate::labs::graphs::{
     AdjNorm, AttentionSnapshot, ConfusionMatrix, DatasetArg, EmbeddingSnapshot, GraphConfig,
-    GraphParams, ModelKind, Preset, run_seeds_recorded,
+    GraphParams, ModelKind, Preset, StopRule, run_seeds_recorded,
 };
 use crate::labs::{Lab, load_ron, save_ron};
 use crate::widgets::job_row::{JobRow, job_row};
@@ -27,6 +28,8 @@ use crate::widgets::results_table::results_table;
 use crate::widgets::{PALETTE, TabCx};
 
 const KIND: &str = "graph";
+/// The file dialog's key for "Open graph folder...".
+const PICK_GRAPH_FOLDER: &str = "graph-folder";
 /// The job that reads the latest runs back from the store.
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,13 +37,19 @@ pub enum DatasetChoice {
     #[default]
     Auto,
     Cora,
+    Citeseer,
+    Pubmed,
     Synthetic,
+    /// The folder of "Open graph folder..." (`GraphsTab::graph_folder`).
+    Folder,
 }
 
 /// What is (being) loaded, so a changed choice triggers a reload.
 #[derive(Clone, Debug, PartialEq)]
 struct DataKey {
-    cora: bool,
+    dataset: DatasetArg,
+    /// The Planetoid files are read (Cora with the planetoid split, Citeseer, PubMed).
+    planetoid: Option<&'static str>,
     homophily_millis: i64,
 }
 
@@ -55,6 +64,8 @@ struct Runtime {
     started: Vec<(JobId, ModelKind, GraphConfig, String, Preset)>,
     /// Whether Cora is downloaded (checked off the UI thread).
     cora: Presence,
+    /// Whether the Planetoid files of the chosen dataset are there.
+    planetoid: Presence,
     /// Reopening the latest runs of the store, once per session.
     restore: Reopen<LatestGraphs>,
     /// What reopening could not do, for the user.
@@ -72,6 +83,8 @@ pub struct GraphsTab {
     gat: GraphConfig,
     mlp: GraphConfig,
     node: usize,
+    /// The user's graph folder (nodes.csv + edges.csv), chosen with "Open graph folder...".
+    graph_folder: Option<std::path::PathBuf>,
     #[serde(skip)]
     rt: Runtime,
 }
@@ -86,6 +99,7 @@ impl Default for GraphsTab {
             mlp: GraphConfig::preset(ModelKind::Mlp, params.preset),
             params,
             node: 0,
+            graph_folder: None,
             rt: Runtime::default(),
         }
     }
@@ -100,6 +114,8 @@ struct ResultRow {
     split: String,
     #[serde(rename = "test acc (mean ± std)")]
     test_acc: String,
+    /// The published figure for this model, dataset and split, when there is one.
+    paper: String,
     seeds: u64,
     #[serde(rename = "best epoch")]
     best_epoch: String,
@@ -139,6 +155,10 @@ impl GraphsTab {
     /// curves, table, embedding and confusion are all in view; what does not fit scrolls with an
     /// always visible bar.
     fn show(&mut self, ui: &mut egui::Ui, cx: &mut TabCx<'_>) {
+        if let Some(dir) = cx.files.take_picked(PICK_GRAPH_FOLDER) {
+            self.graph_folder = Some(dir);
+            self.choose(DatasetChoice::Folder);
+        }
         self.poll_loading(cx);
         self.restore_latest(cx);
         egui::Panel::left("graph_controls")
@@ -179,21 +199,57 @@ impl GraphsTab {
         self.rt.cora.get(&file, &cx.waker)
     }
 
+    /// The dataset the choices ask for; None while it is not yet known whether Cora is there.
+    fn wanted_dataset(&self, cx: &TabCx<'_>) -> Option<DatasetArg> {
+        Some(match self.dataset {
+            DatasetChoice::Auto => {
+                if self.cora_present(cx)? {
+                    DatasetArg::Cora
+                } else {
+                    DatasetArg::Synthetic
+                }
+            }
+            DatasetChoice::Cora => DatasetArg::Cora,
+            DatasetChoice::Citeseer => DatasetArg::Citeseer,
+            DatasetChoice::Pubmed => DatasetArg::Pubmed,
+            DatasetChoice::Synthetic => DatasetArg::Synthetic,
+            DatasetChoice::Folder => DatasetArg::Folder(self.graph_folder.clone()?),
+        })
+    }
+
+    /// The shared config with the dataset the choices ask for (what a run records as its command).
+    fn resolved_params(&self, cx: &TabCx<'_>) -> Option<GraphParams> {
+        Some(GraphParams {
+            dataset: self.wanted_dataset(cx)?,
+            ..self.params.clone()
+        })
+    }
+
     /// The graph the choices ask for; None while it is not yet known whether Cora is there.
     fn wanted_key(&self, cx: &TabCx<'_>) -> Option<DataKey> {
-        let cora = match self.dataset {
-            DatasetChoice::Auto => self.cora_present(cx)?,
-            DatasetChoice::Cora => true,
-            DatasetChoice::Synthetic => false,
-        };
+        let p = self.resolved_params(cx)?;
+        let synthetic = p.dataset == DatasetArg::Synthetic;
         Some(DataKey {
-            cora,
-            homophily_millis: if cora {
-                0
-            } else {
+            planetoid: p.dataset.planetoid_name(p.split()),
+            homophily_millis: if synthetic {
                 (self.params.homophily * 1000.0).round() as i64
+            } else {
+                0
             },
+            dataset: p.dataset,
         })
+    }
+
+    /// A new dataset choice: its default split, and a fresh load.
+    fn choose(&mut self, d: DatasetChoice) {
+        self.dataset = d;
+        // Auto is Cora or the synthetic graph: both default to the pygcn split, as Cora does.
+        self.params.dataset = self.wanted_dataset_offline().unwrap_or_default();
+        if self.params.split != Some(SplitKind::Assignment) {
+            self.params.split = None;
+        }
+        self.rt.load_error = None;
+        self.rt.graph = None;
     }
 
     /// Starts loading in the background when the wanted data changed; picks up finished loads.
@@ -221,16 +277,16 @@ impl GraphsTab {
         let pending = self.rt.loading.as_ref().map(|(k, _)| k);
         if have != Some(&want) && pending != Some(&want) {
             let (tx, rx) = channel();
-            let (dir, waker, key) = (cx.data_dir.join("cora"), cx.waker.clone(), want.clone());
+            let (dir, waker, key) = (cx.data_dir.to_path_buf(), cx.waker.clone(), want.clone());
             std::thread::spawn(move || {
-                let g = if key.cora {
-                    load_cora(&dir)
+                let split = if key.planetoid.is_some() {
+                    SplitKind::Planetoid
                 } else {
-                    synthetic_graph(&SyntheticSpec {
-                        homophily: key.homophily_millis as f64 / 1000.0,
-                        ..Default::default()
-                    })
+                    SplitKind::Pygcn
                 };
+                let g = key
+                    .dataset
+                    .load(split, &dir, key.homophily_millis as f64 / 1000.0);
                 // The tab may be gone (app closing): nobody to tell.
                 let _ = tx.send(g);
                 waker();
@@ -281,7 +337,29 @@ impl GraphsTab {
             .present(cora_present != Some(false))
             .show(ui, cx)
         {
-            self.dataset = DatasetChoice::Cora;
+            self.choose(DatasetChoice::Cora);
+        }
+        // The Planetoid files of the chosen dataset (Cora with the planetoid split, Citeseer,
+        // PubMed), offered the same way.
+        if let Some(name) = self.wanted_key(cx).and_then(|k| k.planetoid) {
+            let file = cx
+                .data_dir
+                .join("planetoid")
+                .join(format!("ind.{name}.graph"));
+            let present = self.rt.planetoid.get(&file, &cx.waker);
+            let catalog = catalog_name(name);
+            let short = match name {
+                "cora" => "Cora (Planetoid)",
+                "citeseer" => "Citeseer",
+                _ => "PubMed",
+            };
+            if DownloadOffer::new(&catalog, short)
+                .present(present != Some(false))
+                .show(ui, cx)
+            {
+                self.rt.load_error = None;
+                self.rt.graph = None;
+            }
         }
         ui.horizontal_wrapped(|ui| {
             ui.label("Dataset:");
@@ -291,10 +369,36 @@ impl GraphsTab {
                 Some(false) => "Auto (synthetic: no Cora)",
                 None => "Auto",
             };
-            ui.selectable_value(&mut self.dataset, DatasetChoice::Auto, auto);
-            ui.selectable_value(&mut self.dataset, DatasetChoice::Cora, "Cora");
-            ui.selectable_value(&mut self.dataset, DatasetChoice::Synthetic, "Synthetic");
-            if self.wanted_key(cx).is_some_and(|k| !k.cora) {
+            let mut choice = self.dataset;
+            ui.selectable_value(&mut choice, DatasetChoice::Auto, auto);
+            ui.selectable_value(&mut choice, DatasetChoice::Cora, "Cora")
+                .on_hover_text("LINQS files; the planetoid split reads the Planetoid files");
+            ui.selectable_value(&mut choice, DatasetChoice::Citeseer, "Citeseer");
+            ui.selectable_value(&mut choice, DatasetChoice::Pubmed, "PubMed");
+            ui.selectable_value(&mut choice, DatasetChoice::Synthetic, "Synthetic");
+            if self.graph_folder.is_some() {
+                let name = self
+                    .graph_folder
+                    .as_ref()
+                    .and_then(|f| f.file_name())
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                ui.selectable_value(&mut choice, DatasetChoice::Folder, name);
+            }
+            if choice != self.dataset {
+                self.choose(choice);
+            }
+            if ui
+                .button("Open graph folder...")
+                .on_hover_text("A folder with nodes.csv (id,label,words or numeric columns) and edges.csv (source,target)")
+                .clicked()
+            {
+                cx.files.pick(PICK_GRAPH_FOLDER, true, None);
+            }
+            if self
+                .wanted_key(cx)
+                .is_some_and(|k| k.dataset == DatasetArg::Synthetic)
+            {
                 ui.add(egui::Slider::new(&mut self.params.homophily, 0.0..=1.0).text("homophily"))
                     .on_hover_text("Fraction of edges that join two nodes of the same class. Low homophily: neighbours mislead.");
             }
@@ -340,14 +444,17 @@ impl GraphsTab {
                     self.gat = GraphConfig::preset(ModelKind::Gat, p);
                     self.mlp = GraphConfig::preset(ModelKind::Mlp, p);
                     if p == Preset::Assignment {
-                        self.params.split = SplitKind::Assignment;
+                        self.params.split = Some(SplitKind::Assignment);
                     }
                 }
             }
             ui.separator();
             ui.label("Split:");
+            let current = self.params.split();
             for s in SplitKind::ALL {
-                ui.selectable_value(&mut self.params.split, s, s.label());
+                if ui.selectable_label(current == s, s.label()).clicked() {
+                    self.params.split = Some(s);
+                }
             }
             ui.separator();
             ui.add(
@@ -398,6 +505,13 @@ impl GraphsTab {
                 row(ui, "patience (0 = off)", &mut |ui, c| {
                     ui.add(egui::DragValue::new(&mut c.patience).range(0..=1000));
                 });
+                row(ui, "early stopping rule", &mut |ui, c| {
+                    egui::ComboBox::from_id_salt(("stop", c.model.label())).selected_text(c.stop_rule.label()).show_ui(ui, |ui| {
+                        for r in [StopRule::ValLoss, StopRule::LossOrAcc] {
+                            ui.selectable_value(&mut c.stop_rule, r, r.label());
+                        }
+                    });
+                });
                 row(ui, "bias", &mut |ui, c| {
                     ui.checkbox(&mut c.bias, "");
                 });
@@ -423,10 +537,29 @@ impl GraphsTab {
 
     /// Chooses the dataset as `gradlab graph --dataset` names it (for the GUI = CLI test).
     pub fn set_dataset(&mut self, d: DatasetArg) {
-        self.dataset = match d {
+        let choice = match d {
             DatasetArg::Cora => DatasetChoice::Cora,
+            DatasetArg::Citeseer => DatasetChoice::Citeseer,
+            DatasetArg::Pubmed => DatasetChoice::Pubmed,
             DatasetArg::Synthetic => DatasetChoice::Synthetic,
+            DatasetArg::Folder(p) => {
+                self.graph_folder = Some(p);
+                DatasetChoice::Folder
+            }
         };
+        self.choose(choice);
+    }
+
+    /// [`Self::wanted_dataset`] for a choice that needs no presence check.
+    fn wanted_dataset_offline(&self) -> Option<DatasetArg> {
+        Some(match self.dataset {
+            DatasetChoice::Auto => return None,
+            DatasetChoice::Cora => DatasetArg::Cora,
+            DatasetChoice::Citeseer => DatasetArg::Citeseer,
+            DatasetChoice::Pubmed => DatasetArg::Pubmed,
+            DatasetChoice::Synthetic => DatasetArg::Synthetic,
+            DatasetChoice::Folder => DatasetArg::Folder(self.graph_folder.clone()?),
+        })
     }
 
     /// The shared config as the GUI holds it.
@@ -447,7 +580,10 @@ impl GraphsTab {
         let c = cfg.clone();
         // Each seed is recorded as its own run, opened on the job thread (never the UI's).
         let runs = cx.runs_dir().map(std::path::Path::to_path_buf);
-        let command = crate::labs::graphs::train::command_for(&self.params, model, seeds.len());
+        let params = self
+            .resolved_params(cx)
+            .unwrap_or_else(|| self.params.clone());
+        let command = crate::labs::graphs::train::command_for(&params, model, seeds.len());
         let id = cx
             .jobs
             .spawn(KIND, &name, cx.waker.clone(), move |sink, stop| {
@@ -591,6 +727,9 @@ impl GraphsTab {
                     s["n_test"]
                 ),
                 test_acc: format!("{:.4} ± {:.4}", f("test_acc_mean"), f("test_acc_std")),
+                paper: crate::labs::graphs::published(*m, dataset, cfg.split)
+                    .map(|(v, src)| format!("{v} ({src})"))
+                    .unwrap_or_default(),
                 seeds: s["seeds"].as_u64().unwrap_or(0),
                 best_epoch: format!("{}", f("best_epoch_median")),
                 ms_per_epoch: format!("{:.2}", f("ms_per_epoch_median")),
@@ -943,6 +1082,7 @@ fn attention_view(ui: &mut egui::Ui, att: &AttentionSnapshot, node: &mut usize) 
 mod tests {
     use super::*;
     use crate::core::jobs::Jobs;
+    use crate::data::graph::{SyntheticSpec, synthetic_graph};
     use crate::labs::test_world::{self, run_until_within};
     use crate::widgets::files::FileTasks;
     use egui_kittest::kittest::{NodeT, Queryable};
@@ -1219,6 +1359,146 @@ mod tests {
         assert_eq!(rows[0].seeds, 2);
         assert_eq!(rows[0].preset, "assignment");
         assert_eq!(rows[0].params, summary["params"].as_u64().unwrap());
+    }
+
+    /// A 3-class graph folder of 120 nodes (words carry the class; one node unlabelled).
+    fn write_graph_folder(dir: &std::path::Path) {
+        std::fs::create_dir_all(dir).unwrap();
+        let mut nodes = String::from("id,label,words\n");
+        let mut edges = String::from("source,target\n");
+        for i in 0..120usize {
+            let c = i % 3;
+            let label = if i == 7 {
+                String::new()
+            } else {
+                format!("c{c}")
+            };
+            nodes.push_str(&format!("p{i},{label},{} {}\n", c * 5 + i % 5, 20 + i % 7));
+            edges.push_str(&format!("p{i},p{}\n", (i + 3) % 120));
+        }
+        std::fs::write(dir.join("nodes.csv"), nodes).unwrap();
+        std::fs::write(dir.join("edges.csv"), edges).unwrap();
+    }
+
+    #[test]
+    fn open_graph_folder_loads_the_users_graph_and_trains_on_it() {
+        let dir = tempfile::tempdir().unwrap();
+        // The fixed-folder dialog answers `<dir>/<key>` when it exists.
+        let folder = dir.path().join(PICK_GRAPH_FOLDER);
+        write_graph_folder(&folder);
+        let tab = GraphsTab {
+            params: GraphParams {
+                seeds: 1,
+                ..GraphParams::default()
+            },
+            gcn: GraphConfig {
+                epochs: 3,
+                ..GraphConfig::preset(ModelKind::Gcn, Preset::Paper)
+            },
+            dataset: DatasetChoice::Synthetic,
+            ..Default::default()
+        };
+        let mut h = world(tab, Jobs::default(), dir.path()).harness();
+        h.step();
+        h.get_by_label("Open graph folder...").click();
+        run_until_within(
+            &mut h,
+            Duration::from_secs(30),
+            |w| format!("the folder to load: {:?}", w.lab.rt.load_error),
+            |w| {
+                w.lab
+                    .rt
+                    .graph
+                    .as_ref()
+                    .is_some_and(|(_, g)| g.name == PICK_GRAPH_FOLDER)
+            },
+        );
+        assert_eq!(h.state().lab.dataset, DatasetChoice::Folder);
+        assert_eq!(h.state().lab.params.split(), SplitKind::Random);
+        let g = h.state().lab.rt.graph.as_ref().unwrap().1.clone();
+        assert_eq!(
+            (g.num_nodes(), g.num_classes(), g.unlabelled.len()),
+            (120, 3, 1)
+        );
+        h.step();
+        h.get_by_label("Train GCN").click();
+        h.step();
+        let id = h.state().lab.rt.started[0].0;
+        run_until_within(
+            &mut h,
+            Duration::from_secs(60),
+            |_| "training to end".into(),
+            |w| !w.jobs.get(id).unwrap().state.is_running(),
+        );
+        h.step();
+        let job = h.state().jobs.get(id).unwrap();
+        let s = job.summary().unwrap_or_else(|| panic!("{:?}", job.state));
+        assert_eq!(s["dataset"], PICK_GRAPH_FOLDER);
+        // 20 per class train; of the other 59 labelled nodes 29 validate, 30 are the test.
+        assert_eq!(
+            (&s["n_train"], &s["n_val"], &s["n_test"]),
+            (&60.into(), &29.into(), &30.into())
+        );
+    }
+
+    #[test]
+    fn a_bad_graph_folder_shows_the_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join(PICK_GRAPH_FOLDER);
+        write_graph_folder(&folder);
+        std::fs::write(
+            folder.join("edges.csv"),
+            "source,target\np1,p2\np1,nobody\n",
+        )
+        .unwrap();
+        let tab = GraphsTab {
+            dataset: DatasetChoice::Synthetic,
+            ..Default::default()
+        };
+        let mut h = world(tab, Jobs::default(), dir.path()).harness();
+        h.step();
+        h.get_by_label("Open graph folder...").click();
+        run_until_within(
+            &mut h,
+            Duration::from_secs(30),
+            |_| "the load error".into(),
+            |w| w.lab.rt.load_error.is_some(),
+        );
+        let e = h.state().lab.rt.load_error.clone().unwrap();
+        assert!(
+            e.contains("edges.csv line 3") && e.contains("nobody"),
+            "{e}"
+        );
+        h.step();
+        h.get_by_label_contains("edges.csv line 3");
+    }
+
+    #[test]
+    fn citeseer_without_its_files_offers_the_download() {
+        let dir = tempfile::tempdir().unwrap();
+        let tab = GraphsTab {
+            dataset: DatasetChoice::Synthetic,
+            ..Default::default()
+        };
+        let mut h = world(tab, Jobs::default(), dir.path()).harness();
+        h.step();
+        h.get_by_label("Citeseer").click();
+        run_until_within(
+            &mut h,
+            Duration::from_secs(10),
+            |_| "the load error".into(),
+            |w| w.lab.rt.load_error.is_some(),
+        );
+        assert_eq!(h.state().lab.params.split(), SplitKind::Planetoid);
+        let e = h.state().lab.rt.load_error.clone().unwrap();
+        assert!(e.contains("ind.citeseer.x is missing"), "{e}");
+        // The presence check answers from a background thread.
+        let t = Instant::now();
+        while h.query_by_label_contains("Download Citeseer").is_none() {
+            assert!(t.elapsed() < Duration::from_secs(10), "no download offer");
+            h.step();
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     #[test]
