@@ -246,7 +246,8 @@ pub fn run_all(
 }
 
 /// [`run_all`]'s results as values. Progress is reported over the whole suite; each result is
-/// also sent as a payload, and all of them together as a [`SuiteResult`] at the end.
+/// also sent as a payload, and the results so far as a [`SuiteResult`] after each check (the
+/// last one holds them all).
 pub fn run_suite(
     p: &TheoryParams,
     only: Option<&str>,
@@ -279,6 +280,10 @@ pub fn run_suite(
         let r = run_check(id, p, &mut scaled, stop)?;
         sink.payload(Box::new(r.clone()));
         results.push(r);
+        // The results so far: a watcher shows each verdict as soon as its check is done.
+        if i + 1 < selected.len() {
+            sink.payload(Box::new(SuiteResult(results.clone())));
+        }
         sink.progress(
             (i as u64 + 1) * ScaledProgress::UNIT,
             total * ScaledProgress::UNIT,
