@@ -148,7 +148,11 @@ pub fn job_row(ui: &mut egui::Ui, job: &Job, opts: JobRow<'_>) -> bool {
                     .clicked();
             }
             _ => {
-                ui.weak(state_text(job));
+                // A reopened job's origin is long ("from runs #1, #2, #4, recorded ..."): cut at
+                // the panel's edge, whole on hover.
+                let text = state_text(job);
+                ui.add(egui::Label::new(egui::RichText::new(&text).weak()).truncate())
+                    .on_hover_text(text);
             }
         }
         if let Some(from) = job.restored.as_ref().filter(|f| !f.problems.is_empty()) {

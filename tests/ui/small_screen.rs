@@ -37,6 +37,17 @@ fn each_labs_main_actions_are_on_screen_at_1024_1280_and_1366() {
                     "{w} x {hgt}, {tab}: {button:?} at {r:?} is outside the window"
                 );
             }
+            if tab == "Segmentation" {
+                // Not cut at the edge of the left panel either.
+                let plots = h.get_by_label("train loss").rect();
+                for button in buttons {
+                    let r = h.get_by_label(button).rect();
+                    assert!(
+                        r.right() <= plots.left(),
+                        "{w} x {hgt}: {button:?} at {r:?} runs under the plots at {plots:?}"
+                    );
+                }
+            }
         }
     }
 }

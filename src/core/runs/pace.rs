@@ -74,7 +74,7 @@ pub fn pace_of(durations: &[(f64, u64, u64)]) -> Option<Pace> {
     let mut per: Vec<f64> = Vec::new();
     let mut frac: Vec<f64> = Vec::new();
     for &(secs, done, total) in durations {
-        if done == 0 || total == 0 || !(secs > 0.0) {
+        if done == 0 || total == 0 || !secs.is_finite() || secs <= 0.0 {
             continue;
         }
         per.push(secs / done as f64);

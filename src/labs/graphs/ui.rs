@@ -377,9 +377,9 @@ impl GraphsTab {
     }
 
     fn knobs(&mut self, ui: &mut egui::Ui) {
-        ui.horizontal_wrapped(|ui| {
-            // Each label stays with its choices when the row wraps (1024 px).
-            ui.horizontal(|ui| {
+        // One row per choice: a label never wraps away from its options (1024 px), and no row
+        // is wider than the panel.
+        ui.horizontal(|ui| {
             ui.label("Preset:").on_hover_text(knob_help("preset"));
             for p in Preset::ALL {
                 if ui
@@ -396,23 +396,20 @@ impl GraphsTab {
                     }
                 }
             }
-            });
-            ui.separator();
-            ui.horizontal(|ui| {
-                ui.label("Split:").on_hover_text(knob_help("split"));
-                for s in SplitKind::ALL {
-                    ui.selectable_value(&mut self.params.split, s, s.label())
-                        .on_hover_text(knob_help(&format!("split {}", s.label())));
-                }
-            });
-            ui.separator();
-            ui.add(
-                egui::DragValue::new(&mut self.params.seeds)
-                    .range(1..=50)
-                    .prefix("seeds "),
-            )
-            .on_hover_text("Runs per model; the curves show their mean ± std with each seed as a thin line. Costs seeds x one run.");
         });
+        ui.horizontal(|ui| {
+            ui.label("Split:").on_hover_text(knob_help("split"));
+            for s in SplitKind::ALL {
+                ui.selectable_value(&mut self.params.split, s, s.label())
+                    .on_hover_text(knob_help(&format!("split {}", s.label())));
+            }
+        });
+        ui.add(
+            egui::DragValue::new(&mut self.params.seeds)
+                .range(1..=50)
+                .prefix("seeds "),
+        )
+        .on_hover_text("Runs per model; the curves show their mean ± std with each seed as a thin line. Costs seeds x one run.");
         egui::CollapsingHeader::new("Hyperparameters").default_open(false).show(ui, |ui| {
             egui::Grid::new("graph_knobs").striped(true).show(ui, |ui| {
                 ui.label("");

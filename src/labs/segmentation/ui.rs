@@ -695,7 +695,7 @@ impl SegmentationTab {
         }
         let has_model = self.current_model(cx).is_some();
         let busy = self.rt.infer.is_some() || self.rt.io.is_some();
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             if ui
                 .add_enabled(has_model && !busy, egui::Button::new("Open image..."))
                 .clicked()
