@@ -429,50 +429,61 @@ fn legend_row(ui: &mut egui::Ui, fig: &Figure, hidden_id: egui::Id, mut hidden: 
     ui.horizontal_wrapped(|ui| {
         ui.spacing_mut().item_spacing.x = 4.0;
         for s in fig.legend_entries() {
-            // The sample and its label wrap together.
-            ui.horizontal(|ui| {
-                let (rect, _) =
-                    ui.allocate_exact_size(egui::vec2(26.0, 12.0), egui::Sense::hover());
-                let c = color(s.color);
-                if s.band.is_some() {
-                    ui.painter().rect_filled(
-                        rect.shrink2(egui::vec2(0.0, 1.0)),
-                        0.0,
-                        egui::Color32::from_rgba_unmultiplied(c.r(), c.g(), c.b(), 45),
+            // The sample and its label wrap together: a new row before an entry that does not
+            // fit on this one.
+            let text_w = egui::WidgetText::from(s.name.as_str())
+                .into_galley(
+                    ui,
+                    Some(egui::TextWrapMode::Extend),
+                    f32::INFINITY,
+                    egui::TextStyle::Body,
+                )
+                .size()
+                .x;
+            let need = 26.0 + ui.spacing().icon_width + ui.spacing().icon_spacing + text_w + 12.0;
+            if need > ui.available_size_before_wrap().x {
+                ui.end_row();
+            }
+            let (rect, _) = ui.allocate_exact_size(egui::vec2(26.0, 12.0), egui::Sense::hover());
+            let c = color(s.color);
+            if s.band.is_some() {
+                ui.painter().rect_filled(
+                    rect.shrink2(egui::vec2(0.0, 1.0)),
+                    0.0,
+                    egui::Color32::from_rgba_unmultiplied(c.r(), c.g(), c.b(), 45),
+                );
+            }
+            let y = rect.center().y;
+            let stroke = egui::Stroke::new(2.0, c);
+            match s.stroke {
+                Stroke::Dashed => {
+                    let mut x = rect.left();
+                    while x < rect.right() {
+                        let end = (x + 6.0).min(rect.right());
+                        ui.painter()
+                            .line_segment([egui::pos2(x, y), egui::pos2(end, y)], stroke);
+                        x += 10.0;
+                    }
+                }
+                _ => {
+                    ui.painter().line_segment(
+                        [egui::pos2(rect.left(), y), egui::pos2(rect.right(), y)],
+                        stroke,
                     );
                 }
-                let y = rect.center().y;
-                let stroke = egui::Stroke::new(2.0, c);
-                match s.stroke {
-                    Stroke::Dashed => {
-                        let mut x = rect.left();
-                        while x < rect.right() {
-                            let end = (x + 6.0).min(rect.right());
-                            ui.painter()
-                                .line_segment([egui::pos2(x, y), egui::pos2(end, y)], stroke);
-                            x += 10.0;
-                        }
-                    }
-                    _ => {
-                        ui.painter().line_segment(
-                            [egui::pos2(rect.left(), y), egui::pos2(rect.right(), y)],
-                            stroke,
-                        );
-                    }
+            }
+            let mut on = !hidden.contains(&s.name);
+            if ui
+                .checkbox(&mut on, &s.name)
+                .on_hover_text("Show or hide this curve")
+                .changed()
+            {
+                if on {
+                    hidden.retain(|h| h != &s.name);
+                } else {
+                    hidden.push(s.name.clone());
                 }
-                let mut on = !hidden.contains(&s.name);
-                if ui
-                    .checkbox(&mut on, &s.name)
-                    .on_hover_text("Show or hide this curve")
-                    .changed()
-                {
-                    if on {
-                        hidden.retain(|h| h != &s.name);
-                    } else {
-                        hidden.push(s.name.clone());
-                    }
-                }
-            });
+            }
             ui.add_space(8.0);
         }
         ui.weak(PLOT_HINT);

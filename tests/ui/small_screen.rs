@@ -4,7 +4,7 @@
 
 use eframe::egui;
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 use gradlab::app::GradlabApp;
 
 const SIZES: [(f32, f32); 3] = [(1024.0, 600.0), (1280.0, 768.0), (1366.0, 768.0)];
@@ -59,11 +59,18 @@ fn plots_side_by_side_share_their_top() {
     use gradlab::core::figures::{Figure, Series};
     let fig = |label: &str| {
         let mut f = Figure::new("", "epoch", label);
-        f.series.push(Series {
-            name: "a".into(),
-            points: vec![[0.0, 1.0], [1.0, 2.0]],
-            ..Default::default()
-        });
+        for name in [
+            "GCN train loss (mean ± std, n = 3)",
+            "GCN val loss (mean ± std, n = 3)",
+            "GAT train loss (mean ± std, n = 3, where all reached)",
+            "GAT val loss (mean ± std, n = 3, where all reached)",
+        ] {
+            f.series.push(Series {
+                name: format!("{label}: {name}"),
+                points: vec![[0.0, 1.0], [1.0, 2.0]],
+                ..Default::default()
+            });
+        }
         f
     };
     let (a, b) = (
@@ -92,4 +99,20 @@ fn plots_side_by_side_share_their_top() {
     assert_eq!(tops.len(), 2);
     assert_eq!(tops[0].top(), tops[1].top(), "{tops:?}");
     assert_eq!(tops[0].height(), tops[1].height());
+    // The legends under the plots wrap within their column: no entry overlaps another.
+    let boxes: Vec<egui::Rect> = h
+        .query_all_by_role(egui::Role::CheckBox)
+        .filter(|n| {
+            n.accesskit_node()
+                .label()
+                .is_some_and(|l| l.contains("(mean"))
+        })
+        .map(|n| n.rect())
+        .collect();
+    assert_eq!(boxes.len(), 8);
+    for (i, a) in boxes.iter().enumerate() {
+        for b in &boxes[i + 1..] {
+            assert!(!a.intersects(*b), "legend entries overlap: {a:?} {b:?}");
+        }
+    }
 }
