@@ -17,8 +17,8 @@ pub fn belongs_to(kind: &str, lab_id: &str) -> bool {
 }
 
 /// The last failed job of the lab `lab_id` that was not dismissed.
-pub fn failure_for<'a>(
-    jobs: &'a Jobs,
+pub fn failure_for(
+    jobs: &Jobs,
     lab_id: &str,
     dismissed: &HashSet<JobId>,
 ) -> Option<(JobId, String)> {

@@ -144,8 +144,7 @@ fn results_table(groups: &[Group<'_>], fields: &[String]) -> Block {
         .enumerate()
         .map(|(i, g)| {
             let mut row = vec![Cell::text(&g.label), Cell::text(&g.runs.len().to_string())];
-            for j in 0..fields.len() {
-                let (m, s, n) = stats[i][j];
+            for (j, &(m, s, n)) in stats[i].iter().enumerate() {
                 let mut text = if n > 1 {
                     format!("{} ± {} ({n})", fmt4(m, m), fmt4(s, m))
                 } else {
@@ -264,9 +263,12 @@ fn config_differences(groups: &[Group<'_>]) -> Option<Block> {
 /// (validation solid, training dashed, the legend saying which), validation scores first, then
 /// losses, then the rest. A series with one point per run (the test accuracy, measured once at
 /// the end) is a number for the table, not a curve.
-fn figure_plan(keys: &BTreeSet<&String>) -> Vec<(String, Vec<(String, &'static str, Stroke)>)> {
+/// A figure's title and its curves: (metric key, role in the legend, line style).
+type Plan = Vec<(String, Vec<(String, &'static str, Stroke)>)>;
+
+fn figure_plan(keys: &BTreeSet<&String>) -> Plan {
     let has = |k: &str| keys.iter().any(|x| x.as_str() == k);
-    let mut plan: Vec<(String, Vec<(String, &'static str, Stroke)>)> = Vec::new();
+    let mut plan: Plan = Vec::new();
     let mut taken: BTreeSet<String> = BTreeSet::new();
     for key in keys.iter().filter(|k| !k.starts_with("test_")) {
         if taken.contains(key.as_str()) {

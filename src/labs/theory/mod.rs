@@ -545,6 +545,25 @@ mod tests {
     use super::*;
     use crate::core::VecSink;
 
+    /// A watcher gets the results so far after every check (the Theory tab shows each verdict
+    /// as soon as its check is done), the last one with all of them.
+    #[test]
+    fn the_suite_streams_its_results_check_by_check() {
+        let mut sink = VecSink::default();
+        let all = run_suite(&TheoryParams::default(), None, &mut sink, &StopFlag::new()).unwrap();
+        let sizes: Vec<usize> = sink
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                crate::core::Event::Payload(p) => {
+                    p.downcast_ref::<SuiteResult>().map(|s| s.0.len())
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(sizes, (1..=all.len()).collect::<Vec<_>>());
+    }
+
     #[test]
     fn worst_keeps_smallest_counterexample_and_nan_is_a_violation() {
         let mut w = Worst::new(1.0);
