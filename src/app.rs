@@ -2,6 +2,7 @@
 
 pub mod autoshot;
 pub mod frame_bench;
+pub mod help;
 pub mod status_bar;
 
 use std::path::PathBuf;
@@ -22,6 +23,22 @@ pub struct Settings {
     /// The open lab's id; unknown or empty opens the first lab.
     pub tab: String,
     pub dark: bool,
+    /// The first-run tour was finished or skipped: it does not start on its own again.
+    pub tour_done: bool,
+}
+
+/// The window's first size: 1280 x 820, or `GRADLAB_WINDOW=WxH` (screenshots at 1024 x 600).
+pub fn window_size() -> [f32; 2] {
+    std::env::var("GRADLAB_WINDOW")
+        .ok()
+        .and_then(|s| parse_size(&s))
+        .unwrap_or([1280.0, 820.0])
+}
+
+fn parse_size(s: &str) -> Option<[f32; 2]> {
+    let (w, h) = s.split_once('x')?;
+    let (w, h) = (w.trim().parse::<f32>().ok()?, h.trim().parse::<f32>().ok()?);
+    (w >= 320.0 && h >= 240.0).then_some([w, h])
 }
 
 /// Storage key of one lab's state.
@@ -39,6 +56,10 @@ pub struct GradlabApp {
     /// Said once at start, e.g. when the saved settings could not be read.
     pub notice: Option<String>,
     autoshot: Option<AutoShot>,
+    /// Failed jobs whose message the user dismissed.
+    pub dismissed: std::collections::HashSet<crate::core::jobs::JobId>,
+    /// The Help and About windows, the tour.
+    pub help: help::Help,
 }
 
 impl GradlabApp {
@@ -62,6 +83,8 @@ impl GradlabApp {
             data_dir,
             notice: None,
             autoshot: None,
+            dismissed: Default::default(),
+            help: help::Help::default(),
         }
     }
 
@@ -95,6 +118,15 @@ impl GradlabApp {
         }
         app.notice = (!notices.is_empty()).then(|| notices.join(" "));
         app.autoshot = AutoShot::from_env();
+        // The tour starts on the first start of the app (not under an automatic screenshot,
+        // unless it asks for the tour: GRADLAB_TOUR=1).
+        let tour_shot = std::env::var_os("GRADLAB_TOUR").is_some();
+        if !app.settings.tour_done && (app.autoshot.is_none() || tour_shot) {
+            app.help.tour = Some(0);
+        }
+        if std::env::var_os("GRADLAB_HELP").is_some() {
+            app.help.help_open = true;
+        }
         if let Ok(title) = std::env::var("GRADLAB_TAB") {
             app.open_by_title(&title);
         }
@@ -156,9 +188,14 @@ impl GradlabApp {
             egui::Theme::Light
         });
         self.files.set_context(&ctx);
-        self.jobs.poll();
+        if self.jobs.poll() {
+            // A job that ended shrinks the status bar: lay it out again at once, or its old
+            // height stays as an empty strip until the mouse moves.
+            ctx.request_repaint();
+        }
         self.files.poll();
 
+        self.shortcuts(&ctx);
         egui::Panel::top("tabs").show(ui, |ui| self.tab_bar(ui));
         egui::Panel::bottom("status").show(ui, |ui| {
             if let Some(n) = self.notice.clone() {
@@ -169,7 +206,18 @@ impl GradlabApp {
                     }
                 });
             }
-            status_bar::show(ui, &self.jobs, &self.files);
+            let lab_id = self
+                .labs
+                .get(self.current())
+                .map_or("", |l| l.id())
+                .to_string();
+            status_bar::show(
+                ui,
+                &self.jobs,
+                &mut self.files,
+                &lab_id,
+                &mut self.dismissed,
+            );
         });
         egui::CentralPanel::default().show(ui, |ui| {
             let mut cx = TabCx {
@@ -189,6 +237,12 @@ impl GradlabApp {
                     .show(ui, |ui| lab.ui(ui, &mut cx));
             }
         });
+        self.help.help_window(&ctx);
+        self.help
+            .about_window(&ctx, &self.data_dir, self.jobs.runs_dir());
+        if self.help.tour.is_some() && self.help.tour(&ctx) == help::TourEnd::Done {
+            self.settings.tour_done = true;
+        }
         if let Some(shot) = &mut self.autoshot {
             shot.tick(&ctx);
         }
@@ -198,17 +252,83 @@ impl GradlabApp {
         }
     }
 
+    /// F1 / ? help, Ctrl+1..5 tabs, Ctrl+Enter the tab's main action, Ctrl+. stop, Esc closes
+    /// the help windows.
+    fn shortcuts(&mut self, ctx: &egui::Context) {
+        let typing = ctx.egui_wants_keyboard_input();
+        let (help, tab, train, stop, esc) = ctx.input(|i| {
+            let tab = [
+                egui::Key::Num1,
+                egui::Key::Num2,
+                egui::Key::Num3,
+                egui::Key::Num4,
+                egui::Key::Num5,
+            ]
+            .iter()
+            .position(|k| i.modifiers.command && i.key_pressed(*k));
+            let question = !typing
+                && i.events
+                    .iter()
+                    .any(|e| matches!(e, egui::Event::Text(t) if t == "?"));
+            (
+                i.key_pressed(egui::Key::F1) || question,
+                tab,
+                i.modifiers.command && i.key_pressed(egui::Key::Enter),
+                i.modifiers.command && i.key_pressed(egui::Key::Period),
+                i.key_pressed(egui::Key::Escape),
+            )
+        });
+        if help {
+            self.help.help_open = !self.help.help_open;
+        }
+        if esc && self.help.tour.is_none() {
+            self.help.help_open = false;
+            self.help.about_open = false;
+        }
+        if let Some(lab) = tab.and_then(|k| self.labs.get(k)) {
+            self.settings.tab = lab.id().to_string();
+        }
+        let i = self.current();
+        if train && let Some(lab) = self.labs.get_mut(i) {
+            let mut cx = TabCx {
+                jobs: &mut self.jobs,
+                files: &mut self.files,
+                data_dir: &self.data_dir,
+                waker: crate::widgets::repaint_waker(ctx),
+            };
+            lab.train(&mut cx);
+        }
+        if stop && let Some(lab) = self.labs.get(i) {
+            for j in self.jobs.running() {
+                if status_bar::belongs_to(&j.kind, lab.id()) {
+                    j.stop();
+                }
+            }
+        }
+    }
+
     fn tab_bar(&mut self, ui: &mut egui::Ui) {
         let current = self.current();
         ui.horizontal(|ui| {
             ui.strong("gradlab");
             ui.separator();
             for (i, lab) in self.labs.iter().enumerate() {
-                if ui.selectable_label(i == current, lab.title()).clicked() {
+                let r = ui
+                    .selectable_label(i == current, lab.title())
+                    .on_hover_text(format!("Ctrl+{}", i + 1));
+                crate::widgets::tour_anchor(ui.ctx(), &format!("tab:{}", lab.id()), r.rect);
+                if r.clicked() {
                     self.settings.tab = lab.id().to_string();
                 }
             }
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                let r = ui
+                    .button("? Help")
+                    .on_hover_text("What each lab asks, shortcuts, the tour, About (F1)");
+                crate::widgets::tour_anchor(ui.ctx(), "help", r.rect);
+                if r.clicked() {
+                    self.help.help_open = !self.help.help_open;
+                }
                 let label = if self.settings.dark {
                     "Light theme"
                 } else {
@@ -266,12 +386,21 @@ mod tests {
         let s = Settings {
             tab: "segmentation".into(),
             dark: true,
+            tour_done: true,
         };
         let text = ron::to_string(&s).unwrap();
         let (back, notice) = load_settings(Some(&text));
         assert_eq!(back.tab, "segmentation");
         assert!(back.dark);
+        assert!(back.tour_done, "a finished tour stays finished");
         assert!(notice.is_none());
+    }
+
+    #[test]
+    fn window_sizes_parse_and_nonsense_is_refused() {
+        assert_eq!(parse_size("1024x600"), Some([1024.0, 600.0]));
+        assert_eq!(parse_size("10x10"), None);
+        assert_eq!(parse_size("wide"), None);
     }
 
     #[test]

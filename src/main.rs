@@ -67,7 +67,7 @@ fn run_gui(args: &Cli) -> ExitCode {
         viewport: viewport
             .with_title("gradlab")
             .with_app_id("gradlab")
-            .with_inner_size([1280.0, 820.0])
+            .with_inner_size(gradlab::app::window_size())
             .with_min_inner_size([720.0, 480.0]),
         ..Default::default()
     };

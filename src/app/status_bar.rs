@@ -1,12 +1,43 @@
-//! Bottom bar: running jobs with progress, elapsed time and Stop, and the last file message.
+//! Bottom bar: running jobs with progress, elapsed time and Stop, the failure of the open tab's
+//! last job (dismissable), and the last file message (dismissable).
+
+use std::collections::HashSet;
 
 use eframe::egui;
 
-use crate::core::jobs::{JobState, Jobs};
+use crate::core::jobs::{JobId, JobState, Jobs};
 use crate::widgets::files::{FileMsg, FileTasks};
 use crate::widgets::job_row::{JobRow, job_row};
 
-pub fn show(ui: &mut egui::Ui, jobs: &Jobs, files: &FileTasks) {
+/// Whether a job of `kind` belongs to the lab `lab_id` ("graph" jobs to "graphs", "seg-io" to
+/// "segmentation"): its failure is shown on that tab only.
+pub fn belongs_to(kind: &str, lab_id: &str) -> bool {
+    let stem = kind.split('-').next().unwrap_or(kind);
+    !stem.is_empty() && lab_id.starts_with(stem)
+}
+
+/// The last failed job of the lab `lab_id` that was not dismissed.
+pub fn failure_for(
+    jobs: &Jobs,
+    lab_id: &str,
+    dismissed: &HashSet<JobId>,
+) -> Option<(JobId, String)> {
+    jobs.iter()
+        .filter(|j| belongs_to(&j.kind, lab_id) && !dismissed.contains(&j.id))
+        .filter_map(|j| match &j.state {
+            JobState::Failed(msg) => Some((j.id, format!("{} failed: {msg}", j.name))),
+            _ => None,
+        })
+        .last()
+}
+
+pub fn show(
+    ui: &mut egui::Ui,
+    jobs: &Jobs,
+    files: &mut FileTasks,
+    lab_id: &str,
+    dismissed: &mut HashSet<JobId>,
+) {
     ui.horizontal_wrapped(|ui| {
         let running: Vec<_> = jobs.running().collect();
         if running.is_empty() {
@@ -21,28 +52,51 @@ pub fn show(ui: &mut egui::Ui, jobs: &Jobs, files: &FileTasks) {
                 job.stop();
             }
         }
-        if let Some(failed) = jobs
-            .iter()
-            .filter(|j| matches!(j.state, JobState::Failed(_)))
-            .last()
-            && let JobState::Failed(msg) = &failed.state
-        {
-            ui.colored_label(
-                ui.visuals().error_fg_color,
-                format!("{} failed: {msg}", failed.name),
-            );
+        if let Some((id, text)) = failure_for(jobs, lab_id, dismissed) {
+            ui.colored_label(ui.visuals().error_fg_color, text);
+            if ui
+                .small_button("×")
+                .on_hover_text("Dismiss this message")
+                .clicked()
+            {
+                dismissed.insert(id);
+            }
         }
+        let mut dismiss = false;
         match files.last_message() {
             Some(FileMsg::Saved(p)) => {
                 ui.label(format!("Saved {}", p.display()));
+                dismiss = ui.small_button("×").on_hover_text("Dismiss").clicked();
             }
             Some(FileMsg::Error(e)) => {
                 ui.colored_label(ui.visuals().error_fg_color, e);
+                dismiss = ui.small_button("×").on_hover_text("Dismiss").clicked();
             }
             Some(FileMsg::Info(s)) => {
                 ui.label(s);
+                dismiss = ui.small_button("×").on_hover_text("Dismiss").clicked();
             }
             _ => {}
         }
+        if dismiss {
+            files.dismiss_last();
+        }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::belongs_to;
+
+    #[test]
+    fn jobs_belong_to_the_lab_that_started_them() {
+        assert!(belongs_to("graph", "graphs"));
+        assert!(belongs_to("seg", "segmentation"));
+        assert!(belongs_to("seg-io", "segmentation"));
+        assert!(belongs_to("theory", "theory"));
+        assert!(belongs_to("datasets", "datasets"));
+        assert!(!belongs_to("graph", "segmentation"));
+        assert!(!belongs_to("seg", "graphs"));
+        assert!(!belongs_to("", "graphs"));
+    }
 }

@@ -86,6 +86,8 @@ pub struct Job {
     pub images: BTreeMap<String, (Picture, u64)>,
     /// Set when the job was reopened from the run store rather than run in this session.
     pub restored: Option<RestoredFrom>,
+    /// The run store's ids of the runs this job recorded so far (one per seed), in order.
+    pub run_ids: Vec<RunId>,
     payloads: HashMap<TypeId, Box<dyn Any + Send>>,
     stop: StopFlag,
     rx: Receiver<Event>,
@@ -98,13 +100,31 @@ impl Job {
         self.ended.unwrap_or_else(Instant::now) - self.started
     }
 
+    /// How much is done: 1 once it finished (early stopping ends a job before its last unit).
     pub fn fraction(&self) -> f32 {
         let (done, total) = self.progress;
-        if total == 0 {
+        if matches!(self.state, JobState::Finished(_)) {
+            1.0
+        } else if total == 0 {
             0.0
         } else {
             (done as f32 / total as f32).clamp(0.0, 1.0)
         }
+    }
+
+    /// "GAT on cora (runs #12-#21)": the job's name with the store's ids of its runs, the
+    /// numbering the Runs tab and the CLI use.
+    pub fn title(&self) -> String {
+        match crate::core::runs::runs_text(&self.run_ids) {
+            Some(r) => format!("{} ({r})", self.name),
+            None => self.name.clone(),
+        }
+    }
+
+    /// How long this job's configuration took on this machine before (sent by the run store
+    /// when the job's run starts), for an estimate before its own pace can be told.
+    pub fn pace(&self) -> Option<&crate::core::runs::Pace> {
+        self.latest()
     }
 
     /// The latest payload of type `T` the experiment sent.
@@ -142,6 +162,9 @@ impl Job {
                     self.images.insert(name, (image, self.image_counter));
                 }
                 Event::Payload(p) => {
+                    if let Some(r) = p.downcast_ref::<crate::core::runs::RecordedRun>() {
+                        self.run_ids.push(r.0);
+                    }
                     self.payloads.insert((*p).type_id(), p);
                 }
                 Event::Log(line) => self.log.push(line),
@@ -259,6 +282,7 @@ impl Jobs {
             log: Vec::new(),
             images: BTreeMap::new(),
             restored: None,
+            run_ids: Vec::new(),
             payloads: HashMap::new(),
             stop,
             rx,
@@ -293,6 +317,7 @@ impl Jobs {
                 .zip(1..)
                 .map(|((name, pic), v)| (name, (pic, v)))
                 .collect(),
+            run_ids: r.from.run_ids.clone(),
             restored: Some(r.from),
             payloads: r
                 .payloads
@@ -464,8 +489,22 @@ mod tests {
             [0.0, 1.0, 4.0, 9.0, 16.0]
         );
         assert_eq!(job.progress, (5, 5));
+        assert_eq!(job.fraction(), 1.0);
         assert_eq!(job.state, JobState::Finished(serde_json::json!({"n": 5})));
         assert_eq!(jobs.live_threads(), 0);
+    }
+
+    #[test]
+    fn a_job_that_finished_early_is_whole() {
+        let mut jobs = Jobs::default();
+        // Early stopping: 97 of 100 epochs, then done.
+        let id = jobs.spawn("test", "early", no_wake(), |sink, _stop| {
+            sink.progress(97, 100);
+            Ok(serde_json::Value::Null)
+        });
+        wait_done(&mut jobs, id);
+        assert_eq!(jobs.get(id).unwrap().progress, (97, 100));
+        assert_eq!(jobs.get(id).unwrap().fraction(), 1.0, "done shows 100 %");
     }
 
     #[test]

@@ -159,6 +159,11 @@ pub fn fetch(
                 report.cancelled = true;
                 return Ok(report);
             }
+            Err(e) if e.is::<Unreachable>() => {
+                // Already the whole story, in plain words, with the fix.
+                staging.discard();
+                return Err(e);
+            }
             Err(e) => {
                 staging.discard();
                 return Err(e.context(format!(
@@ -227,6 +232,54 @@ impl Staging {
     }
 }
 
+/// A download that could not reach its server (no internet, a closed port), with what to do
+/// by hand, in words: the whole message a user needs, so it is shown without the error chain.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Unreachable(pub String);
+
+/// Why a request never reached its server: `Some("No internet connection")` when the name could
+/// not be looked up, `Some("Cannot reach the server")` when it did not answer; None for any
+/// other failure (an HTTP error, a broken transfer).
+fn unreachable(e: &ureq::Error) -> Option<&'static str> {
+    match e {
+        ureq::Error::HostNotFound => Some("No internet connection"),
+        ureq::Error::ConnectionFailed | ureq::Error::Timeout(_) => Some("Cannot reach the server"),
+        ureq::Error::Io(io) => {
+            let text = io.to_string();
+            if text.contains("lookup address") || text.contains("Name or service not known") {
+                Some("No internet connection")
+            } else if matches!(
+                io.kind(),
+                io::ErrorKind::ConnectionRefused
+                    | io::ErrorKind::NetworkUnreachable
+                    | io::ErrorKind::HostUnreachable
+                    | io::ErrorKind::TimedOut
+                    | io::ErrorKind::NetworkDown
+            ) {
+                Some("Cannot reach the server")
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}
+
+/// "No internet connection: download cora.content by hand from URL and put it in FOLDER (the
+/// Datasets tab's Open folder opens it)."
+fn by_hand_text(why: &str, url: &str, shown: &str, part: &Path) -> String {
+    let name = shown.rsplit('/').next().unwrap_or(shown);
+    let folder = part
+        .parent()
+        .map(|d| d.display().to_string())
+        .unwrap_or_default();
+    format!(
+        "{why} (downloading {shown}). Download {name} by hand from {url} and put it in {folder} \
+         (\"Open folder\" in the Datasets tab opens the data folder); or connect and try again."
+    )
+}
+
 /// Streams `url` into `part`, hashing as it goes. Ok(false) when cancelled (the caller removes the
 /// part file). `done` counts bytes of the dataset so far.
 #[allow(clippy::too_many_arguments)]
@@ -245,7 +298,10 @@ fn download_one(
         ureq::Error::StatusCode(code) => {
             anyhow::anyhow!("{shown}: the server answered HTTP {code} for {url}")
         }
-        e => anyhow::anyhow!("{shown}: cannot download {url}: {e}"),
+        e => match unreachable(&e) {
+            Some(why) => anyhow::Error::new(Unreachable(by_hand_text(why, url, shown, part))),
+            None => anyhow::anyhow!("{shown}: cannot download {url}: {e}"),
+        },
     })?;
     let mut reader = response.into_body().into_reader();
     let mut out =
@@ -345,10 +401,36 @@ mod tests {
             fetch(cora, dir.path(), &opts, &mut NullSink, &StopFlag::new()).unwrap_err()
         );
         assert!(e.contains("cora/cora.content"), "{e}");
+        assert!(e.starts_with("Cannot reach the server"), "{e}");
+        assert!(
+            e.contains("by hand from http://127.0.0.1:9/cora/cora.content"),
+            "{e}"
+        );
         assert_eq!(
             fs::read_dir(dir.path()).unwrap().count(),
             0,
             "left files behind"
         );
+    }
+
+    #[test]
+    fn no_internet_is_said_in_plain_words_with_the_file_the_url_and_the_folder() {
+        let dns = ureq::Error::Io(io::Error::other(
+            "failed to lookup address information: Name or service not known",
+        ));
+        let why = unreachable(&dns).unwrap();
+        assert_eq!(why, "No internet connection");
+        let text = by_hand_text(
+            why,
+            "https://example.org/cora.tgz",
+            "cora/cora.content",
+            Path::new("/data/cora/cora.content.part"),
+        );
+        assert!(
+            text.starts_with("No internet connection (downloading cora/cora.content). Download cora.content by hand from https://example.org/cora.tgz and put it in /data/cora"),
+            "{text}"
+        );
+        assert!(!text.contains("lookup address"), "no jargon: {text}");
+        assert_eq!(unreachable(&ureq::Error::StatusCode(404)), None);
     }
 }

@@ -37,6 +37,8 @@ pub trait Lab: Any {
     fn load_state(&mut self, _text: &str) -> Result<(), String> {
         Ok(())
     }
+    /// The tab's main action (Ctrl+Enter): train, run. Labs without one keep the default.
+    fn train(&mut self, _cx: &mut TabCx<'_>) {}
 }
 
 /// Every lab of the app, in tab order.

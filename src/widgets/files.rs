@@ -136,6 +136,8 @@ pub struct FileTasks {
     /// Newest last; shown in the status bar.
     pub messages: Vec<(Instant, FileMsg)>,
     picked: Vec<(String, PathBuf)>,
+    /// Messages up to this one were dismissed.
+    dismissed: Option<Instant>,
 }
 
 impl Default for FileTasks {
@@ -162,6 +164,7 @@ impl FileTasks {
             rx,
             messages: Vec::new(),
             picked: Vec::new(),
+            dismissed: None,
         }
     }
 
@@ -234,7 +237,16 @@ impl FileTasks {
         Some(self.picked.remove(i).1)
     }
 
+    /// The newest message, until it is dismissed.
     pub fn last_message(&self) -> Option<&FileMsg> {
-        self.messages.last().map(|(_, m)| m)
+        self.messages
+            .last()
+            .filter(|(t, _)| self.dismissed.is_none_or(|d| *t > d))
+            .map(|(_, m)| m)
+    }
+
+    /// Hides the newest message (the status bar's ×); a newer one shows again.
+    pub fn dismiss_last(&mut self) {
+        self.dismissed = self.messages.last().map(|(t, _)| *t);
     }
 }

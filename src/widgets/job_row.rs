@@ -4,6 +4,7 @@
 use eframe::egui;
 
 use crate::core::jobs::{Job, JobState};
+use crate::core::runs::Pace;
 
 /// Options of a [`job_row`].
 #[derive(Clone, Copy)]
@@ -44,26 +45,77 @@ pub fn state_text(job: &Job) -> String {
     }
 }
 
-/// "12.3 s" of a running job, with the time left when it can be told ("12.3 s, ~40 s left").
-fn elapsed_text(job: &Job) -> String {
+/// "12.3 s" of a running job, with the time left ("12.3 s, ~40 s left"), or "estimating" while
+/// nothing tells it yet.
+pub fn elapsed_text(job: &Job) -> String {
     let secs = job.elapsed().as_secs_f64();
-    match time_left(secs, job.fraction() as f64) {
-        Some(left) => format!("{secs:.1} s, {left}"),
-        None => format!("{secs:.1} s"),
+    let (done, total) = job.progress;
+    match time_left(secs, done, total, job.pace()) {
+        Some(left) => format!("{secs:.1} s, {}", left.text()),
+        None => format!("{secs:.1} s, estimating"),
     }
 }
 
-/// "~40 s left" from the time so far and the fraction done, assuming the rest goes at the same
-/// pace; none while too little is done to tell. (Early stopping makes it an overestimate.)
-pub fn time_left(elapsed_s: f64, fraction: f64) -> Option<String> {
-    if !(0.03..1.0).contains(&fraction) || elapsed_s < 1.0 {
+/// The time a running job has left, and what it is based on.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Left {
+    pub secs: f64,
+    /// Earlier runs of the same configuration on this machine (how many), or only this job's
+    /// pace so far (None).
+    pub from_runs: Option<usize>,
+}
+
+impl Left {
+    pub fn text(&self) -> String {
+        let left = self.secs;
+        if left < 1.0 {
+            "finishing".into()
+        } else if left < 90.0 {
+            format!("~{left:.0} s left")
+        } else {
+            format!("~{:.0} min left", left / 60.0)
+        }
+    }
+
+    /// Where the estimate comes from, for a tooltip.
+    pub fn basis(&self) -> String {
+        match self.from_runs {
+            Some(n) => format!(
+                "from {} of this configuration on this machine and this job's pace so far",
+                crate::core::runs::count_text(n, "earlier run")
+            ),
+            None => {
+                "from this job's pace so far (no earlier run of this configuration here)".into()
+            }
+        }
+    }
+}
+
+/// The time left of a job `elapsed_s` into `done` of `total` units: from the measured pace of
+/// earlier runs of its configuration (`prior`) at first, then more and more from its own pace,
+/// which alone decides once a tenth is done. Early stopping (earlier runs ended before their
+/// last unit) shortens the expected total. None while neither can tell (no earlier run, and not
+/// one unit or one second done).
+pub fn time_left(elapsed_s: f64, done: u64, total: u64, prior: Option<&Pace>) -> Option<Left> {
+    if total == 0 || done >= total {
         return None;
     }
-    let left = elapsed_s * (1.0 - fraction) / fraction;
-    Some(if left < 90.0 {
-        format!("~{left:.0} s left")
-    } else {
-        format!("~{:.0} min left", left / 60.0)
+    let share = prior.map_or(1.0, |p| p.done_fraction.clamp(0.05, 1.0));
+    let expected_units = (total as f64 * share).max(done as f64 + 1.0);
+    let own = (done >= 1 && elapsed_s >= 1.0).then(|| elapsed_s / done as f64 * expected_units);
+    let from_prior = prior.map(|p| p.secs_per_unit * expected_units);
+    let expected = match (own, from_prior) {
+        (Some(o), Some(p)) => {
+            let w = (done as f64 / total as f64 / 0.1).min(1.0);
+            w * o + (1.0 - w) * p
+        }
+        (Some(o), None) => o,
+        (None, Some(p)) => p,
+        (None, None) => return None,
+    };
+    Some(Left {
+        secs: (expected - elapsed_s).max(0.0),
+        from_runs: prior.map(|p| p.runs),
     })
 }
 
@@ -82,14 +134,25 @@ pub fn job_row(ui: &mut egui::Ui, job: &Job, opts: JobRow<'_>) -> bool {
                 ui.colored_label(ui.visuals().error_fg_color, state_text(job));
             }
             JobState::Running => {
-                ui.label(elapsed_text(job));
+                let (done, total) = job.progress;
+                let basis = time_left(job.elapsed().as_secs_f64(), done, total, job.pace())
+                    .map(|l| l.basis())
+                    .unwrap_or_else(|| {
+                        "no earlier run of this configuration here, and not one unit done yet"
+                            .into()
+                    });
+                ui.label(elapsed_text(job)).on_hover_text(basis);
                 stop = ui
                     .small_button("Stop")
                     .on_hover_text(format!("Stop {}", job.name))
                     .clicked();
             }
             _ => {
-                ui.weak(state_text(job));
+                // A reopened job's origin is long ("from runs #1, #2, #4, recorded ..."): cut at
+                // the panel's edge, whole on hover.
+                let text = state_text(job);
+                ui.add(egui::Label::new(egui::RichText::new(&text).weak()).truncate())
+                    .on_hover_text(text);
             }
         }
         if let Some(from) = job.restored.as_ref().filter(|f| !f.problems.is_empty()) {
@@ -99,7 +162,9 @@ pub fn job_row(ui: &mut egui::Ui, job: &Job, opts: JobRow<'_>) -> bool {
         if opts.last_log
             && let Some(l) = job.log.last()
         {
-            ui.weak(l);
+            // Cut at the window's edge, whole on hover ("GCN seed 9: test acc ..." was clipped).
+            ui.add(egui::Label::new(egui::RichText::new(l).weak()).truncate())
+                .on_hover_text(l);
         }
     });
     stop
@@ -115,14 +180,48 @@ pub fn missing_text(problems: &[String]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::time_left;
+    use super::*;
+
+    fn left(elapsed: f64, done: u64, total: u64, prior: Option<&Pace>) -> Option<String> {
+        time_left(elapsed, done, total, prior).map(|l| l.text())
+    }
 
     #[test]
-    fn time_left_extrapolates_the_pace_and_waits_for_enough_progress() {
-        assert_eq!(time_left(10.0, 0.5).as_deref(), Some("~10 s left"));
-        assert_eq!(time_left(60.0, 0.25).as_deref(), Some("~3 min left"));
-        assert_eq!(time_left(0.5, 0.5), None, "too early");
-        assert_eq!(time_left(10.0, 0.01), None, "too little done");
-        assert_eq!(time_left(10.0, 1.0), None, "done");
+    fn time_left_extrapolates_the_pace_after_one_unit_and_one_second() {
+        assert_eq!(left(10.0, 50, 100, None).as_deref(), Some("~10 s left"));
+        assert_eq!(left(60.0, 25, 100, None).as_deref(), Some("~3 min left"));
+        assert_eq!(left(0.5, 50, 100, None), None, "too early");
+        assert_eq!(left(10.0, 0, 100, None), None, "nothing done");
+        // A slow start (GAT beside GCN): 1 of 1000 epochs in 2 s already tells it.
+        assert_eq!(left(2.0, 1, 1000, None).as_deref(), Some("~33 min left"));
+        assert_eq!(left(10.0, 100, 100, None), None, "done");
+    }
+
+    #[test]
+    fn earlier_runs_give_the_estimate_from_the_first_second() {
+        let pace = Pace {
+            secs_per_unit: 0.5,
+            done_fraction: 1.0,
+            runs: 3,
+        };
+        // Nothing done yet: 100 units at 0.5 s.
+        let l = time_left(0.2, 0, 100, Some(&pace)).unwrap();
+        assert_eq!(l.text(), "~50 s left");
+        assert_eq!(l.from_runs, Some(3));
+        assert!(l.basis().contains("3 earlier runs"));
+        // Once a tenth is done, this job's own pace decides (here 1 s per unit).
+        assert_eq!(
+            left(20.0, 20, 100, Some(&pace)).as_deref(),
+            Some("~80 s left")
+        );
+        // Early stopping in the earlier runs (half the epochs): half the time.
+        let early = Pace {
+            done_fraction: 0.5,
+            ..pace
+        };
+        assert_eq!(
+            left(0.0, 0, 100, Some(&early)).as_deref(),
+            Some("~25 s left")
+        );
     }
 }

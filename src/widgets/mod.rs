@@ -4,6 +4,7 @@ pub mod files;
 pub mod job_row;
 pub mod metric_panel;
 pub mod open_folder;
+pub mod pace;
 pub mod plot;
 pub mod presence;
 pub mod reopen;
@@ -78,3 +79,14 @@ pub const PALETTE: [egui::Color32; 8] = [
     egui::Color32::from_rgb(240, 228, 66),
     egui::Color32::from_rgb(128, 128, 128),
 ];
+
+/// Tells the first-run tour where a widget is (this frame), so a step can point at it:
+/// `tour_anchor(ui.ctx(), "tab:graphs", response.rect)`.
+pub fn tour_anchor(ctx: &egui::Context, name: &str, rect: egui::Rect) {
+    ctx.data_mut(|d| d.insert_temp(egui::Id::unique(("tour_anchor", name)), rect));
+}
+
+/// Where the widget registered as `name` was last drawn.
+pub fn tour_anchor_rect(ctx: &egui::Context, name: &str) -> Option<egui::Rect> {
+    ctx.data(|d| d.get_temp(egui::Id::unique(("tour_anchor", name))))
+}

@@ -2,12 +2,11 @@
 //! same [`Figure`] the reports use: SVG (vector), PNG at a chosen size, CSV of the plotted data.
 
 use eframe::egui;
-use egui_plot::{Corner, FilledArea, Legend, Line, LineStyle, Plot, PlotPoints};
+use egui_plot::{FilledArea, Line, LineStyle, Plot, PlotPoints};
 
 use super::files::Saver;
 use crate::core::figures::{
-    self, Axis, ExportSize, Figure, Series, Stroke, format_number, quiet_corner, to_csv, to_png,
-    to_svg,
+    self, Axis, ExportSize, Figure, Series, Stroke, format_number, to_csv, to_png, to_svg,
 };
 
 /// One curve to draw.
@@ -203,15 +202,6 @@ fn color(c: [u8; 3]) -> egui::Color32 {
     egui::Color32::from_rgb(c[0], c[1], c[2])
 }
 
-fn corner(l: figures::Legend) -> Corner {
-    match l {
-        figures::Legend::UpperLeft => Corner::LeftTop,
-        figures::Legend::LowerLeft => Corner::LeftBottom,
-        figures::Legend::LowerRight => Corner::RightBottom,
-        _ => Corner::RightTop,
-    }
-}
-
 /// The export buttons: CSV, SVG, and PNG at the size picked in the combo box. Each picture export
 /// also writes its CSV beside it.
 fn export_buttons(ui: &mut egui::Ui, id: &str, fig: &Figure, saver: &Saver) {
@@ -287,8 +277,10 @@ pub fn figure_plot(
     if shown.title.is_empty() {
         shown.title = fig.y.label.clone();
     }
+    // The label on its own line: two plots side by side then have toolbars of the same
+    // content, which wrap alike, so the plots start at the same height.
+    ui.add(egui::Label::new(egui::RichText::new(&fig.y.label).strong()).truncate());
     ui.horizontal_wrapped(|ui| {
-        ui.label(egui::RichText::new(&fig.y.label).strong());
         if ui.checkbox(&mut log_y, "log y").changed() {
             ui.data_mut(|d| d.insert_persisted(log_id, log_y));
         }
@@ -296,9 +288,13 @@ pub fn figure_plot(
     });
     let (log_x, x_label, y_label) = (fig.x.log, fig.x.label.clone(), fig.y.label.clone());
     let tf = move |v: f64, log: bool| if log { to_log(v) } else { Some(v) };
+    let hidden_id = egui::Id::unique(("plot_hidden", id));
+    let hidden: Vec<String> = ui.data(|d| d.get_temp(hidden_id)).unwrap_or_default();
     let mut plot = Plot::new(id)
         .height(height)
-        .legend(Legend::default().position(corner(quiet_corner(&shown))))
+        // The wheel scrolls the page (a plot under the pointer must not swallow it); Ctrl+wheel
+        // zooms, drag pans, double-click resets (the hint under the plot says so).
+        .allow_scroll(false)
         .x_axis_label(fig.x.label.clone())
         .label_formatter(move |hp| {
             let (name, pos) = match hp {
@@ -330,11 +326,16 @@ pub fn figure_plot(
     if log_x {
         plot = plot.x_axis_formatter(|m, _| decade_label(m.value));
     } else {
+        // Epochs and steps are whole: no "2.5" tick under a per-epoch curve.
+        let whole_x = shown
+            .series
+            .iter()
+            .all(|s| s.points.iter().all(|p| p[0].fract() == 0.0));
         plot = plot
             .x_grid_spacer(egui_plot::uniform_grid_spacer(|g| {
                 one_two_five(g, egui_plot::Axis::X)
             }))
-            .x_axis_formatter(|m, _| format_number(m.value));
+            .x_axis_formatter(move |m, _| x_tick(m.value, whole_x));
     }
     // An empty plot would span egui_plot's default -0.5..0.5 on both axes, which reads like
     // data; it spans 0..1 and says it waits for data instead.
@@ -347,61 +348,149 @@ pub fn figure_plot(
             .include_y(1.0);
     }
     let weak = ui.visuals().weak_text_color();
-    plot.show(ui, |pui| {
-        if empty {
-            pui.text(
-                egui_plot::Text::new("", egui_plot::PlotPoint::new(0.5, 0.5), "no data yet")
-                    .color(weak),
-            );
-        }
-        for s in &shown.series {
-            let Some(band) = &s.band else { continue };
-            let pts: Vec<[f64; 3]> = band
-                .iter()
-                .filter_map(|b| Some([tf(b[0], log_x)?, tf(b[1], log_y)?, tf(b[2], log_y)?]))
-                .collect();
-            if pts.len() > 1 {
-                let xs: Vec<f64> = pts.iter().map(|p| p[0]).collect();
-                let lo: Vec<f64> = pts.iter().map(|p| p[1]).collect();
-                let hi: Vec<f64> = pts.iter().map(|p| p[2]).collect();
-                let c = color(s.color);
-                pui.add(FilledArea::new("", &xs, &lo, &hi).fill_color(
-                    egui::Color32::from_rgba_unmultiplied(c.r(), c.g(), c.b(), 45),
-                ));
+    let visible = |s: &Series| s.hide_in_legend || !hidden.contains(&s.name);
+    let response = plot
+        .show(ui, |pui| {
+            if empty {
+                pui.text(
+                    egui_plot::Text::new("", egui_plot::PlotPoint::new(0.5, 0.5), "no data yet")
+                        .color(weak),
+                );
             }
-        }
-        for s in &shown.series {
-            let pts: PlotPoints<'_> = s
-                .points
-                .iter()
-                .filter_map(|[x, y]| Some([tf(*x, log_x)?, tf(*y, log_y)?]))
-                .filter(|p| p[0].is_finite() && p[1].is_finite())
-                .collect();
-            let name = if s.hide_in_legend {
-                String::new()
-            } else {
-                s.name.clone()
-            };
+            for s in shown.series.iter().filter(|s| visible(s)) {
+                let Some(band) = &s.band else { continue };
+                let pts: Vec<[f64; 3]> = band
+                    .iter()
+                    .filter_map(|b| Some([tf(b[0], log_x)?, tf(b[1], log_y)?, tf(b[2], log_y)?]))
+                    .collect();
+                if pts.len() > 1 {
+                    let xs: Vec<f64> = pts.iter().map(|p| p[0]).collect();
+                    let lo: Vec<f64> = pts.iter().map(|p| p[1]).collect();
+                    let hi: Vec<f64> = pts.iter().map(|p| p[2]).collect();
+                    let c = color(s.color);
+                    pui.add(FilledArea::new("", &xs, &lo, &hi).fill_color(
+                        egui::Color32::from_rgba_unmultiplied(c.r(), c.g(), c.b(), 45),
+                    ));
+                }
+            }
+            for s in shown.series.iter().filter(|s| visible(s)) {
+                let pts: PlotPoints<'_> = s
+                    .points
+                    .iter()
+                    .filter_map(|[x, y]| Some([tf(*x, log_x)?, tf(*y, log_y)?]))
+                    .filter(|p| p[0].is_finite() && p[1].is_finite())
+                    .collect();
+                let name = if s.hide_in_legend {
+                    String::new()
+                } else {
+                    s.name.clone()
+                };
+                let c = color(s.color);
+                let line = match s.stroke {
+                    Stroke::Solid => Line::new(name, pts).color(c).width(1.6),
+                    Stroke::Dashed => Line::new(name, pts)
+                        .color(c)
+                        .width(1.6)
+                        .style(LineStyle::dashed_loose()),
+                    Stroke::Thin => Line::new(name, pts)
+                        .color(egui::Color32::from_rgba_unmultiplied(
+                            c.r(),
+                            c.g(),
+                            c.b(),
+                            90,
+                        ))
+                        .width(0.8),
+                };
+                pui.line(line);
+            }
+        })
+        .response;
+    legend_row(ui, &shown, hidden_id, hidden);
+    response
+}
+
+/// A tick label on a linear x axis; none at fractional positions of a whole-numbered axis.
+fn x_tick(v: f64, whole: bool) -> String {
+    if whole && (v - v.round()).abs() > 1e-9 {
+        String::new()
+    } else {
+        format_number(v)
+    }
+}
+
+/// The hint under every plot: how to move it and how to get back.
+pub const PLOT_HINT: &str = "drag pans · Ctrl+wheel zooms · double-click resets";
+
+/// The legend under the plot, outside the data (it never covers a curve): per entry a sample of
+/// its line (solid or dashed, the band behind it) and a checkbox that shows or hides it; then
+/// the hint on moving the plot.
+fn legend_row(ui: &mut egui::Ui, fig: &Figure, hidden_id: egui::Id, mut hidden: Vec<String>) {
+    let before = hidden.len();
+    ui.horizontal_wrapped(|ui| {
+        ui.spacing_mut().item_spacing.x = 4.0;
+        for s in fig.legend_entries() {
+            // The sample and its label wrap together: a new row before an entry that does not
+            // fit on this one.
+            let text_w = egui::WidgetText::from(s.name.as_str())
+                .into_galley(
+                    ui,
+                    Some(egui::TextWrapMode::Extend),
+                    f32::INFINITY,
+                    egui::TextStyle::Body,
+                )
+                .size()
+                .x;
+            let need = 26.0 + ui.spacing().icon_width + ui.spacing().icon_spacing + text_w + 12.0;
+            if need > ui.available_size_before_wrap().x {
+                ui.end_row();
+            }
+            let (rect, _) = ui.allocate_exact_size(egui::vec2(26.0, 12.0), egui::Sense::hover());
             let c = color(s.color);
-            let line = match s.stroke {
-                Stroke::Solid => Line::new(name, pts).color(c).width(1.6),
-                Stroke::Dashed => Line::new(name, pts)
-                    .color(c)
-                    .width(1.6)
-                    .style(LineStyle::dashed_loose()),
-                Stroke::Thin => Line::new(name, pts)
-                    .color(egui::Color32::from_rgba_unmultiplied(
-                        c.r(),
-                        c.g(),
-                        c.b(),
-                        90,
-                    ))
-                    .width(0.8),
-            };
-            pui.line(line);
+            if s.band.is_some() {
+                ui.painter().rect_filled(
+                    rect.shrink2(egui::vec2(0.0, 1.0)),
+                    0.0,
+                    egui::Color32::from_rgba_unmultiplied(c.r(), c.g(), c.b(), 45),
+                );
+            }
+            let y = rect.center().y;
+            let stroke = egui::Stroke::new(2.0, c);
+            match s.stroke {
+                Stroke::Dashed => {
+                    let mut x = rect.left();
+                    while x < rect.right() {
+                        let end = (x + 6.0).min(rect.right());
+                        ui.painter()
+                            .line_segment([egui::pos2(x, y), egui::pos2(end, y)], stroke);
+                        x += 10.0;
+                    }
+                }
+                _ => {
+                    ui.painter().line_segment(
+                        [egui::pos2(rect.left(), y), egui::pos2(rect.right(), y)],
+                        stroke,
+                    );
+                }
+            }
+            let mut on = !hidden.contains(&s.name);
+            if ui
+                .checkbox(&mut on, &s.name)
+                .on_hover_text("Show or hide this curve")
+                .changed()
+            {
+                if on {
+                    hidden.retain(|h| h != &s.name);
+                } else {
+                    hidden.push(s.name.clone());
+                }
+            }
+            ui.add_space(8.0);
         }
-    })
-    .response
+        ui.weak(PLOT_HINT);
+    });
+    if hidden.len() != before {
+        ui.data_mut(|d| d.insert_temp(hidden_id, hidden));
+    }
 }
 
 pub fn color_image_to_rgba(img: &egui::ColorImage) -> image::RgbaImage {
@@ -453,6 +542,13 @@ impl PictureTexture {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_whole_numbered_axis_has_no_fractional_ticks() {
+        assert_eq!(x_tick(2.0, true), "2");
+        assert_eq!(x_tick(2.5, true), "");
+        assert_eq!(x_tick(2.5, false), "2.5");
+    }
 
     #[test]
     fn log_axes_label_whole_decades_only() {

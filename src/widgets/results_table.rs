@@ -137,17 +137,20 @@ pub fn results_table<R: Serialize>(
         ui.weak("Finished runs appear here.");
         return;
     }
-    egui::Grid::new(id).striped(true).show(ui, |ui| {
-        for h in &head {
-            ui.strong(h);
-        }
-        ui.end_row();
-        for r in &cells {
-            for c in r {
-                ui.label(c);
+    // Wider than the window (1024 px): the columns scroll sideways instead of being cut.
+    egui::ScrollArea::horizontal().id_salt(id).show(ui, |ui| {
+        egui::Grid::new(id).striped(true).show(ui, |ui| {
+            for h in &head {
+                ui.strong(h);
             }
             ui.end_row();
-        }
+            for r in &cells {
+                for c in r {
+                    ui.label(c);
+                }
+                ui.end_row();
+            }
+        });
     });
 }
 

@@ -3,11 +3,13 @@
 //! Nothing here knows about egui.
 
 mod csv;
+mod identity;
 mod png;
 mod svg;
 mod ticks;
 
 pub use csv::{csv_field, to_csv};
+pub use identity::{identity_color, identity_colors, identity_slot};
 pub use png::to_png;
 pub use svg::{quiet_corner, to_svg};
 pub use ticks::format_number;
@@ -177,9 +179,10 @@ impl Figure {
 }
 
 /// Curves of one configuration over several seeds, aligned by x: the mean curve, a mean ± std
-/// band (sample std, n - 1) and the seeds as thin lines behind it. x values present in fewer than
-/// all curves (a run stopped early, a seed still training) use the curves that have them, and the
-/// legend then gives n as the range it takes ("n = 1-3"), since the mean jumps where n changes.
+/// band (sample std, n - 1) and the seeds as thin lines behind it. The mean and band cover only
+/// the x values every seed reached: where a seed stopped early or is still training, its
+/// absence would make the mean jump, so the seeds' own thin lines go on alone there, and the
+/// legend says the mean is over the common part.
 pub fn seed_group(name: &str, color: [u8; 3], curves: &[(String, Vec<[f64; 2]>)]) -> Vec<Series> {
     let mut by_x: std::collections::BTreeMap<u64, (f64, Vec<f64>)> = Default::default();
     for (_, pts) in curves {
@@ -191,13 +194,17 @@ pub fn seed_group(name: &str, color: [u8; 3], curves: &[(String, Vec<[f64; 2]>)]
                 .push(p[1]);
         }
     }
+    let n = curves.len();
     let mut mean = Vec::with_capacity(by_x.len());
     let mut band = Vec::with_capacity(by_x.len());
     let mut rows: Vec<_> = by_x.into_values().collect();
     rows.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let (mut n_lo, mut n_hi) = (usize::MAX, 0);
+    let mut partial = false;
     for (x, ys) in rows {
-        (n_lo, n_hi) = (n_lo.min(ys.len()), n_hi.max(ys.len()));
+        if ys.len() < n {
+            partial = true;
+            continue;
+        }
         let (m, sd) = mean_std(&ys);
         mean.push([x, m]);
         band.push([x, m - sd, m + sd]);
@@ -215,10 +222,9 @@ pub fn seed_group(name: &str, color: [u8; 3], curves: &[(String, Vec<[f64; 2]>)]
             ..Default::default()
         })
         .collect();
-    let n = curves.len();
     out.push(Series {
-        name: if n > 1 && n_lo < n_hi {
-            format!("{name} (mean ± std, n = {n_lo}-{n_hi})")
+        name: if n > 1 && partial {
+            format!("{name} (mean ± std, n = {n}, where all reached)")
         } else if n > 1 {
             format!("{name} (mean ± std, n = {n})")
         } else {
@@ -277,18 +283,20 @@ mod tests {
     }
 
     #[test]
-    fn a_seed_still_running_shows_as_a_range_of_n() {
+    fn the_mean_stops_where_a_seed_still_running_stops_instead_of_jumping() {
         let curves = vec![
             ("a".to_string(), vec![[0.0, 1.0], [1.0, 2.0], [2.0, 2.0]]),
             ("b".to_string(), vec![[0.0, 3.0]]),
         ];
         let g = seed_group("GCN", PALETTE[0], &curves);
         assert!(
-            g[2].name.ends_with("(mean ± std, n = 1-2)"),
+            g[2].name
+                .ends_with("(mean ± std, n = 2, where all reached)"),
             "{}",
             g[2].name
         );
-        assert_eq!(g[2].points, vec![[0.0, 2.0], [1.0, 2.0], [2.0, 2.0]]);
+        assert_eq!(g[2].points, vec![[0.0, 2.0]]);
+        assert_eq!(g[0].points.len(), 3, "the longer seed's own line goes on");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::doc::{Block, Cell};
 use super::model::{REFERENCES, ReportMeta, ReportRun};
-use crate::core::figures::{Figure, PALETTE, format_number, seed_group};
+use crate::core::figures::{Figure, PALETTE, Stroke, format_number, identity_colors, seed_group};
 use crate::core::runs::without_seed;
 use crate::core::stats::mean_std;
 
@@ -137,22 +137,32 @@ fn results_table(groups: &[Group<'_>], fields: &[String]) -> Block {
                 .max_by(|&a, &b| (d as f64 * stats[a][j].0).total_cmp(&(d as f64 * stats[b][j].0)))
         })
         .collect();
+    // Means equal at the printed precision are a tie: every one of them is bold and says so.
+    let best_text = |j: usize| best[j].map(|b| fmt4(stats[b][j].0, stats[b][j].0));
     let rows = groups
         .iter()
         .enumerate()
         .map(|(i, g)| {
             let mut row = vec![Cell::text(&g.label), Cell::text(&g.runs.len().to_string())];
-            for j in 0..fields.len() {
-                let (m, s, n) = stats[i][j];
-                let text = if n > 1 {
+            for (j, &(m, s, n)) in stats[i].iter().enumerate() {
+                let mut text = if n > 1 {
                     format!("{} ± {} ({n})", fmt4(m, m), fmt4(s, m))
                 } else {
                     fmt4(m, m)
                 };
-                row.push(Cell {
-                    text,
-                    bold: best[j] == Some(i),
-                });
+                let top = best_text(j);
+                let bold = m.is_finite() && top.as_deref() == Some(fmt4(m, m).as_str());
+                let tied = (0..groups.len())
+                    .filter(|&k| {
+                        stats[k][j].0.is_finite()
+                            && top.as_deref() == Some(fmt4(stats[k][j].0, stats[k][j].0).as_str())
+                    })
+                    .count()
+                    > 1;
+                if bold && tied {
+                    text.push_str(" (tie)");
+                }
+                row.push(Cell { text, bold });
             }
             row
         })
@@ -183,7 +193,7 @@ fn flatten(prefix: &str, v: &Value, out: &mut BTreeMap<String, String>) {
             }
         }
         other => {
-            out.insert(prefix.to_string(), other.to_string());
+            out.insert(prefix.to_string(), config_value_text(other));
         }
     }
 }
@@ -218,6 +228,24 @@ fn data_table(groups: &[Group<'_>]) -> Option<Block> {
             .to_vec(),
         rows,
     })
+}
+
+/// A config value as it was set: a float32 field (dropout 0.6 read back as 0.6000000238418579)
+/// prints at f32 precision, whole numbers stay whole, strings lose their quotes.
+pub fn config_value_text(v: &Value) -> String {
+    match v {
+        Value::Number(n) if n.is_f64() => {
+            let x = n.as_f64().unwrap_or(f64::NAN);
+            let f = x as f32;
+            if f64::from(f) == x {
+                format!("{f}")
+            } else {
+                format!("{x}")
+            }
+        }
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
 }
 
 fn config_differences(groups: &[Group<'_>]) -> Option<Block> {
@@ -263,40 +291,130 @@ fn config_differences(groups: &[Group<'_>]) -> Option<Block> {
     Some(Block::Table { header, rows })
 }
 
+/// The figures of a lab's curves: a validation metric with its training twin in one figure
+/// (validation solid, training dashed, the legend saying which), validation scores first, then
+/// losses, then the rest. A series with one point per run (the test accuracy, measured once at
+/// the end) is a number for the table, not a curve.
+/// A figure's title and its curves: (metric key, role in the legend, line style).
+type Plan = Vec<(String, Vec<(String, &'static str, Stroke)>)>;
+
+fn figure_plan(keys: &BTreeSet<&String>) -> Plan {
+    let has = |k: &str| keys.iter().any(|x| x.as_str() == k);
+    let mut plan: Plan = Vec::new();
+    let mut taken: BTreeSet<String> = BTreeSet::new();
+    for key in keys.iter().filter(|k| !k.starts_with("test_")) {
+        if taken.contains(key.as_str()) {
+            continue;
+        }
+        let quantity = key
+            .strip_prefix("val_")
+            .or_else(|| key.strip_prefix("train_"));
+        match quantity {
+            Some(q) if has(&format!("val_{q}")) && has(&format!("train_{q}")) => {
+                let (v, t) = (format!("val_{q}"), format!("train_{q}"));
+                taken.insert(v.clone());
+                taken.insert(t.clone());
+                plan.push((
+                    q.to_string(),
+                    vec![
+                        (v, "validation", Stroke::Solid),
+                        (t, "training", Stroke::Dashed),
+                    ],
+                ));
+            }
+            _ => {
+                taken.insert(key.to_string());
+                plan.push((key.to_string(), vec![(key.to_string(), "", Stroke::Solid)]));
+            }
+        }
+    }
+    let rank = |(title, parts): &(String, Vec<(String, &'static str, Stroke)>)| {
+        let validation = parts.iter().any(|(k, _, _)| k.starts_with("val_"));
+        if validation && !title.contains("loss") {
+            0
+        } else if title.contains("loss") && !title.ends_with("_step") {
+            1
+        } else {
+            2
+        }
+    };
+    plan.sort_by_key(rank);
+    plan
+}
+
 fn metric_figures(lab: &str, groups: &[Group<'_>]) -> Vec<Block> {
+    // Keys that are curves: more than one point in some run.
     let keys: BTreeSet<&String> = groups
         .iter()
-        .flat_map(|g| g.runs.iter().flat_map(|r| r.metrics.keys()))
+        .flat_map(|g| {
+            g.runs.iter().flat_map(|r| {
+                r.metrics
+                    .iter()
+                    .filter(|(_, pts)| pts.len() > 1)
+                    .map(|(k, _)| k)
+            })
+        })
         .collect();
-    keys.into_iter()
+    let colors = identity_colors(
+        groups
+            .iter()
+            .map(|g| (g.label.as_str(), g.runs[0].config_key.as_str())),
+    );
+    figure_plan(&keys)
+        .into_iter()
         .take(MAX_FIGURES)
-        .map(|key| {
-            let x_label = if lab == "graphs" { "epoch" } else { "step" };
-            let mut fig = Figure::new(&format!("{} — {key}", lab_title(lab)), x_label, key);
-            fig.y.log = key.contains("loss")
+        .map(|(title, parts)| {
+            let x_label = if title.ends_with("_step") { "step" } else { "epoch" };
+            let y_label = if parts.len() > 1 {
+                format!("{title} (validation solid, training dashed)")
+            } else {
+                title.clone()
+            };
+            let mut fig = Figure::new(&format!("{} — {title}", lab_title(lab)), x_label, &y_label);
+            fig.y.log = title.contains("loss")
                 && groups
                     .iter()
                     .flat_map(|g| &g.runs)
-                    .flat_map(|r| r.metrics.get(key).into_iter().flatten())
+                    .flat_map(|r| {
+                        parts
+                            .iter()
+                            .flat_map(move |(k, _, _)| r.metrics.get(k).into_iter().flatten())
+                    })
                     .all(|p| p[1] > 0.0);
-            for (i, g) in groups.iter().enumerate() {
-                let curves: Vec<(String, Vec<[f64; 2]>)> = g
-                    .runs
-                    .iter()
-                    .filter_map(|r| r.metrics.get(key).map(|m| (r.id.clone(), m.clone())))
-                    .collect();
-                if !curves.is_empty() {
-                    fig.series
-                        .extend(seed_group(&g.label, PALETTE[i % PALETTE.len()], &curves));
+            for (g, color) in groups.iter().zip(&colors) {
+                for (key, role, stroke) in &parts {
+                    let curves: Vec<(String, Vec<[f64; 2]>)> = g
+                        .runs
+                        .iter()
+                        .filter_map(|r| r.metrics.get(key).map(|m| (r.id.clone(), m.clone())))
+                        .collect();
+                    if curves.is_empty() {
+                        continue;
+                    }
+                    let name = if role.is_empty() {
+                        g.label.clone()
+                    } else {
+                        format!("{} {role}", g.label)
+                    };
+                    let mut series = seed_group(&name, *color, &curves);
+                    if let Some(mean) = series.last_mut() {
+                        mean.stroke = *stroke;
+                    }
+                    fig.series.extend(series);
                 }
             }
             let n: usize = groups.iter().map(|g| g.runs.len()).sum();
             let caption = format!(
-                "{key} over training, {} configuration(s), {n} run(s); lines are means over seeds, bands ± one standard deviation.",
-                groups.len()
+                "{title} over training, {} configuration(s), {n} run(s); lines are means over seeds, bands ± one standard deviation{}.",
+                groups.len(),
+                if parts.len() > 1 {
+                    "; validation solid, training dashed"
+                } else {
+                    ""
+                }
             );
             Block::Figure {
-                stem: format!("{lab}_{}", sanitize(key)),
+                stem: format!("{lab}_{}", sanitize(&title)),
                 figure: fig,
                 caption,
             }
@@ -502,20 +620,48 @@ fn lab_blocks(lab: &str, runs: &[&ReportRun]) -> Vec<Block> {
         out.push(Block::Heading(3, "Curves".into()));
         out.extend(figs);
     }
-    let images: Vec<(&ReportRun, &(String, Vec<u8>))> = groups
+    // The same pictures of every configuration side by side (skips on beside skips off), from
+    // each configuration's newest run, at their own size.
+    let newest: Vec<&ReportRun> = groups
         .iter()
-        .filter_map(|g| g.runs.last())
-        .flat_map(|r| r.images.iter().map(move |i| (*r, i)))
-        .take(MAX_IMAGES)
+        .filter_map(|g| g.runs.last().copied())
         .collect();
-    if !images.is_empty() {
+    let mut names: Vec<&String> = Vec::new();
+    for r in &newest {
+        for (name, _) in &r.images {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    }
+    let per_name = newest.len().max(1);
+    let names: Vec<&String> = names
+        .into_iter()
+        .take((MAX_IMAGES / per_name).max(1))
+        .collect();
+    if !names.is_empty() {
         out.push(Block::Heading(3, "Gallery".into()));
-        for (r, (name, png)) in images {
-            out.push(Block::Image {
-                stem: format!("{}_{}", sanitize(&r.id), sanitize(name)),
-                png: png.clone(),
-                caption: format!("{} — {name} (run {})", without_seed(&r.name), r.id),
-            });
+        if newest.len() > 1 {
+            out.push(Block::Para(format!(
+                "The same validation images for each configuration, side by side: {}.",
+                groups
+                    .iter()
+                    .map(|g| g.label.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        for name in names {
+            for r in &newest {
+                if let Some((_, png)) = r.images.iter().find(|(n, _)| n == name) {
+                    out.push(Block::Image {
+                        stem: format!("{}_{}", sanitize(&r.id), sanitize(name)),
+                        png: png.clone(),
+                        caption: format!("{} — {name} (run {})", without_seed(&r.name), r.id),
+                        natural_size: true,
+                    });
+                }
+            }
         }
     }
     let ckpts: Vec<Vec<Cell>> = runs
@@ -578,15 +724,37 @@ pub fn blocks(meta: &ReportMeta, runs: &[ReportRun]) -> Vec<Block> {
     }
     out.push(Block::Heading(2, "Reproduce".into()));
     out.push(Block::Para(
-        "Each run again, from a checkout of the same commit (status in brackets):".into(),
+        "Each configuration again, from a checkout of the same commit: one command per group of runs (one command trains all its seeds).".into(),
     ));
-    out.push(Block::Code(
-        runs.iter()
-            .map(|r| format!("# run {} ({})\n{}", r.id, r.status, r.command))
-            .collect::<Vec<_>>()
-            .join("\n"),
-    ));
+    out.push(Block::Code(reproduce(runs)));
     out
+}
+
+/// One command per distinct command line (every seed of a group keeps its group's command),
+/// with the runs it reproduces and their statuses.
+fn reproduce(runs: &[ReportRun]) -> String {
+    let mut cmds: Vec<(&str, Vec<&ReportRun>)> = Vec::new();
+    for r in runs {
+        match cmds.iter_mut().find(|(c, _)| *c == r.command) {
+            Some((_, rs)) => rs.push(r),
+            None => cmds.push((&r.command, vec![r])),
+        }
+    }
+    cmds.iter()
+        .map(|(cmd, rs)| {
+            let mut statuses: Vec<&str> = rs.iter().map(|r| r.status.as_str()).collect();
+            statuses.sort_unstable();
+            statuses.dedup();
+            let ids: Vec<&str> = rs.iter().map(|r| r.id.as_str()).collect();
+            format!(
+                "# {} {} ({})\n{cmd}",
+                if ids.len() == 1 { "run" } else { "runs" },
+                ids.join(", "),
+                statuses.join(", ")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[cfg(test)]
@@ -650,5 +818,115 @@ mod tests {
         assert!(cora.iter().all(|r| r.contains("Cora")), "{cora:?}");
         // No reference for the data (a user's folder): all of the lab's, for comparison.
         assert!(reference_rows("my-graph").len() > cora.len());
+    }
+
+    fn run(id: &str, name: &str, key: &str, summary: Value) -> ReportRun {
+        ReportRun {
+            id: id.into(),
+            lab: "graphs".into(),
+            name: name.into(),
+            status: "finished".into(),
+            config_key: key.into(),
+            summary,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_tie_is_bold_for_both_and_says_so() {
+        let runs = [
+            run(
+                "1",
+                "GCN cora seed 0",
+                "a",
+                serde_json::json!({"val_acc": 0.82031}),
+            ),
+            run(
+                "2",
+                "GAT cora seed 0",
+                "b",
+                serde_json::json!({"val_acc": 0.82029}),
+            ),
+            run(
+                "3",
+                "MLP cora seed 0",
+                "c",
+                serde_json::json!({"val_acc": 0.5}),
+            ),
+        ];
+        let refs: Vec<&ReportRun> = runs.iter().collect();
+        let Block::Table { rows, .. } = results_table(&groups(&refs), &["val_acc".into()]) else {
+            panic!("not a table")
+        };
+        assert!(rows[0][2].bold && rows[1][2].bold && !rows[2][2].bold);
+        assert_eq!(rows[0][2].text, "0.8203 (tie)");
+        assert_eq!(rows[2][2].text, "0.5000");
+    }
+
+    #[test]
+    fn config_values_print_at_the_precision_they_were_set_with() {
+        assert_eq!(config_value_text(&serde_json::json!(0.6f32)), "0.6");
+        assert_eq!(config_value_text(&serde_json::json!(0.005f64)), "0.005");
+        assert_eq!(config_value_text(&serde_json::json!(0.1f64)), "0.1");
+        assert_eq!(config_value_text(&serde_json::json!(200)), "200");
+        assert_eq!(config_value_text(&serde_json::json!("gat")), "gat");
+        assert_eq!(config_value_text(&serde_json::json!(true)), "true");
+    }
+
+    #[test]
+    fn reproduce_lists_one_command_per_group() {
+        let mut runs: Vec<ReportRun> = (0..10)
+            .map(|i| {
+                let mut r = run(&i.to_string(), "GCN cora", "a", Value::Null);
+                r.command = "gradlab graph --model gcn --seeds 10".into();
+                r
+            })
+            .collect();
+        let mut gat = run("10", "GAT cora", "b", Value::Null);
+        gat.command = "gradlab graph --model gat --seeds 1".into();
+        runs.push(gat);
+        let text = reproduce(&runs);
+        assert_eq!(text.matches("gradlab graph").count(), 2, "{text}");
+        assert!(text.starts_with("# runs 0, 1, 2, 3, 4, 5, 6, 7, 8, 9 (finished)\n"));
+        assert!(text.contains("# run 10 (finished)\ngradlab graph --model gat"));
+    }
+
+    #[test]
+    fn curves_pair_validation_with_training_and_skip_one_point_series() {
+        let pts = |n: usize| (0..n).map(|i| [i as f64, 1.0 / (i + 1) as f64]).collect();
+        let mut r = run("1", "GCN cora seed 0", "a", Value::Null);
+        for k in ["train_loss", "val_loss", "train_acc", "val_acc"] {
+            r.metrics.insert(k.into(), pts(5));
+        }
+        r.metrics.insert("test_acc".into(), pts(1));
+        let refs = [&r];
+        let figs = metric_figures("graphs", &groups(&refs));
+        let titles: Vec<String> = figs
+            .iter()
+            .map(|b| match b {
+                Block::Figure { figure, .. } => figure.title.clone(),
+                _ => String::new(),
+            })
+            .collect();
+        assert_eq!(titles.len(), 2, "{titles:?}");
+        assert!(
+            titles[0].ends_with("— acc") && titles[1].ends_with("— loss"),
+            "{titles:?}"
+        );
+        let Block::Figure { figure, .. } = &figs[0] else {
+            panic!()
+        };
+        let legend: Vec<(&str, Stroke)> = figure
+            .legend_entries()
+            .map(|s| (s.name.as_str(), s.stroke))
+            .collect();
+        assert_eq!(
+            legend,
+            [
+                ("GCN cora validation", Stroke::Solid),
+                ("GCN cora training", Stroke::Dashed)
+            ]
+        );
+        assert_eq!(figure.series[0].color, PALETTE[0], "GCN keeps its colour");
     }
 }

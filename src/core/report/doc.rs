@@ -42,6 +42,9 @@ pub enum Block {
         stem: String,
         png: Vec<u8>,
         caption: String,
+        /// Shown at its own size (a gallery picture, side by side with the next), not stretched
+        /// to the page's width.
+        natural_size: bool,
     },
     Code(String),
 }
@@ -56,6 +59,7 @@ fn esc(s: &str) -> String {
 const STYLE: &str = "body{font-family:Ubuntu,'DejaVu Sans',Helvetica,Arial,sans-serif;max-width:980px;margin:2em auto;padding:0 1em;color:#111;background:#fff;line-height:1.45}\
 table{border-collapse:collapse;margin:0.6em 0}th,td{border:1px solid #ccc;padding:0.25em 0.6em;text-align:left;vertical-align:top}\
 th{background:#f3f3f3}figure{margin:1em 0}figure svg,figure img{width:100%;height:auto;border:1px solid #eee}\
+figure.pic{display:inline-block;vertical-align:top;margin:0.5em 1em 0.5em 0;max-width:100%}figure.pic img{width:auto;max-width:100%;image-rendering:pixelated}\
 figcaption{font-size:0.9em;color:#444}pre{background:#f6f6f6;padding:0.8em;overflow-x:auto;font-size:0.85em}";
 
 /// The report as one HTML page that needs nothing else to display.
@@ -115,11 +119,17 @@ pub fn to_html(blocks: &[Block]) -> String {
                     esc(caption)
                 );
             }
-            Block::Image { png, caption, .. } => {
+            Block::Image {
+                png,
+                caption,
+                natural_size,
+                ..
+            } => {
                 let b64 = base64::engine::general_purpose::STANDARD.encode(png);
+                let class = if *natural_size { " class=\"pic\"" } else { "" };
                 let _ = writeln!(
                     o,
-                    "<figure><img alt=\"{0}\" src=\"data:image/png;base64,{b64}\"><figcaption>{0}</figcaption></figure>",
+                    "<figure{class}><img alt=\"{0}\" src=\"data:image/png;base64,{b64}\"><figcaption>{0}</figcaption></figure>",
                     esc(caption)
                 );
             }

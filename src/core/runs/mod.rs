@@ -14,6 +14,7 @@
 mod artifacts;
 mod liveness;
 mod model;
+mod pace;
 mod provenance;
 mod reader;
 mod recorded;
@@ -29,6 +30,7 @@ pub use model::{
     ConfigGroup, Facets, NewRun, Point, Purged, RunDetail, RunFilter, RunId, RunRow, RunStatus,
     SeriesInfo, SortBy, config_key, count_text, figure_text, without_seed,
 };
+pub use pace::{Pace, RecordedRun, pace_key, pace_of, runs_text, this_threads};
 pub use provenance::{GIT_COMMIT, command_line, machine, quote_args};
 pub use reader::{Query, Reply, SeriesChunk, StoreReader};
 pub use recorded::{RecordTo, open_for_job, recorded, recorded_stoppable};

@@ -40,6 +40,13 @@ pub fn recorded_stoppable<T>(
     }
     let mut rec = Recorder::start(store, &run, sink)?.stop_on_failure(stop.clone());
     let id = rec.run_id();
+    rec.payload(Box::new(super::RecordedRun(id)));
+    // How long this configuration took here before: a watcher can tell the time left from
+    // the first second. A failed lookup only costs the estimate.
+    let key = super::pace_key(&run.lab, run.dataset.as_deref(), &run.config);
+    if let Ok(Some(pace)) = store.pace(&key, super::this_threads(), Some(id)) {
+        rec.payload(Box::new(pace));
+    }
     // For people watching a terminal; scripts read `run_ids` (stderr stays one line on error).
     if std::io::stderr().is_terminal() {
         eprintln!(

@@ -70,6 +70,8 @@ struct Runtime {
     restore: Reopen<LatestGraphs>,
     /// What reopening could not do, for the user.
     restore_note: Option<String>,
+    /// Earlier runs' pace, for the estimate beside the Train buttons.
+    pace: crate::widgets::pace::PaceLookup,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -124,12 +126,54 @@ struct ResultRow {
     params: u64,
 }
 
-fn model_color(m: ModelKind) -> egui::Color32 {
-    match m {
-        ModelKind::Gcn => PALETTE[0],
-        ModelKind::Gat => PALETTE[1],
-        ModelKind::Mlp => PALETTE[7],
+/// "12 s", "3 min" for an estimate.
+fn approx_duration(secs: f64) -> String {
+    if secs < 90.0 {
+        format!("~{secs:.0} s")
+    } else {
+        format!("~{:.0} min", secs / 60.0)
     }
+}
+
+/// What a preset or split means, for its tooltip.
+fn knob_help(what: &str) -> &'static str {
+    match what {
+        "preset" => "The hyperparameters of each model: the homework's or the papers'.",
+        "preset assignment" => {
+            "The homework's settings: 100 epochs, GAT 8 heads x 2 units, no early stopping."
+        }
+        "preset paper" => {
+            "The papers' settings (Kipf & Welling, Veličković et al.): GCN 200 epochs; GAT 8 heads x 8 units with early stopping on the validation loss."
+        }
+        "split" => {
+            "Which nodes train, which validate (early stopping, curves) and which test (the reported accuracy)."
+        }
+        "split assignment" => {
+            "A random permutation per seed: the first 140 nodes train, the next 500 validate, all others test (the homework's)."
+        }
+        "split pygcn" => {
+            "Rows 0-139 train, 200-499 validate, 500-1499 test, as pygcn and pyGAT do on Cora."
+        }
+        "split random" => "20 nodes per class train, 500 validate, 1000 test, drawn by the seed.",
+        "split planetoid" => {
+            "The Planetoid split of the GCN and GAT papers: 20 nodes per class train, 500 validate, 1000 test, the same for every seed (Cora, Citeseer, PubMed)."
+        }
+        _ => "See the README's Graph lab section.",
+    }
+}
+
+/// A loader's message as the app says it: the CLI's "run `gradlab data fetch cora`" becomes the
+/// button beside it (a student of the app has no terminal open).
+pub(crate) fn in_app_words(e: &str) -> String {
+    e.replace(
+        "run `gradlab data fetch cora` to download Cora",
+        "download it with the Download Cora button above, or in the Datasets tab",
+    )
+}
+
+/// The model's colour in every view and export (one palette by identity).
+pub(crate) fn model_color(m: ModelKind) -> egui::Color32 {
+    PALETTE[crate::core::figures::identity_slot(m.label(), "")]
 }
 
 impl Lab for GraphsTab {
@@ -147,6 +191,14 @@ impl Lab for GraphsTab {
     }
     fn load_state(&mut self, text: &str) -> Result<(), String> {
         load_ron(text, self)
+    }
+    /// Ctrl+Enter: Race GCN vs GAT, when the graph is loaded and nothing of this tab runs.
+    fn train(&mut self, cx: &mut TabCx<'_>) {
+        let busy = self.my_jobs(cx).iter().any(|(j, _)| j.state.is_running());
+        if self.rt.graph.is_some() && !busy {
+            self.spawn(cx, ModelKind::Gcn);
+            self.spawn(cx, ModelKind::Gat);
+        }
     }
 }
 
@@ -423,7 +475,7 @@ impl GraphsTab {
             }
         });
         if let Some(e) = &self.rt.load_error {
-            ui.colored_label(ui.visuals().error_fg_color, e);
+            ui.colored_label(ui.visuals().error_fg_color, in_app_words(e));
             if ui.button("Retry").clicked() {
                 self.rt.load_error = None;
                 self.rt.graph = None;
@@ -432,11 +484,14 @@ impl GraphsTab {
     }
 
     fn knobs(&mut self, ui: &mut egui::Ui) {
-        ui.horizontal_wrapped(|ui| {
-            ui.label("Preset:");
+        // One row per choice: a label never wraps away from its options (1024 px), and no row
+        // is wider than the panel.
+        ui.horizontal(|ui| {
+            ui.label("Preset:").on_hover_text(knob_help("preset"));
             for p in Preset::ALL {
                 if ui
                     .selectable_label(self.params.preset == p, p.label())
+                    .on_hover_text(knob_help(&format!("preset {}", p.label())))
                     .clicked()
                 {
                     self.params.preset = p;
@@ -448,22 +503,26 @@ impl GraphsTab {
                     }
                 }
             }
-            ui.separator();
-            ui.label("Split:");
+        });
+        ui.horizontal(|ui| {
+            ui.label("Split:").on_hover_text(knob_help("split"));
             let current = self.params.split();
             for s in SplitKind::ALL {
-                if ui.selectable_label(current == s, s.label()).clicked() {
+                if ui
+                    .selectable_label(current == s, s.label())
+                    .on_hover_text(knob_help(&format!("split {}", s.label())))
+                    .clicked()
+                {
                     self.params.split = Some(s);
                 }
             }
-            ui.separator();
-            ui.add(
-                egui::DragValue::new(&mut self.params.seeds)
-                    .range(1..=50)
-                    .prefix("seeds "),
-            )
-            .on_hover_text("Runs per model; the curves show their mean ± std with each seed as a thin line. Costs seeds x one run.");
         });
+        ui.add(
+            egui::DragValue::new(&mut self.params.seeds)
+                .range(1..=50)
+                .prefix("seeds "),
+        )
+        .on_hover_text("Runs per model; the curves show their mean ± std with each seed as a thin line. Costs seeds x one run.");
         egui::CollapsingHeader::new("Hyperparameters").default_open(false).show(ui, |ui| {
             egui::Grid::new("graph_knobs").striped(true).show(ui, |ui| {
                 ui.label("");
@@ -634,6 +693,47 @@ impl GraphsTab {
                 self.rt.started.retain(|s| live.contains(&s.0));
             }
         });
+        if let Some(text) = self.estimate_text(cx) {
+            ui.weak(text);
+        }
+    }
+
+    /// "About 12 s for GCN, 3 min for GAT (3 seeds; measured on this machine: ...)": from the
+    /// finished runs of the same configurations in the run store, read off the UI thread.
+    fn estimate_text(&self, cx: &TabCx<'_>) -> Option<String> {
+        let (_, graph) = self.rt.graph.as_ref()?;
+        let generation = cx
+            .jobs
+            .iter()
+            .filter(|j| j.kind == KIND && !j.state.is_running())
+            .count() as u64;
+        let seeds = self.params.seeds.max(1);
+        let mut parts = Vec::new();
+        let mut runs = 0;
+        for m in ModelKind::ALL {
+            let cfg = GraphConfig {
+                snapshot_every: 0,
+                ..self.run_config(m)
+            };
+            let key = crate::core::runs::pace_key(
+                "graphs",
+                Some(graph.name.as_str()),
+                &serde_json::to_value(&cfg).ok()?,
+            );
+            if let Some(p) = self.rt.pace.get(cx.runs_dir(), &key, generation, &cx.waker) {
+                let secs = p.expected_secs(cfg.epochs as u64 * seeds);
+                parts.push(format!("{} {}", m.label(), approx_duration(secs)));
+                runs += p.runs;
+            }
+        }
+        (!parts.is_empty()).then(|| {
+            format!(
+                "Expected time at {seeds} seed{}: {} (measured on this machine: {} of these settings).",
+                if seeds == 1 { "" } else { "s" },
+                parts.join(", "),
+                crate::core::runs::count_text(runs, "earlier run")
+            )
+        })
     }
 
     fn my_jobs<'a>(&self, cx: &'a TabCx<'_>) -> Vec<(&'a Job, ModelKind)> {
@@ -687,7 +787,13 @@ impl GraphsTab {
             .map(|(j, m)| {
                 let same = jobs.iter().filter(|(_, o)| o == m).count();
                 let label = if same > 1 {
-                    format!("{} #{}", m.label(), j.id)
+                    // Told apart by the store's run ids, the numbering of the Runs tab.
+                    format!(
+                        "{} {}",
+                        m.label(),
+                        crate::core::runs::runs_text(&j.run_ids)
+                            .unwrap_or_else(|| format!("job {}", j.id))
+                    )
                 } else {
                     m.label().to_string()
                 };
@@ -767,13 +873,13 @@ impl GraphsTab {
             let label = jobs
                 .iter()
                 .find(|(j, _)| j.id == current)
-                .map(|(j, _)| format!("#{} {}", j.id, j.name))
+                .map(|(j, _)| j.title())
                 .unwrap_or_default();
             egui::ComboBox::from_id_salt("graph_inspect")
                 .selected_text(label)
                 .show_ui(ui, |ui| {
                     for (j, _) in &jobs {
-                        ui.selectable_value(&mut pick, j.id, format!("#{} {}", j.id, j.name));
+                        ui.selectable_value(&mut pick, j.id, j.title());
                     }
                 })
                 .response
@@ -900,10 +1006,21 @@ fn embedding_plot(ui: &mut egui::Ui, snap: Option<&EmbeddingSnapshot>, height: f
         s.explained[0] * 100.0,
         s.explained[1] * 100.0
     ));
+    // The classes' colours above the plot, outside the points (a legend box inside would
+    // cover them).
+    ui.horizontal_wrapped(|ui| {
+        for (k, name) in s.class_names.iter().enumerate() {
+            let (r, _) = ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
+            ui.painter()
+                .circle_filled(r.center(), 4.0, PALETTE[k % PALETTE.len()]);
+            ui.label(name);
+        }
+    });
     Plot::new("graph_pca")
         .height(height)
-        .legend(Legend::default())
         .data_aspect(1.0)
+        // The wheel scrolls the page; Ctrl+wheel zooms, double-click resets.
+        .allow_scroll(false)
         .show(ui, |pui| {
             for (k, name) in s.class_names.iter().enumerate() {
                 let pts: Vec<[f64; 2]> = s
@@ -1525,5 +1642,9 @@ mod tests {
                 .unwrap()
                 .contains("gradlab data fetch cora")
         );
+        // The tab shows it without the terminal command.
+        let shown = in_app_words(h.state().lab.rt.load_error.as_ref().unwrap());
+        assert!(!shown.contains("gradlab data"), "{shown}");
+        assert!(shown.contains("Download Cora"), "{shown}");
     }
 }

@@ -53,6 +53,8 @@ pub struct RunsSettings {
     pub ascending: bool,
     pub trash: bool,
     pub metric: String,
+    /// The ticked runs (their curves are overlaid), kept across restarts.
+    pub ticked: Vec<RunId>,
 }
 
 impl RunsSettings {
@@ -186,10 +188,14 @@ impl Lab for RunsTab {
         self.details(ui);
     }
     fn save_state(&self) -> Option<String> {
-        save_ron(&self.settings)
+        let mut s = self.settings.clone();
+        s.ticked = self.rt.selected.iter().copied().collect();
+        save_ron(&s)
     }
     fn load_state(&mut self, text: &str) -> Result<(), String> {
-        load_ron(text, &mut self.settings)
+        load_ron(text, &mut self.settings)?;
+        self.rt.selected = self.settings.ticked.iter().copied().collect();
+        Ok(())
     }
 }
 
@@ -199,6 +205,10 @@ impl RunsTab {
         if self.rt.reader_dir.as_deref() == dir && (self.rt.reader.is_some() || dir.is_none()) {
             return;
         }
+        // The first connection keeps the ticks restored from the settings; another folder
+        // starts afresh.
+        let first = self.rt.reader_dir.is_none();
+        let ticked = std::mem::take(&mut self.rt.selected);
         self.rt = Runtime::default();
         let Some(dir) = dir else { return };
         let ctx = ctx.clone();
@@ -206,6 +216,11 @@ impl RunsTab {
             ctx.request_repaint()
         }));
         self.rt.reader_dir = Some(dir.to_path_buf());
+        if first {
+            for id in ticked {
+                self.set_selected(id, true);
+            }
+        }
     }
 
     fn send(&self, q: Query) {
@@ -525,11 +540,32 @@ impl RunsTab {
             return;
         }
         if self.rt.rows.is_empty() {
-            ui.label(if self.settings.trash {
-                "The trash is empty."
+            let f = self.settings.filter();
+            let filtered = f.lab.is_some()
+                || f.status.is_some()
+                || f.tag.is_some()
+                || f.text.is_some()
+                || f.model.is_some()
+                || f.dataset.is_some();
+            if filtered && !self.settings.trash {
+                ui.horizontal_wrapped(|ui| {
+                    ui.label("No run matches these filters.");
+                    if ui.button("Clear the filters").clicked() {
+                        let keep = (self.settings.metric.clone(), self.settings.sort);
+                        self.settings = RunsSettings {
+                            metric: keep.0,
+                            sort: keep.1,
+                            ..RunsSettings::default()
+                        };
+                    }
+                });
             } else {
-                "No runs match. Train in any lab (or run a gradlab command) and it appears here."
-            });
+                ui.label(if self.settings.trash {
+                    "The trash is empty."
+                } else {
+                    "No runs yet. Train in any lab (or run a gradlab command) and it appears here."
+                });
+            }
             return;
         }
         ui.label(format!(

@@ -10,6 +10,7 @@ use eframe::egui;
 use serde::{Deserialize, Serialize};
 
 use crate::core::Summary;
+use crate::core::figures::identity_slot;
 use crate::core::figures::{Figure, Series, seed_group};
 use crate::core::jobs::{Job, JobHandle, JobId, JobOutput};
 use crate::core::metrics::MetricStore;
@@ -161,6 +162,8 @@ struct Runtime {
     message: Option<String>,
     /// Reopening the latest runs of the store, once per session.
     restore: Reopen<LatestSeg>,
+    /// Earlier runs' pace, for the Train both estimate.
+    pace: crate::widgets::pace::PaceLookup,
 }
 
 #[derive(Default, Serialize, Deserialize)]
@@ -189,11 +192,15 @@ impl Lab for SegmentationTab {
             .show(ui, |ui| {
                 // Pinned below the scrolling controls: on a small screen "Train both" would
                 // otherwise sit below the fold, where a first-time user does not look.
+                // So are the model's actions (Open image, Save, Load): at 1280 x 768 they were
+                // below the fold, and the "Use a model" heading read as Train both's title.
                 egui::Panel::bottom("seg_train_buttons")
                     .resizable(false)
                     .show(ui, |ui| {
                         ui.add_space(4.0);
                         self.train_buttons(ui, cx);
+                        ui.separator();
+                        self.model_controls(ui, cx);
                     });
                 egui::ScrollArea::vertical().show(ui, |ui| self.controls(ui, cx));
             });
@@ -206,6 +213,15 @@ impl Lab for SegmentationTab {
     }
     fn load_state(&mut self, text: &str) -> Result<(), String> {
         load_ron(text, self)
+    }
+    fn train(&mut self, cx: &mut TabCx<'_>) {
+        let running = [self.rt.on, self.rt.off]
+            .into_iter()
+            .flatten()
+            .any(|id| cx.jobs.get(id).is_some_and(|j| j.state.is_running()));
+        if !running {
+            self.train_both(cx);
+        }
     }
 }
 
@@ -480,10 +496,11 @@ impl SegmentationTab {
     fn controls(&mut self, ui: &mut egui::Ui, cx: &mut TabCx<'_>) {
         self.data_controls(ui, cx);
         ui.separator();
-        let measured = self.measured_pair_step_s(cx);
+        let measured = self.stored_pair_step_s(cx).or_else(|| {
+            self.measured_pair_step_s(cx)
+                .map(|s| (s, "measured by the last Train both here".to_string()))
+        });
         self.training_controls(ui, cx.data_dir, measured);
-        ui.separator();
-        self.model_controls(ui, cx);
     }
 
     fn data_controls(&mut self, ui: &mut egui::Ui, cx: &mut TabCx<'_>) {
@@ -539,7 +556,7 @@ impl SegmentationTab {
         &mut self,
         ui: &mut egui::Ui,
         data_dir: &Path,
-        measured_pair_step_s: Option<f64>,
+        measured_pair_step_s: Option<(f64, String)>,
     ) {
         let resolved = match self.dataset(data_dir) {
             Ok(ds) => self.config(ds, true),
@@ -611,7 +628,7 @@ impl SegmentationTab {
         let k = self.settings.params.seeds.max(1);
         let steps = (resolved.epochs * resolved.steps_per_epoch) as f64;
         let (per_step, basis) = match measured_pair_step_s {
-            Some(s) => (s, "measured by the last Train both here".to_string()),
+            Some(m) => m,
             None => (
                 ASSUMED_PAIR_SEED_S / SHAPES_STEPS,
                 format!(
@@ -657,7 +674,7 @@ impl SegmentationTab {
     }
 
     fn model_controls(&mut self, ui: &mut egui::Ui, cx: &mut TabCx<'_>) {
-        ui.heading("Use a model");
+        ui.strong("Use a model");
         let s = &mut self.settings;
         egui::ComboBox::new("seg_model", "model")
             .selected_text(match s.model {
@@ -681,7 +698,7 @@ impl SegmentationTab {
         }
         let has_model = self.current_model(cx).is_some();
         let busy = self.rt.infer.is_some() || self.rt.io.is_some();
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             if ui
                 .add_enabled(has_model && !busy, egui::Button::new("Open image..."))
                 .clicked()
@@ -728,6 +745,43 @@ impl SegmentationTab {
             .clone()
     }
 
+    /// Wall seconds per optimiser step of the slower of the two configurations Train both would
+    /// start, from their earlier finished runs on this machine (the run store, read off the UI
+    /// thread), with the words saying so.
+    fn stored_pair_step_s(&self, cx: &TabCx<'_>) -> Option<(f64, String)> {
+        let ds = self.dataset(cx.data_dir).ok()?;
+        let generation = cx
+            .jobs
+            .iter()
+            .filter(|j| j.kind == KIND && !j.state.is_running())
+            .count() as u64;
+        let mut paces = Vec::new();
+        for skips in [true, false] {
+            let cfg = self.config(ds.clone(), skips);
+            let key = crate::core::runs::pace_key(
+                "segmentation",
+                Some(cfg.dataset.name().as_str()),
+                &serde_json::to_value(&cfg).ok()?,
+            );
+            paces.push(
+                self.rt
+                    .pace
+                    .get(cx.runs_dir(), &key, generation, &cx.waker)?,
+            );
+        }
+        let slower = paces
+            .iter()
+            .max_by(|a, b| a.secs_per_unit.total_cmp(&b.secs_per_unit))?;
+        let runs: usize = paces.iter().map(|p| p.runs).sum();
+        Some((
+            slower.secs_per_unit * slower.done_fraction,
+            format!(
+                "measured on this machine: {} of these settings",
+                crate::core::runs::count_text(runs, "earlier run")
+            ),
+        ))
+    }
+
     /// Wall seconds per optimiser step of the last finished Train both pair, when there is one.
     fn measured_pair_step_s(&self, cx: &TabCx<'_>) -> Option<f64> {
         let asked = self.rt.asked?;
@@ -759,8 +813,17 @@ impl SegmentationTab {
         // An own image goes first: it is what the user just asked for.
         self.own_image(ui, cx);
         let jobs: Vec<(&str, Option<JobId>, egui::Color32)> = vec![
-            ("skips on", self.rt.on, PALETTE[0]),
-            ("skips off", self.rt.off, PALETTE[1]),
+            // One palette by identity: the colours of the Runs overlay and the report.
+            (
+                "skips on",
+                self.rt.on,
+                PALETTE[identity_slot("skips on", "")],
+            ),
+            (
+                "skips off",
+                self.rt.off,
+                PALETTE[identity_slot("skips off", "")],
+            ),
         ];
         let mut loss = Figure::new("Training loss per step", "optimiser step", "train loss");
         loss.y.log = true;
@@ -964,6 +1027,12 @@ impl SegmentationTab {
             if let Some(note) = &res.note {
                 ui.colored_label(ui.visuals().warn_fg_color, note);
             }
+            let seen: Vec<String> = self
+                .models_to_apply(cx)
+                .iter()
+                .map(|(_, m)| m.meta.dataset.clone())
+                .collect();
+            ui.colored_label(ui.visuals().warn_fg_color, domain_caveat(&seen));
             let fit = ((ui.available_width() - 12.0 * n) / n / w)
                 .min((visible * 0.6 - 40.0) / h)
                 .clamp(0.05, 8.0);
@@ -1101,6 +1170,32 @@ fn verdict_text(c: &Comparison) -> String {
         ),
         None => "needs ≥ 2 seeds on each side".into(),
     }
+}
+
+/// What the models applied to an own image were trained on, and what that means for pictures
+/// of another kind.
+pub fn domain_caveat(datasets: &[String]) -> String {
+    let mut seen: Vec<String> = datasets
+        .iter()
+        .map(|d| match d.as_str() {
+            "shapes" => {
+                "synthetic cell images (generated textures with thin membranes)".to_string()
+            }
+            "isbi" => "ISBI 2012 electron-microscopy slices of neural tissue".to_string(),
+            folder => format!("your folder {folder}"),
+        })
+        .collect();
+    seen.dedup();
+    let what = if seen.is_empty() {
+        "one kind of picture".to_string()
+    } else {
+        seen.join(" and ")
+    };
+    format!(
+        "These models saw only {what}. On pictures of another kind (histology, photographs) \
+         expect fragments: to segment those, train on a folder of your own images and masks \
+         (Data: folder)."
+    )
 }
 
 fn duration_text(secs: f64) -> String {
@@ -1282,6 +1377,24 @@ mod flow_tests {
         assert_eq!(labels, ["with skips"]);
         assert_eq!(res.preds[0].1.len(), 40 * 30);
         assert!(res.preds[0].1.iter().all(|p| (0.0..=1.0).contains(p)));
+        // It says what the model saw, and what to do for another kind of picture.
+        h.run();
+        h.get_by_label_contains("These models saw only synthetic cell images");
+
+        // After the restart the Train both estimate comes from the runs the store holds (the
+        // two runs above), not from an assumption.
+        let t = std::time::Instant::now();
+        while h
+            .query_by_label_contains("measured on this machine: 2 earlier runs")
+            .is_none()
+        {
+            assert!(
+                t.elapsed() < std::time::Duration::from_secs(30),
+                "no estimate from the stored runs"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            h.run();
+        }
     }
 
     /// What a user does in the tab, end to end: train both, segment an own image, export the

@@ -246,7 +246,8 @@ pub fn run_all(
 }
 
 /// [`run_all`]'s results as values. Progress is reported over the whole suite; each result is
-/// also sent as a payload, and all of them together as a [`SuiteResult`] at the end.
+/// also sent as a payload, and the results so far as a [`SuiteResult`] after each check (the
+/// last one holds them all).
 pub fn run_suite(
     p: &TheoryParams,
     only: Option<&str>,
@@ -279,6 +280,10 @@ pub fn run_suite(
         let r = run_check(id, p, &mut scaled, stop)?;
         sink.payload(Box::new(r.clone()));
         results.push(r);
+        // The results so far: a watcher shows each verdict as soon as its check is done.
+        if i + 1 < selected.len() {
+            sink.payload(Box::new(SuiteResult(results.clone())));
+        }
         sink.progress(
             (i as u64 + 1) * ScaledProgress::UNIT,
             total * ScaledProgress::UNIT,
@@ -539,6 +544,25 @@ pub fn slope_condition(name: &str, slope: f64, ns: &[usize], stopped: bool) -> C
 mod tests {
     use super::*;
     use crate::core::VecSink;
+
+    /// A watcher gets the results so far after every check (the Theory tab shows each verdict
+    /// as soon as its check is done), the last one with all of them.
+    #[test]
+    fn the_suite_streams_its_results_check_by_check() {
+        let mut sink = VecSink::default();
+        let all = run_suite(&TheoryParams::default(), None, &mut sink, &StopFlag::new()).unwrap();
+        let sizes: Vec<usize> = sink
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                crate::core::Event::Payload(p) => {
+                    p.downcast_ref::<SuiteResult>().map(|s| s.0.len())
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(sizes, (1..=all.len()).collect::<Vec<_>>());
+    }
 
     #[test]
     fn worst_keeps_smallest_counterexample_and_nan_is_a_violation() {

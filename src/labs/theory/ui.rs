@@ -73,6 +73,11 @@ impl Lab for TheoryTab {
     fn save_state(&self) -> Option<String> {
         save_ron(self)
     }
+    fn train(&mut self, cx: &mut TabCx<'_>) {
+        if running_job(cx.jobs).is_none() {
+            self.spawn(cx, None);
+        }
+    }
     fn load_state(&mut self, text: &str) -> Result<(), String> {
         load_ron(text, self)
     }
@@ -98,8 +103,9 @@ impl TheoryTab {
             && self.results.is_empty()
             && running.is_none()
         {
-            // About 3 s for all seven on 2 cores, on a worker thread: the first screen fills in.
-            self.spawn(cx, None);
+            // About 3 s for all seven on 2 cores, on a worker thread: the first screen fills in
+            // check by check. Recorded only when this build has not recorded these checks yet.
+            self.spawn_with(cx, None, true);
         }
         let running = running_job(cx.jobs);
         if self.dirty && info.quick && self.auto_rerun && running.is_none() {
@@ -259,6 +265,13 @@ impl TheoryTab {
     }
 
     fn spawn(&mut self, cx: &mut TabCx<'_>, only: Option<&'static str>) {
+        self.spawn_with(cx, only, false);
+    }
+
+    /// Starts the checks (`only` one, or all). `once_per_build`: not recorded when the store
+    /// already holds a finished run of the same checks with the same sliders from this build
+    /// (the start-up run would otherwise add one at every start).
+    fn spawn_with(&mut self, cx: &mut TabCx<'_>, only: Option<&'static str>, once_per_build: bool) {
         let params = self.params.clone();
         let name = only.unwrap_or("all checks");
         let runs = cx.runs_dir().map(std::path::Path::to_path_buf);
@@ -275,8 +288,18 @@ impl TheoryTab {
                     Some(id) => format!("gradlab theory --check {id}"),
                     None => "gradlab theory".to_string(),
                 };
+                let known = once_per_build
+                    && store.as_ref().is_some_and(|s| {
+                        let key = crate::core::runs::config_key(
+                            "theory",
+                            None,
+                            None,
+                            &serde_json::to_value(&config).unwrap_or_default(),
+                        );
+                        s.recorded_by_this_build(&key).unwrap_or(false)
+                    });
                 let rec = crate::core::runs::RecordTo {
-                    store: store.as_ref(),
+                    store: if known { None } else { store.as_ref() },
                     command: &command,
                 };
                 super::cli::run_all_recorded(&config, rec, sink, stop)
@@ -291,8 +314,21 @@ impl TheoryTab {
         }
     }
 
-    /// Takes the results of theory jobs that have ended (once per job).
+    /// Takes the results of theory jobs: each check's as soon as it is done (the suite sends
+    /// its results so far after every check), and the whole of a job once it has ended.
     fn harvest(&mut self, jobs: &Jobs) {
+        for job in jobs
+            .iter()
+            .filter(|j| j.kind == KIND && j.state.is_running())
+        {
+            if let Some(SuiteResult(rs)) = job.latest::<SuiteResult>() {
+                for r in rs {
+                    if self.results.get(&r.id) != Some(r) {
+                        self.results.insert(r.id.clone(), r.clone());
+                    }
+                }
+            }
+        }
         let ended: Vec<JobId> = jobs
             .iter()
             .filter(|j| j.kind == KIND && !j.state.is_running() && !self.harvested.contains(&j.id))

@@ -231,3 +231,35 @@ fn a_chunk_of_points_read_twice_is_added_once() {
     assert_eq!(tab.rt.curves[&7].points.len(), 7);
     assert_eq!(tab.rt.curves[&7].cursor, 70);
 }
+
+#[test]
+fn ticks_and_the_metric_survive_a_restart_and_an_empty_filter_says_so() {
+    use crate::labs::Lab;
+    let dir = tempfile::tempdir().unwrap();
+    let store = RunStore::open(&dir.path().join("runs")).unwrap();
+    let a = add_run(&store, "GCN synthetic seed 0", 16, 0, 0.80);
+    add_run(&store, "GCN synthetic seed 1", 16, 1, 0.82);
+    // The first session: one run ticked, the metric chosen.
+    let mut first = RunsTab::default();
+    first.settings.metric = "loss".into();
+    first.rt.selected.insert(a);
+    let saved = first.save_state().unwrap();
+    // The next session starts from what was saved.
+    let mut tab = RunsTab::default();
+    tab.load_state(&saved).unwrap();
+    let mut h = world(dir.path()).harness();
+    h.state_mut().lab = tab;
+    run_until(&mut h, "the list", |w| w.lab.rt.rows.len() == 2);
+    assert!(h.state().lab.rt.selected.contains(&a), "the tick came back");
+    assert_eq!(h.state().lab.settings.metric, "loss");
+    run_until(&mut h, "the ticked run's curve", |w| {
+        w.lab.figure().series.iter().any(|s| !s.points.is_empty())
+    });
+    // A filter that matches nothing says so, not "train in any lab".
+    h.state_mut().lab.settings.text = "no such run".into();
+    run_until(&mut h, "the empty list", |w| w.lab.rt.rows.is_empty());
+    h.run();
+    h.get_by_label_contains("No run matches these filters");
+    h.get_by_label("Clear the filters").click();
+    run_until(&mut h, "the list again", |w| w.lab.rt.rows.len() == 2);
+}
