@@ -929,4 +929,41 @@ mod tests {
         );
         assert_eq!(figure.series[0].color, PALETTE[0], "GCN keeps its colour");
     }
+
+    #[test]
+    fn the_gallery_shows_both_configurations_on_the_same_images_at_their_size() {
+        let seg = |id: &str, name: &str, key: &str| {
+            let mut r = run(id, name, key, serde_json::json!({"val_miou": 0.8}));
+            r.lab = "segmentation".into();
+            r.images = vec![("input_0".into(), vec![1]), ("pred_0".into(), vec![2])];
+            r
+        };
+        let runs = [
+            seg("1", "U-Net shapes skips on seed 0", "on"),
+            seg("2", "U-Net shapes skips off seed 0", "off"),
+        ];
+        let refs: Vec<&ReportRun> = runs.iter().collect();
+        let pics: Vec<(String, bool)> = lab_blocks("segmentation", &refs)
+            .into_iter()
+            .filter_map(|b| match b {
+                Block::Image {
+                    caption,
+                    natural_size,
+                    ..
+                } => Some((caption, natural_size)),
+                _ => None,
+            })
+            .collect();
+        let captions: Vec<&str> = pics.iter().map(|(c, _)| c.as_str()).collect();
+        assert_eq!(
+            captions,
+            [
+                "U-Net shapes skips on — input_0 (run 1)",
+                "U-Net shapes skips off — input_0 (run 2)",
+                "U-Net shapes skips on — pred_0 (run 1)",
+                "U-Net shapes skips off — pred_0 (run 2)",
+            ]
+        );
+        assert!(pics.iter().all(|(_, natural)| *natural));
+    }
 }
