@@ -89,6 +89,16 @@ impl Dataset {
         self.files.iter().map(|f| f.size).sum()
     }
 
+    /// The total size for people: "1.1 MB", or "1.1 MB + ?" when a file's size is not known.
+    pub fn size_text(&self) -> String {
+        let known = human_size(self.total_size());
+        if self.files.iter().any(|f| f.size_unknown) {
+            format!("{known} + ?")
+        } else {
+            known
+        }
+    }
+
     /// The folder name under the data dir.
     pub fn folder_name(&self) -> &str {
         self.folder.as_deref().unwrap_or(&self.name)
@@ -663,6 +673,32 @@ size = 1
             "size = 0\n\n[[dataset.file]]",
         );
         assert!(e.contains("a.txt") && e.contains("'size'"), "{e}");
+    }
+
+    #[test]
+    fn an_unknown_size_is_checked_by_sha256_alone() {
+        let e = bad(
+            "size = 1\n\n[[dataset.file]]",
+            "size = 1\nsize_unknown = true\n\n[[dataset.file]]",
+        );
+        assert!(e.contains("'size' must be 0 when 'size_unknown'"), "{e}");
+        let text = GOOD.replacen(
+            "size = 1\n\n[[dataset.file]]",
+            "size = 0\nsize_unknown = true\n\n[[dataset.file]]",
+            1,
+        );
+        let c = parse(&text, "t.toml").unwrap();
+        let ds = &c.datasets[0];
+        assert_eq!(ds.size_text(), "1 B + ?");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("tiny/sub")).unwrap();
+        std::fs::write(dir.path().join("tiny/a.txt"), b"a").unwrap();
+        std::fs::write(dir.path().join("tiny/sub/b.txt"), b"b").unwrap();
+        let st = check(ds, dir.path(), Check::Full, &mut NullSink, &StopFlag::new()).unwrap();
+        assert_eq!(st.state, DatasetState::Present, "{:?}", st.problem_lines());
+        std::fs::write(dir.path().join("tiny/a.txt"), b"ab").unwrap();
+        let st = check(ds, dir.path(), Check::Full, &mut NullSink, &StopFlag::new()).unwrap();
+        assert_eq!(st.state, DatasetState::Corrupt);
     }
 
     #[test]

@@ -3,8 +3,8 @@
 //! with [`super::pickle`] (nothing executed), assembled as Kipf's `utils.load_data` does.
 //!
 //! Nodes `0..len(allx)` take the rows of `allx` / `ally`; node `test.index[k]` takes row k of
-//! `tx` / `ty`. Nodes in neither (Citeseer's 15 isolated nodes missing from `test.index`) get an
-//! empty feature row and no label: they pass messages but are in no split. The split: train =
+//! `tx` / `ty`. Nodes in neither (Citeseer's 15 nodes missing from `test.index`) get an empty
+//! feature row and no label and keep their edges: they pass messages but are in no split. The split: train =
 //! the rows of `x` (the first `len(y)` nodes), validation = the next 500, test = `test.index`.
 
 use std::path::{Path, PathBuf};
@@ -426,7 +426,7 @@ fn assemble(p: Parts, name: &str, files: &[PathBuf]) -> anyhow::Result<Graph> {
     )];
     if padded > 0 {
         notes.push(format!(
-            "{}: {padded} nodes between the test indices are in no file (isolated in the graph): empty feature rows, no label, in no split (as Kipf's loader pads them)",
+            "{}: {padded} nodes between the test indices are in no feature or label file: empty feature rows, no label, edges kept, in no split (as Kipf's loader pads them)",
             f(7)
         ));
     }
@@ -457,7 +457,7 @@ mod tests {
     use crate::data::graph::pickle::write;
 
     /// Writes a tiny Planetoid dataset `name` into `dir`: 4 nodes of x, 506 of allx, 2 test nodes
-    /// (indices 507 and 509: node 506 and 508 are in no file, as Citeseer's isolated nodes).
+    /// (indices 507 and 509: node 506 and 508 are in no file, as Citeseer's padded nodes).
     pub(crate) fn write_tiny(dir: &Path, name: &str) {
         let n_allx = 506;
         let one_hot = |rows: usize, f: &dyn Fn(usize) -> usize| {
@@ -636,8 +636,11 @@ mod tests {
                 3309
             ]
         );
+        // Empty feature rows, but not isolated: each keeps its 1-2 neighbours.
+        let deg = g.degrees();
         for &i in &g.unlabelled {
             assert!(g.features.row(i as usize).is_empty());
+            assert!((1..=2).contains(&deg[i as usize]), "node {i}");
         }
         let labelled = (0..3327u32).filter(|i| g.unlabelled.binary_search(i).is_err());
         assert_eq!(counts(&g, labelled), vec![249, 590, 668, 701, 596, 508]);
@@ -654,7 +657,7 @@ mod tests {
         );
         assert_eq!((s.test[0], s.test[999]), (2312, 3326));
         assert_eq!(&g.features.row(2488)[..4], &[19, 21, 169, 170]);
-        let isolated = g.degrees().iter().filter(|&&d| d == 0).count();
+        let isolated = deg.iter().filter(|&&d| d == 0).count();
         assert_eq!(isolated, 48);
     }
 

@@ -126,7 +126,7 @@ fn list(catalog: &Catalog, data_dir: &Path) -> anyhow::Result<Output> {
             "{:<14} {:<8} {:>9} {:>6}  {}",
             ds.name,
             st.state,
-            human_size(ds.total_size()),
+            ds.size_text(),
             ds.files.len(),
             ds.licence
         );

@@ -370,11 +370,7 @@ fn facts_grid(ui: &mut egui::Ui, ds: &Dataset, status: Option<&DatasetStatus>, d
             }
             ui.end_row();
             ui.label("Size");
-            ui.label(format!(
-                "{} in {} files",
-                human_size(ds.total_size()),
-                ds.files.len()
-            ));
+            ui.label(format!("{} in {} files", ds.size_text(), ds.files.len()));
             ui.end_row();
             ui.label("Licence");
             ui.label(&ds.licence);

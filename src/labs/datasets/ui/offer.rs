@@ -108,8 +108,7 @@ impl<'a> DownloadOffer<'a> {
                         if let Some(r) = self.reason {
                             ui.weak(r);
                         }
-                        let label =
-                            format!("Download {} ({})", self.short, human_size(ds.total_size()));
+                        let label = format!("Download {} ({})", self.short, ds.size_text());
                         let hover = format!(
                             "{} into {}; licence: {}",
                             ds.title,
