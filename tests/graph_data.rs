@@ -4,13 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use serde_json::Value;
-
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
+#[path = "common/outcome.rs"]
+mod outcome;
+use outcome::{Run, assert_fails, json_of};
 
 fn gradlab(data: &Path, runs: &Path, args: &[&str]) -> Run {
     let out = Command::new(env!("CARGO_BIN_EXE_gradlab"))
@@ -21,42 +17,7 @@ fn gradlab(data: &Path, runs: &Path, args: &[&str]) -> Run {
         .args(args)
         .output()
         .expect("start gradlab");
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-fn json_of(r: &Run) -> Value {
-    assert_eq!(
-        r.code,
-        Some(0),
-        "stdout: {}\nstderr: {}",
-        r.stdout,
-        r.stderr
-    );
-    serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout))
-}
-
-/// Exit code 1 and one `error:` line on stderr containing every needle.
-fn assert_fails(r: &Run, needles: &[&str]) {
-    assert_eq!(
-        r.code,
-        Some(1),
-        "stdout: {}\nstderr: {}",
-        r.stdout,
-        r.stderr
-    );
-    let lines: Vec<&str> = r
-        .stderr
-        .lines()
-        .filter(|l| l.starts_with("error:"))
-        .collect();
-    assert_eq!(lines.len(), 1, "{}", r.stderr);
-    for n in needles {
-        assert!(lines[0].contains(n), "{n:?} not in {}", lines[0]);
-    }
+    Run::from(out)
 }
 
 /// A 3-class graph of 150 nodes (50 per class, 5 of them unlabelled), words features that
