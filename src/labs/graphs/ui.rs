@@ -306,17 +306,26 @@ impl GraphsTab {
 
     /// Starts loading in the background when the wanted data changed; picks up finished loads.
     fn poll_loading(&mut self, cx: &TabCx<'_>) {
-        if let Some((key, rx)) = &self.rt.loading
-            && let Ok(res) = rx.try_recv()
-        {
-            match res {
-                Ok(g) => {
+        if let Some((key, rx)) = &self.rt.loading {
+            match rx.try_recv() {
+                Ok(Ok(g)) => {
                     self.rt.graph = Some((key.clone(), Arc::new(g)));
                     self.rt.load_error = None;
+                    self.rt.loading = None;
                 }
-                Err(e) => self.rt.load_error = Some(format!("{e:#}")),
+                Ok(Err(e)) => {
+                    self.rt.load_error = Some(format!("{e:#}"));
+                    self.rt.loading = None;
+                }
+                // The loader ended without an answer (it panicked): say so instead of waiting
+                // on it for ever.
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                    self.rt.load_error =
+                        Some("loading the graph stopped unexpectedly; press Retry".into());
+                    self.rt.loading = None;
+                }
+                Err(std::sync::mpsc::TryRecvError::Empty) => {}
             }
-            self.rt.loading = None;
         }
         // A failed load waits for the user (a changed choice or Retry clears the error).
         if self.rt.load_error.is_some() {
