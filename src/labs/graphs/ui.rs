@@ -456,13 +456,6 @@ impl GraphsTab {
             {
                 cx.files.pick(PICK_GRAPH_FOLDER, true, None);
             }
-            if self
-                .wanted_key(cx)
-                .is_some_and(|k| k.dataset == DatasetArg::Synthetic)
-            {
-                ui.add(egui::Slider::new(&mut self.params.homophily, 0.0..=1.0).text("homophily"))
-                    .on_hover_text("Fraction of edges that join two nodes of the same class. Low homophily: neighbours mislead.");
-            }
             if (self.dataset, self.params.homophily) != before {
                 self.rt.load_error = None;
                 self.rt.graph = None;
@@ -483,6 +476,19 @@ impl GraphsTab {
                 ui.label("loading…");
             }
         });
+        // Its own row: inside the wrapped dataset row it pushed the dataset choices apart.
+        if self
+            .wanted_key(cx)
+            .is_some_and(|k| k.dataset == DatasetArg::Synthetic)
+        {
+            let before = self.params.homophily;
+            ui.add(egui::Slider::new(&mut self.params.homophily, 0.0..=1.0).text("homophily"))
+                .on_hover_text("Fraction of edges that join two nodes of the same class. Low homophily: neighbours mislead.");
+            if self.params.homophily != before {
+                self.rt.load_error = None;
+                self.rt.graph = None;
+            }
+        }
         if let Some(e) = &self.rt.load_error {
             ui.colored_label(ui.visuals().error_fg_color, in_app_words(e));
             if ui.button("Retry").clicked() {
