@@ -112,20 +112,22 @@ pub fn foreign_folder(out: &Path) -> Option<String> {
                 return None;
             }
             names.sort();
-            let shown: Vec<&str> = names.iter().take(3).map(String::as_str).collect();
-            let more = names.len().saturating_sub(3);
             Some(format!(
-                "{} already holds files that gradlab did not write ({}{}); choose a new or empty folder",
+                "{} already holds files that gradlab did not write ({}); choose a new or empty folder",
                 out.display(),
-                shown.join(", "),
-                if more > 0 {
-                    format!(" and {more} more")
-                } else {
-                    String::new()
-                }
+                first_few(&names, 3)
             ))
         }
     }
+}
+
+/// "a, b, c and 4 more": the first `n` of `names`, for a message of one line.
+pub fn first_few(names: &[String], n: usize) -> String {
+    let mut s = names[..names.len().min(n)].join(", ");
+    if names.len() > n {
+        s.push_str(&format!(" and {} more", names.len() - n));
+    }
+    s
 }
 
 /// Where a GUI export of a whole folder goes when the user picked `picked` in a folder dialog

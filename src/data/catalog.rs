@@ -10,6 +10,7 @@ use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::core::digest::hex;
 use crate::core::{Sink, StopFlag};
 
 /// The catalog shipped with gradlab. Embedded so that the app works from any directory.
@@ -291,10 +292,6 @@ pub fn human_size(bytes: u64) -> String {
         b if b >= 1 << 10 => format!("{:.1} kB", b as f64 / 1024.0),
         b => format!("{b} B"),
     }
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

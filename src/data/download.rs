@@ -12,7 +12,8 @@ use anyhow::{Context, bail};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::catalog::{Check, Dataset, FileEntry, FileState, check, hex, human_size, part_path};
+use super::catalog::{Check, Dataset, FileEntry, FileState, check, human_size, part_path};
+use crate::core::digest::hex;
 use crate::core::{NullSink, Sink, StopFlag};
 
 /// Env var naming a mirror that replaces the catalog's URLs (tests, offline installs).

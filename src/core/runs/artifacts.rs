@@ -5,9 +5,9 @@
 use std::path::{Component, Path, PathBuf};
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use super::model::RunId;
+use crate::core::digest::sha256_hex;
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ArtifactInfo {
@@ -47,7 +47,7 @@ pub(super) fn remove_run_files(
     let folder = run_folder(runs_dir, id);
     for (rel, sha) in files {
         let p = runs_dir.join(rel);
-        if p.starts_with(&folder) && std::fs::read(&p).is_ok_and(|b| hex_sha256(&b) == *sha) {
+        if p.starts_with(&folder) && std::fs::read(&p).is_ok_and(|b| sha256_hex(&b) == *sha) {
             let _ = std::fs::remove_file(&p);
         }
     }
@@ -76,13 +76,6 @@ fn prune(dir: &Path, kept: &mut Vec<PathBuf>) {
         }
     }
     let _ = std::fs::remove_dir(dir);
-}
-
-fn hex_sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// Where artifact `name` of run `id` lives.
@@ -125,7 +118,7 @@ pub(super) fn write(
     Ok(ArtifactInfo {
         name: name.to_string(),
         path: relative_path(id, name),
-        sha256: hex_sha256(bytes),
+        sha256: sha256_hex(bytes),
         size: bytes.len() as u64,
         missing: None,
     })

@@ -89,7 +89,7 @@ pub fn config_key(
     }
     let text = key.to_string();
     let h = Sha256::digest(text.as_bytes());
-    h.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    crate::core::digest::hex(&h[..8])
 }
 
 /// What `purge` did: the runs deleted for good, and the files it left in their folders because

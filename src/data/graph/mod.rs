@@ -189,7 +189,7 @@ pub fn fingerprint_files(paths: &[&Path]) -> anyhow::Result<String> {
         h.update((b.len() as u64).to_le_bytes());
         h.update(&b);
     }
-    Ok(planetoid::hex(&h.finalize()))
+    Ok(crate::core::digest::hex(&h.finalize()))
 }
 
 /// Merges an edge list into the canonical form of [`Graph::edges`]: both directions count as one

@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 use super::pickle::{self, Pickle, Value};
 use super::{BinaryFeatures, Graph, Split, canonical_edges};
+use crate::core::digest::hex;
 
 /// The Planetoid datasets gradlab knows.
 pub const NAMES: [&str; 3] = ["cora", "citeseer", "pubmed"];
@@ -234,10 +235,6 @@ pub fn catalog_name(name: &str) -> String {
         "cora" => "cora_planetoid".into(),
         other => other.into(),
     }
-}
-
-pub(crate) fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// `test.index`: one node index per line.

@@ -168,7 +168,7 @@ fn fingerprint(spec: &SyntheticSpec, g: &Graph) -> String {
         h.update(u.to_le_bytes());
         h.update(v.to_le_bytes());
     }
-    super::planetoid::hex(&h.finalize())
+    crate::core::digest::hex(&h.finalize())
 }
 
 #[cfg(test)]

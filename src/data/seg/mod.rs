@@ -123,7 +123,7 @@ pub fn fingerprint(prefix: &str, images: &[SegImage]) -> String {
         }
         h.update(&im.mask);
     }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    crate::core::digest::hex(&h.finalize())
 }
 
 pub fn load(spec: &DatasetSpec, seed: u64) -> anyhow::Result<SegData> {

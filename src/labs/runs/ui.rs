@@ -856,17 +856,11 @@ pub fn purged_text(p: &Purged) -> String {
     if p.kept.is_empty() {
         return format!("The trash was emptied ({runs} deleted for good).");
     }
-    let shown: Vec<String> = p
-        .kept
-        .iter()
-        .take(3)
-        .map(|k| k.display().to_string())
-        .collect();
+    let kept: Vec<String> = p.kept.iter().map(|k| k.display().to_string()).collect();
     format!(
-        "The trash was emptied ({runs} deleted for good); {} file(s) that gradlab did not write were left in place: {}{}",
-        p.kept.len(),
-        shown.join(", "),
-        if p.kept.len() > 3 { ", ..." } else { "" }
+        "The trash was emptied ({runs} deleted for good); {} file(s) that gradlab did not write were left in place: {}",
+        kept.len(),
+        crate::core::files::first_few(&kept, 3)
     )
 }
 

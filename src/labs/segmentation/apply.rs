@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::checkpoint::{self, SegModel};
 use super::{infer, render};
-use crate::core::files::{atomic_write, png_bytes};
+use crate::core::files::{atomic_write, first_few, png_bytes};
 use crate::data::seg::image_io::{header_dimensions, read_gray_noted};
 
 /// Tint of class-1 pixels in the overlay, and its opacity.
@@ -93,25 +93,17 @@ pub fn check_outputs(inputs: &[PathBuf], outputs: &[&Path], overwrite: bool) -> 
             _ => {}
         }
     }
-    let first = |v: &[String]| {
-        let more = v.len().saturating_sub(3);
-        let mut s = v.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
-        if more > 0 {
-            s.push_str(&format!(" and {more} more"));
-        }
-        s
-    };
     if !clash_in.is_empty() {
         bail!(
             "refusing to write over an input image: {} (choose another --out folder; --overwrite never replaces an input)",
-            first(&clash_in)
+            first_few(&clash_in, 3)
         );
     }
     if !clash_out.is_empty() {
         bail!(
             "refusing to overwrite {} existing file(s): {} (choose another --out folder, or pass --overwrite to replace them)",
             clash_out.len(),
-            first(&clash_out)
+            first_few(&clash_out, 3)
         );
     }
     Ok(())
