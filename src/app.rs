@@ -50,6 +50,8 @@ pub struct GradlabApp {
     pub settings: Settings,
     /// The registry: one entry per tab, in tab order.
     pub labs: Vec<Box<dyn Lab>>,
+    /// The descriptors of [`Self::labs`] that record runs.
+    pub descriptors: Vec<&'static crate::labs::LabDescriptor>,
     pub jobs: Jobs,
     pub files: FileTasks,
     pub data_dir: PathBuf,
@@ -77,6 +79,7 @@ impl GradlabApp {
     ) -> Self {
         Self {
             settings,
+            descriptors: labs.iter().filter_map(|l| l.descriptor()).collect(),
             labs,
             jobs: Jobs::default(),
             files,
@@ -175,6 +178,7 @@ impl GradlabApp {
             files: &mut self.files,
             data_dir: &self.data_dir,
             waker: crate::widgets::repaint_waker(ctx),
+            labs: &self.descriptors,
         };
         Some(f(lab, &mut cx))
     }
@@ -225,6 +229,7 @@ impl GradlabApp {
                 files: &mut self.files,
                 data_dir: &self.data_dir,
                 waker: crate::widgets::repaint_waker(&ctx),
+                labs: &self.descriptors,
             };
             let i = self
                 .labs
@@ -295,6 +300,7 @@ impl GradlabApp {
                 files: &mut self.files,
                 data_dir: &self.data_dir,
                 waker: crate::widgets::repaint_waker(ctx),
+                labs: &self.descriptors,
             };
             lab.train(&mut cx);
         }

@@ -8,7 +8,6 @@ use gradlab::cli::{Cli, Command};
 use gradlab::labs::graphs::ui::GraphsTab;
 use gradlab::labs::graphs::{DatasetArg, ModelKind};
 use gradlab::labs::segmentation::ui::SegmentationTab;
-use gradlab::labs::theory::ui::TheoryTab;
 
 fn cli(args: &[&str]) -> Command {
     let mut argv = vec!["gradlab"];
@@ -131,37 +130,51 @@ fn each_dataset_has_its_default_split() {
     );
 }
 
+/// For every lab that records runs, the tab starts from exactly the config its subcommand
+/// prints with no flags (`--print-config`), read through the lab's descriptor; a flag the lab
+/// does not have is refused with its name.
 #[test]
-fn theory_gui_and_cli_defaults_agree() {
-    let Command::Theory(args) = cli(&["theory"]) else {
-        unreachable!()
-    };
-    assert_eq!(TheoryTab::default().params, args.config.params);
+fn every_lab_starts_from_the_config_its_cli_prints() {
+    let data = tempfile::tempdir().unwrap();
+    let mut seen = Vec::new();
+    for lab in gradlab::labs::labs() {
+        let Some(d) = lab.descriptor() else {
+            assert!(lab.config_json(data.path()).is_none(), "{}", lab.id());
+            continue;
+        };
+        assert_eq!(d.id, lab.id());
+        let parse = d.config.expect("a lab that records runs has a config");
+        let cli = parse(&[], data.path()).unwrap_or_else(|e| panic!("{}: {e:#}", d.id));
+        let gui = lab
+            .config_json(data.path())
+            .unwrap_or_else(|| panic!("{}: the tab has no config", d.id));
+        assert_eq!(gui, cli, "{}", d.id);
+        let e = parse(&["--no-such-flag".into()], data.path()).unwrap_err();
+        assert!(
+            format!("{e:#}").contains("--no-such-flag"),
+            "{}: {e:#}",
+            d.id
+        );
+        seen.push(d.id);
+    }
+    assert_eq!(seen, ["theory", "graphs", "segmentation"]);
 }
 
+/// The descriptor's parser is the CLI's: a flag changes the config it returns.
 #[test]
-fn print_config_prints_json_and_runs_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    // No data in `dir`: a graph or ISBI run would fail, so success means nothing ran.
-    for (args, key) in [
-        (&["theory"][..], "params"),
-        (&["graph", "--model", "gat"][..], "run"),
-        (&["seg", "--dataset", "isbi"][..], "steps_per_epoch"),
-    ] {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_gradlab"))
-            .arg("--data-dir")
-            .arg(dir.path())
-            .args(args)
-            .arg("--print-config")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e})"));
-        assert!(v.get(key).is_some(), "{args:?}: no {key} in {v}");
-    }
+fn the_descriptor_parses_flags_like_the_cli() {
+    let data = Path::new("/data");
+    let parse = gradlab::labs::segmentation::DESCRIPTOR.config.unwrap();
+    let off = parse(&["--skips".into(), "off".into()], data).unwrap();
+    assert_eq!(off["unet"]["skips"], false);
+    let Command::Seg(args) = cli(&["seg", "--skips", "off"]) else {
+        unreachable!()
+    };
+    assert_eq!(
+        off,
+        serde_json::to_value(args.config.resolve(data)).unwrap()
+    );
+    let parse = gradlab::labs::graphs::DESCRIPTOR.config.unwrap();
+    let gat = parse(&["--model".into(), "gat".into()], data).unwrap();
+    assert_eq!(gat["run"]["model"], "Gat");
 }

@@ -9,11 +9,10 @@ use crate::core::jobs::{JobId, JobState, Jobs};
 use crate::widgets::files::{FileMsg, FileTasks};
 use crate::widgets::job_row::{JobRow, job_row};
 
-/// Whether a job of `kind` belongs to the lab `lab_id` ("graph" jobs to "graphs", "seg-io" to
-/// "segmentation"): its failure is shown on that tab only.
+/// Whether a job of `kind` belongs to the lab `lab_id`: a lab's jobs are of the kind of its id,
+/// or `<id>-<what>` ("segmentation-io"). Its failure is shown on that tab only.
 pub fn belongs_to(kind: &str, lab_id: &str) -> bool {
-    let stem = kind.split('-').next().unwrap_or(kind);
-    !stem.is_empty() && lab_id.starts_with(stem)
+    !lab_id.is_empty() && kind.split('-').next() == Some(lab_id)
 }
 
 /// The last failed job of the lab `lab_id` that was not dismissed.
@@ -90,13 +89,14 @@ mod tests {
 
     #[test]
     fn jobs_belong_to_the_lab_that_started_them() {
-        assert!(belongs_to("graph", "graphs"));
-        assert!(belongs_to("seg", "segmentation"));
-        assert!(belongs_to("seg-io", "segmentation"));
+        assert!(belongs_to("graphs", "graphs"));
+        assert!(belongs_to("segmentation", "segmentation"));
+        assert!(belongs_to("segmentation-io", "segmentation"));
+        assert!(!belongs_to("graph", "graphs"), "a prefix is not the lab");
         assert!(belongs_to("theory", "theory"));
         assert!(belongs_to("datasets", "datasets"));
-        assert!(!belongs_to("graph", "segmentation"));
-        assert!(!belongs_to("seg", "graphs"));
+        assert!(!belongs_to("graphs", "segmentation"));
+        assert!(!belongs_to("segmentation", "graphs"));
         assert!(!belongs_to("", "graphs"));
     }
 }

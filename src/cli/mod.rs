@@ -41,8 +41,10 @@ pub enum Command {
     /// Check the theory claims numerically.
     Theory(theory::TheoryArgs),
     /// Train GCN / GAT / MLP for node classification.
+    #[command(name = "graphs", visible_alias = "graph")]
     Graph(graph::GraphArgs),
     /// Train a U-Net for segmentation, with skip connections on or off.
+    #[command(name = "segmentation", visible_alias = "seg")]
     Seg(seg::SegArgs),
     /// Segment image files with a saved model: one 0/255 mask PNG per image.
     Predict(predict::PredictArgs),
@@ -90,7 +92,7 @@ impl Cli {
 }
 
 /// What a subcommand produced: the JSON object for `--json`, and text for people otherwise.
-pub use crate::labs::CliOutput as Output;
+pub use crate::labs::lab::CliOutput as Output;
 
 /// What only the binary can provide (the CLI never links the GUI app).
 #[derive(Default, Clone, Copy)]
@@ -120,5 +122,24 @@ pub fn run(cli: &Cli, command: &Command, hooks: Hooks) -> anyhow::Result<(Output
         Command::Data(a) => Ok((data::run(a, &data_dir)?, a.json)),
         Command::Report(a) => Ok((report::run(a, &cli.run_store()?)?, a.json)),
         Command::Runs(a) => Ok((runs::run(a, &cli.runs_dir()?)?, a.json)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// A lab's subcommand is its id, and it still answers to its older names: the descriptor
+    /// and the clap enum cannot drift apart.
+    #[test]
+    fn every_lab_is_a_subcommand_under_its_id_and_its_aliases() {
+        let cli = super::Cli::command();
+        for lab in crate::labs::descriptors() {
+            let sub = cli
+                .find_subcommand(lab.id)
+                .unwrap_or_else(|| panic!("no subcommand {}", lab.id));
+            let aliases: Vec<&str> = sub.get_all_aliases().collect();
+            assert_eq!(aliases, lab.cli_aliases, "{}", lab.id);
+        }
     }
 }

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::core::report::{Selection, meta_now, parse_ids, report_run, select, write_report};
 use crate::core::runs::RunStore;
-use crate::labs::CliOutput as Output;
+use crate::labs::lab::CliOutput as Output;
 
 #[derive(clap::Args, Debug)]
 pub struct ReportArgs {
@@ -45,7 +45,7 @@ pub fn run(args: &ReportArgs, store: &RunStore) -> anyhow::Result<Output> {
         .iter()
         .map(|&id| report_run(store, id))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let files = write_report(&meta_now(), &runs, &args.out)?;
+    let files = write_report(&meta_now(crate::labs::descriptors()), &runs, &args.out)?;
     let seconds = t.elapsed().as_secs_f64();
     let size = std::fs::metadata(&files.html).map(|m| m.len()).unwrap_or(0);
     Ok(Output {

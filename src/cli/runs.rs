@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::core::StopFlag;
 use crate::core::clock::utc;
 use crate::core::runs::{self, NewRun, RunFilter, RunId, RunStatus, RunStore, SortBy};
-use crate::labs::CliOutput as Output;
+use crate::labs::lab::CliOutput as Output;
 
 #[derive(clap::Args, Debug)]
 pub struct RunsArgs {

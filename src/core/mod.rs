@@ -1,6 +1,7 @@
 //! Shared by every lab; never imports egui or a lab.
 
 pub mod clock;
+pub mod descriptor;
 pub mod digest;
 pub mod events;
 pub mod figures;

@@ -47,6 +47,7 @@ impl<L: Lab> World<L> {
             files: &mut self.files,
             data_dir: &self.data_dir,
             waker: crate::widgets::repaint_waker(ui.ctx()),
+            labs: &[],
         };
         let lab = &mut self.lab;
         egui::ScrollArea::vertical()

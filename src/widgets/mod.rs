@@ -26,6 +26,8 @@ pub struct TabCx<'a> {
     /// Where datasets live (`--data-dir`, `GRADLAB_DATA` or `datasets/`).
     pub data_dir: &'a PathBuf,
     pub waker: Waker,
+    /// The descriptors of the app's labs (what the Runs tab and its reports read).
+    pub labs: &'a [&'static crate::core::descriptor::LabDescriptor],
 }
 
 impl TabCx<'_> {

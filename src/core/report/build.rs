@@ -6,35 +6,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::doc::{Block, Cell};
-use super::model::{REFERENCES, ReportMeta, ReportRun};
-use crate::core::figures::{Figure, PALETTE, Stroke, format_number, identity_colors, seed_group};
+use super::model::{ReportMeta, ReportRun};
+use crate::core::descriptor::{LabDescriptor, XAxis};
+use crate::core::figures::{Figure, Stroke, format_number, identity_colors, seed_group};
 use crate::core::runs::without_seed;
 use crate::core::stats::mean_std;
-
-/// Summary figures shown first when a lab's runs have them.
-const HEADLINE: [&str; 8] = [
-    "test_acc",
-    "val_acc",
-    "val_miou",
-    "iou_membrane",
-    "iou_interior",
-    "pixel_acc",
-    "best_epoch",
-    "seconds",
-];
 
 /// Most figures per lab, and pictures per lab: keeps a report of many runs readable and small.
 const MAX_FIGURES: usize = 8;
 const MAX_IMAGES: usize = 6;
-
-fn lab_title(lab: &str) -> String {
-    match lab {
-        "graphs" => "Graphs: node classification".into(),
-        "segmentation" => "Segmentation: U-Net".into(),
-        "theory" => "Theory checks".into(),
-        other => other.to_string(),
-    }
-}
 
 /// Configurations of one lab, each with its runs (seeds), in order of first appearance.
 struct Group<'a> {
@@ -66,7 +46,7 @@ fn groups<'a>(runs: &[&'a ReportRun]) -> Vec<Group<'a>> {
     out.into_iter().map(|(_, g)| g).collect()
 }
 
-fn numeric_fields(runs: &[&ReportRun]) -> Vec<String> {
+fn numeric_fields(lab: &LabDescriptor, runs: &[&ReportRun]) -> Vec<String> {
     let common: Option<BTreeSet<String>> = runs.iter().fold(None, |acc, r| {
         let keys: BTreeSet<String> = r
             .summary
@@ -84,10 +64,11 @@ fn numeric_fields(runs: &[&ReportRun]) -> Vec<String> {
         })
     });
     let common = common.unwrap_or_default();
-    let mut out: Vec<String> = HEADLINE
+    let mut out: Vec<String> = lab
+        .summary
         .iter()
-        .filter(|k| common.contains(**k))
-        .map(|k| k.to_string())
+        .filter(|m| common.contains(m.key))
+        .map(|m| m.key.to_string())
         .collect();
     if out.is_empty() {
         out = common.into_iter().take(5).collect();
@@ -95,18 +76,13 @@ fn numeric_fields(runs: &[&ReportRun]) -> Vec<String> {
     out
 }
 
-/// +1 when larger is better, -1 when smaller is, 0 when it is not a score.
-fn direction(field: &str) -> i32 {
-    if field.contains("acc") || field.contains("iou") {
-        1
-    } else if field.contains("loss") {
-        -1
-    } else {
-        0
-    }
+/// +1 when larger is better, -1 when smaller is, 0 when it is not a score (or the lab did not
+/// say).
+fn direction(lab: &LabDescriptor, field: &str) -> i32 {
+    lab.metric(field).map_or(0, |m| m.direction.sign())
 }
 
-fn results_table(groups: &[Group<'_>], fields: &[String]) -> Block {
+fn results_table(lab: &LabDescriptor, groups: &[Group<'_>], fields: &[String]) -> Block {
     let mut header = vec!["configuration".to_string(), "runs".to_string()];
     header.extend(fields.iter().cloned());
     let stats: Vec<Vec<(f64, f64, usize)>> = groups
@@ -128,7 +104,7 @@ fn results_table(groups: &[Group<'_>], fields: &[String]) -> Block {
         .collect();
     let best: Vec<Option<usize>> = (0..fields.len())
         .map(|j| {
-            let d = direction(&fields[j]);
+            let d = direction(lab, &fields[j]);
             if d == 0 || groups.len() < 2 {
                 return None;
             }
@@ -342,7 +318,11 @@ fn figure_plan(keys: &BTreeSet<&String>) -> Plan {
     plan
 }
 
-fn metric_figures(lab: &str, groups: &[Group<'_>]) -> Vec<Block> {
+fn metric_figures(
+    lab: &LabDescriptor,
+    (id, lab_title): (&str, &str),
+    groups: &[Group<'_>],
+) -> Vec<Block> {
     // Keys that are curves: more than one point in some run.
     let keys: BTreeSet<&String> = groups
         .iter()
@@ -364,13 +344,16 @@ fn metric_figures(lab: &str, groups: &[Group<'_>]) -> Vec<Block> {
         .into_iter()
         .take(MAX_FIGURES)
         .map(|(title, parts)| {
-            let x_label = if title.ends_with("_step") { "step" } else { "epoch" };
+            let x_label = parts
+                .iter()
+                .find_map(|(k, _, _)| lab.curve(k).filter(|m| m.x != XAxis::None))
+                .map_or("step", |m| m.x.label());
             let y_label = if parts.len() > 1 {
                 format!("{title} (validation solid, training dashed)")
             } else {
                 title.clone()
             };
-            let mut fig = Figure::new(&format!("{} — {title}", lab_title(lab)), x_label, &y_label);
+            let mut fig = Figure::new(&format!("{lab_title} — {title}"), x_label, &y_label);
             fig.y.log = title.contains("loss")
                 && groups
                     .iter()
@@ -414,7 +397,7 @@ fn metric_figures(lab: &str, groups: &[Group<'_>]) -> Vec<Block> {
                 }
             );
             Block::Figure {
-                stem: format!("{lab}_{}", sanitize(&title)),
+                stem: format!("{id}_{}", sanitize(&title)),
                 figure: fig,
                 caption,
             }
@@ -428,164 +411,35 @@ pub fn sanitize(s: &str) -> String {
         .collect()
 }
 
-/// The verdicts of theory runs: one row per check and condition, with the counterexample.
-fn theory_blocks(runs: &[&ReportRun]) -> Vec<Block> {
-    let mut rows = Vec::new();
-    let mut figures = Vec::new();
-    for r in runs {
-        let checks: Vec<&Value> = match r.summary.get("checks").and_then(Value::as_array) {
-            Some(a) => a.iter().collect(),
-            None => vec![&r.summary],
-        };
-        for c in checks {
-            let id = c.get("id").and_then(Value::as_str).unwrap_or("?");
-            let conditions = c.get("conditions").and_then(Value::as_array);
-            match conditions {
-                Some(conds) => {
-                    for k in conds {
-                        rows.push(vec![
-                            Cell::text(id),
-                            Cell::text(str_of(k, &["condition", "name", "when"])),
-                            verdict_cell(k),
-                            Cell::text(&counterexample(k.get("counterexample"))),
-                        ]);
-                    }
-                }
-                None => rows.push(vec![
-                    Cell::text(id),
-                    Cell::text("as stated"),
-                    verdict_cell(c),
-                    Cell::text(&counterexample(c.get("counterexample"))),
-                ]),
-            }
-            for p in c
-                .get("plots")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                if let Some(fig) = theory_plot(p) {
-                    figures.push(Block::Figure {
-                        stem: format!("theory_{}_{}", sanitize(id), sanitize(&fig.title)),
-                        caption: format!("{id}: {} (run {})", fig.title, r.id),
-                        figure: fig,
-                    });
-                }
-            }
-        }
-    }
-    let mut out = vec![Block::Table {
-        header: ["check", "condition", "verdict", "counterexample"]
-            .map(String::from)
-            .to_vec(),
-        rows,
-    }];
-    out.extend(figures.into_iter().take(MAX_FIGURES));
-    out
-}
-
-fn str_of<'a>(v: &'a Value, keys: &[&str]) -> &'a str {
-    keys.iter()
-        .find_map(|k| v.get(*k).and_then(Value::as_str))
-        .unwrap_or("")
-}
-
-fn verdict_cell(v: &Value) -> Cell {
-    let verdict = match v.get("verdict").and_then(Value::as_str) {
-        Some(s) => s.to_string(),
-        None => match v.get("holds").and_then(Value::as_bool) {
-            Some(true) => "holds".into(),
-            Some(false) => "fails".into(),
-            None => "inconclusive".into(),
-        },
+/// The section of one lab; `id` is the runs' lab (the heading when the lab is unknown here).
+fn lab_blocks(lab: &LabDescriptor, id: &str, runs: &[&ReportRun]) -> Vec<Block> {
+    let title = if lab.report_title.is_empty() {
+        id
+    } else {
+        lab.report_title
     };
-    Cell {
-        bold: verdict == "fails",
-        text: verdict,
-    }
-}
-
-/// A counterexample for people: "input ... expected ... got ...", numbers rounded.
-fn counterexample(c: Option<&Value>) -> String {
-    let Some(c) = c.filter(|c| !c.is_null()) else {
-        return String::new();
-    };
-    let part = |k: &str| c.get(k).map(short_json).unwrap_or_default();
-    let note = c.get("note").and_then(Value::as_str).unwrap_or("");
-    format!(
-        "input {}; expected {}; got {}{}",
-        part("input"),
-        part("expected"),
-        part("got"),
-        if note.is_empty() {
-            String::new()
-        } else {
-            format!(" ({note})")
-        }
-    )
-}
-
-fn short_json(v: &Value) -> String {
-    match v {
-        Value::Number(n) => n.as_f64().map_or(n.to_string(), |v| fmt4(v, v)),
-        Value::Array(a) => format!(
-            "[{}]",
-            a.iter().map(short_json).collect::<Vec<_>>().join(", ")
-        ),
-        Value::Object(o) => o
-            .iter()
-            .map(|(k, v)| format!("{k} = {}", short_json(v)))
-            .collect::<Vec<_>>()
-            .join(", "),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-fn theory_plot(p: &Value) -> Option<Figure> {
-    let mut fig = Figure::new(
-        p.get("title")?.as_str()?,
-        p.get("x_label").and_then(Value::as_str).unwrap_or(""),
-        p.get("y_label").and_then(Value::as_str).unwrap_or(""),
-    );
-    fig.x.log = p.get("log_x").and_then(Value::as_bool).unwrap_or(false);
-    fig.y.log = p.get("log_y").and_then(Value::as_bool).unwrap_or(false);
-    for (i, c) in p.get("curves")?.as_array()?.iter().enumerate() {
-        let name = c.get(0)?.as_str()?;
-        let points: Vec<[f64; 2]> = serde_json::from_value(c.get(1)?.clone()).ok()?;
-        fig.series.push(crate::core::figures::Series {
-            name: name.to_string(),
-            color: PALETTE[i % PALETTE.len()],
-            points,
-            ..Default::default()
-        });
-    }
-    Some(fig)
-}
-
-fn lab_blocks(lab: &str, runs: &[&ReportRun]) -> Vec<Block> {
-    let mut out = vec![Block::Heading(2, lab_title(lab))];
-    if lab == "theory" {
-        out.extend(theory_blocks(runs));
+    let mut out = vec![Block::Heading(2, title.to_string())];
+    if let Some(draw) = lab.report {
+        out.extend(draw(runs));
         return out;
     }
     let groups = groups(runs);
-    let fields = numeric_fields(runs);
+    let fields = numeric_fields(lab, runs);
     out.push(Block::Heading(3, "Results".into()));
     out.push(Block::Para(
         "Mean ± sample standard deviation over the runs of each configuration (n in brackets); the best mean of each score is in bold.".into(),
     ));
-    out.push(results_table(&groups, &fields));
+    out.push(results_table(lab, &groups, &fields));
     // The references of the datasets the runs used; all of the lab's when none of them has one
     // (a synthetic graph, a user's folder).
-    let used = |r: &&super::model::Reference| {
+    let used = |r: &&crate::core::descriptor::Reference| {
         runs.iter()
             .any(|x| r.datasets.contains(&x.dataset.as_str()))
     };
-    let any_used = REFERENCES.iter().filter(|r| r.lab == lab).any(|r| used(&r));
-    let refs: Vec<Vec<Cell>> = REFERENCES
+    let any_used = lab.references.iter().any(|r| used(&r));
+    let refs: Vec<Vec<Cell>> = lab
+        .references
         .iter()
-        .filter(|r| r.lab == lab)
         .filter(|r| r.datasets.is_empty() || !any_used || used(r))
         .map(|r| {
             vec![
@@ -615,7 +469,7 @@ fn lab_blocks(lab: &str, runs: &[&ReportRun]) -> Vec<Block> {
         out.push(Block::Heading(3, "How the configurations differ".into()));
         out.push(diff);
     }
-    let figs = metric_figures(lab, &groups);
+    let figs = metric_figures(lab, (id, title), &groups);
     if !figs.is_empty() {
         out.push(Block::Heading(3, "Curves".into()));
         out.extend(figs);
@@ -706,9 +560,12 @@ pub fn blocks(meta: &ReportMeta, runs: &[ReportRun]) -> Vec<Block> {
             labs.push(&r.lab);
         }
     }
-    for lab in labs {
-        let of_lab: Vec<&ReportRun> = runs.iter().filter(|r| r.lab == lab).collect();
-        out.extend(lab_blocks(lab, &of_lab));
+    for id in labs {
+        let of_lab: Vec<&ReportRun> = runs.iter().filter(|r| r.lab == id).collect();
+        // Runs of a lab this build does not describe still get the generic section.
+        let unknown = LabDescriptor::unknown("");
+        let lab = crate::core::descriptor::find(&meta.labs, id).unwrap_or(&unknown);
+        out.extend(lab_blocks(lab, id, &of_lab));
     }
     let missing: Vec<String> = runs
         .iter()
@@ -760,12 +617,53 @@ fn reproduce(runs: &[ReportRun]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::descriptor::{Metric, Reference};
+    use crate::core::figures::PALETTE;
+
+    /// A lab made up for these tests: core names no real lab.
+    const DEMO: LabDescriptor = LabDescriptor {
+        summary: &[
+            Metric::higher("test_acc", XAxis::None),
+            Metric::higher("val_acc", XAxis::None),
+        ],
+        curves: &[
+            Metric::higher("val_acc", XAxis::Epoch),
+            Metric::lower("val_loss", XAxis::Epoch),
+            Metric::higher("train_acc", XAxis::Epoch),
+            Metric::lower("train_loss", XAxis::Epoch),
+        ],
+        references: &[
+            Reference {
+                tag: "a",
+                datasets: &["alpha", "alpha-2"],
+                what: "model A on Alpha",
+                value: "0.8",
+                source: "paper 1",
+            },
+            Reference {
+                tag: "b",
+                datasets: &["beta"],
+                what: "model A on Beta",
+                value: "0.7",
+                source: "paper 1",
+            },
+            Reference {
+                tag: "b",
+                datasets: &["beta"],
+                what: "model B on Beta",
+                value: "0.75",
+                source: "paper 2",
+            },
+        ],
+        report_title: "Demo lab",
+        ..LabDescriptor::unknown("demo")
+    };
 
     #[test]
     fn best_mean_is_bold_and_cells_read_mean_std_n() {
         let run = |id: &str, key: &str, acc: f64| ReportRun {
             id: id.into(),
-            lab: "graphs".into(),
+            lab: "demo".into(),
             name: format!("{key} seed {id}"),
             config_key: key.into(),
             summary: serde_json::json!({ "test_acc": acc }),
@@ -778,7 +676,7 @@ mod tests {
         ];
         let refs: Vec<&ReportRun> = runs.iter().collect();
         let g = groups(&refs);
-        let Block::Table { rows, .. } = results_table(&g, &["test_acc".into()]) else {
+        let Block::Table { rows, .. } = results_table(&DEMO, &g, &["test_acc".into()]) else {
             panic!("not a table")
         };
         assert_eq!(rows[0][2].text, "0.8100 ± 0.0141 (2)");
@@ -788,13 +686,13 @@ mod tests {
 
     fn reference_rows(dataset: &str) -> Vec<String> {
         let run = ReportRun {
-            lab: "graphs".into(),
+            lab: "demo".into(),
             dataset: dataset.into(),
             config_key: "k".into(),
             summary: serde_json::json!({ "test_acc": 0.7 }),
             ..Default::default()
         };
-        lab_blocks("graphs", &[&run])
+        lab_blocks(&DEMO, "demo", &[&run])
             .into_iter()
             .filter_map(|b| match b {
                 Block::Table { header, rows } if header[0] == "figure" => {
@@ -808,22 +706,19 @@ mod tests {
 
     #[test]
     fn references_follow_the_runs_datasets() {
-        let citeseer = reference_rows("citeseer");
-        assert_eq!(citeseer.len(), 2, "{citeseer:?}");
-        assert!(
-            citeseer.iter().all(|r| r.contains("Citeseer")),
-            "{citeseer:?}"
-        );
-        let cora = reference_rows("cora-planetoid");
-        assert!(cora.iter().all(|r| r.contains("Cora")), "{cora:?}");
+        let beta = reference_rows("beta");
+        assert_eq!(beta.len(), 2, "{beta:?}");
+        assert!(beta.iter().all(|r| r.contains("Beta")), "{beta:?}");
+        let alpha = reference_rows("alpha-2");
+        assert_eq!(alpha, ["model A on Alpha"]);
         // No reference for the data (a user's folder): all of the lab's, for comparison.
-        assert!(reference_rows("my-graph").len() > cora.len());
+        assert_eq!(reference_rows("my-data").len(), 3);
     }
 
     fn run(id: &str, name: &str, key: &str, summary: Value) -> ReportRun {
         ReportRun {
             id: id.into(),
-            lab: "graphs".into(),
+            lab: "demo".into(),
             name: name.into(),
             status: "finished".into(),
             config_key: key.into(),
@@ -855,7 +750,8 @@ mod tests {
             ),
         ];
         let refs: Vec<&ReportRun> = runs.iter().collect();
-        let Block::Table { rows, .. } = results_table(&groups(&refs), &["val_acc".into()]) else {
+        let Block::Table { rows, .. } = results_table(&DEMO, &groups(&refs), &["val_acc".into()])
+        else {
             panic!("not a table")
         };
         assert!(rows[0][2].bold && rows[1][2].bold && !rows[2][2].bold);
@@ -878,17 +774,17 @@ mod tests {
         let mut runs: Vec<ReportRun> = (0..10)
             .map(|i| {
                 let mut r = run(&i.to_string(), "GCN cora", "a", Value::Null);
-                r.command = "gradlab graph --model gcn --seeds 10".into();
+                r.command = "gradlab demo --model gcn --seeds 10".into();
                 r
             })
             .collect();
         let mut gat = run("10", "GAT cora", "b", Value::Null);
-        gat.command = "gradlab graph --model gat --seeds 1".into();
+        gat.command = "gradlab demo --model gat --seeds 1".into();
         runs.push(gat);
         let text = reproduce(&runs);
-        assert_eq!(text.matches("gradlab graph").count(), 2, "{text}");
+        assert_eq!(text.matches("gradlab demo").count(), 2, "{text}");
         assert!(text.starts_with("# runs 0, 1, 2, 3, 4, 5, 6, 7, 8, 9 (finished)\n"));
-        assert!(text.contains("# run 10 (finished)\ngradlab graph --model gat"));
+        assert!(text.contains("# run 10 (finished)\ngradlab demo --model gat"));
     }
 
     #[test]
@@ -900,7 +796,7 @@ mod tests {
         }
         r.metrics.insert("test_acc".into(), pts(1));
         let refs = [&r];
-        let figs = metric_figures("graphs", &groups(&refs));
+        let figs = metric_figures(&DEMO, ("demo", "Demo lab"), &groups(&refs));
         let titles: Vec<String> = figs
             .iter()
             .map(|b| match b {
@@ -933,8 +829,7 @@ mod tests {
     #[test]
     fn the_gallery_shows_both_configurations_on_the_same_images_at_their_size() {
         let seg = |id: &str, name: &str, key: &str| {
-            let mut r = run(id, name, key, serde_json::json!({"val_miou": 0.8}));
-            r.lab = "segmentation".into();
+            let mut r = run(id, name, key, serde_json::json!({"score": 0.8}));
             r.images = vec![("input_0".into(), vec![1]), ("pred_0".into(), vec![2])];
             r
         };
@@ -943,7 +838,7 @@ mod tests {
             seg("2", "U-Net shapes skips off seed 0", "off"),
         ];
         let refs: Vec<&ReportRun> = runs.iter().collect();
-        let pics: Vec<(String, bool)> = lab_blocks("segmentation", &refs)
+        let pics: Vec<(String, bool)> = lab_blocks(&DEMO, "demo", &refs)
             .into_iter()
             .filter_map(|b| match b {
                 Block::Image {

@@ -110,8 +110,8 @@ pub fn report_run(store: &RunStore, id: RunId) -> anyhow::Result<ReportRun> {
     })
 }
 
-/// Date, version, commit and machine of the report being written.
-pub fn meta_now() -> ReportMeta {
+/// Date, version, commit and machine of the report being written; `labs` draw their runs.
+pub fn meta_now(labs: Vec<&'static crate::core::descriptor::LabDescriptor>) -> ReportMeta {
     let m = machine();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -127,6 +127,7 @@ pub fn meta_now() -> ReportMeta {
             m["threads"],
             m["os"].as_str().unwrap_or("?")
         ),
+        labs,
     }
 }
 

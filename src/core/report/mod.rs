@@ -8,7 +8,8 @@ mod model;
 mod write;
 
 pub use build::blocks;
+pub use build::sanitize;
 pub use doc::{Block, Cell, to_html, to_markdown};
 pub use from_store::{Selection, meta_now, parse_ids, report_run, select, utc_datetime};
-pub use model::{REFERENCES, Reference, ReportMeta, ReportRun};
+pub use model::{ReportMeta, ReportRun};
 pub use write::{ReportFiles, write_report};

@@ -9,7 +9,7 @@ use serde_json::Value;
 #[derive(Clone, Debug, Default)]
 pub struct ReportRun {
     pub id: String,
-    /// "graphs", "segmentation", "theory", ...
+    /// The id of the lab that recorded it (its descriptor's `id`).
     pub lab: String,
     pub name: String,
     /// The dataset the run recorded ("cora", "cora-planetoid", a folder's name; "" if none).
@@ -42,87 +42,6 @@ pub struct ReportMeta {
     pub version: String,
     pub commit: Option<String>,
     pub machine: String,
+    /// The labs this build knows, as their descriptors: how each lab's runs are drawn.
+    pub labs: Vec<&'static crate::core::descriptor::LabDescriptor>,
 }
-
-/// Figures published for the same experiments, shown beside the user's numbers.
-pub struct Reference {
-    pub lab: &'static str,
-    /// Shown when a run of the report used one of these datasets (empty: always).
-    pub datasets: &'static [&'static str],
-    pub what: &'static str,
-    pub value: &'static str,
-    pub source: &'static str,
-}
-
-pub const REFERENCES: [Reference; 10] = [
-    Reference {
-        lab: "graphs",
-        datasets: &["cora", "cora-planetoid"],
-        what: "GCN test accuracy, Cora (Planetoid split)",
-        value: "0.815",
-        source: "Kipf & Welling, ICLR 2017, Table 2",
-    },
-    Reference {
-        lab: "graphs",
-        datasets: &["cora", "cora-planetoid"],
-        what: "GAT test accuracy, Cora (Planetoid split)",
-        value: "0.830 ± 0.007",
-        source: "Veličković et al., ICLR 2018, Table 2",
-    },
-    Reference {
-        lab: "graphs",
-        datasets: &["citeseer"],
-        what: "GCN test accuracy, Citeseer (Planetoid split)",
-        value: "0.703",
-        source: "Kipf & Welling, ICLR 2017, Table 2",
-    },
-    Reference {
-        lab: "graphs",
-        datasets: &["citeseer"],
-        what: "GAT test accuracy, Citeseer (Planetoid split)",
-        value: "0.725 ± 0.007",
-        source: "Veličković et al., ICLR 2018, Table 2",
-    },
-    Reference {
-        lab: "graphs",
-        datasets: &["pubmed"],
-        what: "GCN test accuracy, PubMed (Planetoid split)",
-        value: "0.790",
-        source: "Kipf & Welling, ICLR 2017, Table 2",
-    },
-    Reference {
-        lab: "graphs",
-        datasets: &["pubmed"],
-        what: "GAT test accuracy, PubMed (Planetoid split)",
-        value: "0.790 ± 0.003",
-        source: "Veličković et al., ICLR 2018, Table 2",
-    },
-    Reference {
-        lab: "graphs",
-        datasets: &["cora"],
-        what: "GCN accuracy, assignment split and preset (one split)",
-        value: "0.6515",
-        source: "the homework",
-    },
-    Reference {
-        lab: "graphs",
-        datasets: &["cora"],
-        what: "GAT accuracy, assignment split and preset (one split)",
-        value: "0.8057",
-        source: "the homework",
-    },
-    Reference {
-        lab: "segmentation",
-        datasets: &[],
-        what: "U-Net validation mIoU with skip connections",
-        value: "about 0.78",
-        source: "the homework",
-    },
-    Reference {
-        lab: "segmentation",
-        datasets: &[],
-        what: "U-Net validation mIoU without skip connections",
-        value: "about 0.68",
-        source: "the homework",
-    },
-];

@@ -221,6 +221,8 @@ pub struct ConfigGroup {
 /// the numeric figures of their summaries.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Facets {
+    /// Every lab with a run in the store (whatever the lab filter).
+    pub labs: Vec<String>,
     pub models: Vec<String>,
     pub datasets: Vec<String>,
     pub figures: Vec<String>,

@@ -318,6 +318,11 @@ impl RunStore {
                 .map_err(|e| self.err(e))
         };
         Ok(Facets {
+            labs: strings(
+                "SELECT DISTINCT lab FROM runs
+                 WHERE deleted_ms IS NULL AND (?1 IS NULL OR ?1 IS NOT NULL)
+                 ORDER BY lab",
+            )?,
             models: strings(
                 "SELECT DISTINCT json_extract(config, '$.model') AS m FROM runs
                  WHERE deleted_ms IS NULL AND (?1 IS NULL OR lab = ?1)

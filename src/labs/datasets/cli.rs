@@ -14,7 +14,7 @@ use crate::data::catalog::{
     Catalog, Check, Dataset, DatasetState, DatasetStatus, check, human_size,
 };
 use crate::data::download::{FetchOptions, fetch};
-use crate::labs::CliOutput as Output;
+use crate::labs::lab::CliOutput as Output;
 
 #[derive(clap::Args, Debug)]
 pub struct DataArgs {

@@ -16,7 +16,7 @@ use crate::data::catalog::{
 };
 use crate::data::download::FetchOptions;
 use crate::labs::datasets::download_job::{KIND, job_name, spawn_download};
-use crate::labs::{Lab, load_ron, save_ron};
+use crate::labs::lab::{Lab, load_ron, save_ron};
 use crate::widgets::TabCx;
 use crate::widgets::open_folder::OpenFolder;
 
@@ -492,6 +492,7 @@ mod tests {
                     files: &mut st.files,
                     data_dir: &st.dir,
                     waker: Arc::new(|| {}),
+                    labs: &[],
                 };
                 st.tab.ui(ui, &mut cx);
             },
@@ -510,6 +511,7 @@ mod tests {
                 files: &mut st.files,
                 data_dir: &st.dir,
                 waker: Arc::new(|| {}),
+                labs: &[],
             };
             if !st.tab.busy(&cx) && st.tab.status("cora").is_some() {
                 break;

@@ -11,13 +11,14 @@ use crate::core::StopFlag;
 use crate::core::progress::CliSink;
 use crate::core::runs::{RecordTo, RunStore};
 use crate::data::graph::{Graph, SyntheticSpec, load_cora, synthetic_graph};
-use crate::labs::CliOutput as Output;
 #[cfg(test)]
 use crate::labs::graphs::config::DatasetArg;
 use crate::labs::graphs::config::GraphParams;
 use crate::labs::graphs::train::Trainer;
 use crate::labs::graphs::train::{summarize, train_seeds};
 use crate::labs::graphs::{GraphConfig, ModelKind, Preset};
+use crate::labs::lab::CliOutput as Output;
+use crate::labs::lab::parse_flags;
 
 #[derive(clap::Args, Debug)]
 pub struct GraphArgs {
@@ -36,6 +37,17 @@ pub fn load_dataset(p: &GraphParams, data_dir: &Path) -> anyhow::Result<Graph> {
     p.load(data_dir)
 }
 
+/// What `--print-config` prints for these settings: the parameters and the resolved run config.
+pub fn resolved_config(p: &GraphParams) -> serde_json::Value {
+    json!({ "params": p, "run": p.resolve(p.model) })
+}
+
+/// The descriptor's config parser: `gradlab graphs FLAGS --print-config` as a value.
+pub fn print_config(words: &[String], _data_dir: &Path) -> anyhow::Result<serde_json::Value> {
+    let args: GraphArgs = parse_flags(super::DESCRIPTOR.id, words)?;
+    Ok(resolved_config(&args.config))
+}
+
 pub fn run(args: &GraphArgs, data_dir: &Path) -> anyhow::Result<Output> {
     run_recorded(args, data_dir, None)
 }
@@ -50,7 +62,7 @@ pub fn run_recorded(
     let p = &args.config;
     let cfg = p.resolve(p.model);
     if args.print_config {
-        return Output::config(&serde_json::json!({ "params": p, "run": cfg }));
+        return Output::config(&resolved_config(p));
     }
     anyhow::ensure!(p.seeds >= 1, "--seeds must be at least 1");
     let graph = load_dataset(p, data_dir)?;

@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod descriptor;
 pub mod edge_ops;
 pub mod gat;
 pub mod gcn;
@@ -19,16 +20,17 @@ pub mod train;
 pub mod ui;
 
 pub use config::{AdjNorm, DatasetArg, GraphConfig, GraphParams, ModelKind, Preset, StopRule};
+pub use descriptor::{DESCRIPTOR, metric};
 pub use train::{
     AttentionSnapshot, ConfusionMatrix, EmbeddingSnapshot, RunResult, run, run_seeds,
     run_seeds_recorded, seed_prefix, train_one,
 };
 
-/// The published test accuracy of `model` on `dataset` (as a run records it: "cora",
-/// "cora-planetoid", "citeseer", "pubmed") with `split`, and where it is from: the figures of
-/// GCN (Kipf & Welling 2017, Table 2) and GAT (Veličković et al. 2018, Table 2), both on the
-/// Planetoid split. Cora's LINQS files with the pygcn split are a different split of the same
-/// graph; no figure is claimed for them.
+/// The published test accuracy of `model` on `dataset` (as a run records it: "cora-planetoid",
+/// "citeseer", "pubmed") with `split`, and where it is from: the figures of GCN (Kipf & Welling
+/// 2017, Table 2) and GAT (Veličković et al. 2018, Table 2), both on the Planetoid split. Cora's
+/// LINQS files with the pygcn split are a different split of the same graph; no figure is
+/// claimed for them.
 pub fn published(
     model: ModelKind,
     dataset: &str,
@@ -37,17 +39,12 @@ pub fn published(
     if split != crate::data::graph::SplitKind::Planetoid {
         return None;
     }
-    const GCN: &str = "Kipf & Welling 2017";
-    const GAT: &str = "Veličković et al. 2018";
-    Some(match (model, dataset) {
-        (ModelKind::Gcn, "cora-planetoid") => ("0.815", GCN),
-        (ModelKind::Gcn, "citeseer") => ("0.703", GCN),
-        (ModelKind::Gcn, "pubmed") => ("0.790", GCN),
-        (ModelKind::Gat, "cora-planetoid") => ("0.830 ± 0.007", GAT),
-        (ModelKind::Gat, "citeseer") => ("0.725 ± 0.007", GAT),
-        (ModelKind::Gat, "pubmed") => ("0.790 ± 0.003", GAT),
-        _ => return None,
-    })
+    let tag = model.label().to_lowercase();
+    DESCRIPTOR
+        .references
+        .iter()
+        .find(|r| r.tag == tag && r.datasets.contains(&dataset))
+        .map(|r| (r.value, r.source))
 }
 
 #[cfg(test)]
@@ -59,7 +56,7 @@ mod tests {
     fn published_figures_only_for_the_planetoid_split() {
         assert_eq!(
             published(ModelKind::Gat, "citeseer", SplitKind::Planetoid),
-            Some(("0.725 ± 0.007", "Veličković et al. 2018"))
+            Some(("0.725 ± 0.007", "Veličković et al., ICLR 2018, Table 2"))
         );
         assert_eq!(
             published(ModelKind::Gcn, "cora-planetoid", SplitKind::Planetoid).map(|p| p.0),

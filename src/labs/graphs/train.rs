@@ -11,6 +11,7 @@ use rand::rngs::SmallRng;
 use serde_json::json;
 
 use super::config::{GraphConfig, StopRule};
+use super::descriptor::metric;
 use super::model::{Forward, Net};
 use super::pca::pca2;
 use super::prep::Prepared;
@@ -213,10 +214,10 @@ pub fn train_one(
         final_train_loss = ensure_finite("train loss", train_loss, epoch)?;
         let val_loss = ensure_finite("validation loss", ev.loss(&split.val, &labels), epoch)?;
         let val_acc = ev.accuracy(&split.val, &labels);
-        sink.metric("train_loss", epoch as f64, train_loss);
-        sink.metric("val_loss", epoch as f64, val_loss);
-        sink.metric("train_acc", epoch as f64, train_acc);
-        sink.metric("val_acc", epoch as f64, val_acc);
+        sink.metric(metric::TRAIN_LOSS, epoch as f64, train_loss);
+        sink.metric(metric::VAL_LOSS, epoch as f64, val_loss);
+        sink.metric(metric::TRAIN_ACC, epoch as f64, train_acc);
+        sink.metric(metric::VAL_ACC, epoch as f64, val_acc);
         let improved = match cfg.stop_rule {
             StopRule::ValLoss => {
                 let better = val_loss < best_val_loss;
@@ -292,7 +293,7 @@ pub fn train_one(
         class_names,
         counts,
     }));
-    sink.metric("test_acc", epochs_run as f64, report_test);
+    sink.metric(metric::TEST_ACC, epochs_run as f64, report_test);
     Ok(RunResult {
         seed: cfg.seed,
         test_acc: report_test,
@@ -364,7 +365,7 @@ pub fn command_for(p: &super::GraphParams, model: super::ModelKind, seeds: usize
     };
     let mut args = vec![
         "gradlab".to_string(),
-        "graph".into(),
+        super::DESCRIPTOR.id.into(),
         "--model".into(),
         v(&|| model.to_possible_value()),
         "--dataset".into(),
@@ -429,7 +430,7 @@ pub fn train_seeds(
             runs: seeds.len() as u64,
         };
         let run = rec.run(NewRun {
-            lab: "graphs".into(),
+            lab: super::DESCRIPTOR.id.into(),
             name: format!("{} {} seed {seed}", cfg.model.label(), graph.name),
             // Snapshots feed the live views and change no result: recorded as the CLI resolves
             // them (off), so a GUI run and a CLI run of one config group together.
@@ -440,7 +441,7 @@ pub fn train_seeds(
             seed: Some(seed),
             dataset: Some(graph.name.clone()),
             dataset_sha256: Some(graph.fingerprint.clone()),
-            main_metric: Some("test_acc".into()),
+            main_metric: Some(metric::TEST_ACC.into()),
             ..Default::default()
         });
         let (r, id) = recorded_stoppable(

@@ -19,7 +19,7 @@ use crate::labs::graphs::{
     AdjNorm, AttentionSnapshot, ConfusionMatrix, DatasetArg, EmbeddingSnapshot, GraphConfig,
     GraphParams, ModelKind, Preset, StopRule, run_seeds_recorded,
 };
-use crate::labs::{Lab, load_ron, save_ron};
+use crate::labs::lab::{Lab, load_ron, save_ron};
 use crate::widgets::job_row::{JobRow, job_row};
 use crate::widgets::plot::figure_plot;
 use crate::widgets::presence::Presence;
@@ -27,7 +27,7 @@ use crate::widgets::reopen::Reopen;
 use crate::widgets::results_table::results_table;
 use crate::widgets::{PALETTE, TabCx};
 
-const KIND: &str = "graph";
+const KIND: &str = super::DESCRIPTOR.id;
 /// The file dialog's key for "Open graph folder...".
 const PICK_GRAPH_FOLDER: &str = "graph-folder";
 /// The job that reads the latest runs back from the store.
@@ -178,10 +178,18 @@ pub(crate) fn model_color(m: ModelKind) -> egui::Color32 {
 
 impl Lab for GraphsTab {
     fn id(&self) -> &'static str {
-        "graphs"
+        super::DESCRIPTOR.id
     }
     fn title(&self) -> &'static str {
-        "Graphs"
+        super::DESCRIPTOR.title
+    }
+    fn descriptor(&self) -> Option<&'static crate::labs::lab::LabDescriptor> {
+        Some(&super::DESCRIPTOR)
+    }
+    fn config_json(&self, _data_dir: &std::path::Path) -> Option<serde_json::Value> {
+        let mut json = super::cli::resolved_config(&self.params);
+        json["run"] = serde_json::to_value(self.run_config(self.params.model)).ok()?;
+        Some(json)
     }
     fn ui(&mut self, ui: &mut egui::Ui, cx: &mut TabCx<'_>) {
         self.show(ui, cx);
@@ -731,7 +739,7 @@ impl GraphsTab {
                 ..self.run_config(m)
             };
             let key = crate::core::runs::pace_key(
-                "graphs",
+                super::DESCRIPTOR.id,
                 Some(graph.name.as_str()),
                 &serde_json::to_value(&cfg).ok()?,
             );
@@ -1288,6 +1296,7 @@ mod tests {
             files: &mut w.files,
             data_dir: &w.data_dir,
             waker: Arc::new(|| {}),
+            labs: &[],
         };
         let rows = w.lab.rows(&cx);
         assert_eq!(rows.len(), 1);
@@ -1480,6 +1489,7 @@ mod tests {
             files: &mut w.files,
             data_dir: &w.data_dir,
             waker: Arc::new(|| {}),
+            labs: &[],
         };
         let rows = w.lab.rows(&cx);
         assert_eq!(rows.len(), 1);

@@ -16,7 +16,7 @@ use crate::core::runs::{
     self, ConfigGroup, Facets, Point, Purged, Query, Reply, RunDetail, RunFilter, RunId, RunRow,
     RunStatus, RunStore, SeriesChunk, SortBy, StoreReader, group_rows,
 };
-use crate::labs::{Lab, load_ron, save_ron};
+use crate::labs::lab::{Lab, LabDescriptor, load_ron, save_ron};
 use crate::widgets::plot::figure_plot;
 use crate::widgets::{TabCx, labeled_combo};
 
@@ -25,7 +25,6 @@ pub(super) const PICK_REPORT: &str = "runs-report";
 const ROW_HEIGHT: f32 = 22.0;
 /// Runs a report covers when none is selected.
 const REPORT_LAST: usize = 20;
-const LABS: [&str; 3] = ["graphs", "segmentation", "theory"];
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Sort {
@@ -107,6 +106,8 @@ impl JobOutput for ReportDone {
 
 #[derive(Default)]
 pub struct Runtime {
+    /// The app's labs as they describe themselves (titles, which curve to plot first).
+    labs: Vec<&'static LabDescriptor>,
     reader: Option<StoreReader>,
     reader_dir: Option<PathBuf>,
     /// Why the store cannot be used (shown instead of the list).
@@ -151,6 +152,7 @@ impl Lab for RunsTab {
         "Runs"
     }
     fn ui(&mut self, ui: &mut egui::Ui, cx: &mut TabCx<'_>) {
+        self.rt.labs = cx.labs.to_vec();
         self.connect(ui.ctx(), cx.runs_dir());
         self.poll();
         self.take_report(cx);
@@ -349,7 +351,7 @@ impl RunsTab {
             .keys
             .insert(id, d.series.iter().map(|s| s.key.clone()).collect());
         if self.settings.metric.is_empty()
-            && let Some(k) = preferred_metric(&self.rt.keys)
+            && let Some(k) = preferred_metric(&self.rt.keys, &self.rt.labs)
         {
             self.settings.metric = k;
             self.refresh_curves();
@@ -487,8 +489,14 @@ impl RunsTab {
                 s.lab.clone().unwrap_or_else(|| "all".into()),
                 |ui| {
                     ui.selectable_value(&mut s.lab, None, "all");
-                    for l in LABS {
-                        ui.selectable_value(&mut s.lab, Some(l.to_string()), l);
+                    for l in &self.rt.facets.labs {
+                        let title = self
+                            .rt
+                            .labs
+                            .iter()
+                            .find(|d| d.id == l)
+                            .map_or(l.as_str(), |d| d.title);
+                        ui.selectable_value(&mut s.lab, Some(l.clone()), title);
                     }
                 },
             );
@@ -817,12 +825,13 @@ impl RunsTab {
             return;
         };
         let ids: Vec<RunId> = self.rt.selected.iter().copied().collect();
+        let labs = cx.labs.to_vec();
         self.rt.message = Some(format!("Writing the report into {}...", folder.display()));
         self.rt.report = Some(cx.jobs.spawn_typed(
             KIND,
             "report",
             cx.waker.clone(),
-            move |_sink, _stop| write_report_job(&dir, ids, &folder),
+            move |_sink, _stop| write_report_job(&dir, ids, &folder, labs),
         ));
     }
 }
@@ -832,6 +841,7 @@ pub fn write_report_job(
     runs_dir: &Path,
     ids: Vec<RunId>,
     out: &Path,
+    labs: Vec<&'static LabDescriptor>,
 ) -> anyhow::Result<ReportDone> {
     let store = RunStore::open(runs_dir)?;
     let sel = Selection {
@@ -846,7 +856,7 @@ pub fn write_report_job(
         .collect::<anyhow::Result<Vec<_>>>()?;
     // A picked folder that holds the user's files gets the report in a new folder inside it.
     let out = crate::core::files::folder_for(out, "gradlab-report");
-    let files = write_report(&meta_now(), &runs, &out)?;
+    let files = write_report(&meta_now(labs), &runs, &out)?;
     Ok(ReportDone(files.html, runs.len()))
 }
 
@@ -883,11 +893,15 @@ fn named_checkbox(ui: &mut egui::Ui, on: &mut bool, name: String) -> egui::Respo
     r
 }
 
-/// The metric to plot first: a validation figure when there is one, else the first loss.
-fn preferred_metric(keys: &HashMap<RunId, Vec<String>>) -> Option<String> {
+/// The metric to plot first: the first curve a lab names (its validation figure) that the runs
+/// have, else the first key in alphabetical order.
+fn preferred_metric(
+    keys: &HashMap<RunId, Vec<String>>,
+    labs: &[&'static LabDescriptor],
+) -> Option<String> {
     let all: Vec<&String> = keys.values().flatten().collect();
-    for want in ["val_acc", "val_miou", "loss", "train_loss"] {
-        if let Some(k) = all.iter().find(|k| k.as_str() == want) {
+    for want in labs.iter().flat_map(|d| d.curves) {
+        if let Some(k) = all.iter().find(|k| k.as_str() == want.key) {
             return Some((*k).clone());
         }
     }

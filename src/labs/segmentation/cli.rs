@@ -6,7 +6,8 @@ use crate::core::StopFlag;
 use crate::core::files::{foreign_folder, png_bytes};
 use crate::core::progress::CliSink;
 use crate::core::runs::{RecordTo, RunStore};
-use crate::labs::CliOutput as Output;
+use crate::labs::lab::CliOutput as Output;
+use crate::labs::lab::parse_flags;
 use crate::labs::segmentation::checkpoint;
 use crate::labs::segmentation::config::SegParams;
 use crate::labs::segmentation::train::{TrainOutput, seed_summary, train_seeds};
@@ -25,6 +26,12 @@ pub struct SegArgs {
     /// Print the resolved config as JSON and exit.
     #[arg(long)]
     pub print_config: bool,
+}
+
+/// The descriptor's config parser: `gradlab segmentation FLAGS --print-config` as a value.
+pub fn print_config(words: &[String], data_dir: &Path) -> anyhow::Result<serde_json::Value> {
+    let args: SegArgs = parse_flags(super::DESCRIPTOR.id, words)?;
+    Ok(serde_json::to_value(args.config.resolve(data_dir))?)
 }
 
 pub fn run(args: &SegArgs, data_dir: &Path) -> anyhow::Result<Output> {

@@ -12,6 +12,7 @@ pub mod config;
 pub mod conv;
 #[cfg(test)]
 mod conv_check;
+pub mod descriptor;
 pub mod direct;
 pub mod infer;
 pub mod kernels;
@@ -29,6 +30,7 @@ pub mod wgrad;
 pub mod winograd;
 
 pub use checkpoint::{ModelMeta, SegModel};
+pub use descriptor::{DESCRIPTOR, metric};
 pub use train::{
     SegConfig, SegEpoch, TrainOutput, TrainedSeg, bench_steps, run, run_recorded, train,
 };

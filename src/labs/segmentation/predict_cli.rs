@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use crate::labs::CliOutput as Output;
+use crate::labs::lab::CliOutput as Output;
 use crate::labs::segmentation::apply::{load_model, predict_files};
 
 #[derive(clap::Args, Debug)]

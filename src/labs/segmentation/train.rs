@@ -14,6 +14,7 @@ use serde_json::json;
 
 use super::adamw::FusedAdamW;
 use super::checkpoint::{ModelMeta, SegModel};
+use super::descriptor::metric;
 use super::infer::predict;
 use super::metrics::Confusion;
 use super::render;
@@ -264,7 +265,7 @@ fn train_on(
             n += 1;
             step += 1;
             // Per step, so the GUI's loss curve moves while an epoch runs (epochs take ~20 s).
-            sink.metric("train_loss_step", step as f64, lv);
+            sink.metric(metric::TRAIN_LOSS_STEP, step as f64, lv);
             sink.progress(step as u64, total);
         }
         let train_loss = loss_sum / n as f64;
@@ -277,11 +278,11 @@ fn train_on(
             val_iou: [i0, i1],
             pixel_acc: conf.pixel_acc(),
         };
-        sink.metric("train_loss", epoch as f64, train_loss);
-        sink.metric("val_miou", epoch as f64, ep.val_miou);
-        sink.metric(&format!("val_iou_{}", data.classes[1]), epoch as f64, i1);
-        sink.metric(&format!("val_iou_{}", data.classes[0]), epoch as f64, i0);
-        sink.metric("pixel_acc", epoch as f64, ep.pixel_acc);
+        sink.metric(metric::TRAIN_LOSS, epoch as f64, train_loss);
+        sink.metric(metric::VAL_MIOU, epoch as f64, ep.val_miou);
+        sink.metric(&metric::val_iou(&data.classes[1]), epoch as f64, i1);
+        sink.metric(&metric::val_iou(&data.classes[0]), epoch as f64, i0);
+        sink.metric(metric::PIXEL_ACC, epoch as f64, ep.pixel_acc);
         let pic = gallery(&data, &probs, cfg.gallery, sink, epoch == 1);
         sink.image("gallery", pic.clone());
         picture = Some(pic);
@@ -313,11 +314,11 @@ fn train_on(
         "data_notes": data.notes,
     });
     if let Some(e) = &last {
-        summary["val_miou"] = json!(e.val_miou);
+        summary[metric::VAL_MIOU] = json!(e.val_miou);
         summary["val_iou_per_class"] =
             json!({ data.classes[0]: e.val_iou[0], data.classes[1]: e.val_iou[1] });
-        summary["pixel_acc"] = json!(e.pixel_acc);
-        summary["train_loss"] = json!(e.train_loss);
+        summary[metric::PIXEL_ACC] = json!(e.pixel_acc);
+        summary[metric::TRAIN_LOSS] = json!(e.train_loss);
     }
     sink.payload(Box::new(TrainedSeg(model.clone())));
     Ok(TrainOutput {
@@ -401,7 +402,7 @@ pub fn train_seeds(
         let (o, id) = train_recorded(&c, rec, &mut s, stop)?;
         sink.log(&format!(
             "seed {seed}: val mIoU {:.4}",
-            o.summary["val_miou"].as_f64().unwrap_or(f64::NAN)
+            o.summary[metric::VAL_MIOU].as_f64().unwrap_or(f64::NAN)
         ));
         out.run_ids.extend(id);
         if o.summary["stopped"] != true {
@@ -428,13 +429,13 @@ pub fn train_recorded(
     let t0 = Instant::now();
     let data = load_data(cfg, sink).with_context(|| format!("seed {seed}"))?;
     let run = rec.run(NewRun {
-        lab: "segmentation".into(),
+        lab: super::DESCRIPTOR.id.into(),
         name: format!("U-Net {} skips {on_off} seed {seed}", cfg.dataset.name()),
         config: serde_json::to_value(cfg)?,
         seed: Some(seed),
         dataset: Some(cfg.dataset.name()),
         dataset_sha256: Some(data.fingerprint.clone()),
-        main_metric: Some("val_miou".into()),
+        main_metric: Some(metric::VAL_MIOU.into()),
         ..Default::default()
     });
     recorded_stoppable(
@@ -457,7 +458,7 @@ pub fn command_for(cfg: &SegConfig, seeds: usize) -> String {
     };
     let args = [
         "gradlab".to_string(),
-        "seg".into(),
+        super::DESCRIPTOR.id.into(),
         "--dataset".into(),
         dataset,
         "--skips".into(),
@@ -525,7 +526,7 @@ pub fn checkpoint_files(out: &TrainOutput) -> anyhow::Result<Vec<(String, Vec<u8
 /// The multi-seed summary of finished single-seed summaries (see [`run_seeds`]).
 pub fn seed_summary(runs: &[Summary], asked: usize, stopped: bool) -> Summary {
     let f = |r: &Summary, k: &str| r[k].as_f64().unwrap_or(f64::NAN);
-    let miou: Vec<f64> = runs.iter().map(|r| f(r, "val_miou")).collect();
+    let miou: Vec<f64> = runs.iter().map(|r| f(r, metric::VAL_MIOU)).collect();
     let (m, sd) = mean_std(&miou);
     let (acc, _) = mean_std(&runs.iter().map(|r| f(r, "pixel_acc")).collect::<Vec<_>>());
     let mut ms: Vec<f64> = runs.iter().map(|r| f(r, "ms_per_step_median")).collect();

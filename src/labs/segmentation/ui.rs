@@ -18,20 +18,20 @@ use crate::core::stats::{self, Comparison, NOISE_RULE};
 use crate::data::seg::image_io::{GrayF32, read_gray_noted};
 use crate::data::seg::{DatasetSpec, isbi_dir, shapes::ShapesConfig};
 use crate::labs::datasets::ui::offer::DownloadOffer;
+use crate::labs::lab::{Lab, load_ron, save_ron};
 use crate::labs::segmentation::config::SegParams;
 use crate::labs::segmentation::render::{FN_COLOR, FP_COLOR, overlay};
 use crate::labs::segmentation::restore::{LatestSeg, load_latest};
 use crate::labs::segmentation::train::{compare_skips, run_seeds_recorded};
 use crate::labs::segmentation::{SegConfig, SegModel, TrainedSeg, UNetConfig, checkpoint, infer};
-use crate::labs::{Lab, load_ron, save_ron};
 use crate::widgets::job_row;
 use crate::widgets::plot::{PictureTexture, figure_plot};
 use crate::widgets::presence::Presence;
 use crate::widgets::reopen::Reopen;
 use crate::widgets::{PALETTE, TabCx, labeled};
 
-const KIND: &str = "seg";
-const KIND_IO: &str = "seg-io";
+const KIND: &str = super::DESCRIPTOR.id;
+const KIND_IO: &str = "segmentation-io";
 /// The job that reads the latest runs back from the store.
 const PICK_FOLDER: &str = "seg-folder";
 const PICK_IMAGE: &str = "seg-image";
@@ -176,10 +176,16 @@ pub struct SegmentationTab {
 
 impl Lab for SegmentationTab {
     fn id(&self) -> &'static str {
-        "segmentation"
+        super::DESCRIPTOR.id
     }
     fn title(&self) -> &'static str {
-        "Segmentation"
+        super::DESCRIPTOR.title
+    }
+    fn descriptor(&self) -> Option<&'static crate::labs::lab::LabDescriptor> {
+        Some(&super::DESCRIPTOR)
+    }
+    fn config_json(&self, data_dir: &Path) -> Option<serde_json::Value> {
+        serde_json::to_value(self.default_run_config(data_dir).ok()?).ok()
     }
     fn ui(&mut self, ui: &mut egui::Ui, cx: &mut TabCx<'_>) {
         self.take_picked(cx);
@@ -759,7 +765,7 @@ impl SegmentationTab {
         for skips in [true, false] {
             let cfg = self.config(ds.clone(), skips);
             let key = crate::core::runs::pace_key(
-                "segmentation",
+                super::DESCRIPTOR.id,
                 Some(cfg.dataset.name().as_str()),
                 &serde_json::to_value(&cfg).ok()?,
             );
@@ -833,8 +839,12 @@ impl SegmentationTab {
                 let color = [col.r(), col.g(), col.b()];
                 loss.series
                     .extend(seed_series(&job.metrics, "train_loss_step", name, color));
-                miou.series
-                    .extend(seed_series(&job.metrics, "val_miou", name, color));
+                miou.series.extend(seed_series(
+                    &job.metrics,
+                    super::metric::VAL_MIOU,
+                    name,
+                    color,
+                ));
             }
         }
         for fig in [&mut loss, &mut miou] {

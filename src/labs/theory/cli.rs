@@ -3,7 +3,8 @@
 use crate::core::progress::CliSink;
 use crate::core::runs::{NewRun, RecordTo, RunId, RunStore, recorded_stoppable};
 use crate::core::{Sink, StopFlag, Summary};
-use crate::labs::CliOutput as Output;
+use crate::labs::lab::CliOutput as Output;
+use crate::labs::lab::parse_flags;
 use crate::labs::theory::config::TheoryConfig;
 use crate::labs::theory::{self, CheckResult, Verdict};
 
@@ -17,6 +18,15 @@ pub struct TheoryArgs {
     /// Print the resolved config as JSON and exit.
     #[arg(long)]
     pub print_config: bool,
+}
+
+/// The descriptor's config parser: `gradlab theory FLAGS --print-config` as a value.
+pub fn print_config(
+    words: &[String],
+    _data_dir: &std::path::Path,
+) -> anyhow::Result<serde_json::Value> {
+    let args: TheoryArgs = parse_flags(super::DESCRIPTOR.id, words)?;
+    Ok(serde_json::to_value(args.config)?)
 }
 
 pub fn run(args: &TheoryArgs) -> anyhow::Result<Output> {
@@ -61,10 +71,10 @@ pub fn run_suite_recorded(
 ) -> anyhow::Result<(Vec<CheckResult>, Option<RunId>)> {
     let check = config.check.as_deref();
     let run = rec.run(NewRun {
-        lab: "theory".into(),
+        lab: super::DESCRIPTOR.id.into(),
         name: format!("theory {}", check.unwrap_or("all checks")),
         config: serde_json::to_value(config)?,
-        main_metric: Some("checks_holding".into()),
+        main_metric: Some(super::metric::CHECKS_HOLDING.into()),
         ..Default::default()
     });
     let params = &config.params;
@@ -76,7 +86,7 @@ pub fn run_suite_recorded(
         |s, stop| theory::run_suite(params, check, s, stop),
         |r| {
             let mut s = theory::summary(r);
-            s["checks_holding"] =
+            s[super::metric::CHECKS_HOLDING] =
                 serde_json::json!(r.iter().filter(|c| c.verdict == Verdict::Holds).count());
             Ok(s)
         },

@@ -6,12 +6,14 @@ pub mod attention_conv1d;
 pub mod attention_maxpool;
 pub mod cli;
 pub mod config;
+pub mod descriptor;
 pub mod jl_near_orthogonal;
 pub mod linalg;
 pub mod linear_attention;
 pub mod lowrank_attention;
 pub mod readable;
 pub mod relu_chain;
+pub mod report;
 pub mod rnn_sigmoid_bound;
 pub mod timing;
 pub mod ui;
@@ -22,6 +24,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::core::{Event, Sink, StopFlag, Summary};
+
+pub use descriptor::{DESCRIPTOR, metric};
 
 /// The smallest input found on which a claim (or a construction) does not hold.
 #[derive(Clone, Debug, Serialize, PartialEq)]

@@ -7,17 +7,17 @@ use eframe::egui;
 use serde::{Deserialize, Serialize};
 
 use crate::core::jobs::{JobId, JobState, Jobs};
+use crate::labs::lab::{Lab, load_ron, save_ron};
 use crate::labs::theory::readable::readable;
 use crate::labs::theory::{
     self, CHECKS, CheckInfo, CheckResult, Counterexample, PlotData, SuiteResult, TheoryParams,
     Verdict, attention_conv1d, attention_maxpool, jl_near_orthogonal, linear_attention,
     lowrank_attention, relu_chain, rnn_sigmoid_bound,
 };
-use crate::labs::{Lab, load_ron, save_ron};
 use crate::widgets::TabCx;
 use crate::widgets::plot::{Curve, PlotSpec, curves_plot};
 
-const KIND: &str = "theory";
+const KIND: &str = super::DESCRIPTOR.id;
 
 #[derive(Serialize, Deserialize)]
 #[serde(default)]
@@ -62,10 +62,20 @@ impl Default for TheoryTab {
 
 impl Lab for TheoryTab {
     fn id(&self) -> &'static str {
-        "theory"
+        super::DESCRIPTOR.id
     }
     fn title(&self) -> &'static str {
-        "Theory"
+        super::DESCRIPTOR.title
+    }
+    fn descriptor(&self) -> Option<&'static crate::labs::lab::LabDescriptor> {
+        Some(&super::DESCRIPTOR)
+    }
+    fn config_json(&self, _data_dir: &std::path::Path) -> Option<serde_json::Value> {
+        serde_json::to_value(super::config::TheoryConfig {
+            check: None,
+            params: self.params.clone(),
+        })
+        .ok()
     }
     fn ui(&mut self, ui: &mut egui::Ui, cx: &mut TabCx<'_>) {
         self.show(ui, cx);
@@ -291,7 +301,7 @@ impl TheoryTab {
                 let known = once_per_build
                     && store.as_ref().is_some_and(|s| {
                         let key = crate::core::runs::config_key(
-                            "theory",
+                            super::DESCRIPTOR.id,
                             None,
                             None,
                             &serde_json::to_value(&config).unwrap_or_default(),
@@ -761,6 +771,7 @@ mod tests {
                         files: &mut s.files,
                         data_dir: &s.data_dir,
                         waker: Arc::new(|| {}),
+                        labs: &[],
                     };
                     s.tab.ui(ui, &mut cx);
                 },

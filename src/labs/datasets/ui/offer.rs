@@ -193,6 +193,7 @@ mod tests {
                     files: &mut st.files,
                     data_dir: &st.dir,
                     waker: Arc::new(|| {}),
+                    labs: &[],
                 };
                 if DownloadOffer::new("cora", "Cora")
                     .present(present)

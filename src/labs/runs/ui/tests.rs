@@ -234,7 +234,7 @@ fn a_chunk_of_points_read_twice_is_added_once() {
 
 #[test]
 fn ticks_and_the_metric_survive_a_restart_and_an_empty_filter_says_so() {
-    use crate::labs::Lab;
+    use crate::labs::lab::Lab;
     let dir = tempfile::tempdir().unwrap();
     let store = RunStore::open(&dir.path().join("runs")).unwrap();
     let a = add_run(&store, "GCN synthetic seed 0", 16, 0, 0.80);

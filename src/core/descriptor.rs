@@ -1,0 +1,180 @@
+//! What a lab says about itself, once: its names, its metrics (with their direction and x axis),
+//! its main figure, the published and homework figures it is compared with, and how its runs are
+//! drawn in a report. The registry (`labs::descriptors`), the CLI, the Runs tab, the report and
+//! the sweeps read these values; `core` receives them as data and names no lab.
+
+use serde_json::Value;
+
+use super::report::{Block, ReportRun};
+
+/// Whether a larger value of a metric is better.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// Accuracies, IoUs: larger is better.
+    Higher,
+    /// Losses, errors: smaller is better.
+    Lower,
+    /// A count or a time: not a score, never "best".
+    Neither,
+}
+
+impl Direction {
+    /// +1 when larger is better, -1 when smaller is, 0 when it is not a score.
+    pub fn sign(self) -> i32 {
+        match self {
+            Direction::Higher => 1,
+            Direction::Lower => -1,
+            Direction::Neither => 0,
+        }
+    }
+}
+
+/// What a curve's points are indexed by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum XAxis {
+    Epoch,
+    Step,
+    /// A summary figure: one value per run, never a curve.
+    None,
+}
+
+impl XAxis {
+    pub fn label(self) -> &'static str {
+        match self {
+            XAxis::Epoch => "epoch",
+            XAxis::Step => "step",
+            XAxis::None => "",
+        }
+    }
+}
+
+/// One metric a lab records: its key in the run store, how to read it and how to plot it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Metric {
+    pub key: &'static str,
+    pub direction: Direction,
+    pub x: XAxis,
+}
+
+impl Metric {
+    pub const fn higher(key: &'static str, x: XAxis) -> Self {
+        Self {
+            key,
+            direction: Direction::Higher,
+            x,
+        }
+    }
+    pub const fn lower(key: &'static str, x: XAxis) -> Self {
+        Self {
+            key,
+            direction: Direction::Lower,
+            x,
+        }
+    }
+    pub const fn neither(key: &'static str, x: XAxis) -> Self {
+        Self {
+            key,
+            direction: Direction::Neither,
+            x,
+        }
+    }
+}
+
+/// A figure published for the same experiment (or set by the homework), shown beside the
+/// user's numbers.
+#[derive(Clone, Copy, Debug)]
+pub struct Reference {
+    /// The lab's own name for what the figure is of (a model, "skips on"), for the lab's
+    /// lookups; the report does not read it.
+    pub tag: &'static str,
+    /// Shown when a run of the report used one of these datasets (empty: always).
+    pub datasets: &'static [&'static str],
+    pub what: &'static str,
+    pub value: &'static str,
+    pub source: &'static str,
+}
+
+/// Draws a lab's runs in a report when the generic results table and curves do not fit (the
+/// theory checks: verdicts and counterexamples).
+pub type ReportDrawer = fn(&[&ReportRun]) -> Vec<Block>;
+
+/// Parses a lab's CLI flags (without the subcommand; datasets resolve under the data folder) and
+/// returns the resolved config as JSON, exactly what `--print-config` prints; an error says
+/// which flag is wrong.
+pub type ConfigParser = fn(&[String], &std::path::Path) -> anyhow::Result<Value>;
+
+/// One lab, described once.
+#[derive(Clone, Copy)]
+pub struct LabDescriptor {
+    /// The stable id: the run store's `lab`, the persistence key, the job kind. Never change it.
+    pub id: &'static str,
+    /// The tab's label.
+    pub title: &'static str,
+    /// The heading of the lab's section in a report.
+    pub report_title: &'static str,
+    /// The CLI subcommand (the same as the id) and the older names it still answers to.
+    pub cli_aliases: &'static [&'static str],
+    /// The summary figures, most important first; the first is the main figure that lists,
+    /// groups, sweeps and the report lead with.
+    pub summary: &'static [Metric],
+    /// The curves recorded during training, validation first.
+    pub curves: &'static [Metric],
+    pub references: &'static [Reference],
+    /// `None`: the generic report (results table, data, differences, curves, gallery).
+    pub report: Option<ReportDrawer>,
+    /// The CLI's resolved config for some flags; `None` for a lab without a config.
+    pub config: Option<ConfigParser>,
+}
+
+impl std::fmt::Debug for LabDescriptor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LabDescriptor")
+            .field("id", &self.id)
+            .finish()
+    }
+}
+
+impl LabDescriptor {
+    /// The figure that lists, groups and sweeps lead with.
+    pub fn main_metric(&self) -> Option<&'static Metric> {
+        self.summary.first()
+    }
+
+    /// A metric of this lab by key, summary or curve.
+    pub fn metric(&self, key: &str) -> Option<&'static Metric> {
+        self.summary
+            .iter()
+            .chain(self.curves)
+            .find(|m| m.key == key)
+    }
+
+    /// A curve of this lab by key.
+    pub fn curve(&self, key: &str) -> Option<&'static Metric> {
+        self.curves.iter().find(|m| m.key == key)
+    }
+
+    /// Whether `name` (a CLI subcommand) is this lab.
+    pub fn answers_to(&self, name: &str) -> bool {
+        self.id == name || self.cli_aliases.contains(&name)
+    }
+
+    /// A lab that described nothing but its id (runs of a lab this build does not know).
+    pub const fn unknown(id: &'static str) -> Self {
+        Self {
+            id,
+            title: id,
+            report_title: id,
+            cli_aliases: &[],
+            summary: &[],
+            curves: &[],
+            references: &[],
+            report: None,
+            config: None,
+        }
+    }
+}
+
+/// The descriptor of `id` in `labs`, if any.
+pub fn find<'a>(labs: &[&'a LabDescriptor], id: &str) -> Option<&'a LabDescriptor> {
+    labs.iter().copied().find(|d| d.id == id)
+}

@@ -1,0 +1,57 @@
+//! The Segmentation lab described once: its names, metric keys, main figure and the homework's
+//! figures it is compared with.
+
+use crate::core::descriptor::{LabDescriptor, Metric, Reference, XAxis};
+
+/// The metric keys the Segmentation lab records.
+pub mod metric {
+    pub const VAL_MIOU: &str = "val_miou";
+    pub const TRAIN_LOSS: &str = "train_loss";
+    /// Per optimiser step, so the loss curve moves while an epoch runs.
+    pub const TRAIN_LOSS_STEP: &str = "train_loss_step";
+    pub const PIXEL_ACC: &str = "pixel_acc";
+    pub const SECONDS: &str = "seconds";
+    pub const MS_PER_STEP: &str = "ms_per_step_median";
+    /// The per-class IoU curve of class `name` ("membrane", "interior", ...).
+    pub fn val_iou(name: &str) -> String {
+        format!("val_iou_{name}")
+    }
+}
+
+pub const DESCRIPTOR: LabDescriptor = LabDescriptor {
+    id: "segmentation",
+    title: "Segmentation",
+    report_title: "Segmentation: U-Net",
+    cli_aliases: &["seg"],
+    summary: &[
+        Metric::higher(metric::VAL_MIOU, XAxis::None),
+        Metric::higher(metric::PIXEL_ACC, XAxis::None),
+        Metric::lower(metric::TRAIN_LOSS, XAxis::None),
+        Metric::neither(metric::SECONDS, XAxis::None),
+        Metric::neither(metric::MS_PER_STEP, XAxis::None),
+    ],
+    curves: &[
+        Metric::higher(metric::VAL_MIOU, XAxis::Epoch),
+        Metric::lower(metric::TRAIN_LOSS, XAxis::Epoch),
+        Metric::higher(metric::PIXEL_ACC, XAxis::Epoch),
+        Metric::lower(metric::TRAIN_LOSS_STEP, XAxis::Step),
+    ],
+    references: &[
+        Reference {
+            tag: "skips on",
+            datasets: &[],
+            what: "U-Net validation mIoU with skip connections",
+            value: "about 0.78",
+            source: "the homework",
+        },
+        Reference {
+            tag: "skips off",
+            datasets: &[],
+            what: "U-Net validation mIoU without skip connections",
+            value: "about 0.68",
+            source: "the homework",
+        },
+    ],
+    report: None,
+    config: Some(super::cli::print_config),
+};
