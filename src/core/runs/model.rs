@@ -65,7 +65,7 @@ pub struct NewRun {
     /// A command line that reproduces the run.
     pub command: String,
     pub tags: Vec<String>,
-    /// The summary figure that lists and groups show (e.g. "test_acc", "val_miou").
+    /// The summary figure that lists and groups show (a lab's main metric, e.g. test accuracy).
     pub main_metric: Option<String>,
 }
 
@@ -299,31 +299,31 @@ mod tests {
         let b = json!({"hidden": 16, "seed": 7, "lr": 0.01});
         let c = json!({"hidden": 32, "seed": 1, "lr": 0.01});
         assert_eq!(
-            config_key("graph", None, None, &a),
-            config_key("graph", None, None, &b)
+            config_key("demo", None, None, &a),
+            config_key("demo", None, None, &b)
         );
         assert_ne!(
-            config_key("graph", None, None, &a),
-            config_key("graph", None, None, &c)
+            config_key("demo", None, None, &a),
+            config_key("demo", None, None, &c)
         );
         // Same config, other data: never one group; no fingerprint groups only with itself.
         let (x, y) = (Some("cora"), Some("aa"));
         assert_ne!(
-            config_key("graph", x, y, &a),
-            config_key("graph", x, Some("bb"), &a)
+            config_key("demo", x, y, &a),
+            config_key("demo", x, Some("bb"), &a)
         );
         assert_ne!(
-            config_key("graph", x, y, &a),
-            config_key("graph", x, None, &a)
+            config_key("demo", x, y, &a),
+            config_key("demo", x, None, &a)
         );
-        assert_eq!(config_key("graph", x, y, &a), config_key("graph", x, y, &b));
+        assert_eq!(config_key("demo", x, y, &a), config_key("demo", x, y, &b));
         assert_ne!(
-            config_key("graph", Some("cora"), None, &a),
-            config_key("graph", Some("synthetic"), None, &a)
+            config_key("demo", Some("cora"), None, &a),
+            config_key("demo", Some("synthetic"), None, &a)
         );
         assert_ne!(
-            config_key("graph", None, None, &a),
-            config_key("seg", None, None, &a)
+            config_key("demo", None, None, &a),
+            config_key("other", None, None, &a)
         );
     }
 

@@ -248,9 +248,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = RunStore::open(dir.path()).unwrap();
         let cfg = serde_json::json!({"model": "gcn", "seed": 0});
-        let key = pace_key("graphs", Some("cora"), &cfg);
+        let key = pace_key("demo", Some("cora"), &cfg);
         let run = |seed: u64| NewRun {
-            lab: "graphs".into(),
+            lab: "demo".into(),
             name: format!("GCN cora seed {seed}"),
             config: serde_json::json!({"model": "gcn", "seed": seed}),
             seed: Some(seed),

@@ -209,7 +209,7 @@ mod tests {
 
     fn add(store: &RunStore, model: &str, hidden: u64, seed: u64) -> RunId {
         let run = NewRun {
-            lab: "graphs".into(),
+            lab: "demo".into(),
             name: format!("{model} seed {seed}"),
             config: json!({ "model": model, "hidden": hidden, "seed": seed }),
             seed: Some(seed),
@@ -248,7 +248,7 @@ mod tests {
         // The same configuration and seed again: it replaces the older run of that seed.
         let gcn0_again = add(&store, "gcn", 32, 0);
         let _ = add(&store, "skip-me", 1, 0);
-        let groups = latest_groups(&store, "graphs", |c| {
+        let groups = latest_groups(&store, "demo", |c| {
             let m = c["model"].as_str()?;
             (m != "skip-me").then(|| m.to_string())
         })

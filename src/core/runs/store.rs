@@ -632,7 +632,7 @@ impl RunStore {
                     "INSERT INTO runs (lab, name, status, config, config_key, seed, dataset,
                        command, gradlab_version, machine, pid, started_ms, ended_ms, summary,
                        main_metric, main_value)
-                     VALUES ('graph', ?1, 'finished', ?2, ?3, ?4, 'synthetic', 'gradlab graph',
+                     VALUES ('demo', ?1, 'finished', ?2, ?3, ?4, 'synthetic', 'gradlab demo',
                        ?5, '{}', 0, ?6, ?6, ?7, 'test_acc', ?8)",
                 )
                 .map_err(e)?;
@@ -651,7 +651,7 @@ impl RunStore {
                     .execute(params![
                         format!("GCN synthetic run {i}"),
                         config.to_string(),
-                        config_key("graph", Some("synthetic"), None, &config),
+                        config_key("demo", Some("synthetic"), None, &config),
                         seed as i64,
                         env!("CARGO_PKG_VERSION"),
                         1_700_000_000_000i64 + i as i64 * 60_000,
