@@ -3,6 +3,7 @@
 pub mod clock;
 pub mod descriptor;
 pub mod digest;
+pub mod driver;
 pub mod events;
 pub mod figures;
 pub mod files;

@@ -4,6 +4,7 @@
 //! machine with as many threads as this one. A job uses it from its first second, before its
 //! own pace can be told; a tab uses it before a job starts.
 
+use crate::core::stats::median;
 use rusqlite::params;
 use serde_json::Value;
 
@@ -88,16 +89,6 @@ pub fn pace_of(durations: &[(f64, u64, u64)]) -> Option<Pace> {
         done_fraction: median(&mut frac),
         runs: per.len(),
     })
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
 }
 
 /// The key of a configuration's pace: its config key without the data's fingerprint. How fast

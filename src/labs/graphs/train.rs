@@ -2,7 +2,6 @@
 //! driver that makes the results table.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use anyhow::Context;
 use candle_core::Tensor;
@@ -15,7 +14,8 @@ use super::descriptor::metric;
 use super::model::{Forward, Net};
 use super::pca::pca2;
 use super::prep::Prepared;
-use crate::core::events::{SeedSink, ensure_finite};
+use crate::core::driver::{Epoch, Plan, drive};
+use crate::core::events::SeedSink;
 use crate::core::nn::Adam;
 use crate::core::runs::{NewRun, RecordTo, RunId, recorded_stoppable};
 use crate::core::stats::{mean_std, median};
@@ -192,70 +192,55 @@ pub fn train_one(
         graph.name
     );
     let (n_train, n_val, n_test) = split.sizes();
-    let mut times = Vec::with_capacity(cfg.epochs);
-    let (mut best_val_loss, mut best_epoch, mut since_best) = (f64::INFINITY, 0usize, 0usize);
+    let mut best_val_loss = f64::INFINITY;
     let mut best_val_acc = f64::NEG_INFINITY;
     let (mut report_test, mut report_val) = (0.0, 0.0);
     let mut report_pred: Vec<u32> = Vec::new();
     let mut final_train_loss = f64::NAN;
-    let mut stopped = false;
-    let mut epochs_run = 0;
-    sink.progress(0, cfg.epochs as u64);
-    for epoch in 1..=cfg.epochs {
-        if stop.is_stopped() {
-            stopped = true;
-            break;
-        }
-        let t0 = Instant::now();
-        let (train_loss, train_acc) = tr.train_step().context("training step failed")?;
-        let ev = tr.eval().context("evaluation failed")?;
-        times.push(t0.elapsed().as_secs_f64() * 1e3);
-        epochs_run = epoch;
-        final_train_loss = ensure_finite("train loss", train_loss, epoch)?;
-        let val_loss = ensure_finite("validation loss", ev.loss(&split.val, &labels), epoch)?;
+    let plan = Plan {
+        epochs: cfg.epochs,
+        steps_per_epoch: 1,
+        patience: cfg.patience,
+    };
+    let driven = drive(plan, sink, stop, |cx| {
+        let epoch = cx.epoch();
+        let ((train_loss, train_acc), ev) = cx.timed(|| -> anyhow::Result<_> {
+            let step = tr.train_step().context("training step failed")?;
+            Ok((step, tr.eval().context("evaluation failed")?))
+        })?;
+        final_train_loss = train_loss;
+        let val_loss = ev.loss(&split.val, &labels);
         let val_acc = ev.accuracy(&split.val, &labels);
-        sink.metric(metric::TRAIN_LOSS, epoch as f64, train_loss);
-        sink.metric(metric::VAL_LOSS, epoch as f64, val_loss);
-        sink.metric(metric::TRAIN_ACC, epoch as f64, train_acc);
-        sink.metric(metric::VAL_ACC, epoch as f64, val_acc);
-        let improved = match cfg.stop_rule {
+        // (new best model, progress that resets patience)
+        let (best, progress) = match cfg.stop_rule {
             StopRule::ValLoss => {
                 let better = val_loss < best_val_loss;
                 if better {
                     best_val_loss = val_loss;
-                    since_best = 0;
-                } else {
-                    since_best += 1;
                 }
-                better
+                (better, better)
             }
             StopRule::LossOrAcc => {
                 let (loss_ok, acc_ok) = (val_loss <= best_val_loss, val_acc >= best_val_acc);
                 if loss_ok || acc_ok {
                     best_val_loss = best_val_loss.min(val_loss);
                     best_val_acc = best_val_acc.max(val_acc);
-                    since_best = 0;
-                } else {
-                    since_best += 1;
                 }
-                loss_ok && acc_ok
+                (loss_ok && acc_ok, loss_ok || acc_ok)
             }
         };
-        if improved {
-            best_epoch = epoch;
-        }
         // With early stopping the reported model is the best-validation one (as if restored
         // from its checkpoint); without, the last one.
-        if cfg.patience == 0 || improved {
+        if cfg.patience == 0 || best {
             report_test = ev.accuracy(&split.test, &labels);
             report_val = val_acc;
             report_pred = split.test.iter().map(|&i| ev.predicted(i)).collect();
         }
-        let last = epoch == cfg.epochs || (cfg.patience > 0 && since_best >= cfg.patience);
+        let last = cx.is_last(progress);
         if last || (cfg.snapshot_every > 0 && (epoch % cfg.snapshot_every == 0 || epoch == 1)) {
             let (h, n, d) = tensor_rows(&ev.forward.hidden)?;
             let (points, explained) = pca2(&h, n, d);
-            sink.payload(Box::new(EmbeddingSnapshot {
+            cx.sink.payload(Box::new(EmbeddingSnapshot {
                 seed: cfg.seed,
                 epoch,
                 points,
@@ -265,7 +250,7 @@ pub fn train_one(
             }));
             if let Some(a) = &ev.forward.attention {
                 let heads = a.dim(1)?;
-                sink.payload(Box::new(AttentionSnapshot {
+                cx.sink.payload(Box::new(AttentionSnapshot {
                     seed: cfg.seed,
                     epoch,
                     heads,
@@ -278,11 +263,18 @@ pub fn train_one(
                 }));
             }
         }
-        sink.progress(epoch as u64, cfg.epochs as u64);
-        if last {
-            break;
-        }
-    }
+        Ok(Epoch {
+            points: vec![
+                (metric::TRAIN_LOSS.into(), train_loss),
+                (metric::VAL_LOSS.into(), val_loss),
+                (metric::TRAIN_ACC.into(), train_acc),
+                (metric::VAL_ACC.into(), val_acc),
+            ],
+            best,
+            progress,
+        })
+    })?;
+    let (epochs_run, best_epoch, stopped) = (driven.epochs_run, driven.best_epoch, driven.stopped);
     let c = graph.num_classes();
     let mut counts = vec![vec![0u32; c]; c];
     for (&i, &p) in split.test.iter().zip(&report_pred) {
@@ -300,7 +292,7 @@ pub fn train_one(
         val_acc: report_val,
         best_epoch,
         epochs_run,
-        ms_per_epoch_median: median(&mut times),
+        ms_per_epoch_median: driven.epoch_ms_median(),
         params,
         final_train_loss,
         stopped,

@@ -19,9 +19,10 @@ use super::infer::predict;
 use super::metrics::Confusion;
 use super::render;
 use super::unet::{UNet, UNetConfig, count, trainable};
+use crate::core::driver::{Epoch, Plan, drive};
 use crate::core::events::{Picture, SeedSink, Sink, StopFlag, Summary, ensure_finite};
 use crate::core::runs::{NewRun, RecordTo, RunId, recorded_stoppable};
-use crate::core::stats::{self, Comparison, mean_std};
+use crate::core::stats::{self, Comparison, mean_std, median};
 use crate::data::seg::{self, DatasetSpec, SegData};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -130,14 +131,6 @@ pub fn run(cfg: &SegConfig, sink: &mut dyn Sink, stop: &StopFlag) -> anyhow::Res
     Ok(train(cfg, sink, stop)?.summary)
 }
 
-fn median(v: &mut [f64]) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
 /// Scores the model on whole validation images; also returns the probability maps.
 fn validate(net: &UNet, data: &SegData) -> anyhow::Result<(Confusion, Vec<Vec<f32>>)> {
     let mut c = Confusion::default();
@@ -234,19 +227,18 @@ fn train_on(
         },
     );
     let mut rng = StdRng::seed_from_u64(cfg.seed.wrapping_add(17));
-    let mut step_ms = Vec::new();
     let mut last: Option<SegEpoch> = None;
     let mut picture = None;
     let total = (cfg.epochs * cfg.steps_per_epoch) as u64;
-    let mut step = 0usize;
-    'epochs: for epoch in 1..=cfg.epochs {
+    let plan = Plan {
+        epochs: cfg.epochs,
+        steps_per_epoch: cfg.steps_per_epoch,
+        patience: 0,
+    };
+    let driven = drive(plan, sink, stop, |cx| {
+        let epoch = cx.epoch();
         let mut loss_sum = 0.0;
-        let mut n = 0;
-        for _ in 0..cfg.steps_per_epoch {
-            if stop.is_stopped() {
-                break 'epochs;
-            }
-            let ts = Instant::now();
+        let ran = cx.steps(|_, step| {
             let (xs, ys) =
                 seg::random_batch(&data.train, cfg.batch, crop, data.mean, data.std, &mut rng);
             let x = Tensor::from_vec(xs, (cfg.batch, 1, crop, crop), &Device::Cpu)?;
@@ -260,39 +252,44 @@ fn train_on(
                 cfg.lr * (0.05 + 0.95 * 0.5 * (1.0 + (std::f64::consts::PI * frac).cos())),
             );
             opt.step(&grads)?;
-            step_ms.push(ts.elapsed().as_secs_f64() * 1e3);
             loss_sum += lv;
-            n += 1;
-            step += 1;
             // Per step, so the GUI's loss curve moves while an epoch runs (epochs take ~20 s).
-            sink.metric(metric::TRAIN_LOSS_STEP, step as f64, lv);
-            sink.progress(step as u64, total);
+            Ok(vec![(metric::TRAIN_LOSS_STEP, lv)])
+        })?;
+        if ran < cfg.steps_per_epoch {
+            // Stopped inside the epoch: no validation of a partial epoch.
+            return Ok(Epoch::default());
         }
-        let train_loss = loss_sum / n as f64;
+        let train_loss = loss_sum / ran as f64;
         let (conf, probs) = validate(&net, &data)?;
         let [i0, i1] = conf.iou();
         let ep = SegEpoch {
             epoch,
             train_loss,
-            val_miou: ensure_finite("val mIoU", conf.miou(), step)?,
+            val_miou: conf.miou(),
             val_iou: [i0, i1],
             pixel_acc: conf.pixel_acc(),
         };
-        sink.metric(metric::TRAIN_LOSS, epoch as f64, train_loss);
-        sink.metric(metric::VAL_MIOU, epoch as f64, ep.val_miou);
-        sink.metric(&metric::val_iou(&data.classes[1]), epoch as f64, i1);
-        sink.metric(&metric::val_iou(&data.classes[0]), epoch as f64, i0);
-        sink.metric(metric::PIXEL_ACC, epoch as f64, ep.pixel_acc);
-        let pic = gallery(&data, &probs, cfg.gallery, sink, epoch == 1);
-        sink.image("gallery", pic.clone());
+        let points = Epoch::new([
+            (metric::TRAIN_LOSS.to_string(), train_loss),
+            (metric::VAL_MIOU.to_string(), ep.val_miou),
+            (metric::val_iou(data.classes[1]), i1),
+            (metric::val_iou(data.classes[0]), i0),
+            (metric::PIXEL_ACC.to_string(), ep.pixel_acc),
+        ]);
+        // Checked before the pictures and the log show it.
+        ensure_finite("val mIoU", ep.val_miou, epoch)?;
+        let pic = gallery(&data, &probs, cfg.gallery, cx.sink, epoch == 1);
+        cx.sink.image("gallery", pic.clone());
         picture = Some(pic);
-        sink.log(&format!(
+        cx.sink.log(&format!(
             "epoch {epoch}: loss {train_loss:.4}, val mIoU {:.4} ({} {i1:.4}, {} {i0:.4}), pixel acc {:.4}",
             ep.val_miou, data.classes[1], data.classes[0], ep.pixel_acc
         ));
-        sink.payload(Box::new(ep.clone()));
+        cx.sink.payload(Box::new(ep.clone()));
         last = Some(ep);
-    }
+        Ok(points)
+    })?;
     let model = Arc::new(SegModel { net, vm, meta });
     let secs = t0.elapsed().as_secs_f64();
     let mut summary = json!({
@@ -308,9 +305,9 @@ fn train_on(
         "crop": crop,
         "batch": cfg.batch,
         "params": params,
-        "ms_per_step_median": median(&mut step_ms),
+        "ms_per_step_median": driven.step_ms_median(),
         "seconds": secs,
-        "stopped": stop.is_stopped(),
+        "stopped": driven.stopped || stop.is_stopped(),
         "data_notes": data.notes,
     });
     if let Some(e) = &last {

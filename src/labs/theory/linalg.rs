@@ -228,24 +228,7 @@ pub fn loglog_slope_robust(points: &[[f64; 2]]) -> f64 {
         .filter(|p| p[0] > 0.0 && p[1] > 0.0)
         .map(|p| (p[0].log10(), p[1].log10()))
         .collect();
-    let mut slopes = Vec::new();
-    for i in 0..pts.len() {
-        for j in i + 1..pts.len() {
-            if pts[j].0 != pts[i].0 {
-                slopes.push((pts[j].1 - pts[i].1) / (pts[j].0 - pts[i].0));
-            }
-        }
-    }
-    if slopes.is_empty() {
-        return f64::NAN;
-    }
-    slopes.sort_by(f64::total_cmp);
-    let m = slopes.len();
-    if m % 2 == 1 {
-        slopes[m / 2]
-    } else {
-        0.5 * (slopes[m / 2 - 1] + slopes[m / 2])
-    }
+    crate::core::stats::theil_sen_slope(&pts)
 }
 
 /// Least-squares (slope, intercept) of y on x; NaN with fewer than two distinct x.
