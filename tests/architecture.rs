@@ -3,7 +3,8 @@
 //!   (only a lab's `ui.rs`, the registry, `widgets/` and `app` draw);
 //! - only the app (and `main`, which starts it) names `crate::app`: the CLI never builds the GUI
 //!   (the UI-frame bench is handed to it by `main`);
-//! - top-level modules depend on each other only along the layers below, so there are no cycles.
+//! - top-level modules depend on each other only along the layers below, so there are no cycles;
+//! - the kernels crate (`crates/gradlab-kernels`) names no GUI, database, candle or app code.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -36,15 +37,20 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 
 /// Every source file with its path relative to `src/` and its text without `//` comments.
 fn sources() -> Vec<(String, String)> {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    sources_in(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"))
+}
+
+/// Every source file under `src` with its path relative to it and its text without `//`
+/// comments.
+fn sources_in(src: &Path) -> Vec<(String, String)> {
     let mut files = Vec::new();
-    rust_files(&src, &mut files);
+    rust_files(src, &mut files);
     files.sort();
     files
         .into_iter()
         .map(|p| {
             let rel = p
-                .strip_prefix(&src)
+                .strip_prefix(src)
                 .unwrap()
                 .to_string_lossy()
                 .replace('\\', "/");
@@ -203,4 +209,78 @@ fn the_scans_catch_what_they_are_for() {
     assert!(!names_egui("let regui = 1; // no"));
     assert!(may_draw("labs/graphs/ui.rs") && !may_draw("labs/graphs/train.rs"));
     assert!(!may_draw("core/jobs.rs") && !may_draw("cli/bench.rs"));
+}
+
+/// Whether `code` names the crate or path `name` as a whole identifier (`gradlab::` but not
+/// `gradlab_kernels::`).
+fn names(code: &str, name: &str) -> bool {
+    code.match_indices(name).any(|(i, _)| {
+        let ident = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+        !ident(code[..i].chars().next_back()) && !ident(code[i + name.len()..].chars().next())
+    })
+}
+
+/// What the kernels crate must not name: the GUI, the run store's database, candle (the app
+/// wraps the kernels as candle ops) and the app itself.
+const NOT_IN_KERNELS: [&str; 9] = [
+    "egui",
+    "eframe",
+    "egui_plot",
+    "rusqlite",
+    "candle_core",
+    "candle_nn",
+    "gradlab",
+    "crate::labs",
+    "crate::core",
+];
+
+#[test]
+fn the_kernels_crate_names_no_gui_database_candle_or_app() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/gradlab-kernels");
+    let mut offenders = Vec::new();
+    let mut count = 0;
+    for dir in ["src", "tests", "benches"] {
+        for (rel, code) in sources_in(&root.join(dir)) {
+            count += 1;
+            for w in NOT_IN_KERNELS {
+                if names(&code, w) {
+                    offenders.push(format!("{dir}/{rel}: {w}"));
+                }
+            }
+            if names_egui(&code) {
+                offenders.push(format!("{dir}/{rel}: egui"));
+            }
+        }
+    }
+    // The scan found the crate (a moved crate would pass vacuously).
+    assert!(count >= 10, "only {count} files under {}", root.display());
+    assert!(
+        offenders.is_empty(),
+        "the kernels crate names what it must not: {offenders:?}"
+    );
+    // Nor does its manifest depend on them.
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    let deps = manifest
+        .split("[dependencies]")
+        .nth(1)
+        .expect("a [dependencies] table")
+        .split("\n[")
+        .next()
+        .unwrap();
+    for w in ["egui", "eframe", "rusqlite", "candle", "gradlab", "path"] {
+        assert!(
+            !deps
+                .lines()
+                .any(|l| !l.trim_start().starts_with('#') && l.contains(w)),
+            "crates/gradlab-kernels/Cargo.toml depends on {w}"
+        );
+    }
+}
+
+#[test]
+fn the_name_scan_sees_whole_names_only() {
+    assert!(names("use gradlab::core;", "gradlab"));
+    assert!(!names("use gradlab_kernels::conv;", "gradlab"));
+    assert!(names("crate::labs::x", "crate::labs") && !names("crate::labsx", "crate::labs"));
+    assert!(names("candle_core::Tensor", "candle_core"));
 }

@@ -1,11 +1,11 @@
-//! AdamW as one pass per parameter tensor: candle_nn's AdamW makes about 14 tensor ops (each a
-//! new buffer) per parameter per step. Same update as candle_nn's, in the same f32 arithmetic:
-//! theta <- theta (1 - lr wd) - lr m_hat / (sqrt(v_hat) + eps).
+//! AdamW over candle variables, one pass per parameter tensor (`gradlab_kernels::adamw`): the
+//! same update as candle_nn's, in the same f32 arithmetic.
 
 use std::collections::HashMap;
 
 use candle_core::{Result, Tensor, TensorId, Var, bail};
 use candle_nn::ParamsAdamW;
+use gradlab_kernels::adamw::{Hyper, Step};
 
 use super::ops::with_f32;
 
@@ -46,12 +46,14 @@ impl FusedAdamW {
     pub fn step(&mut self, grads: &[(TensorId, Vec<f32>)]) -> Result<()> {
         self.t += 1;
         let p = &self.params;
-        let (b1, b2) = (p.beta1 as f32, p.beta2 as f32);
-        let (c1, c2) = ((1.0 - p.beta1) as f32, (1.0 - p.beta2) as f32);
-        let scale_m = (1.0 / (1.0 - p.beta1.powi(self.t as i32))) as f32;
-        let scale_v = (1.0 / (1.0 - p.beta2.powi(self.t as i32))) as f32;
-        let decay = (1.0 - p.lr * p.weight_decay) as f32;
-        let (lr, eps) = (p.lr as f32, p.eps as f32);
+        let hyper = Hyper {
+            lr: p.lr,
+            beta1: p.beta1,
+            beta2: p.beta2,
+            eps: p.eps,
+            weight_decay: p.weight_decay,
+        };
+        let step = Step::new(&hyper, self.t);
         for (id, g) in grads {
             let Some(&i) = self.index.get(id) else {
                 continue;
@@ -65,17 +67,7 @@ impl FusedAdamW {
                 );
             }
             let (m, v) = (&mut self.m[i], &mut self.v[i]);
-            let next = with_f32(var.as_tensor(), |theta| {
-                let mut out = Vec::with_capacity(theta.len());
-                for (((th, gv), mv), vv) in theta.iter().zip(g).zip(m.iter_mut()).zip(v.iter_mut())
-                {
-                    *mv = *mv * b1 + gv * c1;
-                    *vv = *vv * b2 + gv * gv * c2;
-                    let (mh, vh) = (*mv * scale_m, *vv * scale_v);
-                    out.push(th * decay - mh / (vh.sqrt() + eps) * lr);
-                }
-                Ok(out)
-            })?;
+            let next = with_f32(var.as_tensor(), |theta| Ok(step.apply(theta, g, m, v)))?;
             var.set(&Tensor::from_vec(next, var.shape(), var.device())?)?;
         }
         Ok(())

@@ -1,33 +1,27 @@
 //! Segmentation lab: a U-Net with skip connections on or off, trained on `shapes`, ISBI 2012 or
 //! a user folder; validation IoU per class, a prediction gallery, tiled inference, checkpoints.
 //!
+//! The CPU kernels live in the `gradlab-kernels` crate (`crates/gradlab-kernels`); `ops.rs`
+//! wraps them as candle ops and `step.rs` runs the training step on them.
+//!
 //! Classes: class 1 = membrane / boundary (what the single logit predicts), class 0 = interior.
 
 pub mod adamw;
-pub mod alloc;
 pub mod apply;
 pub mod checkpoint;
 pub mod cli;
 pub mod config;
-pub mod conv;
-#[cfg(test)]
-mod conv_check;
 pub mod descriptor;
-pub mod direct;
 pub mod infer;
-pub mod kernels;
 pub mod metrics;
 pub mod ops;
 pub mod predict_cli;
 pub mod render;
 pub mod restore;
 pub mod step;
-pub mod timers;
 pub mod train;
 pub mod ui;
 pub mod unet;
-pub mod wgrad;
-pub mod winograd;
 
 pub use checkpoint::{ModelMeta, SegModel};
 pub use descriptor::{DESCRIPTOR, metric};

@@ -1,153 +1,105 @@
-//! Fast CPU building blocks for the U-Net whose candle 0.11.1 versions are slow or wrong:
+//! The U-Net's candle ops whose candle 0.11.1 versions are slow or wrong, as custom ops over
+//! `gradlab_kernels` (the graph path: `UNet::forward_t`; the training step calls the kernels
+//! directly, `step.rs`):
 //!
-//! - `conv3x3`: a fused banded im2col + gemm convolution (see `conv.rs`); `conv3x3_im2col` is
-//!   the plain version: im2col as a custom op (backward = col2im) followed by a batched matmul. candle's own conv2d backward runs a naive
-//!   conv_transpose2d for the input gradient and a conv with an image-sized kernel for the weight
-//!   gradient, which dominates a training step.
+//! - `conv3x3`: a fused banded im2col + gemm convolution (`gradlab_kernels::conv::gemm`).
+//!   candle's own conv2d backward runs a naive conv_transpose2d for the input gradient and a
+//!   conv with an image-sized kernel for the weight gradient, which dominates a training step.
 //! - `max_pool2x2`: reshape + max over the window axes, because candle's max_pool2d backward
 //!   scales the gradient by 1/(k*k).
 //! - `up2x2`: a 2x2 stride-2 transposed convolution as a matmul + pixel shuffle (same weight
 //!   layout as PyTorch's ConvTranspose2d: [c_in, c_out, 2, 2]).
 
-use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor, bail};
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor, bail};
+use gradlab_kernels::ConvShape;
+use gradlab_kernels::bn::{bn_relu_apply, bn_relu_backward, channel_stats};
+use gradlab_kernels::conv::{self, gemm};
+use gradlab_kernels::timers::timed;
 use rayon::prelude::*;
 
-/// `[b, c, h, w]` -> `[b, c*k*k, h*w]` with zero padding k/2 and stride 1; row `c*k*k + ky*k + kx`
-/// holds the input shifted by (ky - k/2, kx - k/2).
-pub struct Im2Col {
-    pub k: usize,
-}
-
-/// The adjoint of [`Im2Col`]: `[b, c*k*k, h*w]` -> `[b, c, h, w]`, summing the shifted planes.
-pub struct Col2Im {
-    pub k: usize,
-    pub h: usize,
-    pub w: usize,
-}
-
-fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
-    let CpuStorage::F32(v) = s else {
-        bail!("{what}: only f32 is supported")
-    };
-    let Some((a, b)) = l.contiguous_offsets() else {
-        bail!("{what}: input must be contiguous")
-    };
-    Ok(&v[a..b])
-}
-
-/// For a shift `d` (in -p..=p) along an axis of length `n`: the valid output range [lo, hi).
-fn valid(d: isize, n: usize) -> (usize, usize) {
-    let lo = (-d).max(0) as usize;
-    let hi = (n as isize - d).clamp(0, n as isize) as usize;
-    (lo, hi.max(lo))
-}
-
-impl CustomOp1 for Im2Col {
-    fn name(&self) -> &'static str {
-        "im2col"
-    }
-
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (b, c, h, w) = l.shape().dims4()?;
-        let src = f32_slice(s, l, "im2col")?;
-        let (k, p) = (self.k, (self.k / 2) as isize);
-        let hw = h * w;
-        let mut out = vec![0f32; b * c * k * k * hw];
-        out.par_chunks_mut(k * k * hw)
-            .enumerate()
-            .for_each(|(bc, dst)| {
-                let plane = &src[bc * hw..(bc + 1) * hw];
-                for ky in 0..k {
-                    let dy = ky as isize - p;
-                    let (y0, y1) = valid(dy, h);
-                    for kx in 0..k {
-                        let dx = kx as isize - p;
-                        let (x0, x1) = valid(dx, w);
-                        let d = &mut dst[(ky * k + kx) * hw..(ky * k + kx + 1) * hw];
-                        for y in y0..y1 {
-                            let sy = (y as isize + dy) as usize;
-                            let sx0 = (x0 as isize + dx) as usize;
-                            d[y * w + x0..y * w + x1]
-                                .copy_from_slice(&plane[sy * w + sx0..sy * w + sx0 + (x1 - x0)]);
-                        }
-                    }
-                }
-            });
-        Ok((CpuStorage::F32(out), Shape::from((b, c * k * k, hw))))
-    }
-
-    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        let (_, _, h, w) = arg.dims4()?;
-        Ok(Some(grad.contiguous()?.apply_op1_no_bwd(&Col2Im {
-            k: self.k,
-            h,
-            w,
-        })?))
-    }
-}
-
-impl CustomOp1 for Col2Im {
-    fn name(&self) -> &'static str {
-        "col2im"
-    }
-
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (b, ckk, hw) = l.shape().dims3()?;
-        let (k, h, w) = (self.k, self.h, self.w);
-        if hw != h * w || ckk % (k * k) != 0 {
-            bail!(
-                "col2im: shape {:?} does not match k={k}, {h}x{w}",
-                l.shape()
-            );
-        }
-        let c = ckk / (k * k);
-        let src = f32_slice(s, l, "col2im")?;
-        let p = (k / 2) as isize;
-        let mut out = vec![0f32; b * c * hw];
-        out.par_chunks_mut(hw).enumerate().for_each(|(bc, dst)| {
-            let cols = &src[bc * k * k * hw..(bc + 1) * k * k * hw];
-            for ky in 0..k {
-                let dy = ky as isize - p;
-                let (y0, y1) = valid(dy, h);
-                for kx in 0..k {
-                    let dx = kx as isize - p;
-                    let (x0, x1) = valid(dx, w);
-                    let plane = &cols[(ky * k + kx) * hw..(ky * k + kx + 1) * hw];
-                    for y in y0..y1 {
-                        let sy = (y as isize + dy) as usize;
-                        let sx0 = (x0 as isize + dx) as usize;
-                        let d = &mut dst[sy * w + sx0..sy * w + sx0 + (x1 - x0)];
-                        for (o, v) in d.iter_mut().zip(&plane[y * w + x0..y * w + x1]) {
-                            *o += v;
-                        }
-                    }
-                }
-            }
-        });
-        Ok((CpuStorage::F32(out), Shape::from((b, c, h, w))))
-    }
-
-    fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        Ok(Some(
-            grad.contiguous()?.apply_op1_no_bwd(&Im2Col { k: self.k })?,
-        ))
-    }
-}
+use crate::core::kernels::f32_slice;
 
 /// 3x3 convolution, stride 1, zero padding 1, no bias. `w`: `[c_out, c_in*9]` (PyTorch's
 /// `[c_out, c_in, 3, 3]` flattened).
 pub fn conv3x3(x: &Tensor, w: &Tensor) -> Result<Tensor> {
     x.contiguous()?
-        .apply_op2(&w.contiguous()?, super::conv::Conv3x3::default())
+        .apply_op2(&w.contiguous()?, Conv3x3::default())
 }
 
-/// The same convolution as [`conv3x3`] by a full im2col + batched matmul: simpler, but it
-/// streams a 9x larger matrix through memory; kept as a reference for tests.
-pub fn conv3x3_im2col(x: &Tensor, w: &Tensor) -> Result<Tensor> {
-    let (b, _, h, wd) = x.dims4()?;
-    let cols = x.contiguous()?.apply_op1(Im2Col { k: 3 })?;
-    let y = w.broadcast_matmul(&cols)?;
-    y.reshape((b, (), h, wd))
+fn to_vec(t: &Tensor) -> Result<Vec<f32>> {
+    t.flatten_all()?.to_vec1::<f32>()
+}
+
+/// `x` `[b, cin, h, w]`, `w` `[cout, cin*9]` -> `[b, cout, h, w]`.
+pub struct Conv3x3 {
+    /// Im2col floats per band ([`gemm::BAND_FLOATS`] by default; tests force small bands).
+    pub band_floats: usize,
+}
+
+impl Default for Conv3x3 {
+    fn default() -> Self {
+        Self {
+            band_floats: gemm::BAND_FLOATS,
+        }
+    }
+}
+
+impl CustomOp2 for Conv3x3 {
+    fn name(&self) -> &'static str {
+        "conv3x3"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (b, cin, h, w) = l1.shape().dims4()?;
+        let (cout, k) = l2.shape().dims2()?;
+        if k != cin * 9 {
+            bail!(
+                "conv3x3: weight {:?} does not match {cin} input channels",
+                l2.shape()
+            );
+        }
+        let (xs, ws) = (f32_slice(s1, l1, "conv3x3")?, f32_slice(s2, l2, "conv3x3")?);
+        let s = ConvShape::new(b, cin, cout, h, w);
+        let y = timed("conv3x3 forward", || {
+            gemm::forward_banded(xs, ws, s, self.band_floats)
+        });
+        Ok((CpuStorage::F32(y), Shape::from((b, cout, h, w))))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        wt: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let (b, cin, h, w) = x.dims4()?;
+        let (cout, _) = wt.dims2()?;
+        let wv = to_vec(wt)?;
+        let s = ConvShape::new(b, cin, cout, h, w);
+        // Borrow the activations in place: copying them would cost as much as the gemms.
+        let (dx, dw) = with_f32(x, |xv| {
+            with_f32(grad, |gv| {
+                let bf = self.band_floats;
+                let dx = timed("conv3x3 dx", || {
+                    gemm::forward_banded(gv, &conv::flip(&wv, s), s.transposed(), bf)
+                });
+                let dw = timed("conv3x3 dw", || gemm::weight_grad_banded(xv, gv, s, bf));
+                Ok((dx, dw))
+            })
+        })?;
+        let dev = x.device();
+        Ok((
+            Some(Tensor::from_vec(dx, (b, cin, h, w), dev)?),
+            Some(Tensor::from_vec(dw, (cout, cin * 9), dev)?),
+        ))
+    }
 }
 
 /// 1x1 convolution with bias. `w`: `[c_out, c_in]`, `bias`: `[c_out]`.
@@ -268,362 +220,6 @@ pub(crate) fn with_f32<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Re
     }
 }
 
-/// Independent f32 accumulators per sum: a single serial f32 chain over a 128 x 128 plane
-/// neither vectorises nor stays accurate; 16 lanes do both, and they are combined in f64.
-const LANES: usize = 16;
-
-/// (mean, sum of squared deviations) of one plane, by the corrected two-pass algorithm (the plane
-/// is in cache for the second pass): no E[x^2] - mean^2 cancellation.
-fn plane_mean_m2(v: &[f32]) -> (f64, f64) {
-    #[cfg(target_arch = "x86_64")]
-    if lanes::avx2() {
-        // Safety: the CPU has AVX2.
-        return unsafe { plane_mean_m2_avx2(v) };
-    }
-    plane_mean_m2_body(v)
-}
-
-/// [`plane_mean_m2`] compiled for AVX2: the same operations (Rust does not contract into FMA),
-/// so the same bits, twice as wide.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn plane_mean_m2_avx2(v: &[f32]) -> (f64, f64) {
-    plane_mean_m2_body(v)
-}
-
-#[inline(always)]
-fn plane_mean_m2_body(v: &[f32]) -> (f64, f64) {
-    let n = v.len();
-    if n == 0 {
-        return (0.0, 0.0);
-    }
-    let mut acc = [0f32; LANES];
-    let chunks = v.chunks_exact(LANES);
-    let tail: f64 = chunks.remainder().iter().map(|&x| x as f64).sum();
-    for c in chunks {
-        for (a, &x) in acc.iter_mut().zip(c) {
-            *a += x;
-        }
-    }
-    let mean = (acc.iter().map(|&a| a as f64).sum::<f64>() + tail) / n as f64;
-    let m = mean as f32;
-    let (mut s1, mut s2) = ([0f32; LANES], [0f32; LANES]);
-    let chunks = v.chunks_exact(LANES);
-    let (mut t1, mut t2) = (0f64, 0f64);
-    for &x in chunks.remainder() {
-        let d = (x - m) as f64;
-        t1 += d;
-        t2 += d * d;
-    }
-    for c in chunks {
-        for ((a1, a2), &x) in s1.iter_mut().zip(s2.iter_mut()).zip(c) {
-            let d = x - m;
-            *a1 += d;
-            *a2 += d * d;
-        }
-    }
-    let d1 = s1.iter().map(|&a| a as f64).sum::<f64>() + t1;
-    let d2 = s2.iter().map(|&a| a as f64).sum::<f64>() + t2;
-    // d1 is ~0 up to rounding of `m`; the correction term removes that error to first order.
-    (mean + d1 / n as f64, (d2 - d1 * d1 / n as f64).max(0.0))
-}
-
-/// `relu(gamma (x - mean) / sqrt(var + eps) + beta)` per channel of `[b, c, hw]` data.
-pub(crate) fn bn_relu_apply(
-    x: &[f32],
-    c: usize,
-    hw: usize,
-    gamma: &[f32],
-    beta: &[f32],
-    stats: &[(f32, f32)],
-    eps: f32,
-) -> Vec<f32> {
-    let len = x.len();
-    let mut out: Vec<f32> = Vec::with_capacity(len);
-    out.spare_capacity_mut()
-        .par_chunks_mut(hw.max(1))
-        .zip(x.par_chunks(hw.max(1)))
-        .enumerate()
-        .for_each(|(bc, (o, xi))| {
-            let ch = bc % c;
-            let (scale, shift) = bn_scale_shift(gamma[ch], beta[ch], stats[ch], eps);
-            lanes::plane_apply(scale, shift, xi, o);
-        });
-    // Safety: the chunks cover 0..len and each element was written.
-    unsafe { out.set_len(len) };
-    out
-}
-
-/// The forward's per-channel affine map: y = relu(x scale + shift). The backward recomputes the
-/// ReLU mask from x with these same f32 operations, so it matches the forward to the bit.
-fn bn_scale_shift(gamma: f32, beta: f32, (mean, var): (f32, f32), eps: f32) -> (f32, f32) {
-    let scale = gamma / (var + eps).sqrt();
-    (scale, beta - mean * scale)
-}
-
-/// Whether a channel's sums may be taken from y: x - mean = (y - beta) / scale where y > 0.
-/// Rounding y costs |y| 2^-24, which the division turns into an error of
-/// (|xhat| + |beta / gamma|) 2^-24 in xhat: beyond |beta| = 1000 |gamma| (or gamma = 0) the sums
-/// read x instead. The choice depends on the parameters only, so it is deterministic.
-fn sums_from_y(gamma: f32, beta: f32) -> bool {
-    gamma != 0.0 && beta.abs() <= 1000.0 * gamma.abs()
-}
-
-/// Backward of [`bn_relu_apply`] with batch statistics: (dx, dgamma, dbeta) from the input `x`,
-/// the output `y` and the output gradient `g`. Two passes over memory instead of four arrays
-/// twice: the sums read (y, g), since where y > 0 the normalised input is (y - beta) / gamma
-/// (in units of the scale); the input gradient reads (x, g) and recomputes the ReLU mask from x.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn bn_relu_backward(
-    x: &[f32],
-    y: &[f32],
-    g: &[f32],
-    b: usize,
-    c: usize,
-    hw: usize,
-    gamma: &[f32],
-    beta: &[f32],
-    stats: &[(f32, f32)],
-    eps: f32,
-) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
-    let n = (b * hw) as f32;
-    // Per channel: dbeta = sum(g'), dgamma = sum(g' * xhat), g' = g where y > 0.
-    let sums: Vec<(f32, f32)> = (0..c)
-        .into_par_iter()
-        .map(|ch| {
-            let (mean, var) = stats[ch];
-            let inv = 1.0 / (var as f64 + eps as f64).sqrt();
-            let (scale, _) = bn_scale_shift(gamma[ch], beta[ch], stats[ch], eps);
-            let from_y = sums_from_y(gamma[ch], beta[ch]);
-            let (mut sb, mut sg) = (0f64, 0f64);
-            for bi in 0..b {
-                let r = (bi * c + ch) * hw..(bi * c + ch + 1) * hw;
-                let (pb, pg) = if from_y {
-                    let (pb, pgy) = lanes::plane_sums_y(&y[r.clone()], &g[r]);
-                    // sum g' (x - mean) = sum g' (y - beta) / scale.
-                    (pb, (pgy - beta[ch] as f64 * pb) / scale as f64)
-                } else {
-                    plane_bwd_sums(&x[r.clone()], &y[r.clone()], &g[r], mean)
-                };
-                sb += pb;
-                sg += pg;
-            }
-            (sb as f32, (sg * inv) as f32)
-        })
-        .collect();
-    let len = x.len();
-    let mut dx: Vec<f32> = Vec::with_capacity(len);
-    dx.spare_capacity_mut()
-        .par_chunks_mut(hw.max(1))
-        .enumerate()
-        .for_each(|(bc, d)| {
-            let ch = bc % c;
-            let (mean, var) = stats[ch];
-            let (scale, shift) = bn_scale_shift(gamma[ch], beta[ch], stats[ch], eps);
-            let inv = 1.0 / (var + eps).sqrt();
-            let (sb, sg) = sums[ch];
-            let k = gamma[ch] * inv;
-            let (mb, mg) = (sb / n, inv * sg / n);
-            let r = bc * hw..(bc + 1) * hw;
-            let p = lanes::PlaneDx {
-                scale,
-                shift,
-                mean,
-                k,
-                mb,
-                mg,
-            };
-            lanes::plane_dx(&p, &x[r.clone()], &g[r], d);
-        });
-    // Safety: every element was written above (the chunks cover 0..len).
-    unsafe { dx.set_len(len) };
-    (
-        dx,
-        sums.iter().map(|s| s.1).collect(),
-        sums.iter().map(|s| s.0).collect(),
-    )
-}
-
-/// The per-plane loops of the BatchNorm + ReLU backward, compiled twice (baseline and AVX2) and
-/// picked at run time. The same Rust code in both (Rust never contracts a * b + c into an FMA),
-/// so the two give the same bits.
-mod lanes {
-    use super::LANES;
-    use std::mem::MaybeUninit;
-
-    /// The input-gradient constants of one channel.
-    pub(super) struct PlaneDx {
-        pub scale: f32,
-        pub shift: f32,
-        pub mean: f32,
-        pub k: f32,
-        pub mb: f32,
-        pub mg: f32,
-    }
-
-    /// v where keep, else +0.0, without a branch (a data-dependent branch per element is
-    /// mispredicted half the time and stops the loop from vectorising).
-    #[inline(always)]
-    pub(super) fn masked(v: f32, keep: bool) -> f32 {
-        f32::from_bits(v.to_bits() & (keep as u32).wrapping_neg())
-    }
-
-    #[inline(always)]
-    fn sums_y_body(y: &[f32], g: &[f32]) -> (f64, f64) {
-        let (mut sb, mut sy) = ([0f32; LANES], [0f32; LANES]);
-        let (yc, gc) = (y.chunks_exact(LANES), g.chunks_exact(LANES));
-        let (mut tb, mut ty) = (0f64, 0f64);
-        for (&yv, &gv) in yc.remainder().iter().zip(gc.remainder()) {
-            let gv = masked(gv, yv > 0.0);
-            tb += gv as f64;
-            ty += (gv * yv) as f64;
-        }
-        for (ys, gs) in yc.zip(gc) {
-            for l in 0..LANES {
-                let gv = masked(gs[l], ys[l] > 0.0);
-                sb[l] += gv;
-                sy[l] += gv * ys[l];
-            }
-        }
-        (
-            sb.iter().map(|&a| a as f64).sum::<f64>() + tb,
-            sy.iter().map(|&a| a as f64).sum::<f64>() + ty,
-        )
-    }
-
-    #[inline(always)]
-    fn dx_body(p: &PlaneDx, x: &[f32], g: &[f32], d: &mut [MaybeUninit<f32>]) {
-        for ((d, &xv), &gv) in d.iter_mut().zip(x).zip(g) {
-            let gv = masked(gv, xv * p.scale + p.shift > 0.0);
-            d.write(p.k * (gv - p.mb - (xv - p.mean) * p.mg));
-        }
-    }
-
-    #[inline(always)]
-    fn apply_body(scale: f32, shift: f32, x: &[f32], o: &mut [MaybeUninit<f32>]) {
-        for (o, &v) in o.iter_mut().zip(x) {
-            o.write((v * scale + shift).max(0.0));
-        }
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    fn apply_avx2(scale: f32, shift: f32, x: &[f32], o: &mut [MaybeUninit<f32>]) {
-        apply_body(scale, shift, x, o)
-    }
-
-    /// o = relu(x scale + shift).
-    pub(super) fn plane_apply(scale: f32, shift: f32, x: &[f32], o: &mut [MaybeUninit<f32>]) {
-        #[cfg(target_arch = "x86_64")]
-        if avx2() {
-            // Safety: the CPU has AVX2.
-            return unsafe { apply_avx2(scale, shift, x, o) };
-        }
-        apply_body(scale, shift, x, o)
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    fn sums_y_avx2(y: &[f32], g: &[f32]) -> (f64, f64) {
-        sums_y_body(y, g)
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    fn dx_avx2(p: &PlaneDx, x: &[f32], g: &[f32], d: &mut [MaybeUninit<f32>]) {
-        dx_body(p, x, g, d)
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    pub(super) fn avx2() -> bool {
-        std::arch::is_x86_feature_detected!("avx2")
-    }
-
-    /// (sum g', sum g' y) over one plane, g' = g where y > 0.
-    pub(super) fn plane_sums_y(y: &[f32], g: &[f32]) -> (f64, f64) {
-        #[cfg(target_arch = "x86_64")]
-        if avx2() {
-            // Safety: the CPU has AVX2.
-            return unsafe { sums_y_avx2(y, g) };
-        }
-        sums_y_body(y, g)
-    }
-
-    /// d = k (g' - mb - (x - mean) mg), g' = g where x scale + shift > 0 (the forward's y > 0).
-    pub(super) fn plane_dx(p: &PlaneDx, x: &[f32], g: &[f32], d: &mut [MaybeUninit<f32>]) {
-        #[cfg(target_arch = "x86_64")]
-        if avx2() {
-            // Safety: the CPU has AVX2.
-            return unsafe { dx_avx2(p, x, g, d) };
-        }
-        dx_body(p, x, g, d)
-    }
-
-    #[cfg(test)]
-    pub(super) fn plane_sums_y_scalar(y: &[f32], g: &[f32]) -> (f64, f64) {
-        sums_y_body(y, g)
-    }
-
-    #[cfg(test)]
-    pub(super) fn plane_dx_scalar(p: &PlaneDx, x: &[f32], g: &[f32], d: &mut [MaybeUninit<f32>]) {
-        dx_body(p, x, g, d)
-    }
-}
-
-/// Per channel (mean, biased variance) of `[b, c, hw]` data: per-plane two-pass moments merged
-/// with Chan et al.'s pairwise formula, in f64, in a fixed order.
-pub(crate) fn channel_stats(x: &[f32], b: usize, c: usize, hw: usize) -> Vec<(f32, f32)> {
-    (0..c)
-        .into_par_iter()
-        .map(|ch| {
-            let (mut n, mut mean, mut m2) = (0f64, 0f64, 0f64);
-            for bi in 0..b {
-                let (pm, pm2) = plane_mean_m2(&x[(bi * c + ch) * hw..(bi * c + ch + 1) * hw]);
-                let np = hw as f64;
-                let tot = n + np;
-                let d = pm - mean;
-                mean += d * np / tot;
-                m2 += pm2 + d * d * n * np / tot;
-                n = tot;
-            }
-            (mean as f32, (m2 / n.max(1.0)) as f32)
-        })
-        .collect()
-}
-
-/// (sum g', sum g' (x - mean)) over one plane, g' = g where y > 0: the two reductions of the
-/// BatchNorm + ReLU backward, with lane accumulators.
-fn plane_bwd_sums(x: &[f32], y: &[f32], g: &[f32], mean: f32) -> (f64, f64) {
-    let (mut sb, mut sg) = ([0f32; LANES], [0f32; LANES]);
-    let (xc, yc, gc) = (
-        x.chunks_exact(LANES),
-        y.chunks_exact(LANES),
-        g.chunks_exact(LANES),
-    );
-    let (mut tb, mut tg) = (0f64, 0f64);
-    for ((&xv, &yv), &gv) in xc
-        .remainder()
-        .iter()
-        .zip(yc.remainder())
-        .zip(gc.remainder())
-    {
-        let gv = lanes::masked(gv, yv > 0.0);
-        tb += gv as f64;
-        tg += (gv * (xv - mean)) as f64;
-    }
-    for ((xs, ys), gs) in xc.zip(yc).zip(gc) {
-        for l in 0..LANES {
-            let gv = lanes::masked(gs[l], ys[l] > 0.0);
-            sb[l] += gv;
-            sg[l] += gv * (xs[l] - mean);
-        }
-    }
-    (
-        sb.iter().map(|&a| a as f64).sum::<f64>() + tb,
-        sg.iter().map(|&a| a as f64).sum::<f64>() + tg,
-    )
-}
-
 impl candle_core::CustomOp3 for BnRelu {
     fn name(&self) -> &'static str {
         "bn_relu"
@@ -664,7 +260,7 @@ impl candle_core::CustomOp3 for BnRelu {
         res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        super::timers::timed("bn_relu backward", || {
+        timed("bn_relu backward", || {
             self.backward(x, gamma, beta, res, grad)
         })
     }
@@ -714,6 +310,73 @@ mod tests {
     use super::*;
     use crate::core::test_util::{max_diff, randn};
     use candle_core::{Device, Var};
+    use gradlab_kernels::reference::{self, AWKWARD_SHAPES, assert_close};
+
+    fn vec_of(t: &Tensor) -> Vec<f32> {
+        t.flatten_all().unwrap().to_vec1().unwrap()
+    }
+
+    /// One shape: our op (default bands and forced small bands) against candle's conv2d and the
+    /// f64 reference, forward and both gradients.
+    fn check_shape(s: ConvShape, seed: u64) {
+        let ConvShape {
+            batch: b,
+            cin,
+            cout,
+            h,
+            w,
+        } = s;
+        let x = Var::from_tensor(&randn(&[b, cin, h, w], seed)).unwrap();
+        let wt = Var::from_tensor(&randn(&[cout, cin, 3, 3], seed + 1)).unwrap();
+        let r = randn(&[b, cout, h, w], seed + 2);
+        let (ry, rdx, rdw) = reference::conv3x3(&vec_of(&x), &vec_of(&wt), &vec_of(&r), s);
+        let theirs = x.conv2d(&wt, 1, 1, 1, 1).unwrap();
+        let g2 = (theirs.clone() * &r)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        // Two rows per band forces several bands whenever h > 2.
+        for band_floats in [gemm::BAND_FLOATS, cin * 9 * w * 2] {
+            let what = format!("b {b} cin {cin} cout {cout} h {h} w {w} band {band_floats}");
+            let op = Conv3x3 { band_floats };
+            let ours = x
+                .apply_op2(&wt.reshape((cout, cin * 9)).unwrap(), op)
+                .unwrap();
+            assert!(max_diff(&ours, &theirs) < 1e-4, "forward vs candle, {what}");
+            assert_close(
+                &vec_of(&ours),
+                &ry,
+                1e-5,
+                &format!("forward vs f64, {what}"),
+            );
+            let g1 = (ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
+            let (dx, dw) = (g1.get(&x).unwrap(), g1.get(&wt).unwrap());
+            assert!(
+                max_diff(dx, g2.get(&x).unwrap()) < 1e-3,
+                "dx vs candle, {what}"
+            );
+            assert!(
+                max_diff(dw, g2.get(&wt).unwrap()) < 1e-3,
+                "dw vs candle, {what}"
+            );
+            assert_close(&vec_of(dx), &rdx, 1e-5, &format!("dx vs f64, {what}"));
+            assert_close(&vec_of(dw), &rdw, 1e-5, &format!("dw vs f64, {what}"));
+        }
+    }
+
+    #[test]
+    fn fused_conv_matches_candle_and_f64_reference_on_awkward_shapes() {
+        // And two shapes of more channels.
+        let more = [
+            ConvShape::new(3, 40, 5, 9, 33),
+            ConvShape::new(1, 2, 2, 6, 5),
+        ];
+        for (i, &s) in AWKWARD_SHAPES.iter().chain(&more).enumerate() {
+            check_shape(s, 10 * i as u64);
+        }
+    }
 
     #[test]
     fn conv3x3_matches_candle_conv2d() {
@@ -803,186 +466,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn batch_statistics_are_stable_for_large_offsets() {
-        // Mean 1000, std ~0.006: E[x^2] - mean^2 in f32 loses every digit of the variance.
-        let (b, c, hw) = (3, 2, 16 * 16 + 5);
-        let x: Vec<f32> = randn(&[b * c * hw], 5)
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap()
-            .into_iter()
-            .map(|v| 1000.0 + 0.01 * v)
-            .collect();
-        let stats = channel_stats(&x, b, c, hw);
-        for (ch, &(mean, var)) in stats.iter().enumerate() {
-            let vals: Vec<f64> = (0..b)
-                .flat_map(|bi| x[(bi * c + ch) * hw..(bi * c + ch + 1) * hw].iter())
-                .map(|&v| v as f64)
-                .collect();
-            let m = vals.iter().sum::<f64>() / vals.len() as f64;
-            let v = vals.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / vals.len() as f64;
-            assert!((mean as f64 - m).abs() < 1e-4, "mean {mean} vs {m}");
-            assert!(
-                (var as f64 - v).abs() < 1e-4 * v,
-                "channel {ch}: variance {var} vs {v}"
-            );
-        }
-    }
-
-    /// The BatchNorm + ReLU backward straight from its definition, in f64, reading x only.
-    #[allow(clippy::type_complexity)]
-    fn bn_reference(
-        x: &[f32],
-        g: &[f32],
-        (b, c, hw): (usize, usize, usize),
-        gamma: &[f32],
-        beta: &[f32],
-        stats: &[(f32, f32)],
-    ) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
-        let eps = 1e-5f64;
-        let n = (b * hw) as f64;
-        let mut dx = vec![0f64; x.len()];
-        let (mut dg, mut db) = (vec![0f64; c], vec![0f64; c]);
-        for ch in 0..c {
-            let (mean, var) = (stats[ch].0 as f64, stats[ch].1 as f64);
-            let inv = 1.0 / (var + eps).sqrt();
-            let idx = |bi: usize, i: usize| (bi * c + ch) * hw + i;
-            // The mask is the forward's (f32) y > 0, so that both sides agree on it.
-            let (scale, shift) = bn_scale_shift(gamma[ch], beta[ch], stats[ch], 1e-5);
-            let gp = |j: usize| {
-                if x[j] * scale + shift > 0.0 {
-                    g[j] as f64
-                } else {
-                    0.0
-                }
-            };
-            for bi in 0..b {
-                for i in 0..hw {
-                    let j = idx(bi, i);
-                    db[ch] += gp(j);
-                    dg[ch] += gp(j) * (x[j] as f64 - mean) * inv;
-                }
-            }
-            for bi in 0..b {
-                for i in 0..hw {
-                    let j = idx(bi, i);
-                    let xhat = (x[j] as f64 - mean) * inv;
-                    dx[j] = gamma[ch] as f64 * inv * (gp(j) - db[ch] / n - xhat * dg[ch] / n);
-                }
-            }
-        }
-        (dx, dg, db)
-    }
-
-    #[test]
-    fn bn_relu_backward_matches_f64_reference_on_either_path() {
-        // hw not a multiple of the lanes; channel 1 has gamma < 0, channel 2 gamma = 0 and
-        // channel 3 |beta| > 1000 |gamma| (both read x), channel 0 reads y.
-        let (b, c, hw) = (3, 4, 37);
-        let x: Vec<f32> = randn(&[b * c * hw], 30)
-            .flatten_all()
-            .unwrap()
-            .to_vec1()
-            .unwrap();
-        let x: Vec<f32> = x.iter().map(|v| 2.0 * v + 0.5).collect();
-        let g: Vec<f32> = randn(&[b * c * hw], 31)
-            .flatten_all()
-            .unwrap()
-            .to_vec1()
-            .unwrap();
-        let gamma = [1.3f32, -0.7, 0.0, 1e-4];
-        let beta = [0.2f32, 0.4, 0.3, 0.5];
-        assert!(sums_from_y(gamma[0], beta[0]) && sums_from_y(gamma[1], beta[1]));
-        assert!(!sums_from_y(gamma[2], beta[2]) && !sums_from_y(gamma[3], beta[3]));
-        let stats = channel_stats(&x, b, c, hw);
-        let y = bn_relu_apply(&x, c, hw, &gamma, &beta, &stats, 1e-5);
-        let (dx, dg, db) = bn_relu_backward(&x, &y, &g, b, c, hw, &gamma, &beta, &stats, 1e-5);
-        let (rdx, rdg, rdb) = bn_reference(&x, &g, (b, c, hw), &gamma, &beta, &stats);
-        for (what, ours, want) in [
-            ("dx", &dx, &rdx),
-            ("dgamma", &dg, &rdg),
-            ("dbeta", &db, &rdb),
-        ] {
-            for (i, (a, w)) in ours.iter().zip(want.iter()).enumerate() {
-                assert!(
-                    (*a as f64 - w).abs() <= 1e-4 * w.abs().max(1.0),
-                    "{what}[{i}]: {a} vs {w}"
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn bn_lane_loops_give_the_same_bits_with_and_without_avx2() {
-        let n = 16 * 9 + 7;
-        let y: Vec<f32> = randn(&[n], 40).flatten_all().unwrap().to_vec1().unwrap();
-        let g: Vec<f32> = randn(&[n], 41).flatten_all().unwrap().to_vec1().unwrap();
-        let (a, b) = (
-            lanes::plane_sums_y(&y, &g),
-            lanes::plane_sums_y_scalar(&y, &g),
-        );
-        assert_eq!(
-            (a.0.to_bits(), a.1.to_bits()),
-            (b.0.to_bits(), b.1.to_bits())
-        );
-        let p = lanes::PlaneDx {
-            scale: 1.7,
-            shift: -0.2,
-            mean: 0.1,
-            k: 0.9,
-            mb: 0.03,
-            mg: -0.05,
-        };
-        let mut d1 = vec![std::mem::MaybeUninit::new(0f32); n];
-        let mut d2 = d1.clone();
-        lanes::plane_dx(&p, &y, &g, &mut d1);
-        lanes::plane_dx_scalar(&p, &y, &g, &mut d2);
-        // Safety: both were fully written.
-        let bits = |d: &[std::mem::MaybeUninit<f32>]| -> Vec<u32> {
-            d.iter()
-                .map(|v| unsafe { v.assume_init() }.to_bits())
-                .collect()
-        };
-        assert_eq!(bits(&d1), bits(&d2));
-    }
-
-    #[test]
-    #[ignore]
-    fn time_bn_relu_backward() {
-        let (b, c, hw) = (8, 16, 128 * 128);
-        let x: Vec<f32> = randn(&[b * c * hw], 1)
-            .flatten_all()
-            .unwrap()
-            .to_vec1()
-            .unwrap();
-        let g: Vec<f32> = randn(&[b * c * hw], 2)
-            .flatten_all()
-            .unwrap()
-            .to_vec1()
-            .unwrap();
-        let (gamma, beta) = (vec![1.1f32; c], vec![0.1f32; c]);
-        let stats = channel_stats(&x, b, c, hw);
-        let y = bn_relu_apply(&x, c, hw, &gamma, &beta, &stats, 1e-5);
-        let t = |name: &str, f: &dyn Fn()| {
-            f();
-            let s = std::time::Instant::now();
-            for _ in 0..5 {
-                f();
-            }
-            eprintln!("{name}: {:.2} ms", s.elapsed().as_secs_f64() * 1e3 / 5.0);
-        };
-        t("bn_relu backward 8x16x128x128", &|| {
-            std::hint::black_box(bn_relu_backward(
-                &x, &y, &g, b, c, hw, &gamma, &beta, &stats, 1e-5,
-            ));
-        });
-        t("copy 8x16x128x128", &|| {
-            std::hint::black_box(x.clone());
-        });
-    }
-
     /// Central finite differences of sum(f(x) * r) against the autograd gradient.
     fn check_fd(f: impl Fn(&Tensor) -> Tensor, shape: &[usize], seed: u64) {
         let x0 = randn(shape, seed);
@@ -1037,212 +520,5 @@ mod tests {
         let wu = randn(&[2, 3, 2, 2], 14);
         let bu = randn(&[3], 15);
         check_fd(|x| up2x2(x, &wu, &bu).unwrap(), &[1, 2, 3, 2], 16);
-    }
-}
-
-#[cfg(test)]
-mod timing {
-    use super::*;
-    use candle_core::{Device, Var};
-    use std::time::Instant;
-
-    fn t<R>(name: &str, f: impl Fn() -> R) {
-        f();
-        let s = Instant::now();
-        for _ in 0..3 {
-            f();
-        }
-        eprintln!("{name}: {:.1} ms", s.elapsed().as_secs_f64() * 1e3 / 3.0);
-    }
-
-    #[test]
-    #[ignore]
-    fn time_parts() {
-        let x =
-            Var::from_tensor(&Tensor::randn(0f32, 1.0, (8, 16, 128, 128), &Device::Cpu).unwrap())
-                .unwrap();
-        let w =
-            Var::from_tensor(&Tensor::randn(0f32, 0.1, (16, 144), &Device::Cpu).unwrap()).unwrap();
-        let w4 = w.reshape((16, 16, 3, 3)).unwrap();
-        t("im2col", || x.apply_op1_no_bwd(&Im2Col { k: 3 }).unwrap());
-        let cols = x.apply_op1_no_bwd(&Im2Col { k: 3 }).unwrap();
-        t("col2im", || {
-            cols.apply_op1_no_bwd(&Col2Im {
-                k: 3,
-                h: 128,
-                w: 128,
-            })
-            .unwrap()
-        });
-        t("matmul fwd", || w.broadcast_matmul(&cols).unwrap());
-        let cols2 = Tensor::randn(0f32, 1.0, (144, 8 * 16384), &Device::Cpu).unwrap();
-        t("matmul 2d [16,144]x[144,131072]", || {
-            w.matmul(&cols2).unwrap()
-        });
-        let g2 = Tensor::randn(0f32, 1.0, (16, 8 * 16384), &Device::Cpu).unwrap();
-        t("matmul 2d grad_w [16,N]x[N,144]", || {
-            g2.matmul(&cols2.t().unwrap()).unwrap()
-        });
-        t("matmul 2d grad_cols [144,16]x[16,N]", || {
-            w.t().unwrap().matmul(&g2).unwrap()
-        });
-        let big = Tensor::randn(0f32, 1.0, (512, 512), &Device::Cpu).unwrap();
-        t("matmul 512^3 (268 MFLOP)", || big.matmul(&big).unwrap());
-        t("conv3x3 fwd", || conv3x3(&x, &w).unwrap());
-        t("candle conv2d fwd", || x.conv2d(&w4, 1, 1, 1, 1).unwrap());
-        t("conv3x3 bwd only (dx)", || {
-            let g = Tensor::randn(0f32, 1.0, (8, 16, 128, 128), &Device::Cpu).unwrap();
-            let xv: Vec<f32> = g.flatten_all().unwrap().to_vec1().unwrap();
-            let wv: Vec<f32> = w.flatten_all().unwrap().to_vec1().unwrap();
-            let s = std::time::Instant::now();
-            super::super::conv::conv_fwd(&xv, 8, 16, 128, 128, &wv, 16);
-            let a = s.elapsed().as_secs_f64() * 1e3;
-            let s = std::time::Instant::now();
-            super::super::conv::conv_wgrad(&xv, &xv, 8, 16, 16, 128, 128);
-            eprintln!(
-                "  raw fwd {a:.1} ms, raw wgrad {:.1} ms",
-                s.elapsed().as_secs_f64() * 1e3
-            );
-        });
-        t("conv3x3 fwd+bwd", || {
-            conv3x3(&x, &w)
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .backward()
-                .unwrap()
-        });
-        let bn = candle_nn::batch_norm(
-            16,
-            candle_nn::BatchNormConfig::default(),
-            candle_nn::VarBuilder::from_varmap(
-                &candle_nn::VarMap::new(),
-                candle_core::DType::F32,
-                &Device::Cpu,
-            ),
-        )
-        .unwrap();
-        use candle_nn::ModuleT;
-        t("bn fwd", || bn.forward_t(&x, true).unwrap());
-        t("bn+relu fwd+bwd", || {
-            bn.forward_t(&x, true)
-                .unwrap()
-                .relu()
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .backward()
-                .unwrap()
-        });
-        t("maxpool fwd+bwd", || {
-            max_pool2x2(&x)
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .backward()
-                .unwrap()
-        });
-        let (g, b) = (
-            Var::ones(16, candle_core::DType::F32, &Device::Cpu).unwrap(),
-            Var::zeros(16, candle_core::DType::F32, &Device::Cpu).unwrap(),
-        );
-        t("bn_relu fused fwd+bwd", || {
-            let op = BnRelu {
-                eps: 1e-5,
-                fixed: None,
-                stats: Default::default(),
-            };
-            x.apply_op3(&g, &b, op)
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .backward()
-                .unwrap()
-        });
-        {
-            use crate::labs::segmentation::unet::*;
-            let vm = candle_nn::VarMap::new();
-            let net = UNet::new(UNetConfig::default(), &vm, 0).unwrap();
-            let xx = Tensor::randn(0f32, 1.0, (8, 1, 128, 128), &Device::Cpu).unwrap();
-            let yy = Tensor::rand(0f32, 1.0, (8, 1, 128, 128), &Device::Cpu).unwrap();
-            t("unet fwd train", || net.forward_t(&xx, true).unwrap());
-            t("unet fwd+loss+bwd", || {
-                loss(&net.forward_t(&xx, true).unwrap(), &yy, 0.0)
-                    .unwrap()
-                    .backward()
-                    .unwrap()
-            });
-            let x64 =
-                Var::from_tensor(&Tensor::randn(0f32, 1.0, (8, 64, 32, 32), &Device::Cpu).unwrap())
-                    .unwrap();
-            let wu =
-                Var::from_tensor(&Tensor::randn(0f32, 1.0, (64, 32, 2, 2), &Device::Cpu).unwrap())
-                    .unwrap();
-            let bu =
-                Var::from_tensor(&Tensor::randn(0f32, 1.0, (32,), &Device::Cpu).unwrap()).unwrap();
-            let wm = wu.reshape((64, 128)).unwrap().t().unwrap();
-            let xr = x64.reshape((8, 64, 1024)).unwrap();
-            t("  up matmul fwd", || wm.broadcast_matmul(&xr).unwrap());
-            t("  up matmul fwd+bwd", || {
-                wm.broadcast_matmul(&xr)
-                    .unwrap()
-                    .sum_all()
-                    .unwrap()
-                    .backward()
-                    .unwrap()
-            });
-            let wmc = wm.contiguous().unwrap();
-            t("  up matmul contiguous-w fwd+bwd", || {
-                wmc.broadcast_matmul(&xr)
-                    .unwrap()
-                    .sum_all()
-                    .unwrap()
-                    .backward()
-                    .unwrap()
-            });
-            let y4 = wm
-                .broadcast_matmul(&xr)
-                .unwrap()
-                .reshape((8, 128, 32, 32))
-                .unwrap();
-            t("  shuffle fwd+bwd", || {
-                y4.apply_op1(Shuffle2 { inverse: false })
-                    .unwrap()
-                    .sum_all()
-                    .unwrap()
-                    .backward()
-                    .unwrap()
-            });
-            t("up2x2 64->32 at 32x32 fwd+bwd", || {
-                up2x2(&x64, &wu, &bu)
-                    .unwrap()
-                    .sum_all()
-                    .unwrap()
-                    .backward()
-                    .unwrap()
-            });
-            let a = Var::from_tensor(
-                &Tensor::randn(0f32, 1.0, (8, 16, 128, 128), &Device::Cpu).unwrap(),
-            )
-            .unwrap();
-            t("cat 16+16 at 128 fwd+bwd", || {
-                Tensor::cat(&[a.as_tensor(), x.as_tensor()], 1)
-                    .unwrap()
-                    .sum_all()
-                    .unwrap()
-                    .backward()
-                    .unwrap()
-            });
-            t("loss fwd+bwd", || {
-                loss(&x.narrow(1, 0, 1).unwrap(), &yy, 0.0)
-                    .unwrap()
-                    .backward()
-                    .unwrap()
-            });
-        }
-        eprintln!("{}", crate::labs::segmentation::bench_steps().unwrap());
-        t("relu fwd+bwd", || {
-            x.relu().unwrap().sum_all().unwrap().backward().unwrap()
-        });
     }
 }

@@ -17,10 +17,10 @@
 use candle_core::{Result, Tensor, TensorId, bail};
 use rayon::prelude::*;
 
-use super::kernels::{conv_dx, conv_fwd, conv_wgrad};
-use super::ops::{bn_relu_apply, bn_relu_backward, channel_stats};
-use super::timers::timed;
 use super::unet::{BN_EPS, Block, BnReluLayer, UNet, Up};
+use gradlab_kernels::bn::{bn_relu_apply, bn_relu_backward, channel_stats};
+use gradlab_kernels::timers::timed;
+use gradlab_kernels::{ConvShape, conv, pool, up};
 
 /// Gradients of the trainable tensors, keyed by the tensor (the `Var`'s tensor) they belong to.
 pub type Grads = Vec<(TensorId, Vec<f32>)>;
@@ -85,229 +85,6 @@ fn pad_input(x: &[f32], b: usize, h: usize, w: usize, hp: usize, wp: usize) -> V
     out
 }
 
-/// 2x2 max-pool, stride 2, of `planes` planes `h` x `w` (both even); also the argmax.
-fn pool_fwd(x: &[f32], planes: usize, h: usize, w: usize) -> (Vec<f32>, Vec<u8>) {
-    let (ho, wo) = (h / 2, w / 2);
-    let mut y = vec![0f32; planes * ho * wo];
-    let mut arg = vec![0u8; planes * ho * wo];
-    y.par_chunks_mut(ho * wo)
-        .zip(arg.par_chunks_mut(ho * wo))
-        .enumerate()
-        .for_each(|(p, (yp, ap))| {
-            let xp = &x[p * h * w..(p + 1) * h * w];
-            for i in 0..ho {
-                let (r0, r1) = (
-                    &xp[2 * i * w..2 * i * w + w],
-                    &xp[(2 * i + 1) * w..(2 * i + 2) * w],
-                );
-                for j in 0..wo {
-                    // First maximum wins on ties (as candle's max over the window). Selects, not
-                    // branches: which element wins is random, and a mispredicted branch per
-                    // window cost more than the rest of the pool.
-                    let c = [r0[2 * j], r0[2 * j + 1], r1[2 * j], r1[2 * j + 1]];
-                    let (mut m, mut k) = (c[0], 0u8);
-                    for (q, &v) in c.iter().enumerate().skip(1) {
-                        let gt = v > m;
-                        m = if gt { v } else { m };
-                        k = if gt { q as u8 } else { k };
-                    }
-                    yp[i * wo + j] = m;
-                    ap[i * wo + j] = k;
-                }
-            }
-        });
-    (y, arg)
-}
-
-/// Adds the max-pool backward of `g` (`planes` x h/2 x w/2) into `dx` (`planes` x h x w).
-fn pool_bwd(g: &[f32], arg: &[u8], planes: usize, h: usize, w: usize, dx: &mut [f32]) {
-    let (ho, wo) = (h / 2, w / 2);
-    dx.par_chunks_mut(h * w)
-        .enumerate()
-        .take(planes)
-        .for_each(|(p, dp)| {
-            let (gp, ap) = (
-                &g[p * ho * wo..(p + 1) * ho * wo],
-                &arg[p * ho * wo..(p + 1) * ho * wo],
-            );
-            for i in 0..ho {
-                for j in 0..wo {
-                    let k = ap[i * wo + j] as usize;
-                    dp[(2 * i + k / 2) * w + 2 * j + k % 2] += gp[i * wo + j];
-                }
-            }
-        });
-}
-
-/// 2x2 stride-2 transposed conv of `x` `[b, ci, h, w]` with `wt` `[ci, co*4]` (PyTorch's
-/// `[ci, co, 2, 2]`) plus bias, written into channels `0..co` of `out` `[b, cc, 2h, 2w]`. One task
-/// per image (its gemm on one thread): the matrices are too small to split well, and images
-/// share nothing.
-#[allow(clippy::too_many_arguments)]
-fn up_fwd(
-    x: &[f32],
-    (b, ci, h, w): (usize, usize, usize, usize),
-    wt: &[f32],
-    bias: &[f32],
-    co: usize,
-    out: &mut [f32],
-    cc: usize,
-) {
-    let (hw, co4) = (h * w, co * 4);
-    out.par_chunks_mut(cc * 4 * hw)
-        .take(b)
-        .enumerate()
-        .for_each(|(bi, img)| {
-            let mut y4 = vec![0f32; co4 * hw];
-            // Safety: y4 is [co4, hw]; lhs = wt^T (element (q, c) at c * co4 + q); rhs = x[bi]
-            // [ci, hw].
-            unsafe {
-                gemm::gemm(
-                    co4,
-                    hw,
-                    ci,
-                    y4.as_mut_ptr(),
-                    1,
-                    hw as isize,
-                    false,
-                    wt.as_ptr(),
-                    co4 as isize,
-                    1,
-                    x[bi * ci * hw..].as_ptr(),
-                    1,
-                    hw as isize,
-                    0.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::None,
-                );
-            }
-            for (o, plane) in img[..co * 4 * hw].chunks_mut(4 * hw).enumerate() {
-                let bo = bias[o];
-                for dy in 0..2 {
-                    // Sub-pixels (dy, 0) and (dy, 1) interleave into one output row: a pair
-                    // at a time, which vectorises (one element at stride 2 does not).
-                    let s0 = &y4[(o * 4 + 2 * dy) * hw..(o * 4 + 2 * dy + 1) * hw];
-                    let s1 = &y4[(o * 4 + 2 * dy + 1) * hw..(o * 4 + 2 * dy + 2) * hw];
-                    for i in 0..h {
-                        let row = &mut plane[(2 * i + dy) * 2 * w..(2 * i + dy + 1) * 2 * w];
-                        let (r0, r1) = (&s0[i * w..(i + 1) * w], &s1[i * w..(i + 1) * w]);
-                        for ((pair, &a), &b2) in row.chunks_exact_mut(2).zip(r0).zip(r1) {
-                            pair[0] = a + bo;
-                            pair[1] = b2 + bo;
-                        }
-                    }
-                }
-            }
-        });
-}
-
-/// Backward of [`up_fwd`]: from `g` (channels `0..co` of `[b, cc, 2h, 2w]`) the input gradient
-/// `[b, ci, h, w]`, the weight gradient `[ci, co*4]` and the bias gradient `[co]`. One task per
-/// image; the per-image weight and bias gradients are added in image order (deterministic).
-fn up_bwd(
-    x: &[f32],
-    (b, ci, h, w): (usize, usize, usize, usize),
-    wt: &[f32],
-    co: usize,
-    g: &[f32],
-    cc: usize,
-) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
-    let (hw, co4) = (h * w, co * 4);
-    let mut dx = vec![0f32; b * ci * hw];
-    let parts: Vec<(Vec<f32>, Vec<f64>)> = dx
-        .par_chunks_mut(ci * hw)
-        .enumerate()
-        .map(|(bi, dxi)| {
-            let gi = &g[bi * cc * 4 * hw..(bi * cc + co) * 4 * hw];
-            let mut d4 = vec![0f32; co4 * hw];
-            let mut db = vec![0f64; co];
-            for (o, d) in d4.chunks_mut(4 * hw).enumerate() {
-                let plane = &gi[o * 4 * hw..(o + 1) * 4 * hw];
-                // The bias gradient: the plane's sum, with lane accumulators.
-                let mut lanes = [0f32; 16];
-                let chunks = plane.chunks_exact(16);
-                let tail: f64 = chunks.remainder().iter().map(|&v| v as f64).sum();
-                for c in chunks {
-                    for (a, &v) in lanes.iter_mut().zip(c) {
-                        *a += v;
-                    }
-                }
-                db[o] = lanes.iter().map(|&v| v as f64).sum::<f64>() + tail;
-                for dy in 0..2 {
-                    // One output row holds sub-pixels (dy, 0) and (dy, 1) interleaved.
-                    let (d0, d1) = d[2 * dy * hw..(2 * dy + 2) * hw].split_at_mut(hw);
-                    for i in 0..h {
-                        let row = &plane[(2 * i + dy) * 2 * w..(2 * i + dy + 1) * 2 * w];
-                        let (q0, q1) = (&mut d0[i * w..(i + 1) * w], &mut d1[i * w..(i + 1) * w]);
-                        for ((pair, a), b2) in row.chunks_exact(2).zip(q0).zip(q1) {
-                            *a = pair[0];
-                            *b2 = pair[1];
-                        }
-                    }
-                }
-            }
-            let xi = &x[bi * ci * hw..(bi + 1) * ci * hw];
-            let mut dw = vec![0f32; ci * co4];
-            // Safety: dx[bi] = wt [ci, co4] x d4 [co4, hw]; dw = x[bi] [ci, hw] x d4^T [hw, co4].
-            unsafe {
-                gemm::gemm(
-                    ci,
-                    hw,
-                    co4,
-                    dxi.as_mut_ptr(),
-                    1,
-                    hw as isize,
-                    false,
-                    wt.as_ptr(),
-                    1,
-                    co4 as isize,
-                    d4.as_ptr(),
-                    1,
-                    hw as isize,
-                    0.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::None,
-                );
-                gemm::gemm(
-                    ci,
-                    co4,
-                    hw,
-                    dw.as_mut_ptr(),
-                    1,
-                    co4 as isize,
-                    false,
-                    xi.as_ptr(),
-                    1,
-                    hw as isize,
-                    d4.as_ptr(),
-                    hw as isize,
-                    1,
-                    0.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::None,
-                );
-            }
-            (dw, db)
-        })
-        .collect();
-    let mut dw = vec![0f32; ci * co4];
-    let mut db = vec![0f64; co];
-    for (pw, pb) in parts {
-        dw.iter_mut().zip(&pw).for_each(|(a, v)| *a += v);
-        db.iter_mut().zip(&pb).for_each(|(a, v)| *a += v);
-    }
-    (dx, dw, db.into_iter().map(|v| v as f32).collect())
-}
-
 /// Forward of one block; `train` uses batch statistics (and updates the running ones).
 fn block_fwd(
     blk: &Block,
@@ -334,10 +111,14 @@ fn block_fwd(
         Ok(BnCache { z, a, stats })
     };
     let w1 = vals(&blk.w1)?;
-    let z1 = timed("conv3x3 forward", || conv_fwd(&input, b, cin, h, w, &w1, c));
+    let (s1, s2) = (
+        ConvShape::new(b, cin, c, h, w),
+        ConvShape::new(b, c, c, h, w),
+    );
+    let z1 = timed("conv3x3 forward", || conv::forward(&input, &w1, s1));
     let bn1 = bn(&blk.bn1, z1)?;
     let w2 = vals(&blk.w2)?;
-    let z2 = timed("conv3x3 forward", || conv_fwd(&bn1.a, b, c, h, w, &w2, c));
+    let z2 = timed("conv3x3 forward", || conv::forward(&bn1.a, &w2, s2));
     let bn2 = bn(&blk.bn2, z2)?;
     let input = if train { input } else { Vec::new() };
     let bn1 = if train {
@@ -371,6 +152,10 @@ fn block_bwd(
 ) -> Result<Option<Vec<f32>>> {
     let (cin, c, h, w) = (cache.cin, cache.c, cache.h, cache.w);
     let hw = h * w;
+    let (s1, s2) = (
+        ConvShape::new(b, cin, c, h, w),
+        ConvShape::new(b, c, c, h, w),
+    );
     let bn_bwd = |layer: &BnReluLayer, bc: &BnCache, g: &[f32]| -> Result<_> {
         let (gamma, beta) = (vals(&layer.gamma)?, vals(&layer.beta)?);
         Ok(timed("bn_relu backward", || {
@@ -379,18 +164,14 @@ fn block_bwd(
     };
     let (dz2, dg2, db2) = bn_bwd(&blk.bn2, &cache.bn2, d_out)?;
     let w2 = vals(&blk.w2)?;
-    let dw2 = timed("conv3x3 dw", || {
-        conv_wgrad(&cache.bn1.a, &dz2, b, c, c, h, w)
-    });
-    let da1 = timed("conv3x3 dx", || conv_dx(&dz2, b, c, h, w, &w2, c));
+    let dw2 = timed("conv3x3 dw", || conv::weight_grad(&cache.bn1.a, &dz2, s2));
+    let da1 = timed("conv3x3 dx", || conv::backward_data(&dz2, &w2, s2));
     drop(dz2);
     let (dz1, dg1, db1) = bn_bwd(&blk.bn1, &cache.bn1, &da1)?;
     drop(da1);
     let w1 = vals(&blk.w1)?;
-    let dw1 = timed("conv3x3 dw", || {
-        conv_wgrad(&cache.input, &dz1, b, cin, c, h, w)
-    });
-    let dx = need_dx.then(|| timed("conv3x3 dx", || conv_dx(&dz1, b, c, h, w, &w1, cin)));
+    let dw1 = timed("conv3x3 dw", || conv::weight_grad(&cache.input, &dz1, s1));
+    let dx = need_dx.then(|| timed("conv3x3 dx", || conv::backward_data(&dz1, &w1, s1)));
     grads.push((blk.w1.id(), dw1));
     grads.push((blk.bn1.gamma.id(), dg1));
     grads.push((blk.bn1.beta.id(), db1));
@@ -429,7 +210,7 @@ fn forward(net: &UNet, x: &Tensor, train: bool) -> Result<Forward> {
         if l > 0 {
             let prev = &enc[l - 1];
             let (p, arg) = timed("max_pool forward", || {
-                pool_fwd(prev.out(), b * prev.c, prev.h, prev.w)
+                pool::forward(prev.out(), b * prev.c, prev.h, prev.w)
             });
             pool_arg.push(arg);
             input = p;
@@ -448,7 +229,7 @@ fn forward(net: &UNet, x: &Tensor, train: bool) -> Result<Forward> {
         let (h2, w2) = (skip.h, skip.w);
         let mut buf = vec![0f32; b * cc * h2 * w2];
         timed("up2x2 forward", || -> Result<()> {
-            up_fwd(
+            up::forward(
                 below.out(),
                 (b, below.c, below.h, below.w),
                 &vals(&up.w)?,
@@ -622,7 +403,7 @@ impl TrainForward<'_> {
         });
         grads.push((net.head_w.id(), dhw));
         grads.push((net.head_b.id(), vec![dhb as f32]));
-        super::timers::since("loss + head backward", start);
+        gradlab_kernels::timers::since("loss + head backward", start);
         // Decoders, last first.
         let mut dskip: Vec<Option<Vec<f32>>> = (0..depth).map(|_| None).collect();
         for k in (0..self.dec.len()).rev() {
@@ -639,7 +420,7 @@ impl TrainForward<'_> {
             };
             let up: &Up = &net.ups[k];
             let (dx, dw, db) = timed("up2x2 backward", || -> Result<_> {
-                Ok(up_bwd(
+                Ok(up::backward(
                     below.out(),
                     (b, below.c, below.h, below.w),
                     &vals(&up.w)?,
@@ -670,7 +451,7 @@ impl TrainForward<'_> {
                     .take()
                     .unwrap_or_else(|| vec![0f32; b * cache.c * cache.h * cache.w]);
                 timed("max_pool backward", || {
-                    pool_bwd(&d, &self.pool_arg[l], b * cache.c, cache.h, cache.w, &mut g)
+                    pool::backward(&d, &self.pool_arg[l], b * cache.c, cache.h, cache.w, &mut g)
                 });
                 g
             };
@@ -802,28 +583,6 @@ mod tests {
     }
 
     #[test]
-    fn max_pool_keeps_the_first_maximum_of_each_window() {
-        // One plane 2 x 8: four windows, with ties (the first maximum wins, as in candle).
-        let x = [
-            1.0, 3.0, 2.0, 2.0, -1.0, -5.0, 0.0, 4.0, //
-            3.0, 0.0, 2.0, 1.0, -1.0, -2.0, 4.0, 4.0,
-        ];
-        let (y, arg) = pool_fwd(&x, 1, 2, 8);
-        assert_eq!(y, vec![3.0, 2.0, -1.0, 4.0]);
-        assert_eq!(arg, vec![1, 0, 0, 1]);
-        let mut dx = vec![0f32; 16];
-        pool_bwd(&[1.0, 2.0, 3.0, 4.0], &arg, 1, 2, 8, &mut dx);
-        let want_at = [1, 2, 4, 7];
-        for (i, v) in dx.iter().enumerate() {
-            let want = want_at
-                .iter()
-                .position(|&p| p == i)
-                .map_or(0.0, |k| k as f32 + 1.0);
-            assert_eq!(*v, want, "dx[{i}]");
-        }
-    }
-
-    #[test]
     fn fused_adamw_matches_candle_adamw() {
         let shape = [3, 7];
         let make = || Var::from_tensor(&randn(&shape, 1)).unwrap();
@@ -936,15 +695,5 @@ mod tests {
         for ((na, va), (_, vb)) in a.iter().zip(&b) {
             assert!(va == vb, "{na} differs between two runs, {cfg:?}");
         }
-    }
-}
-
-#[cfg(test)]
-mod timing {
-    /// `GRADLAB_OP_TIMERS=1 cargo test --release --lib seg::step::timing -- --ignored --nocapture`
-    #[test]
-    #[ignore]
-    fn print_bench() {
-        eprintln!("{:#}", crate::labs::segmentation::bench_steps().unwrap());
     }
 }

@@ -585,7 +585,7 @@ pub fn bench_steps() -> anyhow::Result<serde_json::Value> {
     let (mut times, mut fwd, mut bwd, mut upd) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for i in 0..8 {
         if i == 2 {
-            super::timers::reset();
+            gradlab_kernels::timers::reset();
         }
         let t = Instant::now();
         let fw = net.forward_train(&x)?;
@@ -604,7 +604,7 @@ pub fn bench_steps() -> anyhow::Result<serde_json::Value> {
         }
     }
     let steps = times.len() as f64;
-    let top_ops: serde_json::Map<String, serde_json::Value> = super::timers::take()
+    let top_ops: serde_json::Map<String, serde_json::Value> = gradlab_kernels::timers::take()
         .into_iter()
         .take(12)
         .map(|(k, ms, _)| (k.to_string(), json!((ms / steps * 100.0).round() / 100.0)))

@@ -14,6 +14,8 @@ use rand::rngs::StdRng;
 use rand_distr::{Distribution, Normal};
 use serde::{Deserialize, Serialize};
 
+use gradlab_kernels::timers::timed;
+
 use super::ops::{BnRelu, conv1x1, conv3x3, max_pool2x2, up2x2};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -133,7 +135,7 @@ impl BnReluLayer {
     }
 
     fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
-        super::timers::timed("bn_relu forward", || self.forward_inner(x, train))
+        timed("bn_relu forward", || self.forward_inner(x, train))
     }
 
     fn forward_inner(&self, x: &Tensor, train: bool) -> Result<Tensor> {
@@ -223,7 +225,7 @@ impl UNet {
     /// Builds the model with its variables in `vm` (Kaiming-normal convs, seeded).
     pub fn new(cfg: UNetConfig, vm: &VarMap, seed: u64) -> anyhow::Result<Self> {
         cfg.validate()?;
-        super::alloc::keep_freed_buffers();
+        gradlab_kernels::alloc::keep_freed_buffers();
         let mut rng = StdRng::seed_from_u64(seed);
         let block = |name: &str, ci: usize, co: usize, rng: &mut StdRng| -> Result<Block> {
             Ok(Block {
@@ -304,20 +306,20 @@ impl UNet {
         let mut skips = Vec::new();
         for (l, b) in self.enc.iter().enumerate() {
             if l > 0 {
-                x = super::timers::timed("max_pool forward", || max_pool2x2(&x))?;
+                x = timed("max_pool forward", || max_pool2x2(&x))?;
             }
             x = b.forward(&x, train)?;
             skips.push(x.clone());
         }
         skips.pop();
         for (up, b) in self.ups.iter().zip(&self.dec) {
-            let u = super::timers::timed("up2x2 forward", || up2x2(&x, &up.w, &up.b))?;
+            let u = timed("up2x2 forward", || up2x2(&x, &up.w, &up.b))?;
             let s = skips
                 .pop()
                 .ok_or_else(|| candle_core::Error::Msg("unbalanced U-Net".into()))?;
             x = b.forward(
                 &if self.cfg.skips {
-                    super::timers::timed("cat forward", || Tensor::cat(&[&u, &s], 1))?
+                    timed("cat forward", || Tensor::cat(&[&u, &s], 1))?
                 } else {
                     u
                 },

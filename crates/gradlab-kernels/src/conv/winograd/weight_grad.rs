@@ -4,12 +4,12 @@
 //! (at 16 x 16 an image has only 72 tiles), processed one after another; inside a block the
 //! transforms are split across threads by channel and the products by (point, group of output
 //! channels), so every sum has one owner and a fixed order whatever the thread count. The
-//! products use the `wgrad.rs` micro-kernel, its three x rows taken from three input channels.
+//! products use the `conv/wgrad.rs` micro-kernel, its three x rows taken from three input channels.
 
 use rayon::prelude::*;
 
-use super::super::wgrad::Kernel;
 use super::tiles::{self, Channel, Geom, Of};
+use crate::{ConvShape, Kernel};
 
 /// Vector width of the accumulators.
 const LANES: usize = 8;
@@ -21,38 +21,34 @@ pub(super) const BLOCK_FLOATS: usize = 2 * 1024 * 1024;
 /// Tiles per micro-kernel call (its gradient rows stay in L1).
 const CHUNK: usize = 256;
 
-/// dW `[cout, cin*9]` of y = conv3x3(x `[b, cin, h, w]`) from the output gradient g
-/// `[b, cout, h, w]`, with the fastest kernel of this CPU.
-pub fn conv_wgrad_winograd(
-    x: &[f32],
-    g: &[f32],
-    b: usize,
-    cin: usize,
-    cout: usize,
-    h: usize,
-    w: usize,
-) -> Vec<f32> {
-    conv_wgrad_with(x, g, (b, cin, cout, h, w), Kernel::detect())
+/// dW `[cout, cin*9]` of y = conv3x3(x `[batch, cin, h, w]`) from the output gradient g
+/// `[batch, cout, h, w]`, with the fastest kernel of this CPU.
+pub fn weight_grad(x: &[f32], g: &[f32], s: ConvShape) -> Vec<f32> {
+    weight_grad_with(x, g, s, Kernel::detect())
 }
 
-/// [`conv_wgrad_winograd`] with a chosen kernel (tests compare them).
-pub fn conv_wgrad_with(
-    x: &[f32],
-    g: &[f32],
-    dims: (usize, usize, usize, usize, usize),
-    kernel: Kernel,
-) -> Vec<f32> {
-    conv_wgrad_blocked(x, g, dims, kernel, BLOCK_FLOATS)
+/// [`weight_grad`] with a chosen kernel (tests and benches compare them; `kernel` must be one
+/// of [`Kernel::available`]).
+pub fn weight_grad_with(x: &[f32], g: &[f32], s: ConvShape, kernel: Kernel) -> Vec<f32> {
+    weight_grad_blocked(x, g, s, kernel, BLOCK_FLOATS)
 }
 
-/// [`conv_wgrad_with`] with blocks of at most about `floats` floats (tests use small ones).
-pub(super) fn conv_wgrad_blocked(
+/// [`weight_grad_with`] with blocks of at most about `floats` floats (tests use small ones).
+pub(super) fn weight_grad_blocked(
     x: &[f32],
     g: &[f32],
-    (b, cin, cout, h, w): (usize, usize, usize, usize, usize),
+    s: ConvShape,
     kernel: Kernel,
     floats: usize,
 ) -> Vec<f32> {
+    assert!(kernel.supported(), "{kernel:?} on a CPU without it");
+    let ConvShape {
+        batch: b,
+        cin,
+        cout,
+        h,
+        w,
+    } = s;
     if b * h * w == 0 || cin == 0 || cout == 0 {
         return vec![0f32; cout * cin * 9];
     }
@@ -132,7 +128,7 @@ fn sum_blocks(
                     let rows: Vec<&[f32]> = (0..obn).map(|i| &gt[at(ob + i)..][..n]).collect();
                     for c in (0..cin3).step_by(3) {
                         let vr = |q: usize| &v[at(c + q)..][..n];
-                        let sums = super::super::wgrad::micro(kernel, &rows, [vr(0), vr(1), vr(2)]);
+                        let sums = crate::conv::wgrad::micro(kernel, &rows, [vr(0), vr(1), vr(2)]);
                         for (i, s3) in sums[..3 * obn].chunks_exact(3).enumerate() {
                             let d = &mut sk[i * cin3 + c..i * cin3 + c + 3];
                             d.iter_mut().zip(s3).for_each(|(a, v)| *a += v);

@@ -23,8 +23,8 @@ mod forward;
 mod tiles;
 mod weight_grad;
 
-pub use forward::{conv_fwd_winograd, conv_fwd_with};
-pub use weight_grad::{conv_wgrad_winograd, conv_wgrad_with};
+pub use forward::{forward, forward_with};
+pub use weight_grad::{weight_grad, weight_grad_with};
 
 #[cfg(test)]
 mod tests;

@@ -6,7 +6,7 @@
 
 use rayon::prelude::*;
 
-use super::super::wgrad::Kernel;
+use crate::Kernel;
 
 /// The tile grid of an `h x w` plane.
 #[derive(Clone, Copy, Debug)]
@@ -105,7 +105,7 @@ pub(super) fn segments_of(
     s: &mut Vec<f32>,
     (out, stride): (&mut [f32], usize),
 ) {
-    // Avx2 and Avx512Vl are only ever detected (or offered by available()) on such a CPU.
+    // The entry points assert that the CPU runs the kernel: Avx2 and Avx512Vl have AVX2.
     let wide = kernel != Kernel::Scalar;
     for sg in segs {
         let (src, rows, o) = (
@@ -222,8 +222,8 @@ pub(super) fn input(
     }
     let p: [&[f32]; 4] = std::array::from_fn(|q| &planes[q * pl..(q + 1) * pl]);
     by_lanes(len, wide, |t, step| match step {
-        // Safety: `wide` only when the kernel (so the CPU) has AVX2.
         #[cfg(target_arch = "x86_64")]
+        // SAFETY: `wide` only when the kernel (so the CPU) has AVX2.
         Step::Avx2 => unsafe { input8(p, rp, t, out, stride) },
         Step::Lanes => input_at::<LANES>(p, rp, t, out, stride),
         Step::One => input_at::<1>(p, rp, t, out, stride),
@@ -315,8 +315,8 @@ pub(super) fn output<'s>(
     s.resize(4 * len, 0.0);
     let (top, bottom) = s.split_at_mut(2 * len);
     by_lanes(len, wide, |t, step| match step {
-        // Safety: `wide` only when the kernel (so the CPU) has AVX2.
         #[cfg(target_arch = "x86_64")]
+        // SAFETY: `wide` only when the kernel (so the CPU) has AVX2.
         Step::Avx2 => unsafe { output8(m, stride, t, top, bottom) },
         Step::Lanes => output_at::<LANES>(m, stride, t, top, bottom),
         Step::One => output_at::<1>(m, stride, t, top, bottom),
@@ -379,8 +379,8 @@ pub(super) fn gradient(
     }
     let p: [&[f32]; 4] = std::array::from_fn(|q| &planes[q * len..(q + 1) * len]);
     by_lanes(len, wide, |t, step| match step {
-        // Safety: `wide` only when the kernel (so the CPU) has AVX2.
         #[cfg(target_arch = "x86_64")]
+        // SAFETY: `wide` only when the kernel (so the CPU) has AVX2.
         Step::Avx2 => unsafe { gradient8(p, t, out, stride) },
         Step::Lanes => gradient_at::<LANES>(p, t, out, stride),
         Step::One => gradient_at::<1>(p, t, out, stride),
@@ -434,7 +434,7 @@ fn deinterleave(s: &[f32], even: &mut [f32], odd: &mut [f32], wide: bool) {
     #[cfg(target_arch = "x86_64")]
     if wide {
         n0 = s.len() / 16 * 8;
-        // Safety: `wide` only when the CPU has AVX2; the slices hold n0 pairs.
+        // SAFETY: `wide` only when the CPU has AVX2; the slices hold n0 pairs.
         unsafe { deinterleave8(&s[..2 * n0], &mut even[..n0], &mut odd[..n0]) };
     }
     let (s, even, odd) = (&s[2 * n0..], &mut even[n0..], &mut odd[n0..]);
@@ -454,7 +454,7 @@ fn deinterleave(s: &[f32], even: &mut [f32], odd: &mut [f32], wide: bool) {
 #[inline(always)]
 fn load8(s: &[f32], at: usize) -> std::arch::x86_64::__m256 {
     let s = &s[at..at + LANES];
-    // Safety: s holds 8 floats (unaligned loads need no more); AVX is enabled in every caller.
+    // SAFETY: s holds 8 floats (unaligned loads need no more); AVX is enabled in every caller.
     unsafe { std::arch::x86_64::_mm256_loadu_ps(s.as_ptr()) }
 }
 
@@ -463,7 +463,7 @@ fn load8(s: &[f32], at: usize) -> std::arch::x86_64::__m256 {
 #[inline(always)]
 fn store8(s: &mut [f32], at: usize, v: std::arch::x86_64::__m256) {
     let s = &mut s[at..at + LANES];
-    // Safety: s holds 8 floats; AVX is enabled in every caller.
+    // SAFETY: s holds 8 floats; AVX is enabled in every caller.
     unsafe { std::arch::x86_64::_mm256_storeu_ps(s.as_mut_ptr(), v) }
 }
 
@@ -472,7 +472,7 @@ fn store8(s: &mut [f32], at: usize, v: std::arch::x86_64::__m256) {
 #[inline(always)]
 fn bt8(i: usize, x: [std::arch::x86_64::__m256; 4]) -> std::arch::x86_64::__m256 {
     use std::arch::x86_64::*;
-    // Safety (all four): AVX is enabled in every caller.
+    // SAFETY: AVX is enabled in every caller (all four arms).
     unsafe {
         match i {
             0 => _mm256_sub_ps(x[0], x[2]),
@@ -574,7 +574,7 @@ fn deinterleave8(s: &[f32], even: &mut [f32], odd: &mut [f32]) {
         .zip(even.chunks_exact_mut(8))
         .zip(odd.chunks_exact_mut(8))
     {
-        // Safety: pairs holds 16 floats, e and o 8 each.
+        // SAFETY: pairs holds 16 floats, e and o 8 each.
         unsafe {
             let (a, b) = (
                 _mm256_loadu_ps(pairs.as_ptr()),

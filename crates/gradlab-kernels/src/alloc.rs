@@ -10,7 +10,7 @@ pub fn keep_freed_buffers() {
     {
         static ONCE: std::sync::Once = std::sync::Once::new();
         ONCE.call_once(|| {
-            // Safety: mallopt only changes allocator parameters; both values are in range.
+            // SAFETY: mallopt only changes allocator parameters; both values are in range.
             unsafe {
                 libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
                 libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);

@@ -1,22 +1,22 @@
 //! The 3x3 convolution (stride 1, zero padding 1, no bias) forward as a direct kernel, also used
 //! for the input gradient (the same convolution with the kernel flipped in space and transposed
 //! in channels). A training step uses it where Winograd (`winograd/`) does not pay: fewer than 8
-//! input channels (`kernels.rs`).
+//! input channels (`conv/mod.rs`).
 //!
-//! The banded im2col + gemm of `conv.rs` writes 9 cin floats per pixel and gemm packs them again;
+//! The banded im2col + gemm of `gemm.rs` writes 9 cin floats per pixel and gemm packs them again;
 //! at full resolution (16 channels) that copying costs as much as the arithmetic. Here each block
 //! of rows is copied once into a zero-padded scratch of row pitch w + 2 (see `wgrad.rs`), where
 //! tap (ky, kx) is the input read at the constant offset ky (w + 2) + kx. A micro-kernel keeps
 //! 8 output channels x 24 pixels in 24 vector registers over all input channels and taps
 //! (AVX-512VL's 32 registers; with AVX2's 16 it holds 4 channels but spills, see
-//! [`conv_fwd_direct`]). Each
+//! [`forward`]). Each
 //! output is one sum in a fixed order (no split reductions): the result does not depend on the
 //! thread count.
 
 use rayon::prelude::*;
 
-use super::conv::SendPtr;
-use super::wgrad::Kernel;
+use super::{bands, padded_rows};
+use crate::{ConvShape, Kernel, SendPtr};
 
 /// Most output channels per micro-kernel call (`Kernel::ob`).
 const MAX_OB: usize = 8;
@@ -37,37 +37,33 @@ fn block_rows(cin: usize, h: usize, wp: usize) -> usize {
         .clamp(1, h.max(1))
 }
 
-/// The blocks (image, first row, rows) of a `[b, cin, h, w]` input.
-pub fn blocks(b: usize, cin: usize, h: usize, w: usize) -> Vec<(usize, usize, usize)> {
-    super::conv::bands(b, h, block_rows(cin, h, w + 2))
+/// The blocks (image, first row, rows) of the input of `s`.
+pub(crate) fn blocks(s: ConvShape) -> Vec<(usize, usize, usize)> {
+    bands(s.batch, s.h, block_rows(s.cin, s.h, s.w + 2))
 }
 
-/// y `[b, cout, h, w]` = conv3x3(x `[b, cin, h, w]`, wt `[cout, cin*9]`). The direct kernel
+/// y `[batch, cout, h, w]` = conv3x3(x `[batch, cin, h, w]`, wt `[cout, cin*9]`). The direct kernel
 /// needs AVX-512VL's 32 registers to beat the banded gemm (measured on Zen 4: 5.4 vs 6.9 ms for
 /// 8 x 16 -> 16 x 128 x 128; the 16-register AVX2 build spills and is 0.9-1.5x the gemm's
 /// time), so other CPUs keep the gemm.
-pub fn conv_fwd_direct(
-    x: &[f32],
-    b: usize,
-    cin: usize,
-    h: usize,
-    w: usize,
-    wt: &[f32],
-    cout: usize,
-) -> Vec<f32> {
+pub fn forward(x: &[f32], wt: &[f32], s: ConvShape) -> Vec<f32> {
     match Kernel::detect() {
-        Kernel::Avx512Vl => conv_fwd_with(x, (b, cin, cout, h, w), wt, Kernel::Avx512Vl),
-        _ => super::conv::conv_fwd(x, b, cin, h, w, wt, cout),
+        Kernel::Avx512Vl => forward_with(x, wt, s, Kernel::Avx512Vl),
+        _ => super::gemm::forward(x, wt, s),
     }
 }
 
-/// [`conv_fwd_direct`] with a chosen kernel (tests compare them).
-pub fn conv_fwd_with(
-    x: &[f32],
-    (b, cin, cout, h, w): (usize, usize, usize, usize, usize),
-    wt: &[f32],
-    kernel: Kernel,
-) -> Vec<f32> {
+/// [`forward`] with a chosen kernel (tests and benches compare them; `kernel` must be one of
+/// [`Kernel::available`]).
+pub fn forward_with(x: &[f32], wt: &[f32], s: ConvShape, kernel: Kernel) -> Vec<f32> {
+    assert!(kernel.supported(), "{kernel:?} on a CPU without it");
+    let ConvShape {
+        batch: b,
+        cin,
+        cout,
+        h,
+        w,
+    } = s;
     let hw = h * w;
     let len = b * cout * hw;
     if len == 0 {
@@ -88,7 +84,7 @@ pub fn conv_fwd_with(
     let mut y: Vec<f32> = Vec::with_capacity(len);
     let yp = SendPtr(y.as_mut_ptr());
     let wp = w + 2;
-    blocks(b, cin, h, w).into_par_iter().for_each_init(
+    blocks(s).into_par_iter().for_each_init(
         || (Vec::new(), Vec::new()),
         |(xs, ys): &mut (Vec<f32>, Vec<f32>), (bi, r0, n)| {
             #[allow(clippy::redundant_locals)]
@@ -100,7 +96,7 @@ pub fn conv_fwd_with(
             for c in 0..cin {
                 let src = &x[(bi * cin + c) * hw..(bi * cin + c + 1) * hw];
                 let dst = &mut xs[c * xl..(c + 1) * xl];
-                super::conv::padded_rows(src, (h, w), r0, n, dst);
+                padded_rows(src, (h, w), r0, n, dst);
             }
             // Pixel chunks whose input (3 rows of every channel) stays in L1 while every group
             // of output channels reads it.
@@ -122,7 +118,7 @@ pub fn conv_fwd_with(
                     let o = ob + i;
                     for j in 0..n {
                         let src = &ys[o * gl + j * wp..o * gl + j * wp + w];
-                        // Safety: rows r0..r0+n of plane (bi, o) belong to this block alone,
+                        // SAFETY: rows r0..r0+n of plane (bi, o) belong to this block alone,
                         // and lie inside y's capacity b cout hw.
                         unsafe {
                             let d = yp.0.add((bi * cout + o) * hw + (r0 + j) * w);
@@ -133,7 +129,7 @@ pub fn conv_fwd_with(
             }
         },
     );
-    // Safety: the blocks cover every row of every plane, each written above.
+    // SAFETY: the blocks cover every row of every plane, each written above.
     unsafe { y.set_len(len) };
     y
 }
@@ -152,11 +148,12 @@ fn micro(
     assert!(wb.len() == cin * 9 * kernel.ob() && xs.len() >= cin * xl);
     assert!(cin == 0 || (cin - 1) * xl + p + 2 * wp + 2 + PT <= xs.len());
     match kernel {
-        // Safety (both): detect() returns these only on a CPU with the features (tests pick
-        // them only from available()); the bounds are checked above.
         #[cfg(target_arch = "x86_64")]
+        // SAFETY: forward_with asserted that the CPU runs the kernel (AVX2 and FMA); the
+        // bounds are checked above.
         Kernel::Avx2 => unsafe { micro_avx2(wb, xs, cin, xl, wp, p) },
         #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above, with AVX-512F and VL.
         Kernel::Avx512Vl => unsafe { micro_avx512vl(wb, xs, cin, xl, wp, p) },
         _ => micro_scalar(wb, xs, cin, xl, wp, p),
     }
@@ -226,7 +223,7 @@ fn micro_simd<const N: usize>(
 ) -> [[f32; PT]; MAX_OB] {
     use std::arch::x86_64::*;
     let mut out = [[0f32; PT]; MAX_OB];
-    // Safety: reads xs[c xl + p + off .. + 24] with off <= 2 wp + 2 and wb[(c 9 + t) N .. + N],
+    // SAFETY: reads xs[c xl + p + off .. + 24] with off <= 2 wp + 2 and wb[(c 9 + t) N .. + N],
     // in bounds by the caller's checks; stores 24 floats into each of the first N output rows.
     unsafe {
         let z = _mm256_setzero_ps();
@@ -261,50 +258,46 @@ fn micro_simd<const N: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::labs::segmentation::conv_check::{
-        AWKWARD_SHAPES, assert_close, best_of_alternated, reference, vec_of,
-    };
+    use crate::conv::flip;
+    use crate::reference::{AWKWARD_SHAPES, assert_close, conv3x3, normal};
 
     #[test]
     fn forward_and_input_gradient_match_f64_reference_on_awkward_shapes() {
         // And several blocks (cin 40 at w 300: 2 rows per block).
         let shapes: Vec<_> = AWKWARD_SHAPES
             .into_iter()
-            .chain([(1, 40, 5, 9, 300)])
+            .chain([ConvShape::new(1, 40, 5, 9, 300)])
             .collect();
-        assert!(blocks(1, 40, 9, 300).len() >= 3);
+        assert!(blocks(ConvShape::new(1, 40, 5, 9, 300)).len() >= 3);
         for (i, &s) in shapes.iter().enumerate() {
-            let (b, cin, cout, h, w) = s;
-            let x = vec_of(&[b, cin, h, w], 300 + i as u64);
-            let wt = vec_of(&[cout, cin * 9], 400 + i as u64);
-            let r = vec_of(&[b, cout, h, w], 500 + i as u64);
-            let (ry, rdx, _) = reference(&x, &wt, &r, s);
+            let x = normal(s.input_len(), 300 + i as u64);
+            let wt = normal(s.weight_len(), 400 + i as u64);
+            let r = normal(s.output_len(), 500 + i as u64);
+            let (ry, rdx, _) = conv3x3(&x, &wt, &r, s);
             for kernel in Kernel::available() {
-                let y = conv_fwd_with(&x, s, &wt, kernel);
-                assert_close(&y, &ry, 1e-5, &format!("forward {kernel:?} {s:?}"));
-                let flipped = super::super::conv::flip(&wt, cout, cin);
-                let dx = conv_fwd_with(&r, (b, cout, cin, h, w), &flipped, kernel);
-                assert_close(&dx, &rdx, 1e-5, &format!("dx {kernel:?} {s:?}"));
+                let y = forward_with(&x, &wt, s, kernel);
+                assert_close(&y, &ry, 1e-5, &format!("forward {kernel:?} {s}"));
+                let dx = forward_with(&r, &flip(&wt, s), s.transposed(), kernel);
+                assert_close(&dx, &rdx, 1e-5, &format!("dx {kernel:?} {s}"));
             }
             // And what a training step calls (Winograd or direct, by shape).
-            let dx = super::super::kernels::conv_dx(&r, b, cout, h, w, &wt, cin);
-            assert_close(&dx, &rdx, 1e-5, &format!("kernels::conv_dx {s:?}"));
+            let dx = crate::conv::backward_data(&r, &wt, s);
+            assert_close(&dx, &rdx, 1e-5, &format!("conv::backward_data {s}"));
         }
     }
 
     #[test]
     fn matches_the_gemm_path_and_is_deterministic() {
-        let s = (2, 16, 12, 20, 37);
-        let (b, cin, cout, h, w) = s;
-        let x = vec_of(&[b, cin, h, w], 1);
-        let wt = vec_of(&[cout, cin * 9], 2);
-        let theirs = super::super::conv::conv_fwd(&x, b, cin, h, w, &wt, cout);
+        let s = ConvShape::new(2, 16, 12, 20, 37);
+        let x = normal(s.input_len(), 1);
+        let wt = normal(s.weight_len(), 2);
+        let theirs = super::super::gemm::forward(&x, &wt, s);
         let run = |threads: usize| {
             rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
                 .build()
                 .unwrap()
-                .install(|| conv_fwd_direct(&x, b, cin, h, w, &wt, cout))
+                .install(|| forward(&x, &wt, s))
         };
         let ours = run(2);
         let scale = theirs.iter().fold(1f32, |m, v| m.max(v.abs()));
@@ -320,38 +313,9 @@ mod tests {
                 "{threads} threads gave different bits"
             );
         }
-        let scalar = conv_fwd_with(&x, s, &wt, Kernel::Scalar);
+        let scalar = forward_with(&x, &wt, s, Kernel::Scalar);
         for (a, t) in ours.iter().zip(&scalar) {
             assert!((a - t).abs() <= 1e-5 * scale, "simd {a} vs scalar {t}");
-        }
-    }
-
-    #[test]
-    #[ignore]
-    fn time_against_gemm() {
-        for (b, cin, cout, h, w) in [
-            (8, 16, 16, 128, 128),
-            (8, 32, 16, 128, 128),
-            (8, 16, 32, 64, 64),
-            (8, 32, 32, 64, 64),
-            (8, 64, 64, 32, 32),
-            (8, 128, 64, 32, 32),
-            (8, 128, 128, 16, 16),
-        ] {
-            let x = vec_of(&[b, cin, h, w], 1);
-            let wt = vec_of(&[cout, cin * 9], 2);
-            let best = best_of_alternated(
-                &|| super::super::conv::conv_fwd(&x, b, cin, h, w, &wt, cout),
-                &|k| conv_fwd_with(&x, (b, cin, cout, h, w), &wt, k),
-            );
-            let gf = 2.0 * (b * cin * cout * 9 * h * w) as f64 / 1e6;
-            eprintln!(
-                "{b}x{cin}->{cout} {h}x{w}: gemm {:.2} ms, AVX2 {:.2} ms, AVX-512VL {:.2} ms ({:.0} GFLOP/s)",
-                best[0],
-                best[1],
-                best[2],
-                gf / best[2]
-            );
         }
     }
 }

@@ -5,9 +5,8 @@
 
 use rayon::prelude::*;
 
-use super::super::conv::SendPtr;
-use super::super::wgrad::Kernel;
 use super::tiles::{self, Geom, Seg};
+use crate::{ConvShape, Kernel, SendPtr};
 
 /// Tiles per micro-kernel call (3 vectors of 8).
 const PT: usize = 24;
@@ -21,28 +20,16 @@ const L1_FLOATS: usize = 4 * 1024;
 /// Floats of one block's transformed input and products (16 points each).
 pub(super) const BLOCK_FLOATS: usize = 256 * 1024;
 
-/// y `[b, cout, h, w]` = conv3x3(x `[b, cin, h, w]`, wt `[cout, cin*9]`) with the fastest kernel
-/// of this CPU.
-pub fn conv_fwd_winograd(
-    x: &[f32],
-    b: usize,
-    cin: usize,
-    h: usize,
-    w: usize,
-    wt: &[f32],
-    cout: usize,
-) -> Vec<f32> {
-    conv_fwd_with(x, (b, cin, cout, h, w), wt, Kernel::detect())
+/// y `[batch, cout, h, w]` = conv3x3(x `[batch, cin, h, w]`, wt `[cout, cin*9]`) with the
+/// fastest kernel of this CPU.
+pub fn forward(x: &[f32], wt: &[f32], s: ConvShape) -> Vec<f32> {
+    forward_with(x, wt, s, Kernel::detect())
 }
 
-/// [`conv_fwd_winograd`] with a chosen kernel (tests compare them).
-pub fn conv_fwd_with(
-    x: &[f32],
-    dims: (usize, usize, usize, usize, usize),
-    wt: &[f32],
-    kernel: Kernel,
-) -> Vec<f32> {
-    conv_fwd_blocked(x, dims, wt, kernel, BLOCK_FLOATS)
+/// [`forward`] with a chosen kernel (tests and benches compare them; `kernel` must be one of
+/// [`Kernel::available`]).
+pub fn forward_with(x: &[f32], wt: &[f32], s: ConvShape, kernel: Kernel) -> Vec<f32> {
+    forward_blocked(x, wt, s, kernel, BLOCK_FLOATS)
 }
 
 thread_local! {
@@ -71,14 +58,22 @@ struct Fwd<'a> {
     y: SendPtr,
 }
 
-/// [`conv_fwd_with`] with blocks of at most about `floats` floats (tests use small ones).
-pub(super) fn conv_fwd_blocked(
+/// [`forward_with`] with blocks of at most about `floats` floats (tests use small ones).
+pub(super) fn forward_blocked(
     x: &[f32],
-    (b, cin, cout, h, w): (usize, usize, usize, usize, usize),
     wt: &[f32],
+    s: ConvShape,
     kernel: Kernel,
     floats: usize,
 ) -> Vec<f32> {
+    assert!(kernel.supported(), "{kernel:?} on a CPU without it");
+    let ConvShape {
+        batch: b,
+        cin,
+        cout,
+        h,
+        w,
+    } = s;
     let hw = h * w;
     let len = b * cout * hw;
     if len == 0 || cin == 0 {
@@ -104,13 +99,13 @@ pub(super) fn conv_fwd_blocked(
     (0..total.div_ceil(per)).into_par_iter().for_each(|k| {
         let segs = tiles::segments(k * per, ((k + 1) * per).min(total), geom.th);
         SCRATCH.with_borrow_mut(|s| match kernel {
-            // Safety: detect() returns these only on a CPU with AVX2 and FMA.
             #[cfg(target_arch = "x86_64")]
+            // SAFETY: asserted above: the CPU runs the kernel, so it has AVX2 and FMA.
             Kernel::Avx2 | Kernel::Avx512Vl => unsafe { block_avx2(&f, s, &segs) },
             _ => block(&f, s, &segs, false),
         });
     });
-    // Safety: the blocks cover every row of every plane, each written by `block`.
+    // SAFETY: the blocks cover every row of every plane, each written by `block`.
     unsafe { y.set_len(len) };
     y
 }
@@ -161,7 +156,7 @@ fn block(f: &Fwd<'_>, s: &mut Scratch, segs: &[Seg], wide: bool) {
                 let row = 2 * (sg.ty0 + ty);
                 for (k, src) in [top, bottom].into_iter().enumerate().take(g.h - row) {
                     let src = &src[2 * ty * rp..2 * ty * rp + g.w];
-                    // Safety: row `row + k` < h of plane (image, o) belongs to this block alone
+                    // SAFETY: row `row + k` < h of plane (image, o) belongs to this block alone
                     // and lies inside y's capacity b cout hw; src holds w floats.
                     unsafe {
                         let d = f.y.0.add((sg.image * cout + o) * hw + (row + k) * g.w);
@@ -187,11 +182,12 @@ fn micro(
     assert!(ub.len() == cin * obn && cin >= 1 && p + PT <= pitch);
     assert!((cin - 1) * pitch + p + PT <= v.len() && m.len() == obn * pitch);
     match kernel {
-        // Safety (both): detect() returns these only on a CPU with the features (tests pick
-        // them only from available()); the bounds are checked above.
         #[cfg(target_arch = "x86_64")]
+        // SAFETY: forward_blocked asserted that the CPU runs the kernel (AVX2 and FMA); the
+        // bounds are checked above.
         Kernel::Avx2 => unsafe { micro_avx2(ub, v, (cin, pitch, p), m) },
         #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above, with AVX-512F and VL.
         Kernel::Avx512Vl => unsafe { micro_avx512vl(ub, v, (cin, pitch, p), m) },
         _ => micro_scalar(ub, v, (cin, pitch, p), m),
     }
@@ -235,7 +231,7 @@ fn micro_simd<const N: usize>(
     m: &mut [f32],
 ) {
     use std::arch::x86_64::*;
-    // Safety: reads v[c pitch + p .. + 24] and ub[c N .. + N] for c < cin, writes
+    // SAFETY: reads v[c pitch + p .. + 24] and ub[c N .. + N] for c < cin, writes
     // m[i pitch + p .. + 24] for i < N: in bounds by the caller's checks.
     unsafe {
         let z = _mm256_setzero_ps();

@@ -1,6 +1,6 @@
 //! The weight gradient of the 3x3 convolution (stride 1, zero padding 1) as a direct kernel. A
 //! training step uses it below 32 input channels, where Winograd's transforms cost more than
-//! they save (`kernels.rs`).
+//! they save (`conv/mod.rs`).
 //!
 //! dW `[cout, cin*9]` is a `cout x cin x 9` set of dot products of length b h w: as a gemm its
 //! m and n are tiny (16 x 16 at full resolution) and its k huge, so gemm spends its time packing.
@@ -15,6 +15,9 @@
 //! count; each group sums its blocks in order, and the groups are added in index order.
 
 use rayon::prelude::*;
+
+use super::{bands, padded_rows};
+use crate::{ConvShape, Kernel};
 
 /// Fixed number of partial sums (a static split: the bits do not depend on the thread count).
 const PARTS: usize = 8;
@@ -32,61 +35,6 @@ const ROW_FLOATS: usize = 1200;
 /// Floats of one block's scratch (input and gradient rows of every channel), to stay in L2.
 const BLOCK_FLOATS: usize = 128 * 1024;
 
-/// Which micro-kernel to run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kernel {
-    /// Portable Rust, any CPU.
-    Scalar,
-    /// AVX2 + FMA (x86_64, detected at run time).
-    Avx2,
-    /// The AVX2 code compiled with AVX-512VL: the same instructions and results, but 32 vector
-    /// registers, so the larger register blocks do not spill.
-    Avx512Vl,
-}
-
-impl Kernel {
-    /// Output channels per micro-kernel call: 4 x 3 taps fill 12 of AVX2's 16 registers,
-    /// 8 x 3 taps 24 of AVX-512VL's 32.
-    pub fn ob(self) -> usize {
-        match self {
-            Kernel::Avx512Vl => 8,
-            _ => 4,
-        }
-    }
-
-    /// Every kernel this CPU runs, slowest first (tests compare them all).
-    pub fn available() -> Vec<Kernel> {
-        #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
-        let mut v = vec![Kernel::Scalar];
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::is_x86_feature_detected as has;
-            if has!("avx2") && has!("fma") {
-                v.push(Kernel::Avx2);
-                if has!("avx512f") && has!("avx512vl") {
-                    v.push(Kernel::Avx512Vl);
-                }
-            }
-        }
-        v
-    }
-
-    /// The fastest kernel this CPU runs.
-    pub fn detect() -> Self {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::is_x86_feature_detected as has;
-            if has!("avx2") && has!("fma") {
-                if has!("avx512f") && has!("avx512vl") {
-                    return Kernel::Avx512Vl;
-                }
-                return Kernel::Avx2;
-            }
-        }
-        Kernel::Scalar
-    }
-}
-
 /// Rows per block for `cin` + `cout` channels of row pitch `wp`.
 fn block_rows(cin: usize, cout: usize, h: usize, wp: usize) -> usize {
     let by_l1 = ROW_FLOATS / wp;
@@ -94,38 +42,34 @@ fn block_rows(cin: usize, cout: usize, h: usize, wp: usize) -> usize {
     by_l1.min(by_l2).clamp(1, h.max(1))
 }
 
-/// The blocks (image, first row, rows) of a `[b, _, h, w]` tensor, and how many there are per
-/// image (tests check that they span several).
-pub fn blocks(b: usize, cin: usize, cout: usize, h: usize, w: usize) -> Vec<(usize, usize, usize)> {
-    super::conv::bands(b, h, block_rows(cin, cout, h, w + 2))
+/// The blocks (image, first row, rows) of `s`'s input and output gradient (tests check that
+/// they span several).
+pub(crate) fn blocks(s: ConvShape) -> Vec<(usize, usize, usize)> {
+    bands(s.batch, s.h, block_rows(s.cin, s.cout, s.h, s.w + 2))
 }
 
-/// dW `[cout, cin*9]` of y = conv3x3(x `[b, cin, h, w]`) from the output gradient g
-/// `[b, cout, h, w]`, with the fastest kernel of this CPU.
-pub fn conv_wgrad_direct(
-    x: &[f32],
-    g: &[f32],
-    b: usize,
-    cin: usize,
-    cout: usize,
-    h: usize,
-    w: usize,
-) -> Vec<f32> {
-    conv_wgrad_with(x, g, (b, cin, cout, h, w), Kernel::detect())
+/// dW `[cout, cin*9]` of y = conv3x3(x `[batch, cin, h, w]`) from the output gradient g
+/// `[batch, cout, h, w]`, with the fastest kernel of this CPU.
+pub fn weight_grad(x: &[f32], g: &[f32], s: ConvShape) -> Vec<f32> {
+    weight_grad_with(x, g, s, Kernel::detect())
 }
 
-/// [`conv_wgrad_direct`] with a chosen kernel (tests compare them).
-pub fn conv_wgrad_with(
-    x: &[f32],
-    g: &[f32],
-    (b, cin, cout, h, w): (usize, usize, usize, usize, usize),
-    kernel: Kernel,
-) -> Vec<f32> {
+/// [`weight_grad`] with a chosen kernel (tests and benches compare them; `kernel` must be one
+/// of [`Kernel::available`]).
+pub fn weight_grad_with(x: &[f32], g: &[f32], s: ConvShape, kernel: Kernel) -> Vec<f32> {
+    assert!(kernel.supported(), "{kernel:?} on a CPU without it");
+    let ConvShape {
+        batch: b,
+        cin,
+        cout,
+        h,
+        w,
+    } = s;
     let k = cin * 9;
     if b * h * w == 0 || cin == 0 || cout == 0 {
         return vec![0f32; cout * k];
     }
-    let all = blocks(b, cin, cout, h, w);
+    let all = blocks(s);
     let per = all.len().div_ceil(PARTS);
     let partials: Vec<Vec<f32>> = all
         .par_chunks(per)
@@ -166,7 +110,7 @@ fn part(
         for c in 0..cin {
             let src = &x[(bi * cin + c) * hw..(bi * cin + c + 1) * hw];
             let dst = &mut xs[c * xl..(c + 1) * xl];
-            super::conv::padded_rows(src, (h, w), r0, n, dst);
+            padded_rows(src, (h, w), r0, n, dst);
         }
         for o in 0..cout {
             let src = &g[(bi * cout + o) * hw..(bi * cout + o + 1) * hw];
@@ -202,17 +146,19 @@ fn part(
 
 /// [3 i + k] = sum over p of g[i][p] x[k][p], for p < g[i].len() (a multiple of [`LANES`]),
 /// summed per lane and then across lanes in a fixed order; g has `kernel.ob()` rows. (Here the
-/// three x rows are one input row shifted by the taps kx; `winograd.rs` passes three channels.)
+/// three x rows are one input row shifted by the taps kx; `winograd/` passes three channels.)
+/// `kernel` must be supported: the callers' entry points assert it.
 pub(super) fn micro(kernel: Kernel, g: &[&[f32]], x: [&[f32]; 3]) -> [f32; MAX_OB * 3] {
     let len = g[0].len();
     assert!(len.is_multiple_of(LANES) && x.iter().all(|r| r.len() >= len));
     assert!(g.len() == kernel.ob() && g.iter().all(|r| r.len() == len));
     match kernel {
-        // Safety (both): detect() returns these only on a CPU with the features (tests pick
-        // them only from detect()); the lengths are checked above.
         #[cfg(target_arch = "x86_64")]
+        // SAFETY: the entry points assert that the CPU runs the kernel (AVX2 and FMA); the
+        // lengths are checked above.
         Kernel::Avx2 => unsafe { micro_avx2(g.try_into().expect("4 rows"), x) },
         #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above, with AVX-512F and VL.
         Kernel::Avx512Vl => unsafe { micro_avx512vl(g.try_into().expect("8 rows"), x) },
         _ => micro_scalar(g, x),
     }
@@ -257,7 +203,7 @@ fn micro_simd<const N: usize>(g: &[&[f32]; N], x: [&[f32]; 3]) -> [f32; MAX_OB *
     let gp: [*const f32; N] = std::array::from_fn(|i| g[i].as_ptr());
     let xp = x.map(|r| r.as_ptr());
     let mut out = [0f32; MAX_OB * 3];
-    // Safety: every load reads p..p+8 of a g or x row (p + 8 <= len <= every row's length),
+    // SAFETY: every load reads p..p+8 of a g or x row (p + 8 <= len <= every row's length),
     // checked by the caller; the stores write 4 floats at 4 q < 3 N.
     unsafe {
         let z = _mm256_setzero_ps();
@@ -291,40 +237,39 @@ fn micro_simd<const N: usize>(g: &[&[f32]; N], x: [&[f32]; 3]) -> [f32; MAX_OB *
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::labs::segmentation::conv_check::{
-        AWKWARD_SHAPES, assert_close, best_of_alternated, reference, vec_of,
-    };
+    use crate::reference::{AWKWARD_SHAPES, assert_close, conv3x3, normal};
 
     #[test]
     fn matches_f64_reference_on_awkward_shapes_with_every_kernel() {
         // And several blocks (w = 300).
         let shapes: Vec<_> = AWKWARD_SHAPES
             .into_iter()
-            .chain([(3, 2, 9, 10, 300), (9, 3, 4, 3, 5)])
+            .chain([
+                ConvShape::new(3, 2, 9, 10, 300),
+                ConvShape::new(9, 3, 4, 3, 5),
+            ])
             .collect();
         for (i, &s) in shapes.iter().enumerate() {
-            let (b, cin, cout, h, w) = s;
-            let x = vec_of(&[b, cin, h, w], 100 + i as u64);
-            let g = vec_of(&[b, cout, h, w], 200 + i as u64);
+            let x = normal(s.input_len(), 100 + i as u64);
+            let g = normal(s.output_len(), 200 + i as u64);
             // dW does not depend on the weights: any of the right length will do.
-            let (_, _, want) = reference(&x, &vec![0.0; cout * cin * 9], &g, s);
+            let (_, _, want) = conv3x3(&x, &vec![0.0; s.weight_len()], &g, s);
             for kernel in Kernel::available() {
-                let dw = conv_wgrad_with(&x, &g, s, kernel);
-                assert_close(&dw, &want, 1e-5, &format!("{kernel:?} {s:?}"));
+                let dw = weight_grad_with(&x, &g, s, kernel);
+                assert_close(&dw, &want, 1e-5, &format!("{kernel:?} {s}"));
             }
         }
         // 3 rows per block at w = 300: 4 blocks per image.
-        assert_eq!(blocks(3, 2, 9, 10, 300).len(), 12);
+        assert_eq!(blocks(ConvShape::new(3, 2, 9, 10, 300)).len(), 12);
     }
 
     #[test]
     fn matches_the_gemm_weight_gradient_on_a_unet_layer() {
-        let s = (2, 16, 16, 24, 40);
-        let (b, cin, cout, h, w) = s;
-        let x = vec_of(&[b, cin, h, w], 1);
-        let g = vec_of(&[b, cout, h, w], 2);
-        let ours = conv_wgrad_direct(&x, &g, b, cin, cout, h, w);
-        let theirs = super::super::conv::conv_wgrad(&x, &g, b, cin, cout, h, w);
+        let s = ConvShape::new(2, 16, 16, 24, 40);
+        let x = normal(s.input_len(), 1);
+        let g = normal(s.output_len(), 2);
+        let ours = weight_grad(&x, &g, s);
+        let theirs = super::super::gemm::weight_grad(&x, &g, s);
         let d = ours
             .iter()
             .zip(&theirs)
@@ -336,14 +281,13 @@ mod tests {
 
     #[test]
     fn simd_and_scalar_kernels_agree() {
-        let s = (3, 7, 10, 13, 21);
-        let (b, cin, cout, h, w) = s;
-        let x = vec_of(&[b, cin, h, w], 5);
-        let g = vec_of(&[b, cout, h, w], 6);
-        let scalar = conv_wgrad_with(&x, &g, s, Kernel::Scalar);
+        let s = ConvShape::new(3, 7, 10, 13, 21);
+        let x = normal(s.input_len(), 5);
+        let g = normal(s.output_len(), 6);
+        let scalar = weight_grad_with(&x, &g, s, Kernel::Scalar);
         let scale = scalar.iter().fold(1f32, |m, v| m.max(v.abs()));
         for kernel in Kernel::available() {
-            let simd = conv_wgrad_with(&x, &g, s, kernel);
+            let simd = weight_grad_with(&x, &g, s, kernel);
             for (a, b) in scalar.iter().zip(&simd) {
                 assert!((a - b).abs() <= 1e-5 * scale, "{kernel:?}: {a} vs {b}");
             }
@@ -353,18 +297,17 @@ mod tests {
     #[test]
     fn bit_identical_across_runs_and_thread_counts() {
         // 20 images: more blocks than parts, so groups hold several blocks.
-        let s = (20, 3, 5, 9, 7);
-        let (b, cin, cout, h, w) = s;
-        assert!(blocks(b, cin, cout, h, w).len() > PARTS);
-        let x = vec_of(&[b, cin, h, w], 7);
-        let g = vec_of(&[b, cout, h, w], 8);
+        let s = ConvShape::new(20, 3, 5, 9, 7);
+        assert!(blocks(s).len() > PARTS);
+        let x = normal(s.input_len(), 7);
+        let g = normal(s.output_len(), 8);
         for kernel in Kernel::available() {
             let run = |threads: usize| {
                 rayon::ThreadPoolBuilder::new()
                     .num_threads(threads)
                     .build()
                     .unwrap()
-                    .install(|| conv_wgrad_with(&x, &g, s, kernel))
+                    .install(|| weight_grad_with(&x, &g, s, kernel))
             };
             let first = run(2);
             for threads in [2, 1, 3] {
@@ -377,34 +320,6 @@ mod tests {
                     "{kernel:?}: {threads} threads gave different bits"
                 );
             }
-        }
-    }
-
-    #[test]
-    #[ignore]
-    fn time_against_gemm() {
-        for (b, cin, cout, h, w) in [
-            (8, 16, 16, 128, 128),
-            (8, 32, 16, 128, 128),
-            (8, 32, 32, 64, 64),
-            (8, 64, 64, 32, 32),
-            (8, 128, 64, 32, 32),
-            (8, 128, 128, 16, 16),
-        ] {
-            let x = vec_of(&[b, cin, h, w], 1);
-            let g = vec_of(&[b, cout, h, w], 2);
-            let best = best_of_alternated(
-                &|| super::super::conv::conv_wgrad(&x, &g, b, cin, cout, h, w),
-                &|k| conv_wgrad_with(&x, &g, (b, cin, cout, h, w), k),
-            );
-            let gf = 2.0 * (b * cin * cout * 9 * h * w) as f64 / 1e6;
-            eprintln!(
-                "{b}x{cin}->{cout} {h}x{w}: gemm {:.2} ms, AVX2 {:.2} ms, AVX-512VL {:.2} ms ({:.0} GFLOP/s)",
-                best[0],
-                best[1],
-                best[2],
-                gf / best[2]
-            );
         }
     }
 }
