@@ -8,6 +8,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::check::{self, CheckOf, Knob, Range, int, no_fixup, seed};
 use super::linalg::{gauss, rng};
 use super::{
     CheckInfo, CheckResult, Condition, Corrected, Counterexample, PlotInfo, Recorder, Worst,
@@ -36,6 +37,60 @@ pub const INFO: CheckInfo = CheckInfo {
     }],
 };
 
+/// The check as the lab lists it: its claim, its run and its parameters.
+pub static CHECK: CheckOf<Params> = CheckOf {
+    info: INFO,
+    params: |t| &t.attention_conv1d,
+    params_mut: |t| &mut t.attention_conv1d,
+    run,
+    knobs: &[
+        Knob {
+            name: "convention",
+            text: "sequence ends",
+            range: Range::Choice(&[
+                Convention::TokensOnly.describe(),
+                Convention::ZeroPadded.describe(),
+            ]),
+            get: |p| check::Value::Choice(usize::from(p.convention == Convention::ZeroPadded)),
+            set: |p, v| {
+                p.convention = if v.int() == 1 {
+                    Convention::ZeroPadded
+                } else {
+                    Convention::TokensOnly
+                }
+            },
+        },
+        int!(n_max, "max n", 2, 64, false),
+        int!(trials, "random sequences", 10, 2000, true),
+        kernel_knob(0, "kernel weight at offset -1"),
+        kernel_knob(1, "kernel weight at offset 0"),
+        kernel_knob(2, "kernel weight at offset +1"),
+        seed!(),
+    ],
+    fixup: no_fixup,
+};
+
+/// One weight of the kernel to emulate.
+const fn kernel_knob(i: usize, text: &'static str) -> Knob<Params> {
+    const GET: [fn(&Params) -> check::Value; 3] = [
+        |p| check::Value::Float(p.custom_kernel[0]),
+        |p| check::Value::Float(p.custom_kernel[1]),
+        |p| check::Value::Float(p.custom_kernel[2]),
+    ];
+    const SET: [fn(&mut Params, check::Value); 3] = [
+        |p, v| p.custom_kernel[0] = v.float(),
+        |p, v| p.custom_kernel[1] = v.float(),
+        |p, v| p.custom_kernel[2] = v.float(),
+    ];
+    Knob {
+        name: ["kernel_minus", "kernel_centre", "kernel_plus"][i],
+        text,
+        range: Range::Drag { lo: -5.0, hi: 5.0 },
+        get: GET[i],
+        set: SET[i],
+    }
+}
+
 /// What the head attends over at the ends of the sequence.
 #[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub enum Convention {
@@ -47,7 +102,7 @@ pub enum Convention {
 }
 
 impl Convention {
-    pub fn describe(self) -> &'static str {
+    pub const fn describe(self) -> &'static str {
         match self {
             Convention::TokensOnly => "attention over the n tokens only",
             Convention::ZeroPadded => {

@@ -9,6 +9,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::check::{CheckOf, Knob, Range, Value, float, int, no_fixup, seed};
 use super::linalg::{gauss, rng};
 use super::{
     CheckInfo, CheckResult, Condition, Corrected, Counterexample, PlotInfo, Recorder, Worst,
@@ -37,6 +38,35 @@ pub const INFO: CheckInfo = CheckInfo {
     }],
 };
 
+/// The check as the lab lists it: its claim, its run and its parameters.
+pub static CHECK: CheckOf<Params> = CheckOf {
+    info: INFO,
+    params: |t| &t.attention_maxpool,
+    params_mut: |t| &mut t.attention_maxpool,
+    run,
+    knobs: &[
+        Knob {
+            name: "query",
+            text: "query",
+            range: Range::Choice(&[Query::FromInput.describe(), Query::Constant.describe()]),
+            get: |p| Value::Choice(usize::from(p.query == Query::Constant)),
+            set: |p, v| {
+                p.query = if v.int() == 1 {
+                    Query::Constant
+                } else {
+                    Query::FromInput
+                }
+            },
+        },
+        float!(c_max, "largest c (verdict taken there)", 0.5, 1000.0, true),
+        int!(k, "window half-width k", 1, 5, false),
+        int!(n_max, "max n", 1, 64, false),
+        int!(trials, "random sequences", 10, 2000, true),
+        seed!(),
+    ],
+    fixup: no_fixup,
+};
+
 /// Where the query comes from.
 #[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub enum Query {
@@ -48,7 +78,7 @@ pub enum Query {
 }
 
 impl Query {
-    pub fn describe(self) -> &'static str {
+    pub const fn describe(self) -> &'static str {
         match self {
             Query::FromInput => "query q_i = c x_i (the homework's W_Q = c)",
             Query::Constant => "constant query q_i = c from a bias feature, key k_j = c x_j",

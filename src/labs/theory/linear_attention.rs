@@ -6,6 +6,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::check::{CheckOf, int, no_fixup, seed};
 use super::linalg::{Mat, dot, gauss, loglog_slope, loglog_slope_robust, rng};
 use super::timing::{doublings, time_min};
 use super::{
@@ -42,6 +43,22 @@ pub const INFO: CheckInfo = CheckInfo {
             log_y: true,
         },
     ],
+};
+
+/// The check as the lab lists it: its claim, its run and its parameters.
+pub static CHECK: CheckOf<Params> = CheckOf {
+    info: INFO,
+    params: |t| &t.linear_attention,
+    params_mut: |t| &mut t.linear_attention,
+    run,
+    knobs: &[
+        int!(d, "d", 1, 64, false),
+        int!(n_max, "max n (linear form)", 512, 65536, true),
+        int!(n_max_quadratic, "max n (quadratic form)", 256, 8192, true),
+        int!(trials, "equality trials", 1, 500, true),
+        seed!(),
+    ],
+    fixup: no_fixup,
 };
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

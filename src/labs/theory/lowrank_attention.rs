@@ -6,6 +6,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::check::{CheckOf, int, seed};
 use super::linalg::{
     Mat, gauss, loglog_slope, loglog_slope_robust, orthonormal_columns, rng, singular_values,
 };
@@ -51,6 +52,30 @@ pub const INFO: CheckInfo = CheckInfo {
             log_y: true,
         },
     ],
+};
+
+/// The check as the lab lists it: its claim, its run and its parameters.
+pub static CHECK: CheckOf<Params> = CheckOf {
+    info: INFO,
+    params: |t| &t.lowrank_attention,
+    params_mut: |t| &mut t.lowrank_attention,
+    run,
+    knobs: &[
+        int!(k, "rank k", 1, 128, true),
+        int!(d, "d", 1, 64, false),
+        int!(n_max, "max n (low rank)", 512, 65536, true),
+        int!(
+            n_max_dense,
+            "max n (dense; P is 8 n² bytes)",
+            256,
+            4096,
+            true
+        ),
+        int!(n_for_k_sweep, "n of the k sweep", 256, 4096, true),
+        int!(trials, "equality trials", 1, 300, true),
+        seed!(),
+    ],
+    fixup: |p| p.n_min = p.n_min.max(p.k),
 };
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

@@ -4,6 +4,7 @@
 
 pub mod attention_conv1d;
 pub mod attention_maxpool;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod descriptor;
@@ -24,6 +25,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::core::{Event, Sink, StopFlag, Summary};
+
+pub use check::Check;
 
 pub use descriptor::{DESCRIPTOR, metric};
 
@@ -186,22 +189,29 @@ pub struct CheckInfo {
     pub plots: &'static [PlotInfo],
 }
 
-pub const CHECKS: [CheckInfo; 7] = [
-    relu_chain::INFO,
-    rnn_sigmoid_bound::INFO,
-    linear_attention::INFO,
-    lowrank_attention::INFO,
-    attention_conv1d::INFO,
-    attention_maxpool::INFO,
-    jl_near_orthogonal::INFO,
+/// Every check, in the order the lab lists them. Adding a check: one file with its `CHECK`
+/// and one line here (plus its parameters' field in [`TheoryParams`]).
+pub static CHECKS: [&dyn Check; 7] = [
+    &relu_chain::CHECK,
+    &rnn_sigmoid_bound::CHECK,
+    &linear_attention::CHECK,
+    &lowrank_attention::CHECK,
+    &attention_conv1d::CHECK,
+    &attention_maxpool::CHECK,
+    &jl_near_orthogonal::CHECK,
 ];
 
 pub fn ids() -> Vec<&'static str> {
-    CHECKS.iter().map(|c| c.id).collect()
+    CHECKS.iter().map(|c| c.info().id).collect()
+}
+
+/// The check `id`.
+pub fn check(id: &str) -> Option<&'static dyn Check> {
+    CHECKS.iter().copied().find(|c| c.info().id == id)
 }
 
 pub fn info(id: &str) -> Option<&'static CheckInfo> {
-    CHECKS.iter().find(|c| c.id == id)
+    check(id).map(|c| c.info())
 }
 
 /// The parameters of all seven checks (what the GUI persists and the CLI runs with).
@@ -224,16 +234,10 @@ pub fn run_check(
     sink: &mut dyn Sink,
     stop: &StopFlag,
 ) -> anyhow::Result<CheckResult> {
-    match id {
-        relu_chain::ID => relu_chain::run(&p.relu_chain, sink, stop),
-        rnn_sigmoid_bound::ID => rnn_sigmoid_bound::run(&p.rnn_sigmoid_bound, sink, stop),
-        linear_attention::ID => linear_attention::run(&p.linear_attention, sink, stop),
-        lowrank_attention::ID => lowrank_attention::run(&p.lowrank_attention, sink, stop),
-        attention_conv1d::ID => attention_conv1d::run(&p.attention_conv1d, sink, stop),
-        attention_maxpool::ID => attention_maxpool::run(&p.attention_maxpool, sink, stop),
-        jl_near_orthogonal::ID => jl_near_orthogonal::run(&p.jl_near_orthogonal, sink, stop),
-        other => anyhow::bail!(
-            "unknown theory check '{other}'; valid ids: {}",
+    match check(id) {
+        Some(c) => c.run(p, sink, stop),
+        None => anyhow::bail!(
+            "unknown theory check '{id}'; valid ids: {}",
             ids().join(", ")
         ),
     }

@@ -9,6 +9,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::check::{CheckOf, float, int, no_fixup, seed};
 use super::linalg::{gauss, rng};
 use super::{
     CheckInfo, CheckResult, Condition, Counterexample, PlotInfo, Recorder, Worst, finish, round,
@@ -44,6 +45,29 @@ pub const INFO: CheckInfo = CheckInfo {
             log_y: false,
         },
     ],
+};
+
+/// The check as the lab lists it: its claim, its run and its parameters.
+pub static CHECK: CheckOf<Params> = CheckOf {
+    info: INFO,
+    params: |t| &t.relu_chain,
+    params_mut: |t| &mut t.relu_chain,
+    run,
+    knobs: &[
+        float!(
+            weight_scale,
+            "weight scale (geometric mean of |w_i|)",
+            0.1,
+            5.0,
+            true
+        ),
+        float!(spread, "spread of ln|w_i|", 0.0, 2.0, false),
+        float!(p_negative, "P(w_i < 0)", 0.0, 1.0, false),
+        int!(max_depth, "max depth n", 1, 60, false),
+        int!(trials_per_depth, "draws per depth", 10, 2000, true),
+        seed!(),
+    ],
+    fixup: no_fixup,
 };
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

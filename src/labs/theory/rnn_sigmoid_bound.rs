@@ -8,6 +8,7 @@ use candle_core::{Device, Tensor, Var};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::check::{CheckOf, float, int, no_fixup, seed};
 use super::linalg::{Mat, gauss, rng, sigma_max};
 use super::{
     CheckInfo, CheckResult, Counterexample, PlotInfo, Recorder, Verdict, Worst, finish, round,
@@ -43,6 +44,22 @@ pub const INFO: CheckInfo = CheckInfo {
             log_y: true,
         },
     ],
+};
+
+/// The check as the lab lists it: its claim, its run and its parameters.
+pub static CHECK: CheckOf<Params> = CheckOf {
+    info: INFO,
+    params: |t| &t.rnn_sigmoid_bound,
+    params_mut: |t| &mut t.rnn_sigmoid_bound,
+    run,
+    knobs: &[
+        float!(gamma, "gamma = sigma_max(W)", 0.01, 4.0, true),
+        int!(hidden_max, "largest hidden size", 1, 32, false),
+        int!(n_max, "max n", 2, 60, false),
+        int!(trials_per_n, "trials per n", 1, 100, false),
+        seed!(),
+    ],
+    fixup: no_fixup,
 };
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

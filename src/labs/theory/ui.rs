@@ -8,11 +8,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::jobs::{JobId, JobState, Jobs};
 use crate::labs::lab::{Lab, load_ron, save_ron};
+use crate::labs::theory::check::{Check, Range, Value};
 use crate::labs::theory::readable::readable;
 use crate::labs::theory::{
     self, CHECKS, CheckInfo, CheckResult, Counterexample, PlotData, SuiteResult, TheoryParams,
-    Verdict, attention_conv1d, attention_maxpool, jl_near_orthogonal, linear_attention,
-    lowrank_attention, relu_chain, rnn_sigmoid_bound,
+    Verdict,
 };
 use crate::widgets::TabCx;
 use crate::widgets::plot::{Curve, PlotSpec, curves_plot};
@@ -47,7 +47,7 @@ pub struct TheoryTab {
 impl Default for TheoryTab {
     fn default() -> Self {
         Self {
-            selected: CHECKS[0].id.to_string(),
+            selected: CHECKS[0].info().id.to_string(),
             params: TheoryParams::default(),
             auto_rerun: true,
             results: BTreeMap::new(),
@@ -107,7 +107,7 @@ impl TheoryTab {
 impl TheoryTab {
     fn show(&mut self, ui: &mut egui::Ui, cx: &mut TabCx<'_>) {
         self.harvest(cx.jobs);
-        let info = theory::info(&self.selected).unwrap_or(&CHECKS[0]);
+        let info = theory::info(&self.selected).unwrap_or(CHECKS[0].info());
         let running = running_job(cx.jobs);
         if !std::mem::replace(&mut self.autostarted, true)
             && self.results.is_empty()
@@ -136,7 +136,7 @@ impl TheoryTab {
     /// The claims with their verdict badges, and Run all / Stop.
     fn list_ui(&mut self, ui: &mut egui::Ui, cx: &mut TabCx<'_>, running: Option<JobId>) {
         ui.heading("Claims");
-        for c in CHECKS.iter() {
+        for c in CHECKS.iter().map(|c| c.info()) {
             ui.horizontal(|ui| {
                 badge(ui, self.results.get(c.id));
                 if ui
@@ -197,7 +197,9 @@ impl TheoryTab {
                 self.spawn(cx, Some(info.id));
             }
             if ui.button("Reset sliders").clicked() {
-                reset(info.id, &mut self.params);
+                if let Some(c) = theory::check(info.id) {
+                    c.reset(&mut self.params);
+                }
                 self.dirty = info.quick;
             }
             if !info.quick {
@@ -237,7 +239,10 @@ impl TheoryTab {
         ui.add_space(4.0);
         ui.label(egui::RichText::new(info.formulas).monospace());
         ui.add_space(4.0);
-        if params_ui(ui, info.id, &mut self.params) && info.quick {
+        if let Some(c) = theory::check(info.id)
+            && params_ui(ui, c, &mut self.params)
+            && info.quick
+        {
             self.dirty = true;
         }
         ui.separator();
@@ -512,20 +517,6 @@ fn live_plots(info: &CheckInfo, metrics: &crate::core::metrics::MetricStore) -> 
         .collect()
 }
 
-fn reset(id: &str, p: &mut TheoryParams) {
-    let d = TheoryParams::default();
-    match id {
-        "relu_chain" => p.relu_chain = d.relu_chain,
-        "rnn_sigmoid_bound" => p.rnn_sigmoid_bound = d.rnn_sigmoid_bound,
-        "linear_attention" => p.linear_attention = d.linear_attention,
-        "lowrank_attention" => p.lowrank_attention = d.lowrank_attention,
-        "attention_conv1d" => p.attention_conv1d = d.attention_conv1d,
-        "attention_maxpool" => p.attention_maxpool = d.attention_maxpool,
-        "jl_near_orthogonal" => p.jl_near_orthogonal = d.jl_near_orthogonal,
-        _ => {}
-    }
-}
-
 fn slider_f(ui: &mut egui::Ui, v: &mut f64, lo: f64, hi: f64, log: bool, text: &str) -> bool {
     ui.add(egui::Slider::new(v, lo..=hi).logarithmic(log).text(text))
         .changed()
@@ -546,189 +537,55 @@ fn seed_ui(ui: &mut egui::Ui, seed: &mut u64) -> bool {
     .inner
 }
 
-/// The sliders of one check; returns whether any changed.
-/// The sliders of check `id`; returns whether a parameter changed.
-fn params_ui(ui: &mut egui::Ui, id: &str, p: &mut TheoryParams) -> bool {
-    match id {
-        "relu_chain" => relu_chain_params(ui, &mut p.relu_chain),
-        "rnn_sigmoid_bound" => rnn_sigmoid_bound_params(ui, &mut p.rnn_sigmoid_bound),
-        "linear_attention" => linear_attention_params(ui, &mut p.linear_attention),
-        "lowrank_attention" => lowrank_attention_params(ui, &mut p.lowrank_attention),
-        "attention_conv1d" => attention_conv1d_params(ui, &mut p.attention_conv1d),
-        "attention_maxpool" => attention_maxpool_params(ui, &mut p.attention_maxpool),
-        "jl_near_orthogonal" => jl_near_orthogonal_params(ui, &mut p.jl_near_orthogonal),
-        _ => false,
+/// The parameters of `check` drawn from its knobs; returns whether one changed.
+fn params_ui(ui: &mut egui::Ui, check: &dyn Check, p: &mut TheoryParams) -> bool {
+    let mut changed = false;
+    for (i, (_, text, range)) in check.knobs().into_iter().enumerate() {
+        let Some(v) = check.get(i, p) else { continue };
+        let new = match range {
+            Range::Float { lo, hi, log } => {
+                let mut x = v.float();
+                slider_f(ui, &mut x, lo, hi, log, text).then_some(Value::Float(x))
+            }
+            Range::Int { lo, hi, log } => {
+                let mut x = v.int();
+                slider_u(ui, &mut x, lo, hi, log, text).then_some(Value::Int(x))
+            }
+            Range::Drag { lo, hi } => {
+                let mut x = v.float();
+                ui.horizontal(|ui| {
+                    let l = ui.label(text);
+                    ui.add(egui::DragValue::new(&mut x).speed(0.05).range(lo..=hi))
+                        .labelled_by(l.id)
+                        .changed()
+                })
+                .inner
+                .then_some(Value::Float(x))
+            }
+            Range::Seed => {
+                let mut x = v.seed();
+                seed_ui(ui, &mut x).then_some(Value::Seed(x))
+            }
+            Range::Choice(options) => {
+                let mut x = v.int();
+                ui.horizontal(|ui| {
+                    ui.label(format!("{text}:"));
+                    let mut c = false;
+                    for (k, o) in options.iter().enumerate() {
+                        c |= ui.selectable_value(&mut x, k, *o).changed();
+                    }
+                    c
+                })
+                .inner
+                .then_some(Value::Choice(x))
+            }
+        };
+        if let Some(new) = new {
+            check.set(i, p, new);
+            changed = true;
+        }
     }
-}
-
-fn relu_chain_params(ui: &mut egui::Ui, q: &mut relu_chain::Params) -> bool {
-    let mut c = false;
-    c |= slider_f(
-        ui,
-        &mut q.weight_scale,
-        0.1,
-        5.0,
-        true,
-        "weight scale (geometric mean of |w_i|)",
-    );
-    c |= slider_f(ui, &mut q.spread, 0.0, 2.0, false, "spread of ln|w_i|");
-    c |= slider_f(ui, &mut q.p_negative, 0.0, 1.0, false, "P(w_i < 0)");
-    c |= slider_u(ui, &mut q.max_depth, 1, 60, false, "max depth n");
-    c |= slider_u(
-        ui,
-        &mut q.trials_per_depth,
-        10,
-        2000,
-        true,
-        "draws per depth",
-    );
-    c |= seed_ui(ui, &mut q.seed);
-    c
-}
-
-fn rnn_sigmoid_bound_params(ui: &mut egui::Ui, q: &mut rnn_sigmoid_bound::Params) -> bool {
-    let mut c = false;
-    c |= slider_f(ui, &mut q.gamma, 0.01, 4.0, true, "gamma = sigma_max(W)");
-    c |= slider_u(ui, &mut q.hidden_max, 1, 32, false, "largest hidden size");
-    c |= slider_u(ui, &mut q.n_max, 2, 60, false, "max n");
-    c |= slider_u(ui, &mut q.trials_per_n, 1, 100, false, "trials per n");
-    c |= seed_ui(ui, &mut q.seed);
-    c
-}
-
-fn linear_attention_params(ui: &mut egui::Ui, q: &mut linear_attention::Params) -> bool {
-    let mut c = false;
-    c |= slider_u(ui, &mut q.d, 1, 64, false, "d");
-    c |= slider_u(ui, &mut q.n_max, 512, 65536, true, "max n (linear form)");
-    c |= slider_u(
-        ui,
-        &mut q.n_max_quadratic,
-        256,
-        8192,
-        true,
-        "max n (quadratic form)",
-    );
-    c |= slider_u(ui, &mut q.trials, 1, 500, true, "equality trials");
-    c |= seed_ui(ui, &mut q.seed);
-    c
-}
-
-fn lowrank_attention_params(ui: &mut egui::Ui, q: &mut lowrank_attention::Params) -> bool {
-    let mut c = false;
-    c |= slider_u(ui, &mut q.k, 1, 128, true, "rank k");
-    c |= slider_u(ui, &mut q.d, 1, 64, false, "d");
-    c |= slider_u(ui, &mut q.n_max, 512, 65536, true, "max n (low rank)");
-    c |= slider_u(
-        ui,
-        &mut q.n_max_dense,
-        256,
-        4096,
-        true,
-        "max n (dense; P is 8 n² bytes)",
-    );
-    c |= slider_u(
-        ui,
-        &mut q.n_for_k_sweep,
-        256,
-        4096,
-        true,
-        "n of the k sweep",
-    );
-    c |= slider_u(ui, &mut q.trials, 1, 300, true, "equality trials");
-    q.n_min = q.n_min.max(q.k);
-    c |= seed_ui(ui, &mut q.seed);
-    c
-}
-
-fn attention_conv1d_params(ui: &mut egui::Ui, q: &mut attention_conv1d::Params) -> bool {
-    let mut c = false;
-    ui.horizontal(|ui| {
-        ui.label("sequence ends:");
-        for conv in [
-            attention_conv1d::Convention::TokensOnly,
-            attention_conv1d::Convention::ZeroPadded,
-        ] {
-            c |= ui
-                .selectable_value(&mut q.convention, conv, conv.describe())
-                .changed();
-        }
-    });
-    c |= slider_u(ui, &mut q.n_max, 2, 64, false, "max n");
-    c |= slider_u(ui, &mut q.trials, 10, 2000, true, "random sequences");
-    ui.horizontal(|ui| {
-        let l = ui.label("kernel to emulate (offsets -1, 0, +1):");
-        for v in q.custom_kernel.iter_mut() {
-            c |= ui
-                .add(egui::DragValue::new(v).speed(0.05).range(-5.0..=5.0))
-                .labelled_by(l.id)
-                .changed();
-        }
-    });
-    c |= seed_ui(ui, &mut q.seed);
-    c
-}
-
-fn attention_maxpool_params(ui: &mut egui::Ui, q: &mut attention_maxpool::Params) -> bool {
-    let mut c = false;
-    ui.horizontal(|ui| {
-        ui.label("query:");
-        for qq in [
-            attention_maxpool::Query::FromInput,
-            attention_maxpool::Query::Constant,
-        ] {
-            c |= ui
-                .selectable_value(&mut q.query, qq, qq.describe())
-                .changed();
-        }
-    });
-    c |= slider_f(
-        ui,
-        &mut q.c_max,
-        0.5,
-        1000.0,
-        true,
-        "largest c (verdict taken there)",
-    );
-    c |= slider_u(ui, &mut q.k, 1, 5, false, "window half-width k");
-    c |= slider_u(ui, &mut q.n_max, 1, 64, false, "max n");
-    c |= slider_u(ui, &mut q.trials, 10, 2000, true, "random sequences");
-    c |= seed_ui(ui, &mut q.seed);
-    c
-}
-
-fn jl_near_orthogonal_params(ui: &mut egui::Ui, q: &mut jl_near_orthogonal::Params) -> bool {
-    let mut c = false;
-    c |= slider_f(
-        ui,
-        &mut q.c,
-        0.5,
-        100.0,
-        true,
-        "constant c (72 in the claim)",
-    );
-    let mut n_max = q.ns.iter().copied().max().unwrap_or(128);
-    if slider_u(
-        ui,
-        &mut n_max,
-        2,
-        4096,
-        true,
-        "largest n (n = 2, 4, 8, ...)",
-    ) {
-        q.ns = theory::timing::doublings(2, n_max);
-        c = true;
-    }
-    c |= slider_u(ui, &mut q.cap, 10, 5000, true, "count cap");
-    c |= slider_u(
-        ui,
-        &mut q.repeats,
-        1,
-        10,
-        false,
-        "random streams per (n, delta)",
-    );
-    c |= seed_ui(ui, &mut q.seed);
-    c
+    changed
 }
 
 #[cfg(test)]
@@ -804,7 +661,7 @@ mod tests {
         let mut out = ctx.run_ui(Default::default(), |_| {});
         out.textures_delta.clear();
         let mut missing = Vec::new();
-        for c in CHECKS.iter() {
+        for c in CHECKS.iter().map(|c| c.info()) {
             // The formulas are drawn in monospace, everything else in both families.
             let texts = [
                 (c.title, false),
@@ -880,7 +737,7 @@ mod tests {
             ..Default::default()
         };
         t.params.attention_maxpool.c_max = 7.5;
-        t.params.attention_conv1d.convention = attention_conv1d::Convention::ZeroPadded;
+        t.params.attention_conv1d.convention = theory::attention_conv1d::Convention::ZeroPadded;
         let text = ron::to_string(&t).unwrap();
         let back: TheoryTab = ron::from_str(&text).unwrap();
         assert_eq!(back.selected, "attention_maxpool");
