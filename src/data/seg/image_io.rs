@@ -14,7 +14,7 @@ use image::{DynamicImage, ImageDecoder, ImageReader, Limits};
 /// Pixel memory one image may need on its way through `predict` (decoded pixels, the gray copy
 /// of a colour image, the 1-byte mask): the accepted size follows from this, not from a side
 /// length. Gray 8-bit images need 2 bytes a pixel (up to ~335 Mpx, 18 300 x 18 300), 8-bit
-/// RGB 4 (~168 Mpx, 12 900 x 12 900), 16-bit RGBA 10 (~67 Mpx, 8 200 x 8 200); with the
+/// RGB 7 (~96 Mpx, 9 790 x 9 790), 16-bit RGBA 12 (~56 Mpx, 7 480 x 7 480); with the
 /// network's tiles on top, `predict` stays under 1 GB for every accepted image. See
 /// [`pixel_bytes`].
 pub const MAX_PIXEL_BYTES: u64 = 640 << 20;
@@ -25,13 +25,15 @@ pub const MAX_ALLOC: u64 = 1 << 30;
 pub const MAX_FILE_BYTES: u64 = 1 << 30;
 
 /// Bytes of pixel memory an image of `w` x `h` stored as `color` needs at its peak on the way
-/// through `predict`: max(decoded + gray copy, gray + mask). Orientations that turn the picture
+/// through `predict`: max(decoded + gray plane, gray plane + mask). Orientations that turn the picture
 /// by 90 degrees copy the decoded pixels once more.
 pub fn pixel_bytes(w: u32, h: u32, color: image::ColorType, turned: bool) -> u64 {
     use image::ColorType as C;
     let px = u64::from(w) * u64::from(h);
     let stored = u64::from(color.bytes_per_pixel());
-    let gray = stored / u64::from(color.channel_count());
+    let channels = u64::from(color.channel_count());
+    // Gray keeps its own depth; colour becomes f32 luma (see `GrayPlane`).
+    let gray = if channels <= 2 { stored / channels } else { 4 };
     // Plain gray becomes the gray plane without a copy; everything else is converted.
     let copy = if matches!(color, C::L8 | C::L16) {
         0
@@ -107,8 +109,8 @@ impl Gray for GrayF32 {
     }
 }
 
-/// A gray picture kept at the file's own precision: 1 byte a pixel for 8-bit files (colour
-/// included: `image` computes luma in the file's integer type), 2 for 16-bit, 4 for float.
+/// A gray picture kept at the file's own precision: 1 byte a pixel for 8-bit gray files, 2 for
+/// 16-bit gray, 4 for colour (luma is computed in f32) and float.
 /// [`Gray::at`] gives bit for bit what [`to_gray_f32`] gives, in a quarter of the memory for
 /// 8-bit files.
 #[derive(Clone, Debug, PartialEq)]
@@ -130,9 +132,13 @@ impl GrayPlane {
     pub fn from_dynamic(img: DynamicImage) -> Self {
         let (width, height) = (img.width() as usize, img.height() as usize);
         let ct = img.color();
-        let pixels = match ct.bytes_per_pixel() / ct.channel_count() {
-            1 => Pixels::U8(img.into_luma8().into_raw()),
-            2 => Pixels::U16(img.into_luma16().into_raw()),
+        let pixels = match (
+            ct.channel_count(),
+            ct.bytes_per_pixel() / ct.channel_count(),
+        ) {
+            (1 | 2, 1) => Pixels::U8(img.into_luma8().into_raw()),
+            (1 | 2, 2) => Pixels::U16(img.into_luma16().into_raw()),
+            // Colour: `image` computes luma in f32, so the values need 4 bytes to stay exact.
             _ => Pixels::F32(to_gray_f32(&img).data),
         };
         Self {
@@ -719,10 +725,10 @@ mod tests {
     #[test]
     fn the_size_limit_follows_from_memory_and_names_the_file() {
         use image::ColorType as C;
-        // 12000 x 12000 8-bit gray or RGB fits; the same in 16-bit RGBA does not.
+        // 12000 x 12000 8-bit gray fits (and 9000 x 9000 RGB); the same in RGB does not.
         assert!(check_pixel_budget("a.png", 12_000, 12_000, C::L8, false).is_ok());
-        assert!(check_pixel_budget("a.png", 12_000, 12_000, C::Rgb8, false).is_ok());
-        let e = check_pixel_budget("big.png", 12_000, 12_000, C::Rgba16, false)
+        assert!(check_pixel_budget("a.png", 9_000, 9_000, C::Rgb8, false).is_ok());
+        let e = check_pixel_budget("big.png", 12_000, 12_000, C::Rgb8, false)
             .unwrap_err()
             .to_string();
         assert!(
@@ -732,8 +738,9 @@ mod tests {
         // A thin image is limited by its pixels, not its side: 1 x 100 million gray is accepted.
         assert!(check_pixel_budget("thin.png", 1, 100_000_000, C::L8, false).is_ok());
         assert_eq!(pixel_bytes(10, 10, C::L8, false), 200);
-        assert_eq!(pixel_bytes(10, 10, C::Rgb8, false), 400);
-        assert_eq!(pixel_bytes(10, 10, C::Rgb8, true), 700);
+        assert_eq!(pixel_bytes(10, 10, C::L16, false), 300);
+        assert_eq!(pixel_bytes(10, 10, C::Rgb8, false), 700);
+        assert_eq!(pixel_bytes(10, 10, C::Rgb8, true), 1000);
         // Through a real file header: a PNG claiming 30000 x 30000 gray pixels.
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("wide.png");
@@ -759,6 +766,12 @@ mod tests {
         file.extend_from_slice(&13u32.to_be_bytes());
         file.extend_from_slice(&ihdr);
         file.extend_from_slice(&crc(&ihdr).to_be_bytes());
+        // An empty IDAT: the header is read up to the first data chunk.
+        for tag in [b"IDAT", b"IEND"] {
+            file.extend_from_slice(&0u32.to_be_bytes());
+            file.extend_from_slice(tag);
+            file.extend_from_slice(&crc(tag).to_be_bytes());
+        }
         std::fs::write(&p, &file).unwrap();
         let e = format!("{:#}", read_plane_noted(&p).unwrap_err());
         assert!(e.contains("wide.png") && e.contains("too large"), "{e}");
