@@ -335,3 +335,39 @@ fn predict_names_a_bad_image_or_model() {
     let r = gradlab(&["predict", "--model", s(&model), s(&good), "--out", s(&out)]);
     assert_fails(&r, &["model.safetensors"]);
 }
+
+#[test]
+fn predict_prints_progress_lines_with_time_left_on_a_pipe() {
+    let t = tempfile::tempdir().unwrap();
+    let model = t.path().join("model");
+    save_model(&model);
+    // 1200 x 700: 3 x 2 tiles of 512; a thin 3 x 3000 strip goes through in strips.
+    let big = t.path().join("big.png");
+    gray_image(1200, 700, 3).save(&big).unwrap();
+    let thin = t.path().join("thin.png");
+    gray_image(3, 3000, 4).save(&thin).unwrap();
+    let out = t.path().join("out");
+    // GRADLAB_PROGRESS_MS=0: a line for every tile instead of one every 5 s after 2 s.
+    let r = Run::from(
+        Command::new(env!("CARGO_BIN_EXE_gradlab"))
+            .args(["predict", "--model", s(&model), s(&big), s(&thin)])
+            .args(["--out", s(&out), "--json"])
+            .env("GRADLAB_PROGRESS_MS", "0")
+            .output()
+            .expect("start gradlab"),
+    );
+    let j = json_of(&r);
+    let lines: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("predict big.png (1/2), tiles:"))
+        .collect();
+    assert!(lines.len() >= 3, "stderr: {}", r.stderr);
+    assert!(lines.iter().any(|l| l.contains("6/6")), "{lines:?}");
+    assert!(lines.iter().any(|l| l.contains("left")), "{lines:?}");
+    assert!(r.stderr.contains("predict thin.png (2/2)"), "{}", r.stderr);
+    // Nothing but the JSON object on stdout.
+    assert_eq!(j["images"][1]["width"], 3);
+    let mask = image::open(j["images"][1]["mask"].as_str().unwrap()).unwrap();
+    assert_eq!((mask.width(), mask.height()), (3, 3000));
+}

@@ -13,9 +13,16 @@ pub struct BenchArgs {
     /// Print exactly one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
-    /// Only these parts (comma-separated): theory, graph, seg, runstore, ui.
+    /// Only these parts (comma-separated): theory, graph, seg, runstore, ui, scale (not run
+    /// unless named: it takes minutes).
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
+    /// Graph sizes of the scale part (nodes, comma-separated).
+    #[arg(long, value_delimiter = ',', default_values_t = super::scale::NODES)]
+    pub scale_nodes: Vec<usize>,
+    /// One row of the scale part, measured in this process (the parent runs each in a child).
+    #[arg(long, hide = true)]
+    pub scale_child: Option<String>,
 }
 
 /// Runs one part of the bench and records its own peak memory beside its figures.
@@ -48,10 +55,27 @@ pub fn run(
     data_dir: &Path,
     ui_frames: Option<ExternalPart>,
 ) -> anyhow::Result<Output> {
+    if let Some(spec) = &args.scale_child {
+        let json = super::scale::child_row(spec)?;
+        return Ok(Output {
+            human: human(&json),
+            json,
+        });
+    }
     let want = |p: &str| args.only.is_empty() || args.only.iter().any(|o| o == p);
     let threads = rayon::current_num_threads();
     let mut out = serde_json::Map::new();
     out.insert("threads".into(), json!(threads));
+    if args.only.iter().any(|o| o == "scale") {
+        anyhow::ensure!(
+            !args.scale_nodes.is_empty() && args.scale_nodes.iter().all(|&n| n >= 100),
+            "--scale-nodes takes node counts of at least 100"
+        );
+        let v = super::scale::run(&args.scale_nodes)?;
+        if let Value::Object(m) = v {
+            out.extend(m);
+        }
+    }
     if want("theory") {
         out.insert(
             "theory".into(),

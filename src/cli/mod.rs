@@ -1,6 +1,7 @@
 //! Headless front end: the same experiments as the GUI, a progress bar on stderr, JSON on stdout.
 
 pub mod bench;
+pub mod scale;
 
 use crate::labs::datasets::cli as data;
 use crate::labs::graphs::cli as graph;

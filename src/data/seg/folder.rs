@@ -241,7 +241,7 @@ pub fn load_folder_noted(dir: &Path, invert: bool) -> anyhow::Result<LoadedFolde
         // Checked from the header before decoding, so many huge images fail before they fill
         // memory. Unreadable headers and oversized single images get the decoder's own message.
         if let Ok((w, h)) = super::image_io::header_dimensions(ip) {
-            let within = w <= super::image_io::MAX_SIDE && h <= super::image_io::MAX_SIDE;
+            let within = u64::from(w) * u64::from(h) <= super::image_io::MAX_PIXEL_BYTES;
             pixels += if within {
                 u64::from(w) * u64::from(h)
             } else {

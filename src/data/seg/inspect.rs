@@ -90,7 +90,17 @@ fn rel(dir: &Path, p: &Path) -> String {
 /// Inspects `dir` (holding `images/` and `masks/`). Errors only when the folder cannot be
 /// looked at; everything training would refuse is listed in `problems`.
 pub fn inspect_folder(dir: &Path, invert: bool) -> anyhow::Result<Inspection> {
+    inspect_folder_with(dir, invert, &mut |_, _| {})
+}
+
+/// [`inspect_folder`] calling `on_pair(done, total)` after every image/mask pair.
+pub fn inspect_folder_with(
+    dir: &Path,
+    invert: bool,
+    on_pair: &mut dyn FnMut(usize, usize),
+) -> anyhow::Result<Inspection> {
     let pairing = pair_files(dir)?;
+    let total_pairs = pairing.pairs.len();
     let mut problems = Vec::new();
     for p in &pairing.unpaired_images {
         problems.push(format!("{} has no mask", p.display()));
@@ -101,7 +111,8 @@ pub fn inspect_folder(dir: &Path, invert: bool) -> anyhow::Result<Inspection> {
     let mut files = Vec::new();
     let (mut formats, mut masks): (Vec<PixelFormat>, Vec<MaskInfo>) = (Vec::new(), Vec::new());
     let mut sizes: BTreeMap<(usize, usize), usize> = BTreeMap::new();
-    for (stem, ip, mp) in &pairing.pairs {
+    for (k, (stem, ip, mp)) in pairing.pairs.iter().enumerate() {
+        on_pair(k, total_pairs);
         let mut entry = PairEntry {
             name: stem.clone(),
             image: None,
@@ -155,6 +166,7 @@ pub fn inspect_folder(dir: &Path, invert: bool) -> anyhow::Result<Inspection> {
         problems.extend(entry.problems.iter().cloned());
         files.push(entry);
     }
+    on_pair(total_pairs, total_pairs);
     if pairing.pairs.is_empty() && pairing.unpaired_images.is_empty() {
         problems.push(format!(
             "{} holds no images (PNG, JPEG, BMP or TIFF)",

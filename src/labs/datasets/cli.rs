@@ -93,7 +93,11 @@ pub fn run(args: &DataArgs, data_dir: &Path) -> anyhow::Result<Output> {
             })
         }
         DataAction::Inspect { dir, invert } => {
-            let r = crate::data::seg::inspect::inspect_folder(dir, *invert)?;
+            let mut progress = crate::core::progress::Progress::new("inspect, pairs");
+            let r = crate::data::seg::inspect::inspect_folder_with(dir, *invert, &mut |d, t| {
+                progress.update(d as u64, t as u64, "")
+            })?;
+            progress.finish();
             Ok(Output {
                 json: serde_json::to_value(&r)?,
                 human: r.human(),

@@ -9,9 +9,9 @@ use anyhow::{Context, bail};
 use serde::Serialize;
 
 use super::checkpoint::{self, SegModel};
-use super::{infer, render};
-use crate::core::files::{atomic_write, first_few, png_bytes};
-use crate::data::seg::image_io::{header_dimensions, read_gray_noted};
+use super::infer;
+use crate::core::files::{atomic_write_with, first_few};
+use crate::data::seg::image_io::{Gray, header_dimensions, read_plane_noted};
 
 /// Tint of class-1 pixels in the overlay, and its opacity.
 pub const OVERLAY_COLOR: [u8; 3] = [255, 40, 90];
@@ -109,6 +109,10 @@ pub fn check_outputs(inputs: &[PathBuf], outputs: &[&Path], overwrite: bool) -> 
     Ok(())
 }
 
+/// Progress of `predict_files`: `(image index, images, tiles done, tiles of this image)`;
+/// an error stops the work.
+pub type OnTile<'a> = dyn FnMut(usize, usize, usize, usize) -> anyhow::Result<()> + 'a;
+
 /// Segments every input into `out` (created when missing). Every input's header is read and
 /// every output checked first (none may be an input; none may exist unless `overwrite`), so a
 /// bad call fails before any work or any write; on an error the outputs already written are
@@ -120,6 +124,20 @@ pub fn predict_files(
     overlay: bool,
     overwrite: bool,
 ) -> anyhow::Result<Vec<Predicted>> {
+    predict_files_with(model, inputs, out, overlay, overwrite, &mut |_, _, _, _| {
+        Ok(())
+    })
+}
+
+/// [`predict_files`] reporting every tile to `on_tile`.
+pub fn predict_files_with(
+    model: &SegModel,
+    inputs: &[PathBuf],
+    out: &Path,
+    overlay: bool,
+    overwrite: bool,
+    on_tile: &mut OnTile<'_>,
+) -> anyhow::Result<Vec<Predicted>> {
     let paths = output_paths(inputs, out)?;
     for input in inputs {
         header_dimensions(input)?;
@@ -130,31 +148,108 @@ pub fn predict_files(
         .collect();
     check_outputs(inputs, &outputs, overwrite)?;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let n = inputs.len();
     inputs
         .iter()
         .zip(&paths)
-        .map(|(input, (mask, over))| predict_file(model, input, mask, overlay.then_some(&**over)))
+        .enumerate()
+        .map(|(i, (input, (mask, over)))| {
+            predict_file(
+                model,
+                input,
+                mask,
+                overlay.then_some(&**over),
+                &mut |d, t| on_tile(i, n, d, t),
+            )
+        })
         .collect()
 }
 
-/// Segments one image file into a mask PNG (and an overlay PNG when asked).
+/// Writes an 8-bit PNG of `w` x `h` pixels (`channels` 1 gray or 4 RGBA) row by row from
+/// `row(y, buf)`, through a temporary file: no whole encoded or RGBA copy is ever in memory.
+fn write_png_rows(
+    path: &Path,
+    w: usize,
+    h: usize,
+    channels: usize,
+    mut row: impl FnMut(usize, &mut [u8]),
+) -> anyhow::Result<()> {
+    atomic_write_with(path, |tmp| {
+        let err =
+            |e: &dyn std::fmt::Display| anyhow::anyhow!("cannot write {}: {e}", path.display());
+        let file = std::fs::File::create(tmp).map_err(|e| err(&e))?;
+        let mut enc = png::Encoder::new(std::io::BufWriter::new(file), w as u32, h as u32);
+        enc.set_color(if channels == 1 {
+            png::ColorType::Grayscale
+        } else {
+            png::ColorType::Rgba
+        });
+        enc.set_depth(png::BitDepth::Eight);
+        enc.set_compression(png::Compression::Fast);
+        let mut writer = enc.write_header().map_err(|e| err(&e))?;
+        let mut stream = writer.stream_writer().map_err(|e| err(&e))?;
+        let mut buf = vec![0u8; w * channels];
+        for y in 0..h {
+            row(y, &mut buf);
+            std::io::Write::write_all(&mut stream, &buf).map_err(|e| err(&e))?;
+        }
+        stream.finish().map_err(|e| err(&e))?;
+        writer.finish().map_err(|e| err(&e))
+    })
+}
+
+/// Segments one image file into a mask PNG (and an overlay PNG when asked). Memory: the gray
+/// picture at the file's precision, a 1-byte mask and one tile of the network; both PNGs are
+/// written row by row. `on_tile(done, total)` after every tile; an error from it stops.
 pub fn predict_file(
     model: &SegModel,
     input: &Path,
     mask_out: &Path,
     overlay_out: Option<&Path>,
+    on_tile: &mut dyn FnMut(usize, usize) -> anyhow::Result<()>,
 ) -> anyhow::Result<Predicted> {
-    let (image, format) = read_gray_noted(input)?;
+    let (image, format) = read_plane_noted(input)?;
     let m = &model.meta;
-    let probs = infer::predict(&model.net, &image, m.mean, m.std)
-        .with_context(|| format!("{}: prediction failed", input.display()))?;
     let (w, h) = (image.width, image.height);
-    atomic_write(mask_out, &infer::mask_png(&probs, w, h)?)?;
+    let plan = infer::Plan::new(w, h, infer::TILE, infer::MARGIN, model.net.cfg.multiple())?;
+    let mut mask = vec![0u8; w * h];
+    infer::predict_stream(
+        &model.net,
+        &image,
+        m.mean,
+        m.std,
+        &plan,
+        on_tile,
+        &mut |x, y, p| {
+            let i = y * w + x;
+            for (o, &v) in mask[i..i + p.len()].iter_mut().zip(p) {
+                *o = if v > 0.5 { 255 } else { 0 };
+            }
+        },
+    )
+    .with_context(|| format!("{}: prediction failed", input.display()))?;
+    write_png_rows(mask_out, w, h, 1, |y, buf| {
+        buf.copy_from_slice(&mask[y * w..(y + 1) * w])
+    })?;
     if let Some(p) = overlay_out {
-        let pic = render::overlay(&image, &probs, OVERLAY_COLOR, OVERLAY_OPACITY);
-        atomic_write(p, &png_bytes(&pic)?)?;
+        // The same pixels as `render::overlay` (gray under a tint where the mask is set).
+        let a = OVERLAY_OPACITY.clamp(0.0, 1.0);
+        write_png_rows(p, w, h, 4, |y, buf| {
+            for (x, px) in buf.chunks_exact_mut(4).enumerate() {
+                let i = y * w + x;
+                let g = image.at(i).clamp(0.0, 1.0) * 255.0;
+                let t = if mask[i] == 255 { a } else { 0.0 };
+                let mix = |c: u8| (g * (1.0 - t) + c as f32 * t).round() as u8;
+                px.copy_from_slice(&[
+                    mix(OVERLAY_COLOR[0]),
+                    mix(OVERLAY_COLOR[1]),
+                    mix(OVERLAY_COLOR[2]),
+                    255,
+                ]);
+            }
+        })?;
     }
-    let fg = probs.iter().filter(|&&p| p > 0.5).count();
+    let fg = mask.iter().filter(|&&v| v == 255).count();
     Ok(Predicted {
         input: input.display().to_string(),
         mask: mask_out.display().to_string(),

@@ -7,8 +7,9 @@ use std::time::Instant;
 
 use serde_json::json;
 
+use crate::core::progress::Progress;
 use crate::labs::lab::CliOutput as Output;
-use crate::labs::segmentation::apply::{load_model, predict_files};
+use crate::labs::segmentation::apply::{load_model, predict_files_with};
 
 #[derive(clap::Args, Debug)]
 pub struct PredictArgs {
@@ -35,13 +36,30 @@ pub struct PredictArgs {
 pub fn run(args: &PredictArgs) -> anyhow::Result<Output> {
     let t = Instant::now();
     let model = load_model(&args.model)?;
-    let done = predict_files(
+    // Tiles of the current image, with the time left, once the work takes more than ~2 s.
+    let mut progress = Progress::new("predict");
+    let mut current = usize::MAX;
+    let done = predict_files_with(
         &model,
         &args.images,
         &args.out,
         args.overlay,
         args.overwrite,
+        &mut |i, n, tiles, total| {
+            if i != current {
+                progress.finish();
+                current = i;
+                let name = args.images[i]
+                    .file_name()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                progress.set_label(&format!("predict {name} ({}/{n}), tiles", i + 1));
+            }
+            progress.update(tiles as u64, total as u64, "");
+            Ok(())
+        },
     )?;
+    progress.finish();
     let seconds = t.elapsed().as_secs_f64();
     let mut human = String::new();
     for p in &done {

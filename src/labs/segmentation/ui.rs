@@ -327,13 +327,21 @@ impl SegmentationTab {
                     KIND_IO,
                     "segment image",
                     cx.waker.clone(),
-                    move |_sink, _stop| {
+                    move |sink, stop| {
                         let (image, format) = read_gray_noted(&path)?;
                         let mut preds = Vec::new();
-                        for (label, model) in models {
+                        let n = models.len();
+                        for (k, (label, model)) in models.into_iter().enumerate() {
                             let m = &model.meta;
-                            let probs = infer::predict(&model.net, &image, m.mean, m.std)
-                                .map_err(|e| anyhow::anyhow!("{}: {e:#}", path.display()))?;
+                            // Tiles of all models as one bar; Stop ends the job between tiles.
+                            let mut tick = |done: usize, total: usize| {
+                                anyhow::ensure!(!stop.is_stopped(), "stopped");
+                                sink.progress((k * total + done) as u64, (n * total) as u64);
+                                Ok(())
+                            };
+                            let probs =
+                                infer::predict_with(&model.net, &image, m.mean, m.std, &mut tick)
+                                    .map_err(|e| anyhow::anyhow!("{}: {e:#}", path.display()))?;
                             preds.push((label, probs));
                         }
                         Ok(Arc::new(Inferred {
@@ -726,9 +734,25 @@ impl SegmentationTab {
             }
         });
         if busy {
+            // "Open image..." on a big picture: its tiles as a bar, and a Stop.
+            let infer_job = self.rt.infer.and_then(|h| cx.jobs.get(h.id));
             ui.horizontal(|ui| {
                 ui.spinner();
-                ui.label("working...");
+                match infer_job {
+                    Some(job) => {
+                        ui.add(
+                            egui::ProgressBar::new(job.fraction())
+                                .desired_width(220.0)
+                                .text(format!("segmenting: {:.0} %", 100.0 * job.fraction())),
+                        );
+                        if ui.button("Stop").clicked() {
+                            job.stop();
+                        }
+                    }
+                    None => {
+                        ui.label("working...");
+                    }
+                }
             });
         }
         if let Some(m) = &self.rt.message {
