@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::doc::{Block, Cell};
-use super::model::{ReportMeta, ReportRun};
+use super::meta::ReportMeta;
+use super::model::ReportRun;
 use crate::core::descriptor::{LabDescriptor, XAxis};
 use crate::core::figures::{Figure, Stroke, format_number, identity_colors, seed_group};
 use crate::core::runs::without_seed;

@@ -3,7 +3,8 @@
 
 use anyhow::Context;
 
-use super::model::{ReportMeta, ReportRun};
+use super::meta::ReportMeta;
+use super::model::ReportRun;
 use crate::core::clock::utc;
 use crate::core::runs::{RunFilter, RunId, RunStore, SortBy, machine};
 

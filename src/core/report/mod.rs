@@ -4,6 +4,7 @@
 mod build;
 mod doc;
 mod from_store;
+mod meta;
 mod model;
 mod write;
 
@@ -11,5 +12,6 @@ pub use build::blocks;
 pub use build::sanitize;
 pub use doc::{Block, Cell, to_html, to_markdown};
 pub use from_store::{Selection, meta_now, parse_ids, report_run, select, utc_datetime};
-pub use model::{ReportMeta, ReportRun};
+pub use meta::ReportMeta;
+pub use model::ReportRun;
 pub use write::{ReportFiles, write_report};

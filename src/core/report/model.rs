@@ -34,14 +34,3 @@ pub struct ReportRun {
     /// Artifacts listed for the run but missing on disk.
     pub missing: Vec<String>,
 }
-
-/// Where and with what the report was made.
-#[derive(Clone, Debug, Default)]
-pub struct ReportMeta {
-    pub date: String,
-    pub version: String,
-    pub commit: Option<String>,
-    pub machine: String,
-    /// The labs this build knows, as their descriptors: how each lab's runs are drawn.
-    pub labs: Vec<&'static crate::core::descriptor::LabDescriptor>,
-}

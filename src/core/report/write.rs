@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use super::build::blocks;
 use super::doc::{Block, to_html, to_markdown};
-use super::model::{ReportMeta, ReportRun};
+use super::meta::ReportMeta;
+use super::model::ReportRun;
 use crate::core::figures::{ExportSize, to_csv, to_png, to_svg};
 use crate::core::files::replace_folder;
 

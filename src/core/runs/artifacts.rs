@@ -4,21 +4,8 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use serde::Serialize;
-
-use super::model::RunId;
+use super::model::{ArtifactInfo, RunId};
 use crate::core::digest::sha256_hex;
-
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct ArtifactInfo {
-    pub name: String,
-    /// Relative to the runs folder.
-    pub path: String,
-    pub sha256: String,
-    pub size: u64,
-    /// Why the file cannot be used (gone, wrong size); `None` when it looks whole.
-    pub missing: Option<String>,
-}
 
 /// The folder of run `id`'s files.
 pub fn run_folder(runs_dir: &Path, id: RunId) -> PathBuf {

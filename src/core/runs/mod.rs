@@ -24,11 +24,11 @@ mod schema;
 mod store;
 mod writer;
 
-pub use artifacts::{ArtifactInfo, artifact_path};
+pub use artifacts::artifact_path;
 pub use liveness::process_start_time;
 pub use model::{
-    ConfigGroup, Facets, NewRun, Point, Purged, RunDetail, RunFilter, RunId, RunRow, RunStatus,
-    SeriesInfo, SortBy, config_key, count_text, figure_text, without_seed,
+    ArtifactInfo, ConfigGroup, Facets, NewRun, Point, Purged, RunDetail, RunFilter, RunId, RunRow,
+    RunStatus, SeriesInfo, SortBy, config_key, count_text, figure_text, without_seed,
 };
 pub use pace::{Pace, RecordedRun, pace_key, pace_of, runs_text, this_threads};
 pub use provenance::{GIT_COMMIT, command_line, machine, quote_args};

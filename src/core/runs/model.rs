@@ -4,8 +4,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::artifacts::ArtifactInfo;
-
 pub type RunId = i64;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -267,6 +265,18 @@ impl ConfigGroup {
             _ => format!("- (n={})", self.n),
         }
     }
+}
+
+/// A file of a run, as the store lists it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ArtifactInfo {
+    pub name: String,
+    /// Relative to the runs folder.
+    pub path: String,
+    pub sha256: String,
+    pub size: u64,
+    /// Why the file cannot be used (gone, wrong size); `None` when it looks whole.
+    pub missing: Option<String>,
 }
 
 #[cfg(test)]

@@ -8,8 +8,9 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, params, params_from_iter};
 use serde_json::Value;
 
-use super::artifacts::{self, ArtifactInfo};
+use super::artifacts;
 use super::liveness;
+use super::model::ArtifactInfo;
 use super::model::{
     ConfigGroup, Facets, NewRun, Point, Purged, RunDetail, RunFilter, RunId, RunRow, RunStatus,
     SeriesInfo, SortBy, config_key, without_seed,

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
-use super::SegImage;
+use super::image::SegImage;
 use super::image_io::{GrayF32, PixelFormat, read_dynamic, read_gray_noted};
 use super::mask::{MaskInfo, MaskKind, analyse};
 

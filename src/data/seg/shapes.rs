@@ -8,7 +8,8 @@ use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Normal};
 use serde::{Deserialize, Serialize};
 
-use super::{SegImage, image_io::GrayF32};
+use super::image::SegImage;
+use super::image_io::GrayF32;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]

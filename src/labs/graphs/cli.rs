@@ -44,7 +44,7 @@ pub fn resolved_config(p: &GraphParams) -> serde_json::Value {
 
 /// The descriptor's config parser: `gradlab graphs FLAGS --print-config` as a value.
 pub fn print_config(words: &[String], _data_dir: &Path) -> anyhow::Result<serde_json::Value> {
-    let args: GraphArgs = parse_flags(super::DESCRIPTOR.id, words)?;
+    let args: GraphArgs = parse_flags(super::keys::ID, words)?;
     Ok(resolved_config(&args.config))
 }
 

@@ -1,26 +1,15 @@
 //! The Graphs lab described once: its names, metric keys, main figure and the published figures
 //! it is compared with.
 
+use super::keys::{self, metric};
 use crate::core::descriptor::{LabDescriptor, Metric, Reference, XAxis};
-
-/// The metric keys the Graphs lab records (curves per epoch, summary figures per run).
-pub mod metric {
-    pub const TRAIN_LOSS: &str = "train_loss";
-    pub const VAL_LOSS: &str = "val_loss";
-    pub const TRAIN_ACC: &str = "train_acc";
-    pub const VAL_ACC: &str = "val_acc";
-    /// Measured once, at the epoch the model is reported at.
-    pub const TEST_ACC: &str = "test_acc";
-    pub const BEST_EPOCH: &str = "best_epoch";
-    pub const MS_PER_EPOCH: &str = "ms_per_epoch_median";
-}
 
 const KIPF: &str = "Kipf & Welling, ICLR 2017, Table 2";
 const VELICKOVIC: &str = "Veličković et al., ICLR 2018, Table 2";
 const HOMEWORK: &str = "the homework";
 
 pub const DESCRIPTOR: LabDescriptor = LabDescriptor {
-    id: "graphs",
+    id: keys::ID,
     title: "Graphs",
     report_title: "Graphs: node classification",
     cli_aliases: &["graph"],
@@ -97,3 +86,48 @@ pub const DESCRIPTOR: LabDescriptor = LabDescriptor {
     report: None,
     config: Some(super::cli::print_config),
 };
+
+/// The published test accuracy of `model` on `dataset` (as a run records it: "cora-planetoid",
+/// "citeseer", "pubmed") with `split`, and where it is from: the figures of GCN (Kipf & Welling
+/// 2017, Table 2) and GAT (Veličković et al. 2018, Table 2), both on the Planetoid split. Cora's
+/// LINQS files with the pygcn split are a different split of the same graph; no figure is
+/// claimed for them.
+pub fn published(
+    model: super::config::ModelKind,
+    dataset: &str,
+    split: crate::data::graph::SplitKind,
+) -> Option<(&'static str, &'static str)> {
+    if split != crate::data::graph::SplitKind::Planetoid {
+        return None;
+    }
+    let tag = model.label().to_lowercase();
+    DESCRIPTOR
+        .references
+        .iter()
+        .find(|r| r.tag == tag && r.datasets.contains(&dataset))
+        .map(|r| (r.value, r.source))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::graph::SplitKind;
+    use crate::labs::graphs::config::ModelKind;
+
+    #[test]
+    fn published_figures_only_for_the_planetoid_split() {
+        assert_eq!(
+            published(ModelKind::Gat, "citeseer", SplitKind::Planetoid),
+            Some(("0.725 ± 0.007", "Veličković et al., ICLR 2018, Table 2"))
+        );
+        assert_eq!(
+            published(ModelKind::Gcn, "cora-planetoid", SplitKind::Planetoid).map(|p| p.0),
+            Some("0.815")
+        );
+        assert_eq!(published(ModelKind::Gcn, "cora", SplitKind::Pygcn), None);
+        assert_eq!(
+            published(ModelKind::Mlp, "citeseer", SplitKind::Planetoid),
+            None
+        );
+    }
+}

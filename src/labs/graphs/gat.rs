@@ -9,7 +9,7 @@ use super::edge_ops::{
     aggregate, aggregate_reference, edge_scores, edge_scores_reference, edge_softmax,
     edge_softmax_reference,
 };
-use super::model::{Forward, add_bias, input_features};
+use super::layers::{Forward, add_bias, input_features};
 use super::prep::Prepared;
 use crate::core::kernels::elu;
 use crate::core::nn::{dropout, xavier_var, zeros_var};

@@ -4,7 +4,7 @@ use candle_core::{Result, Var};
 use rand::rngs::SmallRng;
 
 use super::config::GraphConfig;
-use super::model::{Forward, add_bias, input_features};
+use super::layers::{Forward, add_bias, input_features};
 use super::prep::Prepared;
 use crate::core::nn::{dropout, uniform_var};
 

@@ -15,7 +15,7 @@ use crate::core::jobs::{JobOutput, JobState, Restored, RestoredFrom};
 use crate::core::runs::{RunStatus, RunStore, StoredRun, load_latest_groups, seed_metrics};
 
 /// The lab name graph runs are recorded under.
-pub const LAB: &str = super::DESCRIPTOR.id;
+pub const LAB: &str = super::keys::ID;
 
 /// One reopened configuration: what the tab keeps about a job it started, and the job.
 pub struct RestoredGraph {

@@ -10,8 +10,9 @@ use rand::rngs::SmallRng;
 use serde_json::json;
 
 use super::config::{GraphConfig, StopRule};
-use super::descriptor::metric;
-use super::model::{Forward, Net};
+use super::keys::metric;
+use super::layers::Forward;
+use super::model::Net;
 use super::pca::pca2;
 use super::prep::Prepared;
 use crate::core::driver::{Epoch, Plan, drive};
@@ -357,7 +358,7 @@ pub fn command_for(p: &super::GraphParams, model: super::ModelKind, seeds: usize
     };
     let mut args = vec![
         "gradlab".to_string(),
-        super::DESCRIPTOR.id.into(),
+        super::keys::ID.into(),
         "--model".into(),
         v(&|| model.to_possible_value()),
         "--dataset".into(),
@@ -422,7 +423,7 @@ pub fn train_seeds(
             runs: seeds.len() as u64,
         };
         let run = rec.run(NewRun {
-            lab: super::DESCRIPTOR.id.into(),
+            lab: super::keys::ID.into(),
             name: format!("{} {} seed {seed}", cfg.model.label(), graph.name),
             // Snapshots feed the live views and change no result: recorded as the CLI resolves
             // them (off), so a GUI run and a CLI run of one config group together.

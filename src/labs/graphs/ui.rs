@@ -27,7 +27,7 @@ use crate::widgets::reopen::Reopen;
 use crate::widgets::results_table::results_table;
 use crate::widgets::{PALETTE, TabCx};
 
-const KIND: &str = super::DESCRIPTOR.id;
+const KIND: &str = super::keys::ID;
 /// The file dialog's key for "Open graph folder...".
 const PICK_GRAPH_FOLDER: &str = "graph-folder";
 /// The job that reads the latest runs back from the store.
@@ -178,7 +178,7 @@ pub(crate) fn model_color(m: ModelKind) -> egui::Color32 {
 
 impl Lab for GraphsTab {
     fn id(&self) -> &'static str {
-        super::DESCRIPTOR.id
+        super::keys::ID
     }
     fn title(&self) -> &'static str {
         super::DESCRIPTOR.title
@@ -739,7 +739,7 @@ impl GraphsTab {
                 ..self.run_config(m)
             };
             let key = crate::core::runs::pace_key(
-                super::DESCRIPTOR.id,
+                super::keys::ID,
                 Some(graph.name.as_str()),
                 &serde_json::to_value(&cfg).ok()?,
             );

@@ -30,7 +30,7 @@ pub struct SegArgs {
 
 /// The descriptor's config parser: `gradlab segmentation FLAGS --print-config` as a value.
 pub fn print_config(words: &[String], data_dir: &Path) -> anyhow::Result<serde_json::Value> {
-    let args: SegArgs = parse_flags(super::DESCRIPTOR.id, words)?;
+    let args: SegArgs = parse_flags(super::keys::ID, words)?;
     Ok(serde_json::to_value(args.config.resolve(data_dir))?)
 }
 

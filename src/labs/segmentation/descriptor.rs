@@ -1,25 +1,11 @@
 //! The Segmentation lab described once: its names, metric keys, main figure and the homework's
 //! figures it is compared with.
 
+use super::keys::{self, metric};
 use crate::core::descriptor::{LabDescriptor, Metric, Reference, XAxis};
 
-/// The metric keys the Segmentation lab records.
-pub mod metric {
-    pub const VAL_MIOU: &str = "val_miou";
-    pub const TRAIN_LOSS: &str = "train_loss";
-    /// Per optimiser step, so the loss curve moves while an epoch runs.
-    pub const TRAIN_LOSS_STEP: &str = "train_loss_step";
-    pub const PIXEL_ACC: &str = "pixel_acc";
-    pub const SECONDS: &str = "seconds";
-    pub const MS_PER_STEP: &str = "ms_per_step_median";
-    /// The per-class IoU curve of class `name` ("membrane", "interior", ...).
-    pub fn val_iou(name: &str) -> String {
-        format!("val_iou_{name}")
-    }
-}
-
 pub const DESCRIPTOR: LabDescriptor = LabDescriptor {
-    id: "segmentation",
+    id: keys::ID,
     title: "Segmentation",
     report_title: "Segmentation: U-Net",
     cli_aliases: &["seg"],

@@ -13,6 +13,7 @@ pub mod cli;
 pub mod config;
 pub mod descriptor;
 pub mod infer;
+pub mod keys;
 pub mod metrics;
 pub mod ops;
 pub mod predict_cli;
@@ -24,7 +25,8 @@ pub mod ui;
 pub mod unet;
 
 pub use checkpoint::{ModelMeta, SegModel};
-pub use descriptor::{DESCRIPTOR, metric};
+pub use descriptor::DESCRIPTOR;
+pub use keys::metric;
 pub use train::{
     SegConfig, SegEpoch, TrainOutput, TrainedSeg, bench_steps, run, run_recorded, train,
 };

@@ -16,7 +16,7 @@ use crate::core::jobs::{JobOutput, JobState, Restored, RestoredFrom};
 use crate::core::runs::{RunStatus, RunStore, StoredRun, load_latest_groups, seed_metrics};
 
 /// The lab name segmentation runs are recorded under.
-pub const LAB: &str = super::DESCRIPTOR.id;
+pub const LAB: &str = super::keys::ID;
 
 /// One reopened configuration (skips on or off) and its job.
 pub struct RestoredSeg {
@@ -102,7 +102,9 @@ fn restore_config(mut runs: Vec<StoredRun>) -> anyhow::Result<RestoredSeg> {
             format!(
                 "seed {}: val mIoU {:.4}",
                 s["seed"],
-                s[super::metric::VAL_MIOU].as_f64().unwrap_or(f64::NAN)
+                s[super::keys::metric::VAL_MIOU]
+                    .as_f64()
+                    .unwrap_or(f64::NAN)
             )
         })
         .collect();

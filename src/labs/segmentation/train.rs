@@ -14,8 +14,8 @@ use serde_json::json;
 
 use super::adamw::FusedAdamW;
 use super::checkpoint::{ModelMeta, SegModel};
-use super::descriptor::metric;
 use super::infer::predict;
+use super::keys::metric;
 use super::metrics::Confusion;
 use super::render;
 use super::unet::{UNet, UNetConfig, count, trainable};
@@ -426,7 +426,7 @@ pub fn train_recorded(
     let t0 = Instant::now();
     let data = load_data(cfg, sink).with_context(|| format!("seed {seed}"))?;
     let run = rec.run(NewRun {
-        lab: super::DESCRIPTOR.id.into(),
+        lab: super::keys::ID.into(),
         name: format!("U-Net {} skips {on_off} seed {seed}", cfg.dataset.name()),
         config: serde_json::to_value(cfg)?,
         seed: Some(seed),
@@ -455,7 +455,7 @@ pub fn command_for(cfg: &SegConfig, seeds: usize) -> String {
     };
     let args = [
         "gradlab".to_string(),
-        super::DESCRIPTOR.id.into(),
+        super::keys::ID.into(),
         "--dataset".into(),
         dataset,
         "--skips".into(),

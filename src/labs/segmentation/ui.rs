@@ -30,7 +30,7 @@ use crate::widgets::presence::Presence;
 use crate::widgets::reopen::Reopen;
 use crate::widgets::{PALETTE, TabCx, labeled};
 
-const KIND: &str = super::DESCRIPTOR.id;
+const KIND: &str = super::keys::ID;
 const KIND_IO: &str = "segmentation-io";
 /// The job that reads the latest runs back from the store.
 const PICK_FOLDER: &str = "seg-folder";
@@ -176,7 +176,7 @@ pub struct SegmentationTab {
 
 impl Lab for SegmentationTab {
     fn id(&self) -> &'static str {
-        super::DESCRIPTOR.id
+        super::keys::ID
     }
     fn title(&self) -> &'static str {
         super::DESCRIPTOR.title
@@ -789,7 +789,7 @@ impl SegmentationTab {
         for skips in [true, false] {
             let cfg = self.config(ds.clone(), skips);
             let key = crate::core::runs::pace_key(
-                super::DESCRIPTOR.id,
+                super::keys::ID,
                 Some(cfg.dataset.name().as_str()),
                 &serde_json::to_value(&cfg).ok()?,
             );
@@ -865,7 +865,7 @@ impl SegmentationTab {
                     .extend(seed_series(&job.metrics, "train_loss_step", name, color));
                 miou.series.extend(seed_series(
                     &job.metrics,
-                    super::metric::VAL_MIOU,
+                    super::keys::metric::VAL_MIOU,
                     name,
                     color,
                 ));

@@ -8,7 +8,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::check::{self, CheckOf, Knob, Range, int, no_fixup, seed};
+use super::knob::{self, CheckDef, Knob, Range, int, no_fixup, seed};
 use super::linalg::{gauss, rng};
 use super::{
     CheckInfo, CheckResult, Condition, Corrected, Counterexample, PlotInfo, Recorder, Worst,
@@ -38,10 +38,8 @@ pub const INFO: CheckInfo = CheckInfo {
 };
 
 /// The check as the lab lists it: its claim, its run and its parameters.
-pub static CHECK: CheckOf<Params> = CheckOf {
+pub static CHECK: CheckDef<Params> = CheckDef {
     info: INFO,
-    params: |t| &t.attention_conv1d,
-    params_mut: |t| &mut t.attention_conv1d,
     run,
     knobs: &[
         Knob {
@@ -51,7 +49,7 @@ pub static CHECK: CheckOf<Params> = CheckOf {
                 Convention::TokensOnly.describe(),
                 Convention::ZeroPadded.describe(),
             ]),
-            get: |p| check::Value::Choice(usize::from(p.convention == Convention::ZeroPadded)),
+            get: |p| knob::Value::Choice(usize::from(p.convention == Convention::ZeroPadded)),
             set: |p, v| {
                 p.convention = if v.int() == 1 {
                     Convention::ZeroPadded
@@ -72,12 +70,12 @@ pub static CHECK: CheckOf<Params> = CheckOf {
 
 /// One weight of the kernel to emulate.
 const fn kernel_knob(i: usize, text: &'static str) -> Knob<Params> {
-    const GET: [fn(&Params) -> check::Value; 3] = [
-        |p| check::Value::Float(p.custom_kernel[0]),
-        |p| check::Value::Float(p.custom_kernel[1]),
-        |p| check::Value::Float(p.custom_kernel[2]),
+    const GET: [fn(&Params) -> knob::Value; 3] = [
+        |p| knob::Value::Float(p.custom_kernel[0]),
+        |p| knob::Value::Float(p.custom_kernel[1]),
+        |p| knob::Value::Float(p.custom_kernel[2]),
     ];
-    const SET: [fn(&mut Params, check::Value); 3] = [
+    const SET: [fn(&mut Params, knob::Value); 3] = [
         |p, v| p.custom_kernel[0] = v.float(),
         |p, v| p.custom_kernel[1] = v.float(),
         |p, v| p.custom_kernel[2] = v.float(),

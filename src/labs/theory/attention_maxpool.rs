@@ -9,7 +9,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::check::{CheckOf, Knob, Range, Value, float, int, no_fixup, seed};
+use super::knob::{CheckDef, Knob, Range, Value, float, int, no_fixup, seed};
 use super::linalg::{gauss, rng};
 use super::{
     CheckInfo, CheckResult, Condition, Corrected, Counterexample, PlotInfo, Recorder, Worst,
@@ -39,10 +39,8 @@ pub const INFO: CheckInfo = CheckInfo {
 };
 
 /// The check as the lab lists it: its claim, its run and its parameters.
-pub static CHECK: CheckOf<Params> = CheckOf {
+pub static CHECK: CheckDef<Params> = CheckDef {
     info: INFO,
-    params: |t| &t.attention_maxpool,
-    params_mut: |t| &mut t.attention_maxpool,
     run,
     knobs: &[
         Knob {

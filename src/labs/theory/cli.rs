@@ -25,7 +25,7 @@ pub fn print_config(
     words: &[String],
     _data_dir: &std::path::Path,
 ) -> anyhow::Result<serde_json::Value> {
-    let args: TheoryArgs = parse_flags(super::DESCRIPTOR.id, words)?;
+    let args: TheoryArgs = parse_flags(super::keys::ID, words)?;
     Ok(serde_json::to_value(args.config)?)
 }
 
@@ -71,10 +71,10 @@ pub fn run_suite_recorded(
 ) -> anyhow::Result<(Vec<CheckResult>, Option<RunId>)> {
     let check = config.check.as_deref();
     let run = rec.run(NewRun {
-        lab: super::DESCRIPTOR.id.into(),
+        lab: super::keys::ID.into(),
         name: format!("theory {}", check.unwrap_or("all checks")),
         config: serde_json::to_value(config)?,
-        main_metric: Some(super::metric::CHECKS_HOLDING.into()),
+        main_metric: Some(super::keys::metric::CHECKS_HOLDING.into()),
         ..Default::default()
     });
     let params = &config.params;
@@ -86,7 +86,7 @@ pub fn run_suite_recorded(
         |s, stop| theory::run_suite(params, check, s, stop),
         |r| {
             let mut s = theory::summary(r);
-            s[super::metric::CHECKS_HOLDING] =
+            s[super::keys::metric::CHECKS_HOLDING] =
                 serde_json::json!(r.iter().filter(|c| c.verdict == Verdict::Holds).count());
             Ok(s)
         },

@@ -7,7 +7,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::check::{self, CheckOf, Knob, Range, float, int, no_fixup, seed};
+use super::knob::{self, CheckDef, Knob, Range, float, int, no_fixup, seed};
 use super::linalg::{gauss, norm, rng};
 use super::{
     CheckInfo, CheckResult, Condition, Counterexample, PlotInfo, Recorder, Worst, finish, round,
@@ -35,10 +35,8 @@ pub const INFO: CheckInfo = CheckInfo {
 };
 
 /// The check as the lab lists it: its claim, its run and its parameters.
-pub static CHECK: CheckOf<Params> = CheckOf {
+pub static CHECK: CheckDef<Params> = CheckDef {
     info: INFO,
-    params: |t| &t.jl_near_orthogonal,
-    params_mut: |t| &mut t.jl_near_orthogonal,
     run,
     knobs: &[
         float!(c, "constant c (72 in the claim)", 0.5, 100.0, true),
@@ -50,7 +48,7 @@ pub static CHECK: CheckOf<Params> = CheckOf {
                 hi: 4096,
                 log: true,
             },
-            get: |p| check::Value::Int(p.ns.iter().copied().max().unwrap_or(128)),
+            get: |p| knob::Value::Int(p.ns.iter().copied().max().unwrap_or(128)),
             set: |p, v| p.ns = super::timing::doublings(2, v.int()),
         },
         int!(cap, "count cap", 10, 5000, true),

@@ -6,7 +6,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::check::{CheckOf, int, no_fixup, seed};
+use super::knob::{CheckDef, int, no_fixup, seed};
 use super::linalg::{Mat, dot, gauss, loglog_slope, loglog_slope_robust, rng};
 use super::timing::{doublings, time_min};
 use super::{
@@ -46,10 +46,8 @@ pub const INFO: CheckInfo = CheckInfo {
 };
 
 /// The check as the lab lists it: its claim, its run and its parameters.
-pub static CHECK: CheckOf<Params> = CheckOf {
+pub static CHECK: CheckDef<Params> = CheckDef {
     info: INFO,
-    params: |t| &t.linear_attention,
-    params_mut: |t| &mut t.linear_attention,
     run,
     knobs: &[
         int!(d, "d", 1, 64, false),

@@ -6,7 +6,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::check::{CheckOf, int, seed};
+use super::knob::{CheckDef, int, seed};
 use super::linalg::{
     Mat, gauss, loglog_slope, loglog_slope_robust, orthonormal_columns, rng, singular_values,
 };
@@ -55,10 +55,8 @@ pub const INFO: CheckInfo = CheckInfo {
 };
 
 /// The check as the lab lists it: its claim, its run and its parameters.
-pub static CHECK: CheckOf<Params> = CheckOf {
+pub static CHECK: CheckDef<Params> = CheckDef {
     info: INFO,
-    params: |t| &t.lowrank_attention,
-    params_mut: |t| &mut t.lowrank_attention,
     run,
     knobs: &[
         int!(k, "rank k", 1, 128, true),

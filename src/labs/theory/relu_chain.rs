@@ -9,7 +9,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::check::{CheckOf, float, int, no_fixup, seed};
+use super::knob::{CheckDef, float, int, no_fixup, seed};
 use super::linalg::{gauss, rng};
 use super::{
     CheckInfo, CheckResult, Condition, Counterexample, PlotInfo, Recorder, Worst, finish, round,
@@ -48,10 +48,8 @@ pub const INFO: CheckInfo = CheckInfo {
 };
 
 /// The check as the lab lists it: its claim, its run and its parameters.
-pub static CHECK: CheckOf<Params> = CheckOf {
+pub static CHECK: CheckDef<Params> = CheckDef {
     info: INFO,
-    params: |t| &t.relu_chain,
-    params_mut: |t| &mut t.relu_chain,
     run,
     knobs: &[
         float!(

@@ -8,7 +8,7 @@ use candle_core::{Device, Tensor, Var};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::check::{CheckOf, float, int, no_fixup, seed};
+use super::knob::{CheckDef, float, int, no_fixup, seed};
 use super::linalg::{Mat, gauss, rng, sigma_max};
 use super::{
     CheckInfo, CheckResult, Counterexample, PlotInfo, Recorder, Verdict, Worst, finish, round,
@@ -47,10 +47,8 @@ pub const INFO: CheckInfo = CheckInfo {
 };
 
 /// The check as the lab lists it: its claim, its run and its parameters.
-pub static CHECK: CheckOf<Params> = CheckOf {
+pub static CHECK: CheckDef<Params> = CheckDef {
     info: INFO,
-    params: |t| &t.rnn_sigmoid_bound,
-    params_mut: |t| &mut t.rnn_sigmoid_bound,
     run,
     knobs: &[
         float!(gamma, "gamma = sigma_max(W)", 0.01, 4.0, true),

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::jobs::{JobId, JobState, Jobs};
 use crate::labs::lab::{Lab, load_ron, save_ron};
-use crate::labs::theory::check::{Check, Range, Value};
+use crate::labs::theory::check::Check;
+use crate::labs::theory::knob::{Range, Value};
 use crate::labs::theory::readable::readable;
 use crate::labs::theory::{
     self, CHECKS, CheckInfo, CheckResult, Counterexample, PlotData, SuiteResult, TheoryParams,
@@ -17,7 +18,7 @@ use crate::labs::theory::{
 use crate::widgets::TabCx;
 use crate::widgets::plot::{Curve, PlotSpec, curves_plot};
 
-const KIND: &str = super::DESCRIPTOR.id;
+const KIND: &str = super::keys::ID;
 
 #[derive(Serialize, Deserialize)]
 #[serde(default)]
@@ -62,7 +63,7 @@ impl Default for TheoryTab {
 
 impl Lab for TheoryTab {
     fn id(&self) -> &'static str {
-        super::DESCRIPTOR.id
+        super::keys::ID
     }
     fn title(&self) -> &'static str {
         super::DESCRIPTOR.title
@@ -306,7 +307,7 @@ impl TheoryTab {
                 let known = once_per_build
                     && store.as_ref().is_some_and(|s| {
                         let key = crate::core::runs::config_key(
-                            super::DESCRIPTOR.id,
+                            super::keys::ID,
                             None,
                             None,
                             &serde_json::to_value(&config).unwrap_or_default(),
