@@ -193,12 +193,7 @@ impl RunStore {
 
     fn insert_run(&self, run: &NewRun) -> Result<RunId, StoreError> {
         let (pid, start) = liveness::this_process();
-        let key = config_key(
-            &run.lab,
-            run.dataset.as_deref(),
-            run.dataset_sha256.as_deref(),
-            &run.config,
-        );
+        let key = run.config_key();
         self.conn
             .execute(
                 "INSERT INTO runs (lab, name, status, config, config_key, seed, dataset,

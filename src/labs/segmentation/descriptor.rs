@@ -54,4 +54,5 @@ pub const DESCRIPTOR: LabDescriptor = LabDescriptor {
     ],
     report: None,
     config: Some(super::cli::print_config),
+    sweep: Some(super::cli::SWEEP),
 };
