@@ -205,6 +205,8 @@ pub struct RunFilter {
     pub model: Option<String>,
     /// Name contains this (case-insensitive).
     pub text: Option<String>,
+    /// Only the runs linked to this sweep.
+    pub sweep: Option<i64>,
     /// Show the trash instead of the live runs.
     pub trash: bool,
     pub sort: SortBy,

@@ -266,6 +266,12 @@ impl RunStore {
                 m.clone().into(),
             );
         }
+        if let Some(s) = f.sweep {
+            cond(
+                " AND EXISTS (SELECT 1 FROM sweep_runs l WHERE l.run_id = r.id AND l.sweep_id = ?)",
+                s.into(),
+            );
+        }
         if let Some(t) = &f.text {
             cond(" AND instr(lower(r.name), ?) > 0", t.to_lowercase().into());
         }

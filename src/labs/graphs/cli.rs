@@ -8,8 +8,8 @@ use serde_json::json;
 
 use crate::core::Sink;
 use crate::core::StopFlag;
-use crate::core::progress::CliSink;
 use crate::core::descriptor::SweepHooks;
+use crate::core::progress::CliSink;
 use crate::core::runs::{RecordTo, RunId, RunStore};
 use crate::data::graph::{Graph, SyntheticSpec, load_cora, synthetic_graph};
 #[cfg(test)]

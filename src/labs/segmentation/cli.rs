@@ -3,16 +3,16 @@
 use std::path::{Path, PathBuf};
 
 use crate::core::StopFlag;
+use crate::core::descriptor::SweepHooks;
 use crate::core::files::{foreign_folder, png_bytes};
 use crate::core::progress::CliSink;
-use crate::core::descriptor::SweepHooks;
 use crate::core::runs::{RecordTo, RunId, RunStore};
 use crate::core::{NullSink, Sink};
 use crate::labs::lab::CliOutput as Output;
 use crate::labs::lab::{flags_of, parse_flags};
+use crate::labs::segmentation::SegConfig;
 use crate::labs::segmentation::checkpoint;
 use crate::labs::segmentation::config::SegParams;
-use crate::labs::segmentation::SegConfig;
 use crate::labs::segmentation::train::{
     TrainOutput, load_data, new_run, seed_summary, train_recorded, train_seeds,
 };
@@ -59,7 +59,11 @@ fn sweep_config(words: &[String], data_dir: &Path) -> anyhow::Result<(SegConfig,
 }
 
 fn sweep_seeds(words: &[String], data_dir: &Path) -> anyhow::Result<Vec<Option<u64>>> {
-    Ok(sweep_config(words, data_dir)?.1.into_iter().map(Some).collect())
+    Ok(sweep_config(words, data_dir)?
+        .1
+        .into_iter()
+        .map(Some)
+        .collect())
 }
 
 fn sweep_plan(words: &[String], data_dir: &Path) -> anyhow::Result<Vec<(Option<u64>, String)>> {
@@ -67,7 +71,10 @@ fn sweep_plan(words: &[String], data_dir: &Path) -> anyhow::Result<Vec<(Option<u
     seeds
         .into_iter()
         .map(|seed| {
-            let c = SegConfig { seed, ..cfg.clone() };
+            let c = SegConfig {
+                seed,
+                ..cfg.clone()
+            };
             let data = load_data(&c, &mut NullSink)?;
             Ok((Some(seed), new_run(&c, &data.fingerprint)?.config_key()))
         })
