@@ -237,6 +237,33 @@ fn finished_runs_recorded_outside_the_sweep_are_reused() {
             .map(|r| r["test_acc"].clone())
             .collect::<Value>()
     );
+
+    // Its report: the figure with one error bar and one dot per point, the table with the
+    // verdict against the baseline, and the command that reproduces it.
+    let id = s["sweep_id"].as_i64().unwrap().to_string();
+    let out = t.path().join("report");
+    let r = run(
+        runs,
+        &with(
+            &["report", "--sweep", &id, "--out", out.to_str().unwrap()],
+            &["--json"],
+        ),
+    );
+    assert!(r["figures"].as_array().unwrap().len() >= 3, "{r}");
+    let svg = std::fs::read_to_string(out.join(format!("figures/sweep-{id}.svg"))).unwrap();
+    assert_eq!(svg.matches(r#"class="error-bars""#).count(), 1, "{svg}");
+    assert_eq!(svg.matches(r#"class="point""#).count(), 2, "{svg}");
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    for want in ["Welch", "baseline", "homophily=0.9", "gradlab sweep graphs"] {
+        assert!(md.contains(want), "report.md lacks {want}: {md}");
+    }
+    // A baseline that is not a point is refused.
+    let o = gradlab(
+        runs,
+        &["report", "--sweep", &id, "--baseline", "7", "--out", "x"],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--baseline 7"));
 }
 
 #[test]

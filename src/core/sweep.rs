@@ -779,3 +779,213 @@ pub fn table_text(sweep: &SweepRow, rows: &[PointRow], direction: Direction) -> 
     out.push_str(&format!("reproduce: {}", sweep.command));
     out
 }
+
+/// Metric versus the first numeric setting (else the first setting, by position), one line per
+/// combination of the other settings, mean ± std over seeds as error bars.
+pub fn figure(sweep: &SweepRow, rows: &[PointRow]) -> super::figures::Figure {
+    use super::figures::{Figure, PALETTE, Series};
+    let numeric = |a: &GridAxis| a.values.iter().all(|v| v.parse::<f64>().is_ok());
+    let xi = sweep.grid.iter().position(numeric).unwrap_or(0);
+    let x_axis = sweep.grid.get(xi);
+    let x_name = x_axis.map_or(String::new(), |a| a.name.clone());
+    let categorical = x_axis.is_some_and(|a| !numeric(a));
+    let mut fig = Figure::new(
+        &format!("{} vs {x_name} (sweep {})", sweep.metric, sweep.id),
+        &if categorical {
+            let names: Vec<String> = x_axis
+                .map(|a| {
+                    a.values
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| format!("{i}={v}"))
+                        .collect()
+                })
+                .unwrap_or_default();
+            format!("{x_name} ({})", names.join(", "))
+        } else {
+            x_name.clone()
+        },
+        &format!("{} (mean ± std over seeds)", sweep.metric),
+    );
+    fig.error_bars = true;
+    let mut lines: Vec<(String, Series)> = Vec::new();
+    for r in rows {
+        let (Some(m), Some(sd)) = (r.mean, r.std) else {
+            continue;
+        };
+        let x = match x_axis {
+            Some(a) => {
+                let v = &r.params[xi].1;
+                if categorical {
+                    a.values.iter().position(|u| u == v).unwrap_or(0) as f64
+                } else {
+                    v.parse().unwrap_or(f64::NAN)
+                }
+            }
+            None => 0.0,
+        };
+        let others: Vec<(String, String)> = r
+            .params
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != xi)
+            .map(|(_, p)| p.clone())
+            .collect();
+        let name = if others.is_empty() {
+            sweep.metric.clone()
+        } else {
+            params_label(&others)
+        };
+        let k = match lines.iter().position(|(n, _)| *n == name) {
+            Some(k) => k,
+            None => {
+                let color = PALETTE[lines.len() % PALETTE.len()];
+                lines.push((
+                    name.clone(),
+                    Series {
+                        name: name.clone(),
+                        color,
+                        band: Some(Vec::new()),
+                        ..Default::default()
+                    },
+                ));
+                lines.len() - 1
+            }
+        };
+        let s = &mut lines[k].1;
+        s.points.push([x, m]);
+        if let Some(b) = s.band.as_mut() {
+            b.push([x, m - sd, m + sd]);
+        }
+        s.run_ids.extend(r.run_ids.iter().map(|i| i.to_string()));
+    }
+    fig.series = lines.into_iter().map(|(_, s)| s).collect();
+    fig
+}
+
+/// The report of a sweep: its grid, the figure, the table with each point's Welch verdict
+/// against the `baseline` point (default: the first), and the command that reproduces it.
+pub fn report_blocks(
+    sweep: &SweepRow,
+    rows: &[PointRow],
+    direction: Direction,
+    baseline: usize,
+) -> Vec<super::report::Block> {
+    use super::report::{Block, Cell};
+    let mut out = vec![
+        Block::Heading(
+            1,
+            format!(
+                "Sweep {}: {} over {}",
+                sweep.id,
+                sweep.lab,
+                sweep
+                    .grid
+                    .iter()
+                    .map(|a| a.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" x ")
+            ),
+        ),
+        Block::Para(format!(
+            "{} of {} runs finished ({}); figure: {}, mean ± sample std over seeds.",
+            sweep.done, sweep.total, sweep.status, sweep.metric
+        )),
+        Block::Heading(2, "Grid".into()),
+        Block::List(
+            sweep
+                .grid
+                .iter()
+                .map(|a| format!("{}: {}", a.name, a.values.join(", ")))
+                .chain(std::iter::once(format!(
+                    "seeds: {}",
+                    sweep
+                        .seeds
+                        .iter()
+                        .map(|s| s.map_or("none".into(), |s| s.to_string()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )))
+                .collect(),
+        ),
+        Block::Figure {
+            stem: format!("sweep-{}", sweep.id),
+            figure: figure(sweep, rows),
+            caption: format!(
+                "{} at each grid point: mean (dot) ± std over seeds (bar).",
+                sweep.metric
+            ),
+        },
+        Block::Heading(2, "Table".into()),
+    ];
+    let best = best(rows, direction);
+    let verdicts = verdicts(rows, baseline);
+    let base_label = rows.get(baseline).map(|r| r.label()).unwrap_or_default();
+    let f = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.4}"));
+    let table_rows = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let verdict = if i == baseline {
+                "baseline".to_string()
+            } else {
+                match &verdicts[i] {
+                    Some(c) => match c.exceeds_noise {
+                        Some(true) => {
+                            format!("{:+.4}: beyond seed noise (> {:.4})", c.diff, c.threshold)
+                        }
+                        Some(false) => {
+                            format!("{:+.4}: within seed noise (<= {:.4})", c.diff, c.threshold)
+                        }
+                        None => format!("{:+.4}: too few seeds to tell", c.diff),
+                    },
+                    None => "-".into(),
+                }
+            };
+            vec![
+                Cell {
+                    text: r.label(),
+                    bold: best == Some(i),
+                },
+                Cell::text(&f(r.mean)),
+                Cell::text(&f(r.std)),
+                Cell::text(&r.per_seed.len().to_string()),
+                Cell::text(
+                    &r.per_seed
+                        .iter()
+                        .map(|v| format!("{v:.4}"))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                ),
+                Cell::text(&verdict),
+                Cell::text(
+                    &r.run_ids
+                        .iter()
+                        .map(|i| i.to_string())
+                        .collect::<Vec<_>>()
+                        .join(","),
+                ),
+            ]
+        })
+        .collect();
+    out.push(Block::Table {
+        header: vec![
+            "point".into(),
+            "mean".into(),
+            "std".into(),
+            "n".into(),
+            "per seed".into(),
+            format!("vs {base_label} (Welch)"),
+            "runs".into(),
+        ],
+        rows: table_rows,
+    });
+    out.push(Block::Para(format!(
+        "Bold: the best point. The verdict compares each point's seeds with the baseline's: \
+         {}",
+        super::stats::NOISE_RULE
+    )));
+    out.push(Block::Heading(2, "Reproduce".into()));
+    out.push(Block::Code(sweep.command.clone()));
+    out
+}

@@ -12,4 +12,4 @@ pub use build::sanitize;
 pub use doc::{Block, Cell, to_html, to_markdown};
 pub use from_store::{Selection, meta_now, parse_ids, report_run, select, utc_datetime};
 pub use model::{ReportMeta, ReportRun};
-pub use write::{ReportFiles, write_report};
+pub use write::{ReportFiles, write_blocks, write_report};
