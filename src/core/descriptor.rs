@@ -114,13 +114,19 @@ pub struct SweepHooks {
     pub flags: fn() -> clap::Command,
     /// The seeds these flags run, in order, with the lab's own `--seed`/`--seeds` meaning
     /// (`[None]` for a lab without seeds). Cheap: reads no data.
-    pub seeds: fn(&[String], &std::path::Path) -> anyhow::Result<Vec<Option<u64>>>,
+    pub seeds: SeedsOf,
     /// The `config_key` each of those seeds' runs will be recorded under (may read the data, whose
     /// fingerprint is part of the key), so a finished run of the same config is found, not re-run.
-    pub plan: fn(&[String], &std::path::Path) -> anyhow::Result<Vec<(Option<u64>, String)>>,
+    pub plan: PlanOf,
     /// Trains one seed of these flags as one recorded run in `store`; returns its id.
     pub run_one: RunOne,
 }
+
+/// [`SweepHooks::seeds`]: (flags, data folder) -> the seeds, in order.
+pub type SeedsOf = fn(&[String], &std::path::Path) -> anyhow::Result<Vec<Option<u64>>>;
+
+/// [`SweepHooks::plan`]: (flags, data folder) -> (seed, config_key) of each planned run.
+pub type PlanOf = fn(&[String], &std::path::Path) -> anyhow::Result<Vec<(Option<u64>, String)>>;
 
 /// [`SweepHooks::run_one`]: (flags, data folder, seed, store, sink, stop) -> the recorded run.
 pub type RunOne = fn(
