@@ -10,6 +10,7 @@ use crate::labs::segmentation::predict_cli as predict;
 use crate::labs::theory::cli as theory;
 pub mod report;
 pub mod runs;
+pub mod sweep;
 
 use std::path::PathBuf;
 
@@ -57,6 +58,8 @@ pub enum Command {
     Report(report::ReportArgs),
     /// Recorded runs: list, show, export, delete, restore, purge.
     Runs(runs::RunsArgs),
+    /// A lab's runs over a grid of settings and seeds, resumable; `sweep list`, `sweep show ID`.
+    Sweep(sweep::SweepArgs),
 }
 
 impl Cli {
@@ -123,6 +126,7 @@ pub fn run(cli: &Cli, command: &Command, hooks: Hooks) -> anyhow::Result<(Output
         Command::Data(a) => Ok((data::run(a, &data_dir)?, a.json)),
         Command::Report(a) => Ok((report::run(a, &cli.run_store()?)?, a.json)),
         Command::Runs(a) => Ok((runs::run(a, &cli.runs_dir()?)?, a.json)),
+        Command::Sweep(a) => sweep::run(a, || cli.runs_dir(), || cli.data_dir()),
     }
 }
 

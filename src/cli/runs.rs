@@ -49,6 +49,9 @@ pub enum RunsCommand {
         /// At most this many runs.
         #[arg(long)]
         limit: Option<usize>,
+        /// Only the runs of this sweep (`gradlab sweep list` shows the ids).
+        #[arg(long)]
+        sweep: Option<i64>,
     },
     /// Everything about one run: config, provenance, summary, series, artifacts.
     Show { id: RunId },
@@ -88,6 +91,7 @@ pub fn run(args: &RunsArgs, runs_dir: &Path) -> anyhow::Result<Output> {
             ascending,
             trash,
             limit,
+            sweep,
         } => {
             let status = match status {
                 None => None,
@@ -111,8 +115,12 @@ pub fn run(args: &RunsArgs, runs_dir: &Path) -> anyhow::Result<Output> {
                 },
                 descending: !ascending,
                 limit: *limit,
+                sweep: *sweep,
                 ..Default::default()
             };
+            if let Some(id) = sweep {
+                anyhow::ensure!(store.sweep(*id)?.is_some(), "no sweep {id} in the store");
+            }
             let rows = store.list(&f)?;
             let groups = crate::core::runs::group_rows(&rows);
             let mut human = format!(

@@ -6,6 +6,8 @@
 use serde_json::Value;
 
 use super::report::{Block, ReportRun};
+use super::runs::{RunId, RunStore};
+use super::{Sink, StopFlag};
 
 /// Whether a larger value of a metric is better.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,6 +105,39 @@ pub type ReportDrawer = fn(&[&ReportRun]) -> Vec<Block>;
 /// which flag is wrong.
 pub type ConfigParser = fn(&[String], &std::path::Path) -> anyhow::Result<Value>;
 
+/// What a sweep needs from a lab, every function reading the lab's own CLI flags (the words
+/// after its subcommand) with the lab's own parser, so a swept setting means what its flag means.
+#[derive(Clone, Copy)]
+pub struct SweepHooks {
+    /// The lab's flags as clap declares them: the names a sweep may vary, whether each takes a
+    /// value, and the values a choice allows.
+    pub flags: fn() -> clap::Command,
+    /// The seeds these flags run, in order, with the lab's own `--seed`/`--seeds` meaning
+    /// (`[None]` for a lab without seeds). Cheap: reads no data.
+    pub seeds: SeedsOf,
+    /// The `config_key` each of those seeds' runs will be recorded under (may read the data, whose
+    /// fingerprint is part of the key), so a finished run of the same config is found, not re-run.
+    pub plan: PlanOf,
+    /// Trains one seed of these flags as one recorded run in `store`; returns its id.
+    pub run_one: RunOne,
+}
+
+/// [`SweepHooks::seeds`]: (flags, data folder) -> the seeds, in order.
+pub type SeedsOf = fn(&[String], &std::path::Path) -> anyhow::Result<Vec<Option<u64>>>;
+
+/// [`SweepHooks::plan`]: (flags, data folder) -> (seed, config_key) of each planned run.
+pub type PlanOf = fn(&[String], &std::path::Path) -> anyhow::Result<Vec<(Option<u64>, String)>>;
+
+/// [`SweepHooks::run_one`]: (flags, data folder, seed, store, sink, stop) -> the recorded run.
+pub type RunOne = fn(
+    &[String],
+    &std::path::Path,
+    Option<u64>,
+    &RunStore,
+    &mut dyn Sink,
+    &StopFlag,
+) -> anyhow::Result<RunId>;
+
 /// One lab, described once.
 #[derive(Clone, Copy)]
 pub struct LabDescriptor {
@@ -124,6 +159,8 @@ pub struct LabDescriptor {
     pub report: Option<ReportDrawer>,
     /// The CLI's resolved config for some flags; `None` for a lab without a config.
     pub config: Option<ConfigParser>,
+    /// How a sweep plans and runs this lab's runs; `None`: the lab cannot be swept.
+    pub sweep: Option<SweepHooks>,
 }
 
 impl std::fmt::Debug for LabDescriptor {
@@ -170,6 +207,7 @@ impl LabDescriptor {
             references: &[],
             report: None,
             config: None,
+            sweep: None,
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod progress;
 pub mod report;
 pub mod runs;
 pub mod stats;
+pub mod sweep;
 pub mod sysinfo;
 #[cfg(test)]
 pub mod test_util;

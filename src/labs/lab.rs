@@ -82,3 +82,8 @@ pub fn parse_flags<A: clap::Args + clap::FromArgMatches>(
         .map_err(|e| anyhow::anyhow!("{}", e.render().to_string().trim_end()))?;
     A::from_arg_matches(&matches).map_err(|e| anyhow::anyhow!("{e}"))
 }
+
+/// A lab's flags as its clap arguments declare them (for [`crate::core::descriptor::SweepHooks`]).
+pub fn flags_of<A: clap::Args>(subcommand: &'static str) -> clap::Command {
+    A::augment_args(clap::Command::new(subcommand).no_binary_name(true))
+}

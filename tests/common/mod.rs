@@ -5,9 +5,15 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+/// The binary under test: cargo's, or `GRADLAB_TEST_BIN` (a copy taken right after the build,
+/// where several worktrees share one target folder and a later build replaces cargo's).
+pub fn bin() -> std::ffi::OsString {
+    std::env::var_os("GRADLAB_TEST_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_gradlab").into())
+}
+
 /// Runs `gradlab ARGS --runs-dir RUNS`, ignoring any GRADLAB_RUNS of the environment.
 pub fn gradlab(runs: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gradlab"))
+    Command::new(bin())
         .args(args)
         .arg("--runs-dir")
         .arg(runs)

@@ -33,6 +33,7 @@ pub static DESCRIPTOR: LabDescriptor = LabDescriptor {
     }],
     report: None,
     config: Some(|_, _| Ok(serde_json::json!({ "steps": 3 }))),
+    sweep: None,
 };
 
 #[derive(Default, Serialize, Deserialize)]

@@ -59,6 +59,10 @@ pub struct Figure {
     pub y: Axis,
     pub series: Vec<Series>,
     pub legend: Legend,
+    /// Bands drawn as error bars (a vertical bar with caps at each x, e.g. mean ± std of a grid
+    /// point) instead of a shaded area: for figures whose x is a setting, not a time.
+    #[serde(default)]
+    pub error_bars: bool,
 }
 
 /// Colour-blind-friendly colours (Okabe-Ito), the app's palette.

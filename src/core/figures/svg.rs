@@ -279,6 +279,28 @@ fn band_data(fig: &Figure, lay: &Layout, band: &[[f64; 3]]) -> String {
     d
 }
 
+/// One vertical bar from low to high at each x, with caps: `M x,lo L x,hi` plus the caps.
+fn error_bar_data(fig: &Figure, lay: &Layout, band: &[[f64; 3]]) -> String {
+    const CAP_PX: f64 = 4.0;
+    let mut d = String::new();
+    for b in band
+        .iter()
+        .filter(|b| fig.drawable([b[0], b[1]]) && fig.drawable([b[0], b[2]]))
+    {
+        let (x, lo) = lay.px([b[0], b[1]]);
+        let (_, hi) = lay.px([b[0], b[2]]);
+        let _ = write!(
+            d,
+            "M{x:.2},{lo:.2} L{x:.2},{hi:.2} M{:.2},{lo:.2} L{:.2},{lo:.2} M{:.2},{hi:.2} L{:.2},{hi:.2} ",
+            x - CAP_PX,
+            x + CAP_PX,
+            x - CAP_PX,
+            x + CAP_PX
+        );
+    }
+    d.trim_end().to_string()
+}
+
 fn stroke_attrs(s: &Series) -> &'static str {
     match s.stroke {
         Stroke::Solid => r#"stroke-width="1.8""#,
@@ -356,7 +378,28 @@ pub fn to_svg(fig: &Figure, size: ExportSize) -> String {
     // Data, clipped to the frame.
     let _ = writeln!(o, r#"<g class="data" clip-path="url(#plot)" fill="none">"#);
     for s in &fig.series {
-        if let Some(b) = &s.band {
+        if let Some(b) = &s.band
+            && fig.error_bars
+        {
+            let d = error_bar_data(fig, &lay, b);
+            if !d.is_empty() {
+                let _ = writeln!(
+                    o,
+                    r#"<path class="error-bars" data-series="{}" d="{d}" stroke="{}" stroke-width="1.4"/>"#,
+                    esc(&s.name),
+                    rgb(s.color)
+                );
+            }
+            // Each mean as a dot: a grid point is a measurement, the line only joins them.
+            for &p in s.points.iter().filter(|&&p| fig.drawable(p)) {
+                let (x, y) = lay.px(p);
+                let _ = writeln!(
+                    o,
+                    r#"<circle class="point" cx="{x:.2}" cy="{y:.2}" r="3" fill="{}"/>"#,
+                    rgb(s.color)
+                );
+            }
+        } else if let Some(b) = &s.band {
             let d = band_data(fig, &lay, b);
             if !d.is_empty() {
                 let _ = writeln!(

@@ -14,4 +14,4 @@ pub use doc::{Block, Cell, to_html, to_markdown};
 pub use from_store::{Selection, meta_now, parse_ids, report_run, select, utc_datetime};
 pub use meta::ReportMeta;
 pub use model::ReportRun;
-pub use write::{ReportFiles, write_report};
+pub use write::{ReportFiles, write_blocks, write_report};

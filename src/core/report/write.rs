@@ -58,8 +58,12 @@ pub fn write_report(
     out: &Path,
 ) -> anyhow::Result<ReportFiles> {
     anyhow::ensure!(!runs.is_empty(), "no runs to report");
-    let blocks = blocks(meta, runs);
-    let names = replace_folder(out, "the report", |staging| stage(staging, &blocks))?;
+    write_blocks(&blocks(meta, runs), out)
+}
+
+/// Writes a report made of `blocks` into `out`, with the same rules as [`write_report`].
+pub fn write_blocks(blocks: &[Block], out: &Path) -> anyhow::Result<ReportFiles> {
+    let names = replace_folder(out, "the report", |staging| stage(staging, blocks))?;
     let figs = out.join("figures");
     Ok(ReportFiles {
         html: out.join("report.html"),

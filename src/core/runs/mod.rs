@@ -22,6 +22,7 @@ mod recorder;
 mod restore;
 mod schema;
 mod store;
+mod sweeps;
 mod writer;
 
 pub use artifacts::artifact_path;
@@ -40,3 +41,4 @@ pub use restore::{
 };
 pub use schema::SCHEMA_VERSION;
 pub use store::{DB_FILE, RunStore, StoreError, default_runs_dir, group_rows};
+pub use sweeps::{GridAxis, NewSweep, SweepId, SweepLink, SweepRow};

@@ -67,6 +67,18 @@ pub struct NewRun {
     pub main_metric: Option<String>,
 }
 
+impl NewRun {
+    /// The configuration key this run is recorded under (see [`config_key`]).
+    pub fn config_key(&self) -> String {
+        config_key(
+            &self.lab,
+            self.dataset.as_deref(),
+            self.dataset_sha256.as_deref(),
+            &self.config,
+        )
+    }
+}
+
 /// Groups runs that differ only by seed: a hash of lab, dataset, the data's fingerprint and the
 /// config without its `seed` field. serde_json's maps are sorted, so equal configs hash equally
 /// whatever their field order. Runs without a fingerprint (older stores, labs without data)
@@ -191,6 +203,8 @@ pub struct RunFilter {
     pub model: Option<String>,
     /// Name contains this (case-insensitive).
     pub text: Option<String>,
+    /// Only the runs linked to this sweep.
+    pub sweep: Option<i64>,
     /// Show the trash instead of the live runs.
     pub trash: bool,
     pub sort: SortBy,

@@ -67,6 +67,35 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (run_id, name)
     ) WITHOUT ROWID;
     ",
+    // 2: sweeps, and which run answers which grid point and seed of a sweep.
+    "
+    CREATE TABLE sweeps (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        sweep_key TEXT NOT NULL UNIQUE,
+        lab TEXT NOT NULL,
+        command TEXT NOT NULL,
+        base_config TEXT NOT NULL,
+        grid TEXT NOT NULL,
+        seeds TEXT NOT NULL,
+        points INTEGER NOT NULL,
+        total INTEGER NOT NULL,
+        metric TEXT NOT NULL,
+        status TEXT NOT NULL,
+        pid INTEGER,
+        pid_start INTEGER,
+        created_ms INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL
+    );
+    CREATE TABLE sweep_runs (
+        sweep_id INTEGER NOT NULL REFERENCES sweeps(id) ON DELETE CASCADE,
+        point INTEGER NOT NULL,
+        slot INTEGER NOT NULL,
+        params TEXT NOT NULL,
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        PRIMARY KEY (sweep_id, point, slot)
+    ) WITHOUT ROWID;
+    CREATE INDEX sweep_runs_run ON sweep_runs(run_id);
+    ",
 ];
 
 /// The version this build writes and reads.

@@ -194,12 +194,7 @@ impl RunStore {
 
     fn insert_run(&self, run: &NewRun) -> Result<RunId, StoreError> {
         let (pid, start) = liveness::this_process();
-        let key = config_key(
-            &run.lab,
-            run.dataset.as_deref(),
-            run.dataset_sha256.as_deref(),
-            &run.config,
-        );
+        let key = run.config_key();
         self.conn
             .execute(
                 "INSERT INTO runs (lab, name, status, config, config_key, seed, dataset,
@@ -270,6 +265,12 @@ impl RunStore {
             cond(
                 " AND json_extract(r.config, '$.model') = ?",
                 m.clone().into(),
+            );
+        }
+        if let Some(s) = f.sweep {
+            cond(
+                " AND EXISTS (SELECT 1 FROM sweep_runs l WHERE l.run_id = r.id AND l.sweep_id = ?)",
+                s.into(),
             );
         }
         if let Some(t) = &f.text {

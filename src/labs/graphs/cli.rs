@@ -8,17 +8,18 @@ use serde_json::json;
 
 use crate::core::Sink;
 use crate::core::StopFlag;
+use crate::core::descriptor::SweepHooks;
 use crate::core::progress::CliSink;
-use crate::core::runs::{RecordTo, RunStore};
+use crate::core::runs::{RecordTo, RunId, RunStore};
 use crate::data::graph::{Graph, SyntheticSpec, load_cora, synthetic_graph};
 #[cfg(test)]
 use crate::labs::graphs::config::DatasetArg;
 use crate::labs::graphs::config::GraphParams;
 use crate::labs::graphs::train::Trainer;
-use crate::labs::graphs::train::{summarize, train_seeds};
+use crate::labs::graphs::train::{new_run, summarize, train_seeds};
 use crate::labs::graphs::{GraphConfig, ModelKind, Preset};
 use crate::labs::lab::CliOutput as Output;
-use crate::labs::lab::parse_flags;
+use crate::labs::lab::{flags_of, parse_flags};
 
 #[derive(clap::Args, Debug)]
 pub struct GraphArgs {
@@ -46,6 +47,59 @@ pub fn resolved_config(p: &GraphParams) -> serde_json::Value {
 pub fn print_config(words: &[String], _data_dir: &Path) -> anyhow::Result<serde_json::Value> {
     let args: GraphArgs = parse_flags(super::keys::ID, words)?;
     Ok(resolved_config(&args.config))
+}
+
+/// How a sweep plans and runs this lab's runs.
+pub const SWEEP: SweepHooks = SweepHooks {
+    flags: || flags_of::<GraphArgs>(super::keys::ID),
+    seeds: sweep_seeds,
+    plan: sweep_plan,
+    run_one: sweep_run_one,
+};
+
+/// The flags of one sweep point, checked as `gradlab graphs` checks them.
+fn sweep_args(words: &[String]) -> anyhow::Result<GraphParams> {
+    let args: GraphArgs = parse_flags(super::keys::ID, words)?;
+    let p = args.config;
+    anyhow::ensure!(p.seeds >= 1, "--seeds must be at least 1");
+    p.resolve(p.model).validate()?;
+    Ok(p)
+}
+
+/// `--seeds K`: seeds 0..K-1.
+fn sweep_seeds(words: &[String], _data_dir: &Path) -> anyhow::Result<Vec<Option<u64>>> {
+    Ok((0..sweep_args(words)?.seeds).map(Some).collect())
+}
+
+fn sweep_plan(words: &[String], data_dir: &Path) -> anyhow::Result<Vec<(Option<u64>, String)>> {
+    let p = sweep_args(words)?;
+    let graph = load_dataset(&p, data_dir)?;
+    let cfg = p.resolve(p.model);
+    (0..p.seeds)
+        .map(|s| Ok((Some(s), new_run(&cfg, &graph, s)?.config_key())))
+        .collect()
+}
+
+fn sweep_run_one(
+    words: &[String],
+    data_dir: &Path,
+    seed: Option<u64>,
+    store: &RunStore,
+    sink: &mut dyn Sink,
+    stop: &StopFlag,
+) -> anyhow::Result<RunId> {
+    let p = sweep_args(words)?;
+    let seed = seed.ok_or_else(|| anyhow::anyhow!("a graphs run needs a seed"))?;
+    let graph = load_dataset(&p, data_dir)?;
+    let rec = RecordTo {
+        store: Some(store),
+        command: "",
+    };
+    let runs = train_seeds(&p.resolve(p.model), &graph, &[seed], rec, sink, stop)?;
+    runs.run_ids
+        .first()
+        .copied()
+        .ok_or_else(|| anyhow::anyhow!("seed {seed} was stopped before it was recorded"))
 }
 
 pub fn run(args: &GraphArgs, data_dir: &Path) -> anyhow::Result<Output> {

@@ -85,6 +85,7 @@ pub const DESCRIPTOR: LabDescriptor = LabDescriptor {
     ],
     report: None,
     config: Some(super::cli::print_config),
+    sweep: Some(super::cli::SWEEP),
 };
 
 /// The published test accuracy of `model` on `dataset` (as a run records it: "cora-planetoid",

@@ -394,6 +394,27 @@ pub struct SeedRuns {
     pub run_ids: Vec<RunId>,
 }
 
+/// What the run of `cfg` on `graph` with `seed` is recorded as (the sweeps compute its
+/// `config_key` from this before training).
+pub fn new_run(cfg: &GraphConfig, graph: &Graph, seed: u64) -> anyhow::Result<NewRun> {
+    Ok(NewRun {
+        lab: super::keys::ID.into(),
+        name: format!("{} {} seed {seed}", cfg.model.label(), graph.name),
+        // Snapshots feed the live views and change no result: recorded as the CLI resolves
+        // them (off), so a GUI run and a CLI run of one config group together.
+        config: serde_json::to_value(GraphConfig {
+            seed,
+            snapshot_every: 0,
+            ..cfg.clone()
+        })?,
+        seed: Some(seed),
+        dataset: Some(graph.name.clone()),
+        dataset_sha256: Some(graph.fingerprint.clone()),
+        main_metric: Some(metric::TEST_ACC.into()),
+        ..Default::default()
+    })
+}
+
 /// The one multi-seed loop of the GUI and the CLI. Series reach `sink` prefixed per seed
 /// ("s1/val_acc") while each seed's run records them unprefixed, so seeds group in the store.
 pub fn train_seeds(
@@ -422,21 +443,7 @@ pub fn train_seeds(
             index: k as u64,
             runs: seeds.len() as u64,
         };
-        let run = rec.run(NewRun {
-            lab: super::keys::ID.into(),
-            name: format!("{} {} seed {seed}", cfg.model.label(), graph.name),
-            // Snapshots feed the live views and change no result: recorded as the CLI resolves
-            // them (off), so a GUI run and a CLI run of one config group together.
-            config: serde_json::to_value(GraphConfig {
-                snapshot_every: 0,
-                ..c.clone()
-            })?,
-            seed: Some(seed),
-            dataset: Some(graph.name.clone()),
-            dataset_sha256: Some(graph.fingerprint.clone()),
-            main_metric: Some(metric::TEST_ACC.into()),
-            ..Default::default()
-        });
+        let run = rec.run(new_run(cfg, graph, seed)?);
         let (r, id) = recorded_stoppable(
             rec.store,
             run,

@@ -3,14 +3,19 @@
 use std::path::{Path, PathBuf};
 
 use crate::core::StopFlag;
+use crate::core::descriptor::SweepHooks;
 use crate::core::files::{foreign_folder, png_bytes};
 use crate::core::progress::CliSink;
-use crate::core::runs::{RecordTo, RunStore};
+use crate::core::runs::{RecordTo, RunId, RunStore};
+use crate::core::{NullSink, Sink};
 use crate::labs::lab::CliOutput as Output;
-use crate::labs::lab::parse_flags;
+use crate::labs::lab::{flags_of, parse_flags};
+use crate::labs::segmentation::SegConfig;
 use crate::labs::segmentation::checkpoint;
 use crate::labs::segmentation::config::SegParams;
-use crate::labs::segmentation::train::{TrainOutput, seed_summary, train_seeds};
+use crate::labs::segmentation::train::{
+    TrainOutput, load_data, new_run, seed_summary, train_recorded, train_seeds,
+};
 
 #[derive(clap::Args, Debug)]
 pub struct SegArgs {
@@ -32,6 +37,67 @@ pub struct SegArgs {
 pub fn print_config(words: &[String], data_dir: &Path) -> anyhow::Result<serde_json::Value> {
     let args: SegArgs = parse_flags(super::keys::ID, words)?;
     Ok(serde_json::to_value(args.config.resolve(data_dir))?)
+}
+
+/// How a sweep plans and runs this lab's runs.
+pub const SWEEP: SweepHooks = SweepHooks {
+    flags: || flags_of::<SegArgs>(super::keys::ID),
+    seeds: sweep_seeds,
+    plan: sweep_plan,
+    run_one: sweep_run_one,
+};
+
+/// The run config of one sweep point and its seeds (`--seed S --seeds K`: S..S+K-1), checked as
+/// `gradlab segmentation` checks them.
+fn sweep_config(words: &[String], data_dir: &Path) -> anyhow::Result<(SegConfig, Vec<u64>)> {
+    let args: SegArgs = parse_flags(super::keys::ID, words)?;
+    anyhow::ensure!(args.config.seeds >= 1, "--seeds must be at least 1");
+    let cfg = args.config.resolve(data_dir);
+    cfg.validate()?;
+    let seeds = (cfg.seed..cfg.seed + args.config.seeds).collect();
+    Ok((cfg, seeds))
+}
+
+fn sweep_seeds(words: &[String], data_dir: &Path) -> anyhow::Result<Vec<Option<u64>>> {
+    Ok(sweep_config(words, data_dir)?
+        .1
+        .into_iter()
+        .map(Some)
+        .collect())
+}
+
+fn sweep_plan(words: &[String], data_dir: &Path) -> anyhow::Result<Vec<(Option<u64>, String)>> {
+    let (cfg, seeds) = sweep_config(words, data_dir)?;
+    seeds
+        .into_iter()
+        .map(|seed| {
+            let c = SegConfig {
+                seed,
+                ..cfg.clone()
+            };
+            let data = load_data(&c, &mut NullSink)?;
+            Ok((Some(seed), new_run(&c, &data.fingerprint)?.config_key()))
+        })
+        .collect()
+}
+
+fn sweep_run_one(
+    words: &[String],
+    data_dir: &Path,
+    seed: Option<u64>,
+    store: &RunStore,
+    sink: &mut dyn Sink,
+    stop: &StopFlag,
+) -> anyhow::Result<RunId> {
+    let (cfg, _) = sweep_config(words, data_dir)?;
+    let seed = seed.ok_or_else(|| anyhow::anyhow!("a segmentation run needs a seed"))?;
+    let c = SegConfig { seed, ..cfg };
+    let rec = RecordTo {
+        store: Some(store),
+        command: "",
+    };
+    let (_, id) = train_recorded(&c, rec, sink, stop)?;
+    id.ok_or_else(|| anyhow::anyhow!("seed {seed} was not recorded"))
 }
 
 pub fn run(args: &SegArgs, data_dir: &Path) -> anyhow::Result<Output> {

@@ -40,4 +40,5 @@ pub const DESCRIPTOR: LabDescriptor = LabDescriptor {
     ],
     report: None,
     config: Some(super::cli::print_config),
+    sweep: Some(super::cli::SWEEP),
 };

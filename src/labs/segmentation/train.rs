@@ -412,6 +412,23 @@ pub fn train_seeds(
     Ok(out)
 }
 
+/// What the run of `cfg` (its seed included) on data with `fingerprint` is recorded as (the
+/// sweeps compute its `config_key` from this before training).
+pub fn new_run(cfg: &SegConfig, fingerprint: &str) -> anyhow::Result<NewRun> {
+    let on_off = if cfg.unet.skips { "on" } else { "off" };
+    let seed = cfg.seed;
+    Ok(NewRun {
+        lab: super::keys::ID.into(),
+        name: format!("U-Net {} skips {on_off} seed {seed}", cfg.dataset.name()),
+        config: serde_json::to_value(cfg)?,
+        seed: Some(seed),
+        dataset: Some(cfg.dataset.name()),
+        dataset_sha256: Some(fingerprint.to_string()),
+        main_metric: Some(metric::VAL_MIOU.into()),
+        ..Default::default()
+    })
+}
+
 /// One seed of `cfg` as one recorded run (when `rec` has a store): points, gallery pictures,
 /// summary, and the checkpoint as the run's files `checkpoint/*`.
 pub fn train_recorded(
@@ -420,21 +437,11 @@ pub fn train_recorded(
     sink: &mut dyn Sink,
     stop: &StopFlag,
 ) -> anyhow::Result<(TrainOutput, Option<RunId>)> {
-    let on_off = if cfg.unet.skips { "on" } else { "off" };
     let seed = cfg.seed;
     // The data first: its fingerprint is part of the run's identity (and of its group).
     let t0 = Instant::now();
     let data = load_data(cfg, sink).with_context(|| format!("seed {seed}"))?;
-    let run = rec.run(NewRun {
-        lab: super::keys::ID.into(),
-        name: format!("U-Net {} skips {on_off} seed {seed}", cfg.dataset.name()),
-        config: serde_json::to_value(cfg)?,
-        seed: Some(seed),
-        dataset: Some(cfg.dataset.name()),
-        dataset_sha256: Some(data.fingerprint.clone()),
-        main_metric: Some(metric::VAL_MIOU.into()),
-        ..Default::default()
-    });
+    let run = rec.run(new_run(cfg, &data.fingerprint)?);
     recorded_stoppable(
         rec.store,
         run,

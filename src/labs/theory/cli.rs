@@ -1,10 +1,11 @@
 //! `gradlab theory`: the seven theory checks, headless.
 
+use crate::core::descriptor::SweepHooks;
 use crate::core::progress::CliSink;
 use crate::core::runs::{NewRun, RecordTo, RunId, RunStore, recorded_stoppable};
 use crate::core::{Sink, StopFlag, Summary};
 use crate::labs::lab::CliOutput as Output;
-use crate::labs::lab::parse_flags;
+use crate::labs::lab::{flags_of, parse_flags};
 use crate::labs::theory::config::TheoryConfig;
 use crate::labs::theory::{self, CheckResult, Verdict};
 
@@ -29,6 +30,54 @@ pub fn print_config(
     Ok(serde_json::to_value(args.config)?)
 }
 
+/// How a sweep plans and runs this lab's runs: one run per point, the checks have no seed.
+pub const SWEEP: SweepHooks = SweepHooks {
+    flags: || flags_of::<TheoryArgs>(super::keys::ID),
+    seeds: |words, _| {
+        sweep_config(words)?;
+        Ok(vec![None])
+    },
+    plan: |words, _| Ok(vec![(None, new_run(&sweep_config(words)?)?.config_key())]),
+    run_one: |words, _, _, store, sink, stop| {
+        let rec = RecordTo {
+            store: Some(store),
+            command: "",
+        };
+        let (_, id) = run_suite_recorded(&sweep_config(words)?, rec, sink, stop)?;
+        id.ok_or_else(|| anyhow::anyhow!("the checks were not recorded"))
+    },
+};
+
+/// The config of one sweep point, its check id checked.
+fn sweep_config(words: &[String]) -> anyhow::Result<TheoryConfig> {
+    let args: TheoryArgs = parse_flags(super::keys::ID, words)?;
+    check_id(args.config.check.as_deref())?;
+    Ok(args.config)
+}
+
+/// Refuses an unknown check id, naming the valid ones.
+fn check_id(check: Option<&str>) -> anyhow::Result<()> {
+    if let Some(id) = check {
+        anyhow::ensure!(
+            theory::info(id).is_some(),
+            "unknown theory check '{id}'; valid ids: {}",
+            theory::ids().join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// What a run of `config` is recorded as.
+pub fn new_run(config: &TheoryConfig) -> anyhow::Result<NewRun> {
+    Ok(NewRun {
+        lab: super::keys::ID.into(),
+        name: format!("theory {}", config.check.as_deref().unwrap_or("all checks")),
+        config: serde_json::to_value(config)?,
+        main_metric: Some(super::keys::metric::CHECKS_HOLDING.into()),
+        ..Default::default()
+    })
+}
+
 pub fn run(args: &TheoryArgs) -> anyhow::Result<Output> {
     run_recorded(args, None)
 }
@@ -39,15 +88,8 @@ pub fn run_recorded(args: &TheoryArgs, store: Option<&RunStore>) -> anyhow::Resu
     if args.print_config {
         return Output::config(&args.config);
     }
-    let check = args.config.check.as_deref();
     // Bad input is refused before a run is recorded.
-    if let Some(id) = check {
-        anyhow::ensure!(
-            theory::info(id).is_some(),
-            "unknown theory check '{id}'; valid ids: {}",
-            theory::ids().join(", ")
-        );
-    }
+    check_id(args.config.check.as_deref())?;
     let mut sink = CliSink::new("theory");
     let rec = RecordTo { store, command: "" };
     let (results, run_id) = run_suite_recorded(&args.config, rec, &mut sink, &StopFlag::new())?;
@@ -70,13 +112,7 @@ pub fn run_suite_recorded(
     stop: &StopFlag,
 ) -> anyhow::Result<(Vec<CheckResult>, Option<RunId>)> {
     let check = config.check.as_deref();
-    let run = rec.run(NewRun {
-        lab: super::keys::ID.into(),
-        name: format!("theory {}", check.unwrap_or("all checks")),
-        config: serde_json::to_value(config)?,
-        main_metric: Some(super::keys::metric::CHECKS_HOLDING.into()),
-        ..Default::default()
-    });
+    let run = rec.run(new_run(config)?);
     let params = &config.params;
     recorded_stoppable(
         rec.store,

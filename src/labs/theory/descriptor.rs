@@ -14,4 +14,5 @@ pub const DESCRIPTOR: LabDescriptor = LabDescriptor {
     references: &[],
     report: Some(super::report::blocks),
     config: Some(super::cli::print_config),
+    sweep: Some(super::cli::SWEEP),
 };
