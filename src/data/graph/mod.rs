@@ -5,7 +5,7 @@
 
 pub mod cora;
 pub mod csv_folder;
-mod graph;
+mod dataset;
 pub mod pickle;
 pub mod planetoid;
 pub mod split;
@@ -14,7 +14,7 @@ pub mod synthetic;
 
 pub use cora::load_cora;
 pub use csv_folder::load_csv_folder;
-pub use graph::*;
+pub use dataset::*;
 pub use planetoid::load_planetoid;
 pub use splits::{Split, SplitKind};
 pub use synthetic::{SyntheticSpec, synthetic_graph};

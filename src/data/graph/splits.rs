@@ -4,7 +4,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
-use super::graph::Graph;
+use super::dataset::Graph;
 pub use super::split::{ASSIGNMENT_VAL, RANDOM_VAL, Split, SplitKind, TRAIN_PER_CLASS};
 
 impl Split {
