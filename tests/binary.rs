@@ -1,9 +1,12 @@
 //! Launches the real binary in a virtual X server, lets it draw, and checks the screenshot it
-//! takes of itself is a real picture (not blank). Skipped when Xvfb is missing, except in CI.
+//! takes of itself is a real picture (not blank); the layout snapshots of every lab
+//! (`snapshots/`). Both are skipped when Xvfb is missing, except in CI.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+#[path = "snapshots/mod.rs"]
+mod snapshots;
 #[path = "common/xvfb.rs"]
 mod xvfb;
 
