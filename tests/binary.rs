@@ -1,88 +1,18 @@
 //! Launches the real binary in a virtual X server, lets it draw, and checks the screenshot it
-//! takes of itself is a real picture (not blank). Skipped when Xvfb is missing, except in CI.
+//! takes of itself is a real picture (not blank); the layout snapshots of every lab
+//! (`snapshots/`). Both are skipped when Xvfb is missing, except in CI.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// A running Xvfb, stopped with SIGTERM on drop so it removes its socket and lock file: a
-/// SIGKILLed server leaves both behind, and enough of them once made every display number
-/// this test tried look taken.
-struct Xvfb(Child);
-
-impl Drop for Xvfb {
-    fn drop(&mut self) {
-        // SAFETY: kill(2) on our own child's pid; no memory is touched.
-        unsafe { libc::kill(self.0.id() as libc::pid_t, libc::SIGTERM) };
-        let t = Instant::now();
-        while t.elapsed() < Duration::from_secs(5) {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts Xvfb on a display it picks itself (`-displayfd`: it skips displays whose lock
-/// belongs to a live server and reclaims stale ones), and returns it with its `DISPLAY`.
-/// `Err` says why not; `Ok(None)` means Xvfb is not installed.
-fn start_xvfb() -> Result<Option<(Xvfb, String)>, String> {
-    let spawned = Command::new("Xvfb")
-        .args([
-            "-displayfd",
-            "1",
-            "-screen",
-            "0",
-            "1280x860x24",
-            "-nolisten",
-            "tcp",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn();
-    let mut child = match spawned {
-        Ok(c) => c,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("could not start Xvfb: {e}")),
-    };
-    let stdout = child.stdout.take().expect("piped stdout");
-    let guard = Xvfb(child);
-    // Xvfb writes the display number once it accepts connections, or exits (EOF) if it
-    // cannot; the thread turns that blocking read into one with a timeout.
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut out = BufReader::new(stdout);
-        let mut line = String::new();
-        let _ = out.read_line(&mut line);
-        let _ = tx.send(line);
-        // Keep reading until Xvfb exits: a closed pipe would kill it (SIGPIPE) if it ever
-        // wrote to stdout again.
-        let mut rest = String::new();
-        while out.read_line(&mut rest).is_ok_and(|n| n > 0) {
-            rest.clear();
-        }
-    });
-    match rx.recv_timeout(Duration::from_secs(20)) {
-        Ok(line) if line.trim().parse::<u32>().is_ok() => {
-            Ok(Some((guard, format!(":{}", line.trim()))))
-        }
-        Ok(line) => Err(format!("Xvfb exited without a display (printed {line:?})")),
-        Err(_) => Err("Xvfb gave no display within 20 s".into()),
-    }
-}
+#[path = "snapshots/mod.rs"]
+mod snapshots;
+#[path = "common/xvfb.rs"]
+mod xvfb;
 
 #[test]
 fn window_opens_and_draws_under_xvfb() {
-    let Some((_xvfb, display)) = start_xvfb().unwrap() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "Xvfb is needed in CI (apt-get install xvfb)"
-        );
-        eprintln!("skipped: no Xvfb");
+    let Some((_xvfb, display)) = xvfb::xvfb_or_skip("1280x860x24") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

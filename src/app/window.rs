@@ -242,7 +242,7 @@ impl GradlabApp {
             self.settings.tour_done = true;
         }
         if let Some(shot) = &mut self.autoshot {
-            shot.tick(&ctx);
+            shot.tick(&ctx, self.jobs.any_running());
         }
         if self.jobs.any_running() {
             // Elapsed times keep moving even between job events.

@@ -107,7 +107,7 @@ fn a_failure_shows_on_its_own_tab_and_can_be_dismissed() {
     let mut a = app(dir.path());
     a.open_by_title("Graphs");
     let id = a.jobs.spawn(
-        "graph",
+        "graphs",
         "GCN on cora",
         std::sync::Arc::new(|| {}),
         |_, _| anyhow::bail!("cora.content is missing"),
