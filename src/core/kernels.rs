@@ -19,6 +19,16 @@ pub fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f
     Ok(&d[a..b])
 }
 
+/// Runs `f` on the f32 values of a CPU tensor (made contiguous first), without copying them out.
+pub fn with_f32<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R> {
+    let t = t.contiguous()?;
+    let (s, l) = t.storage_and_layout();
+    match &*s {
+        candle_core::Storage::Cpu(s) => f(f32_slice(s, l, "with_f32")?),
+        _ => candle_core::bail!("with_f32: only CPU tensors are supported"),
+    }
+}
+
 /// x * mask, element by element, with a constant mask (dropout).
 pub fn mask_mul(x: &Tensor, mask: Vec<f32>) -> Result<Tensor> {
     if mask.len() != x.elem_count() {

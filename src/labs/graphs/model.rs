@@ -7,8 +7,7 @@ use super::config::{GraphConfig, ModelKind};
 use super::gat::Gat;
 use super::gcn::Gcn;
 use super::mlp::Mlp;
-use super::prep::Prepared;
-use super::sparse::SparseConst;
+use super::prep::{Features, Prepared};
 
 /// What one forward pass gives.
 pub struct Forward {
@@ -56,21 +55,18 @@ impl Net {
     }
 }
 
-/// The (sparse) input features, with dropout on their non-zeros when training asks for it.
+/// The input features, with dropout when training asks for it (on the stored entries of sparse
+/// features, on every entry of dense ones).
 pub fn input_features(
     p: &Prepared,
     cfg: &GraphConfig,
     train: bool,
     rng: &mut SmallRng,
-) -> SparseConst {
+) -> Result<Features> {
     if train && cfg.input_dropout && cfg.dropout > 0.0 {
-        p.x.scaled(&crate::core::nn::dropout_mask(
-            rng,
-            p.x.csr().nnz(),
-            cfg.dropout,
-        ))
+        p.x.dropped(cfg.dropout, rng)
     } else {
-        p.x.clone()
+        Ok(p.x.clone())
     }
 }
 
