@@ -18,9 +18,29 @@ pub struct Topology {
     /// Edge ids grouped by source: the edges leaving j are `by_src[src_ptr[j]..src_ptr[j + 1]]`.
     pub src_ptr: Vec<usize>,
     pub by_src: Vec<u32>,
+    /// `dst[by_src[q]]`: the nodes reached from j, in the order of `by_src`, so that a pass over
+    /// the edges by source reads them in order instead of through `by_src`.
+    pub by_src_dst: Vec<u32>,
 }
 
 impl Topology {
+    /// Node ranges holding about `edges` edges each (whole destination segments), for parallel
+    /// passes over the edges by destination.
+    pub fn dst_blocks(&self, edges: usize) -> Vec<std::ops::Range<usize>> {
+        let mut blocks = Vec::new();
+        let mut start = 0;
+        for i in 0..self.n {
+            if self.dst_ptr[i + 1] - self.dst_ptr[start] >= edges {
+                blocks.push(start..i + 1);
+                start = i + 1;
+            }
+        }
+        if start < self.n {
+            blocks.push(start..self.n);
+        }
+        blocks
+    }
+
     /// From directed (dst, src) pairs over `n` nodes.
     pub fn from_pairs(n: usize, mut pairs: Vec<(u32, u32)>) -> Self {
         pairs.sort_unstable();
@@ -42,6 +62,7 @@ impl Topology {
             by_src[next[s as usize]] = k as u32;
             next[s as usize] += 1;
         }
+        let by_src_dst = by_src.iter().map(|&k| dst[k as usize]).collect();
         Self {
             n,
             src,
@@ -49,6 +70,7 @@ impl Topology {
             dst_ptr,
             src_ptr,
             by_src,
+            by_src_dst,
         }
     }
 }
