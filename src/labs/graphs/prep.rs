@@ -189,7 +189,9 @@ impl Features {
     pub fn matmul(&self, w: &Tensor) -> Result<Tensor> {
         match self {
             Features::Sparse(s) => s.matmul(w),
-            Features::Dense(x) => x.matmul(w),
+            // Not `x.matmul(w)`: candle's matmul backward also computes the gradient of the
+            // constant X (N x F, as large as X itself, three buffers of it) and throws it away.
+            Features::Dense(x) => w.contiguous()?.apply_op1(ConstMatmul(x.clone())),
         }
     }
 
@@ -198,22 +200,72 @@ impl Features {
         use crate::core::nn::dropout_mask;
         Ok(match self {
             Features::Sparse(s) => Features::Sparse(s.scaled(&dropout_mask(rng, s.csr().nnz(), p))),
-            Features::Dense(x) => {
-                // The mask becomes the product in place: one N x F buffer, not three.
-                let mut m = dropout_mask(rng, x.elem_count(), p);
-                crate::core::kernels::with_f32(x, |v| {
-                    for (m, v) in m.iter_mut().zip(v) {
-                        *m *= v;
-                    }
-                    Ok(())
-                })?;
-                Features::Dense(Tensor::from_vec(m, x.shape(), x.device())?)
-            }
+            Features::Dense(x) => Features::Dense(dense_dropout(x, p, rng)?),
         })
     }
 
     pub fn is_dense(&self) -> bool {
         matches!(self, Features::Dense(_))
+    }
+}
+
+/// Entries of dense dropout drawn from one generator; each block has its own generator seeded from
+/// one draw of the run's, so blocks run in parallel and the mask does not depend on the thread
+/// count.
+const DROPOUT_BLOCK: usize = 1 << 14;
+
+/// x with each entry zeroed with probability p and the others scaled by 1 / (1 - p), in one pass.
+fn dense_dropout(x: &Tensor, p: f32, rng: &mut rand::rngs::SmallRng) -> Result<Tensor> {
+    use rand::{Rng, SeedableRng};
+    use rayon::prelude::*;
+    let seed: u64 = rng.random();
+    let keep = 1.0 / (1.0 - p);
+    let mut out = vec![0f32; x.elem_count()];
+    crate::core::kernels::with_f32(x, |v| {
+        out.par_chunks_mut(DROPOUT_BLOCK)
+            .zip(v.par_chunks(DROPOUT_BLOCK))
+            .enumerate()
+            .for_each(|(b, (o, v))| {
+                let mut r = rand::rngs::SmallRng::seed_from_u64(
+                    seed ^ (b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                );
+                for (o, &v) in o.iter_mut().zip(v) {
+                    *o = if r.random::<f32>() < p { 0.0 } else { keep * v };
+                }
+            });
+        Ok(())
+    })?;
+    Tensor::from_vec(out, x.shape(), x.device())
+}
+
+/// X · W for a constant dense X (N x F), as a candle op on W with the gradient of W alone.
+struct ConstMatmul(Tensor);
+
+impl candle_core::CustomOp1 for ConstMatmul {
+    fn name(&self) -> &'static str {
+        "const-matmul"
+    }
+
+    fn cpu_fwd(
+        &self,
+        w: &candle_core::CpuStorage,
+        wl: &candle_core::Layout,
+    ) -> Result<(candle_core::CpuStorage, candle_core::Shape)> {
+        use candle_core::backend::BackendStorage;
+        let (n, f) = self.0.dims2()?;
+        let (f2, h) = wl.shape().dims2()?;
+        if f != f2 {
+            candle_core::bail!("const-matmul: X has {f} columns, W {f2} rows");
+        }
+        let (xs, xl) = self.0.storage_and_layout();
+        let candle_core::Storage::Cpu(xs) = &*xs else {
+            candle_core::bail!("const-matmul: X must be on the CPU")
+        };
+        Ok((xs.matmul(w, (1, n, h, f), xl, wl)?, (n, h).into()))
+    }
+
+    fn bwd(&self, _w: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        Ok(Some(self.0.t()?.matmul(&grad.contiguous()?)?))
     }
 }
 
@@ -333,6 +385,42 @@ mod tests {
         for (d, p) in a.iter().zip(&plain) {
             assert!(*d == 0.0 || (d - 2.0 * p).abs() < 1e-6, "{d} vs {p}");
         }
+        Ok(())
+    }
+
+    #[test]
+    fn dense_product_has_candles_value_and_gradient() -> Result<()> {
+        let x = randn(&[40, 6], 11);
+        let w = candle_core::Var::from_tensor(&randn(&[6, 3], 12))?;
+        let proj = randn(&[40, 3], 13);
+        let ours = Features::Dense(x.clone()).matmul(&w)?;
+        let theirs = x.matmul(&w)?;
+        assert!(max_diff(&ours, &theirs) < 1e-6);
+        let g1 = (&ours * &proj)?.sum_all()?.backward()?;
+        let g2 = (&theirs * &proj)?.sum_all()?.backward()?;
+        let (a, b) = (g1.get(&w).expect("grad"), g2.get(&w).expect("grad"));
+        assert!(max_diff(a, b) < 1e-5);
+        Ok(())
+    }
+
+    #[test]
+    fn dense_dropout_keeps_its_rate_and_ignores_the_thread_count() -> Result<()> {
+        let x = Tensor::ones((300, 200), candle_core::DType::F32, &Device::Cpu)?;
+        let run = |threads| -> Result<Vec<f32>> {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("a thread pool");
+            let mut rng = rand::rngs::SmallRng::seed_from_u64(4);
+            pool.install(|| dense_dropout(&x, 0.3, &mut rng))?
+                .flatten_all()?
+                .to_vec1::<f32>()
+        };
+        let a = run(1)?;
+        assert_eq!(a, run(3)?);
+        let dropped = a.iter().filter(|&&v| v == 0.0).count() as f64 / a.len() as f64;
+        assert!((dropped - 0.3).abs() < 0.01, "{dropped}");
+        assert!(a.iter().all(|&v| v == 0.0 || (v - 1.0 / 0.7).abs() < 1e-6));
         Ok(())
     }
 }
