@@ -381,7 +381,7 @@ mod tests {
         };
         let (a, b) = (drop(3)?, drop(3)?);
         assert_eq!(a, b);
-        assert!(a.iter().any(|&v| v == 0.0));
+        assert!(a.contains(&0.0));
         for (d, p) in a.iter().zip(&plain) {
             assert!(*d == 0.0 || (d - 2.0 * p).abs() < 1e-6, "{d} vs {p}");
         }

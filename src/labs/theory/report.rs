@@ -109,7 +109,7 @@ fn counterexample(c: Option<&Value>) -> String {
 
 fn short_json(v: &Value) -> String {
     match v {
-        Value::Number(n) => n.as_f64().map_or(n.to_string(), |v| fmt4(v)),
+        Value::Number(n) => n.as_f64().map_or(n.to_string(), fmt4),
         Value::Array(a) => format!(
             "[{}]",
             a.iter().map(short_json).collect::<Vec<_>>().join(", ")
