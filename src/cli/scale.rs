@@ -183,7 +183,11 @@ fn graph_row(model: &str, n: usize) -> anyhow::Result<Value> {
         ..GraphConfig::preset(kind, Preset::Paper)
     };
     match kind {
-        ModelKind::Gcn => cfg.hidden = 64,
+        // As graph_scale_bench.py's GCN: dropout 0.5 on the input features too.
+        ModelKind::Gcn => {
+            cfg.hidden = 64;
+            cfg.input_dropout = true;
+        }
         _ => {
             cfg.hidden = 8;
             cfg.heads = 8;

@@ -19,6 +19,49 @@ pub fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f
     Ok(&d[a..b])
 }
 
+/// How many rows ahead the gathers of the graph kernels ask for: far enough for a row to arrive
+/// from memory while the rows before it are summed, near enough to stay in L1.
+pub const PREFETCH_AHEAD: usize = 12;
+
+/// Asks the CPU to start loading `v[at..at + len]` into its caches: a hint that changes no result.
+/// Gathers of random rows (message passing over a graph larger than the caches) wait on memory
+/// for most of their time otherwise.
+#[inline(always)]
+pub fn prefetch(v: &[f32], at: usize, len: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let end = at.saturating_add(len).min(v.len());
+        let mut i = at;
+        while i < end {
+            // SAFETY: `i < v.len()`, so the pointer is inside `v`; a prefetch reads nothing
+            // architecturally and never faults.
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                    v.as_ptr().add(i).cast(),
+                )
+            };
+            // The last element too: a row need not start on a cache line.
+            i = if i + 16 < end || i + 1 == end {
+                i + 16
+            } else {
+                end - 1
+            };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (v, at, len);
+}
+
+/// Runs `f` on the f32 values of a CPU tensor (made contiguous first), without copying them out.
+pub fn with_f32<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R> {
+    let t = t.contiguous()?;
+    let (s, l) = t.storage_and_layout();
+    match &*s {
+        candle_core::Storage::Cpu(s) => f(f32_slice(s, l, "with_f32")?),
+        _ => candle_core::bail!("with_f32: only CPU tensors are supported"),
+    }
+}
+
 /// x * mask, element by element, with a constant mask (dropout).
 pub fn mask_mul(x: &Tensor, mask: Vec<f32>) -> Result<Tensor> {
     if mask.len() != x.elem_count() {

@@ -7,13 +7,15 @@
 //! The same computations written with candle's index_select / index_add are in
 //! [`edge_softmax_reference`] and [`aggregate_reference`]; the tests hold the two together.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
 use super::prep::{EdgeIndex, Topology};
-use crate::core::kernels::f32_slice;
+
+use crate::core::kernels::{PREFETCH_AHEAD, f32_slice, prefetch, with_f32};
 
 /// Softmax of `scores` (E x H) over the incoming edges of each destination node.
 pub fn edge_softmax(scores: &Tensor, edges: &EdgeIndex) -> Result<Tensor> {
@@ -63,16 +65,50 @@ struct EdgeScores {
     slope: f32,
 }
 
+/// Edges per parallel piece of the passes over the edge list.
+const CHUNK: usize = 2048;
+
+/// Splits `out` (E x w, edges in destination order) into blocks of whole destination segments and
+/// runs `f(nodes, first edge, block of out)` on them in parallel (work-stealing). Each value is
+/// computed by the same operations in the same order whichever thread takes its block, so results
+/// do not depend on the number of threads.
+fn par_dst_blocks(
+    t: &Topology,
+    out: &mut [f32],
+    w: usize,
+    f: impl Fn(Range<usize>, usize, &mut [f32]) + Sync + Send,
+) {
+    let mut parts = Vec::new();
+    let mut rest = out;
+    for b in t.dst_blocks(CHUNK) {
+        let a = t.dst_ptr[b.start];
+        let len = (t.dst_ptr[b.end] - a) * w;
+        let (head, tail) = std::mem::take(&mut rest).split_at_mut(len);
+        parts.push((b, a, head));
+        rest = tail;
+    }
+    parts.into_par_iter().for_each(|(b, a, o)| f(b, a, o));
+}
+
 impl EdgeScores {
+    /// fs[src e] + fd[dst e], per edge and head.
     fn pre(&self, fs: &[f32], fd: &[f32], h: usize) -> Vec<f32> {
         let t = &self.topo;
         let mut out = vec![0f32; t.src.len() * h];
-        for (k, o) in out.chunks_mut(h).enumerate() {
-            let (s, d) = (t.src[k] as usize, t.dst[k] as usize);
-            for j in 0..h {
-                o[j] = fs[s * h + j] + fd[d * h + j];
-            }
-        }
+        out.par_chunks_mut(CHUNK * h.max(1))
+            .enumerate()
+            .for_each(|(c, o)| {
+                for (i, o) in o.chunks_mut(h).enumerate() {
+                    let k = c * CHUNK + i;
+                    if let Some(&s) = t.src.get(k + PREFETCH_AHEAD) {
+                        prefetch(fs, s as usize * h, h);
+                    }
+                    let (s, d) = (t.src[k] as usize, t.dst[k] as usize);
+                    for j in 0..h {
+                        o[j] = fs[s * h + j] + fd[d * h + j];
+                    }
+                }
+            });
         out
     }
 }
@@ -101,11 +137,14 @@ impl CustomOp2 for EdgeScores {
             );
         }
         let mut e = self.pre(fs, fd, h);
-        for x in &mut e {
-            if *x < 0.0 {
-                *x *= self.slope;
+        let slope = self.slope;
+        e.par_chunks_mut(CHUNK).for_each(|e| {
+            for x in e {
+                if *x < 0.0 {
+                    *x *= slope;
+                }
             }
-        }
+        });
         Ok((CpuStorage::F32(e), Shape::from((self.topo.src.len(), h))))
     }
 
@@ -117,23 +156,51 @@ impl CustomOp2 for EdgeScores {
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let (n, h) = fs_t.dims2()?;
-        let fs = fs_t.flatten_all()?.to_vec1::<f32>()?;
-        let fd = fd_t.flatten_all()?.to_vec1::<f32>()?;
-        let mut g = grad.flatten_all()?.to_vec1::<f32>()?;
-        for (g, p) in g.iter_mut().zip(self.pre(&fs, &fd, h)) {
-            if p < 0.0 {
-                *g *= self.slope;
-            }
-        }
         let t = &self.topo;
+        let slope = self.slope;
+        // The gradient through the LeakyReLU, its sign recomputed as the forward computed it.
+        let mut g = grad.flatten_all()?.to_vec1::<f32>()?;
+        with_f32(fs_t, |fs| {
+            with_f32(fd_t, |fd| {
+                g.par_chunks_mut(CHUNK * h.max(1))
+                    .enumerate()
+                    .for_each(|(c, o)| {
+                        for (i, o) in o.chunks_mut(h).enumerate() {
+                            let k = c * CHUNK + i;
+                            if let Some(&s) = t.src.get(k + PREFETCH_AHEAD) {
+                                prefetch(fs, s as usize * h, h);
+                            }
+                            let (s, d) = (t.src[k] as usize, t.dst[k] as usize);
+                            for j in 0..h {
+                                if fs[s * h + j] + fd[d * h + j] < 0.0 {
+                                    o[j] *= slope;
+                                }
+                            }
+                        }
+                    });
+                Ok(())
+            })
+        })?;
+        // Sums over each node's incoming (gd) and outgoing (gs) edges, in edge order.
         let (mut gs, mut gd) = (vec![0f32; n * h], vec![0f32; n * h]);
-        for k in 0..t.src.len() {
-            let (s, d) = (t.src[k] as usize, t.dst[k] as usize);
-            for j in 0..h {
-                gs[s * h + j] += g[k * h + j];
-                gd[d * h + j] += g[k * h + j];
+        gd.par_chunks_mut(h.max(1)).enumerate().for_each(|(d, o)| {
+            for k in t.dst_ptr[d]..t.dst_ptr[d + 1] {
+                for j in 0..h {
+                    o[j] += g[k * h + j];
+                }
             }
-        }
+        });
+        gs.par_chunks_mut(h.max(1)).enumerate().for_each(|(s, o)| {
+            for q in t.src_ptr[s]..t.src_ptr[s + 1] {
+                if let Some(&k) = t.by_src.get(q + PREFETCH_AHEAD) {
+                    prefetch(&g, k as usize * h, h);
+                }
+                let k = t.by_src[q] as usize;
+                for j in 0..h {
+                    o[j] += g[k * h + j];
+                }
+            }
+        });
         let dev = fs_t.device();
         Ok((
             Some(Tensor::from_vec(gs, (n, h), dev)?),
@@ -157,58 +224,67 @@ impl CustomOp1 for EdgeSoftmax {
             candle_core::bail!("edge-softmax: {ne} scores for {} edges", t.src.len());
         }
         let mut out = vec![0f32; ne * h];
-        let mut max = vec![f32::NEG_INFINITY; h];
-        let mut sum = vec![0f32; h];
-        for i in 0..t.n {
-            let (a, b) = (t.dst_ptr[i], t.dst_ptr[i + 1]);
-            if a == b {
-                continue;
-            }
-            max.fill(f32::NEG_INFINITY);
-            sum.fill(0.0);
-            for k in a..b {
-                for (m, &v) in max.iter_mut().zip(&e[k * h..(k + 1) * h]) {
-                    *m = m.max(v);
+        par_dst_blocks(t, &mut out, h, |nodes, a0, out| {
+            let mut max = vec![f32::NEG_INFINITY; h];
+            let mut sum = vec![0f32; h];
+            for i in nodes {
+                let (a, b) = (t.dst_ptr[i], t.dst_ptr[i + 1]);
+                if a == b {
+                    continue;
+                }
+                max.fill(f32::NEG_INFINITY);
+                sum.fill(0.0);
+                for k in a..b {
+                    for (m, &v) in max.iter_mut().zip(&e[k * h..(k + 1) * h]) {
+                        *m = m.max(v);
+                    }
+                }
+                for k in a..b {
+                    let o = &mut out[(k - a0) * h..(k - a0 + 1) * h];
+                    for j in 0..h {
+                        let x = (e[k * h + j] - max[j]).exp();
+                        o[j] = x;
+                        sum[j] += x;
+                    }
+                }
+                for k in a..b {
+                    let o = &mut out[(k - a0) * h..(k - a0 + 1) * h];
+                    for j in 0..h {
+                        o[j] /= sum[j];
+                    }
                 }
             }
-            for k in a..b {
-                for j in 0..h {
-                    let x = (e[k * h + j] - max[j]).exp();
-                    out[k * h + j] = x;
-                    sum[j] += x;
-                }
-            }
-            for k in a..b {
-                for j in 0..h {
-                    out[k * h + j] /= sum[j];
-                }
-            }
-        }
+        });
         Ok((CpuStorage::F32(out), l.shape().clone()))
     }
 
     fn bwd(&self, _arg: &Tensor, res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
         // d e_k = alpha_k (g_k - Σ_{k' in segment} g_k' alpha_k').
         let (ne, h) = res.dims2()?;
-        let alpha = res.flatten_all()?.to_vec1::<f32>()?;
-        let g = grad.flatten_all()?.to_vec1::<f32>()?;
         let t = &self.0;
         let mut out = vec![0f32; ne * h];
-        let mut dot = vec![0f32; h];
-        for i in 0..t.n {
-            let (a, b) = (t.dst_ptr[i], t.dst_ptr[i + 1]);
-            dot.fill(0.0);
-            for k in a..b {
-                for j in 0..h {
-                    dot[j] += g[k * h + j] * alpha[k * h + j];
-                }
-            }
-            for k in a..b {
-                for j in 0..h {
-                    out[k * h + j] = alpha[k * h + j] * (g[k * h + j] - dot[j]);
-                }
-            }
-        }
+        with_f32(res, |alpha| {
+            with_f32(grad, |g| {
+                par_dst_blocks(t, &mut out, h, |nodes, a0, out| {
+                    let mut dot = vec![0f32; h];
+                    for i in nodes {
+                        let (a, b) = (t.dst_ptr[i], t.dst_ptr[i + 1]);
+                        dot.fill(0.0);
+                        for k in a..b {
+                            for j in 0..h {
+                                dot[j] += g[k * h + j] * alpha[k * h + j];
+                            }
+                        }
+                        for k in a..b {
+                            for j in 0..h {
+                                out[(k - a0) * h + j] = alpha[k * h + j] * (g[k * h + j] - dot[j]);
+                            }
+                        }
+                    }
+                });
+                Ok(())
+            })
+        })?;
         Ok(Some(Tensor::from_vec(out, (ne, h), res.device())?))
     }
 }
@@ -241,22 +317,28 @@ impl CustomOp2 for Aggregate {
                 t.n
             );
         }
-        let mut out = vec![0f32; n * h * f];
-        out.par_chunks_mut(h * f).enumerate().for_each(|(i, o)| {
-            for k in t.dst_ptr[i]..t.dst_ptr[i + 1] {
-                let s = t.src[k] as usize;
-                let src = &wh[s * h * f..(s + 1) * h * f];
-                for j in 0..h {
-                    let a = alpha[k * h + j];
-                    for (o, x) in o[j * f..(j + 1) * f]
-                        .iter_mut()
-                        .zip(&src[j * f..(j + 1) * f])
-                    {
-                        *o += a * x;
+        let hf = h * f;
+        let mut out = vec![0f32; n * hf];
+        out.par_chunks_mut(hf.max(1))
+            .enumerate()
+            .for_each(|(i, o)| {
+                for k in t.dst_ptr[i]..t.dst_ptr[i + 1] {
+                    if let Some(&s) = t.src.get(k + PREFETCH_AHEAD) {
+                        prefetch(wh, s as usize * hf, hf);
+                    }
+                    let s = t.src[k] as usize;
+                    let src = &wh[s * hf..(s + 1) * hf];
+                    for j in 0..h {
+                        let a = alpha[k * h + j];
+                        for (o, x) in o[j * f..(j + 1) * f]
+                            .iter_mut()
+                            .zip(&src[j * f..(j + 1) * f])
+                        {
+                            *o += a * x;
+                        }
                     }
                 }
-            }
-        });
+            });
         Ok((CpuStorage::F32(out), Shape::from((n, h, f))))
     }
 
@@ -269,38 +351,65 @@ impl CustomOp2 for Aggregate {
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let (ne, h) = alpha_t.dims2()?;
         let (n, _, f) = wh_t.dims3()?;
-        let alpha = alpha_t.flatten_all()?.to_vec1::<f32>()?;
-        let wh = wh_t.flatten_all()?.to_vec1::<f32>()?;
-        let g = grad.flatten_all()?.to_vec1::<f32>()?;
         let t = &self.0;
         let hf = h * f;
-        // d alpha[k, j] = <g[dst k, j, :], wh[src k, j, :]>
-        let mut ga = vec![0f32; ne * h];
-        ga.par_chunks_mut(h).enumerate().for_each(|(k, o)| {
-            let (d, s) = (t.dst[k] as usize, t.src[k] as usize);
-            for j in 0..h {
-                let gd = &g[d * hf + j * f..][..f];
-                let ws = &wh[s * hf + j * f..][..f];
-                o[j] = gd.iter().zip(ws).map(|(a, b)| a * b).sum();
-            }
-        });
-        // d wh[s, j, :] = Σ_{edges k leaving s} alpha[k, j] g[dst k, j, :]
-        let mut gw = vec![0f32; n * hf];
-        gw.par_chunks_mut(hf).enumerate().for_each(|(s, o)| {
-            for &k in &t.by_src[t.src_ptr[s]..t.src_ptr[s + 1]] {
-                let k = k as usize;
-                let d = t.dst[k] as usize;
-                for j in 0..h {
-                    let a = alpha[k * h + j];
-                    for (o, x) in o[j * f..(j + 1) * f]
-                        .iter_mut()
-                        .zip(&g[d * hf + j * f..][..f])
-                    {
-                        *o += a * x;
-                    }
-                }
-            }
-        });
+        let (mut ga, mut gw) = (vec![0f32; ne * h], vec![0f32; n * hf]);
+        with_f32(alpha_t, |alpha| {
+            with_f32(wh_t, |wh| {
+                with_f32(grad, |g| {
+                    // d alpha[k, j] = <g[dst k, j, :], wh[src k, j, :]>
+                    ga.par_chunks_mut(CHUNK * h.max(1))
+                        .enumerate()
+                        .for_each(|(c, o)| {
+                            for (i, o) in o.chunks_mut(h).enumerate() {
+                                let k = c * CHUNK + i;
+                                if let Some(&s) = t.src.get(k + PREFETCH_AHEAD) {
+                                    prefetch(wh, s as usize * hf, hf);
+                                }
+                                let (d, s) = (t.dst[k] as usize, t.src[k] as usize);
+                                for j in 0..h {
+                                    let gd = &g[d * hf + j * f..][..f];
+                                    let ws = &wh[s * hf + j * f..][..f];
+                                    o[j] = gd.iter().zip(ws).map(|(a, b)| a * b).sum();
+                                }
+                            }
+                        });
+                    // alpha in the order of `by_src`, so that the pass by source reads it in order.
+                    let mut at = vec![0f32; ne * h];
+                    at.par_chunks_mut(CHUNK * h.max(1))
+                        .enumerate()
+                        .for_each(|(c, o)| {
+                            for (i, o) in o.chunks_mut(h).enumerate() {
+                                let q = c * CHUNK + i;
+                                if let Some(&k) = t.by_src.get(q + PREFETCH_AHEAD) {
+                                    prefetch(alpha, k as usize * h, h);
+                                }
+                                let k = t.by_src[q] as usize;
+                                o.copy_from_slice(&alpha[k * h..(k + 1) * h]);
+                            }
+                        });
+                    // d wh[s, j, :] = Σ_{edges k leaving s} alpha[k, j] g[dst k, j, :]
+                    gw.par_chunks_mut(hf.max(1)).enumerate().for_each(|(s, o)| {
+                        for q in t.src_ptr[s]..t.src_ptr[s + 1] {
+                            if let Some(&d) = t.by_src_dst.get(q + PREFETCH_AHEAD) {
+                                prefetch(g, d as usize * hf, hf);
+                            }
+                            let d = t.by_src_dst[q] as usize;
+                            for j in 0..h {
+                                let a = at[q * h + j];
+                                for (o, x) in o[j * f..(j + 1) * f]
+                                    .iter_mut()
+                                    .zip(&g[d * hf + j * f..][..f])
+                                {
+                                    *o += a * x;
+                                }
+                            }
+                        }
+                    });
+                    Ok(())
+                })
+            })
+        })?;
         let dev = alpha_t.device();
         Ok((
             Some(Tensor::from_vec(ga, (ne, h), dev)?),
@@ -487,6 +596,75 @@ mod tests {
             };
             let fd = (at(hstep)? - at(-hstep)?) / (2.0 * hstep);
             assert!((fd - gw[i]).abs() < 2e-3, "wh {i}: fd {fd} vs {}", gw[i]);
+        }
+        Ok(())
+    }
+
+    /// A random symmetric graph with self-loops, large enough for many parallel blocks.
+    fn random_edges(n: u32, pairs: usize, seed: u64) -> EdgeIndex {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
+        let mut und: Vec<(u32, u32)> = (0..pairs)
+            .map(|_| (rng.random_range(0..n), rng.random_range(0..n)))
+            .filter(|(u, v)| u != v)
+            .map(|(u, v)| (u.min(v), u.max(v)))
+            .collect();
+        und.sort_unstable();
+        und.dedup();
+        let mut p: Vec<(u32, u32)> = und.iter().flat_map(|&(u, v)| [(u, v), (v, u)]).collect();
+        p.extend((0..n).map(|i| (i, i)));
+        EdgeIndex::from_topology(Topology::from_pairs(n as usize, p)).unwrap()
+    }
+
+    /// Forward values and the gradients of scores, halves and features through the whole chain.
+    fn chain(ed: &EdgeIndex, fused: bool) -> Result<Vec<Vec<f32>>> {
+        let n = ed.topo.n;
+        let (h, f) = (3, 4);
+        let fs = Var::from_tensor(&randn(&[n, h], 130))?;
+        let fd = Var::from_tensor(&randn(&[n, h], 131))?;
+        let wh = Var::from_tensor(&randn(&[n, h, f], 132))?;
+        let proj = randn(&[n, h, f], 133);
+        let out = if fused {
+            aggregate(
+                &edge_softmax(&edge_scores(&fs, &fd, 0.2, ed)?, ed)?,
+                &wh,
+                ed,
+            )?
+        } else {
+            let e = edge_scores_reference(&fs, &fd, 0.2, ed)?;
+            aggregate_reference(&edge_softmax_reference(&e, ed)?, &wh, ed)?
+        };
+        let g = (&out * &proj)?.sum_all()?.backward()?;
+        let mut v = vec![out.flatten_all()?.to_vec1::<f32>()?];
+        for x in [&fs, &fd, &wh] {
+            v.push(
+                g.get(x)
+                    .expect("gradient")
+                    .flatten_all()?
+                    .to_vec1::<f32>()?,
+            );
+        }
+        Ok(v)
+    }
+
+    #[test]
+    fn many_blocks_match_reference_and_do_not_depend_on_thread_count() -> Result<()> {
+        let ed = random_edges(3000, 15_000, 9);
+        assert!(ed.topo.dst_blocks(CHUNK).len() > 4);
+        let fused = chain(&ed, true)?;
+        let reference = chain(&ed, false)?;
+        for (a, b) in fused.iter().zip(&reference) {
+            for (x, y) in a.iter().zip(b) {
+                assert!((x - y).abs() < 1e-4 * (1.0 + y.abs()), "{x} vs {y}");
+            }
+        }
+        for threads in [1, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("a thread pool");
+            let again = pool.install(|| chain(&ed, true))?;
+            assert!(again == fused, "{threads} threads changed the bits");
         }
         Ok(())
     }

@@ -132,7 +132,7 @@ impl Gat {
 
     pub fn forward(&self, p: &Prepared, train: bool, rng: &mut SmallRng) -> Result<Forward> {
         let d = self.cfg.dropout;
-        let x = input_features(p, &self.cfg, train, rng);
+        let x = input_features(p, &self.cfg, train, rng)?;
         let (h, alpha) = self.l1.attend(
             &x.matmul(self.l1.w.as_tensor())?,
             p,

@@ -42,7 +42,7 @@ impl Gcn {
     }
 
     pub fn forward(&self, p: &Prepared, train: bool, rng: &mut SmallRng) -> Result<Forward> {
-        let x = input_features(p, &self.cfg, train, rng);
+        let x = input_features(p, &self.cfg, train, rng)?;
         // Â(XW): both products sparse, and the narrow one (H columns) is propagated.
         let h = add_bias(p.adj.matmul(&x.matmul(self.w1.as_tensor())?)?, &self.b1)?.relu()?;
         let hd = dropout(&h, self.cfg.dropout, train, rng)?;

@@ -5,8 +5,7 @@ use candle_core::{Result, Tensor, Var};
 use rand::rngs::SmallRng;
 
 use super::config::GraphConfig;
-use super::prep::Prepared;
-use super::sparse::SparseConst;
+use super::prep::{Features, Prepared};
 
 /// What one forward pass gives.
 pub struct Forward {
@@ -18,21 +17,18 @@ pub struct Forward {
     pub attention: Option<Tensor>,
 }
 
-/// The (sparse) input features, with dropout on their non-zeros when training asks for it.
+/// The input features, with dropout when training asks for it (on the stored entries of sparse
+/// features, on every entry of dense ones).
 pub fn input_features(
     p: &Prepared,
     cfg: &GraphConfig,
     train: bool,
     rng: &mut SmallRng,
-) -> SparseConst {
+) -> Result<Features> {
     if train && cfg.input_dropout && cfg.dropout > 0.0 {
-        p.x.scaled(&crate::core::nn::dropout_mask(
-            rng,
-            p.x.csr().nnz(),
-            cfg.dropout,
-        ))
+        p.x.dropped(cfg.dropout, rng)
     } else {
-        p.x.clone()
+        Ok(p.x.clone())
     }
 }
 

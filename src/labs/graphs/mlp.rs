@@ -38,7 +38,7 @@ impl Mlp {
     }
 
     pub fn forward(&self, p: &Prepared, train: bool, rng: &mut SmallRng) -> Result<Forward> {
-        let x = input_features(p, &self.cfg, train, rng);
+        let x = input_features(p, &self.cfg, train, rng)?;
         let h = add_bias(x.matmul(self.w1.as_tensor())?, &self.b1)?.relu()?;
         let hd = dropout(&h, self.cfg.dropout, train, rng)?;
         let logits = add_bias(hd.matmul(self.w2.as_tensor())?, &self.b2)?;

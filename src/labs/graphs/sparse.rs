@@ -10,6 +10,8 @@ use std::sync::Arc;
 use candle_core::{CpuStorage, CustomOp1, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
+use crate::core::kernels::{PREFETCH_AHEAD, prefetch};
+
 /// A sparse f32 matrix in compressed sparse row form.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Csr {
@@ -95,6 +97,9 @@ impl Csr {
         let row = |(i, o): (usize, &mut [f32])| {
             o.fill(0.0);
             for p in self.indptr[i]..self.indptr[i + 1] {
+                if let Some(&c) = self.indices.get(p + PREFETCH_AHEAD) {
+                    prefetch(b, c as usize * k, k);
+                }
                 let v = self.values[p];
                 let src = &b[self.indices[p] as usize * k..][..k];
                 for (o, s) in o.iter_mut().zip(src) {
