@@ -169,9 +169,12 @@ pub fn drive(
             .timed_ms
             .unwrap_or_else(|| t.elapsed().as_secs_f64() * 1e3);
         out.epoch_ms.push(ms);
+        // All of an epoch's points or none: a diverged epoch leaves no half of itself behind.
         for (key, v) in &report.points {
-            let v = ensure_finite(key, *v, e)?;
-            sink.metric(key, e as f64, v);
+            ensure_finite(key, *v, e)?;
+        }
+        for (key, v) in &report.points {
+            sink.metric(key, e as f64, *v);
         }
         if stop.is_stopped() && step < e * plan.steps_per_epoch {
             // Stopped inside the epoch: its figures cover part of it and are kept as they are.
