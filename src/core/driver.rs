@@ -61,10 +61,6 @@ impl EpochCx<'_> {
         self.epoch
     }
 
-    pub fn stopped(&self) -> bool {
-        self.stop.is_stopped()
-    }
-
     /// Whether this epoch ends the run if it reports `progress` (the plan's last epoch, or
     /// patience running out): a lab draws its final snapshots then.
     pub fn is_last(&self, progress: bool) -> bool {

@@ -33,27 +33,6 @@ impl MetricStore {
     }
 }
 
-/// CSV of several curves in long form (`series,x,y`), so curves with different x values fit in
-/// one file and spreadsheet pivots recover the wide form.
-pub fn to_csv<'a>(series: impl IntoIterator<Item = (&'a str, &'a [[f64; 2]])>) -> String {
-    let mut out = String::from("series,x,y\n");
-    for (name, pts) in series {
-        let name = csv_field(name);
-        for [x, y] in pts {
-            out.push_str(&format!("{name},{x},{y}\n"));
-        }
-    }
-    out
-}
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,16 +47,5 @@ mod tests {
         assert_eq!(names, ["loss", "acc"]);
         assert_eq!(m.get("loss").unwrap(), &[[0.0, 2.0], [1.0, 1.5]]);
         assert_eq!(m.last("acc"), Some(0.1));
-    }
-
-    #[test]
-    fn csv_has_header_and_quotes_names() {
-        let a = [[0.0, 1.0], [1.0, 0.5]];
-        let b = [[0.0, 3.0]];
-        let csv = to_csv([("loss", &a[..]), ("gcn, seed 1", &b[..])]);
-        assert_eq!(
-            csv,
-            "series,x,y\nloss,0,1\nloss,1,0.5\n\"gcn, seed 1\",0,3\n"
-        );
     }
 }

@@ -1,24 +1,25 @@
 //! Shared by every lab; never imports egui or a lab.
 
-pub mod clock;
+pub(crate) mod clock;
 pub mod descriptor;
-pub mod digest;
-pub mod driver;
+pub(crate) mod digest;
+pub(crate) mod driver;
 pub mod events;
 pub mod figures;
 pub mod files;
 pub mod jobs;
-pub mod kernels;
-pub mod metrics;
-pub mod nn;
-pub mod progress;
+pub(crate) mod kernels;
+pub(crate) mod metrics;
+pub(crate) mod nn;
+pub(crate) mod progress;
 pub mod report;
 pub mod runs;
-pub mod stats;
-pub mod sweep;
+pub(crate) mod stats;
+pub(crate) mod sweep;
 pub mod sysinfo;
 #[cfg(test)]
 pub mod test_util;
-pub mod watchdog;
+#[cfg(test)]
+pub(crate) mod watchdog;
 
 pub use events::{Event, NullSink, Picture, Sink, StopFlag, Summary, VecSink};

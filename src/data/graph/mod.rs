@@ -4,13 +4,13 @@
 //! train/val/test splits used on them.
 
 pub mod cora;
-pub mod csv_folder;
+pub(crate) mod csv_folder;
 mod dataset;
-pub mod pickle;
-pub mod planetoid;
-pub mod split;
-pub mod splits;
-pub mod synthetic;
+pub(crate) mod pickle;
+pub(crate) mod planetoid;
+pub(crate) mod split;
+pub(crate) mod splits;
+pub(crate) mod synthetic;
 
 pub use cora::load_cora;
 pub use csv_folder::load_csv_folder;

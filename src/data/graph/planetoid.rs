@@ -16,8 +16,6 @@ use super::pickle::{self, Pickle, Value};
 use super::{BinaryFeatures, Graph, Split, canonical_edges};
 use crate::core::digest::hex;
 
-/// The Planetoid datasets gradlab knows.
-pub const NAMES: [&str; 3] = ["cora", "citeseer", "pubmed"];
 /// The file suffixes, in the order they are read (and hashed for the fingerprint).
 pub const PARTS: [&str; 8] = ["x", "y", "tx", "ty", "allx", "ally", "graph", "test.index"];
 /// Validation nodes of the Planetoid split.

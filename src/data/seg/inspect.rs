@@ -89,6 +89,7 @@ fn rel(dir: &Path, p: &Path) -> String {
 
 /// Inspects `dir` (holding `images/` and `masks/`). Errors only when the folder cannot be
 /// looked at; everything training would refuse is listed in `problems`.
+#[cfg(test)]
 pub fn inspect_folder(dir: &Path, invert: bool) -> anyhow::Result<Inspection> {
     inspect_folder_with(dir, invert, &mut |_, _| {})
 }

@@ -9,9 +9,9 @@
 
 mod dataset;
 pub mod folder;
-pub mod image;
+pub(crate) mod image;
 pub mod image_io;
-pub mod inspect;
+pub(crate) mod inspect;
 pub mod mask;
 pub mod shapes;
 

@@ -7,17 +7,17 @@
 pub mod cli;
 pub mod config;
 pub mod descriptor;
-pub mod edge_ops;
-pub mod gat;
-pub mod gcn;
+pub(crate) mod edge_ops;
+pub(crate) mod gat;
+pub(crate) mod gcn;
 pub mod keys;
-pub mod layers;
-pub mod mlp;
-pub mod model;
-pub mod pca;
-pub mod prep;
-pub mod restore;
-pub mod sparse;
+pub(crate) mod layers;
+pub(crate) mod mlp;
+pub(crate) mod model;
+pub(crate) mod pca;
+pub(crate) mod prep;
+pub(crate) mod restore;
+pub(crate) mod sparse;
 pub mod train;
 pub mod ui;
 

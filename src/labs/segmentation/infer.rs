@@ -124,6 +124,7 @@ impl Plan {
     }
 
     /// Pixels the network sees in all passes (before its own padding).
+    #[cfg(test)]
     pub fn pixels_seen(&self) -> usize {
         self.tiles() * self.x.window * self.y.window
     }

@@ -6,23 +6,23 @@
 //!
 //! Classes: class 1 = membrane / boundary (what the single logit predicts), class 0 = interior.
 
-pub mod adamw;
+pub(crate) mod adamw;
 pub mod apply;
 pub mod checkpoint;
 pub mod cli;
 pub mod config;
 pub mod descriptor;
-pub mod infer;
+pub(crate) mod infer;
 pub mod keys;
 pub mod metrics;
-pub mod ops;
+pub(crate) mod ops;
 pub mod predict_cli;
-pub mod render;
-pub mod restore;
-pub mod step;
+pub(crate) mod render;
+pub(crate) mod restore;
+pub(crate) mod step;
 pub mod train;
 pub mod ui;
-pub mod unet;
+pub(crate) mod unet;
 
 pub use checkpoint::{ModelMeta, SegModel};
 pub use descriptor::DESCRIPTOR;

@@ -23,6 +23,7 @@ impl Mat {
         }
     }
 
+    #[cfg(test)]
     pub fn from_rows(rows: &[&[f64]]) -> Self {
         let cols = rows.first().map_or(0, |r| r.len());
         assert!(rows.iter().all(|r| r.len() == cols), "ragged rows");
@@ -49,10 +50,6 @@ impl Mat {
                 .map(|_| rng.sample(StandardNormal))
                 .collect(),
         }
-    }
-
-    pub fn at(&self, r: usize, c: usize) -> f64 {
-        self.data[r * self.cols + c]
     }
 
     pub fn row(&self, r: usize) -> &[f64] {

@@ -2,26 +2,26 @@
 //! fail. A check takes its parameters, a sink for live curves and a stop flag, and returns a
 //! [`CheckResult`]; [`run_all`] runs them in order for the CLI, the bench and the GUI's "Run all".
 
-pub mod attention_conv1d;
-pub mod attention_maxpool;
+pub(crate) mod attention_conv1d;
+pub(crate) mod attention_maxpool;
 pub mod check;
-pub mod claims;
+pub(crate) mod claims;
 pub mod cli;
 pub mod config;
 pub mod descriptor;
-pub mod jl_near_orthogonal;
+pub(crate) mod jl_near_orthogonal;
 pub mod keys;
-pub mod knob;
-pub mod linalg;
-pub mod linear_attention;
-pub mod lowrank_attention;
-pub mod params;
-pub mod readable;
-pub mod relu_chain;
-pub mod report;
-pub mod rnn_sigmoid_bound;
+pub(crate) mod knob;
+pub(crate) mod linalg;
+pub(crate) mod linear_attention;
+pub(crate) mod lowrank_attention;
+pub(crate) mod params;
+pub(crate) mod readable;
+pub(crate) mod relu_chain;
+pub(crate) mod report;
+pub(crate) mod rnn_sigmoid_bound;
 mod suite;
-pub mod timing;
+pub(crate) mod timing;
 pub mod ui;
 
 pub use check::Check;
