@@ -104,14 +104,58 @@ impl<'a> PlotSpec<'a> {
     }
 }
 
-/// A tick label on a log axis (plotted as log10): whole decades only ("0.01", "1", "100"), so
-/// the labels never read "1.5849" or "3.1623".
-fn decade_label(log10: f64) -> String {
-    if (log10 - log10.round()).abs() < 1e-9 {
-        format_number(10f64.powf(log10.round()))
-    } else {
-        String::new()
+/// The values a log axis marks within each decade, with the spacing their lines and labels are
+/// weighted by: decades strongest, then 2 and 5, then the rest. egui_plot labels a mark only when
+/// marks of its weight are far enough apart, so a plot spanning several decades reads
+/// "0.01 0.1 1", one spanning less than a decade (a loss from 1.4 to 2.0) still reads "1.5 2",
+/// and no label ever reads "1.5849".
+const LOG_MARKS: [(f64, f64); 11] = [
+    (1.0, 1.0),
+    (1.5, 0.04),
+    (2.0, 0.3),
+    (2.5, 0.04),
+    (3.0, 0.04),
+    (4.0, 0.04),
+    (5.0, 0.3),
+    (6.0, 0.04),
+    (7.0, 0.04),
+    (8.0, 0.04),
+    (9.0, 0.04),
+];
+
+/// Grid marks of a log axis (plotted as log10) over `input`'s bounds.
+fn log_marks(input: egui_plot::GridInput) -> Vec<egui_plot::GridMark> {
+    let (lo, hi) = input.bounds;
+    if !(lo.is_finite() && hi.is_finite() && hi > lo) {
+        return Vec::new();
     }
+    let mut out = Vec::new();
+    for k in (lo.floor() as i64)..=(hi.ceil() as i64) {
+        for (m, step) in LOG_MARKS {
+            let value = m.log10() + k as f64;
+            if (lo..=hi).contains(&value) {
+                out.push(egui_plot::GridMark {
+                    value,
+                    step_size: step,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// A tick label on a log axis: the mark's value ("0.01", "1.5", "200"), empty between marks.
+fn log_label(log10: f64) -> String {
+    let k = log10.floor();
+    LOG_MARKS
+        .iter()
+        .find(|(m, _)| (m.log10() + k - log10).abs() < 1e-9)
+        .map(|(m, _)| format_number(m * 10f64.powf(k)))
+        .or_else(|| {
+            // The top of a decade (log10 = k + 1 computed as k + 0.9999999999).
+            ((log10 - log10.round()).abs() < 1e-9).then(|| format_number(10f64.powf(log10.round())))
+        })
+        .unwrap_or_default()
 }
 
 /// Grid steps of 1, 2 or 5 times a power of ten, the largest about 12 minimal line spacings
@@ -314,7 +358,9 @@ pub fn figure_plot(
             ))
         });
     if log_y {
-        plot = plot.y_axis_formatter(|m, _| decade_label(m.value));
+        plot = plot
+            .y_grid_spacer(log_marks)
+            .y_axis_formatter(|m, _| log_label(m.value));
     } else {
         // egui_plot's own labels round to the decimals of a power-of-ten step: 0.5 read "0".
         plot = plot
@@ -324,7 +370,9 @@ pub fn figure_plot(
             .y_axis_formatter(|m, _| format_number(m.value));
     }
     if log_x {
-        plot = plot.x_axis_formatter(|m, _| decade_label(m.value));
+        plot = plot
+            .x_grid_spacer(log_marks)
+            .x_axis_formatter(|m, _| log_label(m.value));
     } else {
         // Epochs and steps are whole: no "2.5" tick under a per-epoch curve.
         let whole_x = shown
@@ -551,11 +599,37 @@ mod tests {
     }
 
     #[test]
-    fn log_axes_label_whole_decades_only() {
-        assert_eq!(decade_label(0.0), "1");
-        assert_eq!(decade_label(2.0), "100");
-        assert_eq!(decade_label(-2.0), "0.01");
-        assert_eq!(decade_label(0.2), "");
+    fn log_axes_label_round_values_only() {
+        assert_eq!(log_label(0.0), "1");
+        assert_eq!(log_label(2.0), "100");
+        assert_eq!(log_label(-2.0), "0.01");
+        assert_eq!(log_label(2f64.log10()), "2");
+        assert_eq!(log_label(1.5f64.log10() + 1.0), "15");
+        assert_eq!(log_label(0.2), "", "10^0.2 = 1.5849 is no mark");
+    }
+
+    /// A loss between 1.4 and 2.0 spans less than a decade: it still gets marks (1.5 and 2),
+    /// where decades alone gave an axis without a single label; several decades are marked
+    /// at every decade, most strongly.
+    #[test]
+    fn a_log_axis_under_a_decade_still_has_marks() {
+        let input = |lo: f64, hi: f64| egui_plot::GridInput {
+            bounds: (lo.log10(), hi.log10()),
+            base_step_size: 0.001,
+        };
+        let labels: Vec<String> = log_marks(input(1.4, 2.0))
+            .iter()
+            .map(|m| log_label(m.value))
+            .collect();
+        assert_eq!(labels, ["1.5", "2"]);
+        let wide = log_marks(input(0.001, 10.0));
+        let decades: Vec<String> = wide
+            .iter()
+            .filter(|m| m.step_size == 1.0)
+            .map(|m| log_label(m.value))
+            .collect();
+        assert_eq!(decades, ["0.001", "0.01", "0.1", "1", "10"]);
+        assert!(wide.iter().all(|m| !log_label(m.value).is_empty()));
     }
 
     #[test]
