@@ -313,17 +313,20 @@ impl RunStore {
     /// The models, datasets and numeric summary figures of the live runs (of `lab`, if given),
     /// for the filters and the sort of a runs list.
     pub fn facets(&self, lab: Option<&str>) -> Result<Facets, StoreError> {
-        let strings = |sql: &str| -> Result<Vec<String>, StoreError> {
+        let strings_of = |sql: &str, lab: Option<&str>| -> Result<Vec<String>, StoreError> {
             let mut st = self.conn.prepare_cached(sql).map_err(|e| self.err(e))?;
             st.query_map([lab], |r| r.get::<_, String>(0))
                 .and_then(|it| it.collect::<Result<Vec<_>, _>>())
                 .map_err(|e| self.err(e))
         };
+        let strings = |sql: &str| strings_of(sql, lab);
         Ok(Facets {
-            labs: strings(
+            // Every lab, whatever the lab filter: the filter's own choices.
+            labs: strings_of(
                 "SELECT DISTINCT lab FROM runs
-                 WHERE deleted_ms IS NULL AND (?1 IS NULL OR ?1 IS NOT NULL)
+                 WHERE deleted_ms IS NULL AND (?1 IS NULL OR lab = ?1)
                  ORDER BY lab",
+                None,
             )?,
             models: strings(
                 "SELECT DISTINCT json_extract(config, '$.model') AS m FROM runs

@@ -152,6 +152,21 @@ pub struct PlotInfo {
     pub log_y: bool,
 }
 
+impl PlotInfo {
+    /// The plot drawn this way with these curves (a result's, or a running check's so far).
+    pub fn with_curves(&self, curves: Vec<(String, Vec<[f64; 2]>)>) -> PlotData {
+        PlotData {
+            key: self.key.into(),
+            title: self.title.into(),
+            x_label: self.x_label.into(),
+            y_label: self.y_label.into(),
+            log_x: self.log_x,
+            log_y: self.log_y,
+            curves,
+        }
+    }
+}
+
 /// A claim as the lab lists it.
 #[derive(Clone, Copy, Debug)]
 pub struct CheckInfo {
@@ -203,19 +218,14 @@ impl Recorder {
         self.plots
             .iter()
             .enumerate()
-            .map(|(i, p)| PlotData {
-                key: p.key.into(),
-                title: p.title.into(),
-                x_label: p.x_label.into(),
-                y_label: p.y_label.into(),
-                log_x: p.log_x,
-                log_y: p.log_y,
-                curves: self
-                    .curves
-                    .iter()
-                    .filter(|(pi, _, _)| *pi == i)
-                    .map(|(_, n, pts)| (n.clone(), pts.clone()))
-                    .collect(),
+            .map(|(i, p)| {
+                p.with_curves(
+                    self.curves
+                        .iter()
+                        .filter(|(pi, _, _)| *pi == i)
+                        .map(|(_, n, pts)| (n.clone(), pts.clone()))
+                        .collect(),
+                )
             })
             .collect()
     }

@@ -499,21 +499,15 @@ fn live_plots(info: &CheckInfo, metrics: &crate::core::metrics::MetricStore) -> 
         .iter()
         .map(|p| {
             let prefix = theory::series_name(info.id, p.key, "");
-            PlotData {
-                key: p.key.into(),
-                title: p.title.into(),
-                x_label: p.x_label.into(),
-                y_label: p.y_label.into(),
-                log_x: p.log_x,
-                log_y: p.log_y,
-                curves: metrics
+            p.with_curves(
+                metrics
                     .iter()
                     .filter_map(|(n, pts)| {
                         n.strip_prefix(&prefix)
                             .map(|c| (c.to_string(), pts.to_vec()))
                     })
                     .collect(),
-            }
+            )
         })
         .collect()
 }
