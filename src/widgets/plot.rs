@@ -133,6 +133,9 @@ fn log_marks(input: egui_plot::GridInput) -> Vec<egui_plot::GridMark> {
     for k in (lo.floor() as i64)..=(hi.ceil() as i64) {
         for (m, step) in LOG_MARKS {
             let value = m.log10() + k as f64;
+            // A decade weighs as the roundest step it lies on (2, 5, 10, ... decades), so an
+            // axis over many decades still labels every 2nd, 5th or 10th one.
+            let step = if m == 1.0 { decade_step(k) } else { step };
             if (lo..=hi).contains(&value) {
                 out.push(egui_plot::GridMark {
                     value,
@@ -142,6 +145,19 @@ fn log_marks(input: egui_plot::GridInput) -> Vec<egui_plot::GridMark> {
         }
     }
     out
+}
+
+/// The weight of decade `k`: the largest of 1, 2, 10, 20, 100, 200, 1000 decades that divides
+/// it. Each step divides the next (5 would not divide 2), so labels of two weights never crowd
+/// each other ("1e-4 1e-5 1e-6").
+fn decade_step(k: i64) -> f64 {
+    let mut best = 1.0;
+    for s in [2i64, 10, 20, 100, 200, 1000] {
+        if k % s == 0 {
+            best = s as f64;
+        }
+    }
+    best
 }
 
 /// A tick label on a log axis: the mark's value ("0.01", "1.5", "200"), empty between marks.
@@ -625,10 +641,25 @@ mod tests {
         let wide = log_marks(input(0.001, 10.0));
         let decades: Vec<String> = wide
             .iter()
-            .filter(|m| m.step_size == 1.0)
+            .filter(|m| m.step_size == 2.0)
             .map(|m| log_label(m.value))
             .collect();
-        assert_eq!(decades, ["0.001", "0.01", "0.1", "1", "10"]);
+        assert_eq!(decades, ["0.01"]);
+        let labels = |step: f64| -> Vec<String> {
+            wide.iter()
+                .filter(|m| m.step_size >= step)
+                .map(|m| log_label(m.value))
+                .collect()
+        };
+        assert_eq!(labels(1.0), ["0.001", "0.01", "0.1", "1", "10"]);
+        // Fourteen decades in a short plot: every 10th decade keeps the most weight.
+        let deep = log_marks(input(1e-14, 1.0));
+        let tens: Vec<String> = deep
+            .iter()
+            .filter(|m| m.step_size >= 10.0)
+            .map(|m| log_label(m.value))
+            .collect();
+        assert_eq!(tens, ["1e-10", "1"]);
         assert!(wide.iter().all(|m| !log_label(m.value).is_empty()));
     }
 
