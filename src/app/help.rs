@@ -12,8 +12,8 @@ use crate::widgets::open_folder::OpenFolder;
 pub const SHORTCUTS: [(&str, &str); 6] = [
     ("F1 or ?", "open or close this help"),
     (
-        "Ctrl+1 … Ctrl+5",
-        "open the Theory, Graphs, Segmentation, Datasets, Runs tab",
+        "Ctrl+1 … Ctrl+6",
+        "open the Theory, Graphs, Segmentation, Datasets, Runs, Sweeps tab",
     ),
     (
         "Ctrl+Enter",

@@ -176,6 +176,14 @@ impl GradlabApp {
         Some(f(lab, &mut cx))
     }
 
+    /// A lab's "Sweep..." was clicked: the Sweeps tab opens with the editor filled in.
+    pub fn open_sweep_editor(&mut self, req: &crate::widgets::sweep_request::SweepRequest) {
+        if let Some(tab) = self.lab_mut::<crate::labs::sweeps::SweepsTab>() {
+            tab.open_editor(&req.lab, &req.flags);
+            self.settings.tab = "sweeps".into();
+        }
+    }
+
     /// The whole window's contents; also what the UI tests drive.
     pub fn show(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
@@ -216,6 +224,21 @@ impl GradlabApp {
                 &mut self.dismissed,
             );
         });
+        {
+            let mut cx = TabCx {
+                jobs: &mut self.jobs,
+                files: &mut self.files,
+                data_dir: &self.data_dir,
+                waker: crate::widgets::repaint_waker(&ctx),
+                labs: &self.descriptors,
+            };
+            for lab in &mut self.labs {
+                lab.background(&ctx, &mut cx);
+            }
+        }
+        if let Some(req) = crate::widgets::sweep_request::take_request(&ctx) {
+            self.open_sweep_editor(&req);
+        }
         egui::CentralPanel::default().show(ui, |ui| {
             let mut cx = TabCx {
                 jobs: &mut self.jobs,
@@ -250,7 +273,7 @@ impl GradlabApp {
         }
     }
 
-    /// F1 / ? help, Ctrl+1..5 tabs, Ctrl+Enter the tab's main action, Ctrl+. stop, Esc closes
+    /// F1 / ? help, Ctrl+1..6 tabs, Ctrl+Enter the tab's main action, Ctrl+. stop, Esc closes
     /// the help windows.
     fn shortcuts(&mut self, ctx: &egui::Context) {
         let typing = ctx.egui_wants_keyboard_input();
@@ -261,6 +284,7 @@ impl GradlabApp {
                 egui::Key::Num3,
                 egui::Key::Num4,
                 egui::Key::Num5,
+                egui::Key::Num6,
             ]
             .iter()
             .position(|k| i.modifiers.command && i.key_pressed(*k));

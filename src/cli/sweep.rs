@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use serde_json::{Value, json};
 
 use crate::core::descriptor::LabDescriptor;
-use crate::core::runs::{RunStore, SweepRow, quote_args};
+use crate::core::runs::{RunStore, SweepRow};
 use crate::core::sweep::{self, duration_text};
 use crate::labs::lab::CliOutput as Output;
 
@@ -150,17 +150,10 @@ fn sweep_lab(
         .map(|v| sweep::parse_vary(v))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let prep = sweep::prepare(lab, words, &vary, data_dir)?;
-    // The command that reproduces the sweep (and resumes it): what was asked, in a canonical
-    // spelling, without where the store is or how many jobs ran it.
-    let mut cmd = vec!["gradlab".to_string(), "sweep".into(), lab.id.into()];
-    cmd.extend(words.iter().cloned());
-    for a in &prep.grid {
-        cmd.push("--vary".into());
-        cmd.push(format!("{}={}", a.name, a.values.join(",")));
-    }
-    let command = quote_args(&cmd);
-    let outcome = sweep::run(&prep, runs_dir, &command, p.jobs, &mut |line| {
-        eprintln!("{line}");
+    let command = prep.command();
+    let stop = crate::core::StopFlag::new();
+    let outcome = sweep::run(&prep, runs_dir, &command, p.jobs, &stop, &mut |p| {
+        eprintln!("{}", p.line);
     })?;
     let store = RunStore::open(runs_dir)?;
     let s = store

@@ -101,6 +101,139 @@ fn norm(s: &str) -> String {
     s.trim_start_matches('-').replace('_', "-").to_lowercase()
 }
 
+/// A setting of a lab that a sweep can vary, as its flags declare it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Setting {
+    /// The config field, as `--print-config` names it (and `--vary` takes it).
+    pub name: String,
+    /// A switch: its values are true and false.
+    pub switch: bool,
+    /// The values a choice allows (empty: any value its parser takes, e.g. a number).
+    pub allowed: Vec<String>,
+    /// The flag's help line.
+    pub help: String,
+}
+
+/// The settings of `lab` a sweep can vary (none for a lab without sweep hooks).
+pub fn settings(lab: &LabDescriptor) -> Vec<Setting> {
+    let Some(hooks) = lab.sweep else {
+        return Vec::new();
+    };
+    let helps: Vec<(String, String)> = (hooks.flags)()
+        .get_arguments()
+        .map(|a| {
+            let help = a.get_help().map(|h| h.to_string()).unwrap_or_default();
+            (a.get_id().to_string(), help)
+        })
+        .collect();
+    sweepable(&hooks)
+        .into_iter()
+        .map(|(name, _, switch, allowed)| Setting {
+            help: helps
+                .iter()
+                .find(|(id, _)| *id == name)
+                .map(|(_, h)| h.clone())
+                .unwrap_or_default(),
+            name,
+            switch,
+            allowed,
+        })
+        .collect()
+}
+
+/// Values a sweep editor proposes for a setting whose value is now `current`: a choice's
+/// allowed values, both states of a switch, and five numbers around a number (log-spaced for a
+/// small rate, linear over 0.1..0.9 for a fraction, doubling for a large count). The user edits
+/// them; a bad one is refused by the lab's parser before anything runs.
+pub fn propose(setting: &Setting, current: Option<&Value>) -> Vec<String> {
+    if setting.switch {
+        return vec!["true".into(), "false".into()];
+    }
+    if !setting.allowed.is_empty() {
+        return setting.allowed.clone();
+    }
+    let Some(v) = current.and_then(Value::as_f64) else {
+        return current
+            .map(|c| vec![c.as_str().map_or(c.to_string(), str::to_string)])
+            .unwrap_or_default();
+    };
+    let whole = current.is_some_and(|c| c.is_u64() || c.is_i64());
+    let nums: Vec<f64> = if whole {
+        let n = v.round().max(0.0);
+        if n >= 8.0 {
+            [0.25, 0.5, 1.0, 2.0, 4.0]
+                .iter()
+                .map(|f| (n * f).round())
+                .collect()
+        } else {
+            (-2..=2)
+                .map(|d| n + d as f64)
+                .filter(|&x| x >= 1.0)
+                .collect()
+        }
+    } else if v > 0.0 && v < 0.05 {
+        [0.1, 0.3, 1.0, 3.0, 10.0].iter().map(|f| v * f).collect()
+    } else if (0.0..=1.0).contains(&v) {
+        vec![0.1, 0.3, 0.5, 0.7, 0.9]
+    } else {
+        [0.5, 0.75, 1.0, 1.5, 2.0].iter().map(|f| v * f).collect()
+    };
+    let mut out: Vec<String> = Vec::new();
+    for x in nums {
+        let t = if whole {
+            format!("{x}")
+        } else {
+            super::figures::format_number(x)
+        };
+        if !out.contains(&t) {
+            out.push(t);
+        }
+    }
+    out
+}
+
+/// A sweep over two numeric settings as a grid of cells: the mean of each (x, y) point.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Heat {
+    pub x_name: String,
+    pub y_name: String,
+    pub xs: Vec<String>,
+    pub ys: Vec<String>,
+    /// `cells[j][i]`: the mean at (xs[i], ys[j]) with n; `None` where no seed finished.
+    pub cells: Vec<Vec<Option<(f64, usize)>>>,
+}
+
+/// The heat map of a sweep over exactly two settings, both numeric; `None` otherwise.
+pub fn heat(sweep: &SweepRow, rows: &[PointRow]) -> Option<Heat> {
+    let [a, b] = sweep.grid.as_slice() else {
+        return None;
+    };
+    let numeric = |g: &GridAxis| g.values.iter().all(|v| v.parse::<f64>().is_ok());
+    if !numeric(a) || !numeric(b) {
+        return None;
+    }
+    let mut cells = vec![vec![None; a.values.len()]; b.values.len()];
+    for r in rows {
+        let [(_, x), (_, y)] = r.params.as_slice() else {
+            continue;
+        };
+        let (Some(i), Some(j)) = (
+            a.values.iter().position(|v| v == x),
+            b.values.iter().position(|v| v == y),
+        ) else {
+            continue;
+        };
+        cells[j][i] = r.mean.map(|m| (m, r.per_seed.len()));
+    }
+    Some(Heat {
+        x_name: a.name.clone(),
+        y_name: b.name.clone(),
+        xs: a.values.clone(),
+        ys: b.values.clone(),
+        cells,
+    })
+}
+
 /// The sweepable flags of a lab: (id, long, switch, possible values).
 fn sweepable(hooks: &SweepHooks) -> Vec<(String, String, bool, Vec<String>)> {
     (hooks.flags)()
@@ -246,6 +379,8 @@ pub struct Prepared<'a> {
     hooks: SweepHooks,
     pub metric: &'static Metric,
     pub base_config: Value,
+    /// The lab's flags every point starts from.
+    pub base: Vec<String>,
     pub grid: Vec<GridAxis>,
     pub points: Vec<GridPoint>,
     pub data_dir: PathBuf,
@@ -256,6 +391,18 @@ pub struct Prepared<'a> {
 impl Prepared<'_> {
     pub fn total(&self) -> usize {
         self.points.iter().map(|p| p.seeds.len()).sum()
+    }
+
+    /// The command that reproduces the sweep (and resumes it): what was asked, in a canonical
+    /// spelling, without where the store is or how many jobs ran it.
+    pub fn command(&self) -> String {
+        let mut cmd = vec!["gradlab".to_string(), "sweep".into(), self.lab.id.into()];
+        cmd.extend(self.base.iter().cloned());
+        for a in &self.grid {
+            cmd.push("--vary".into());
+            cmd.push(format!("{}={}", a.name, a.values.join(",")));
+        }
+        super::runs::quote_args(&cmd)
     }
 }
 
@@ -357,11 +504,25 @@ pub fn prepare<'a>(
         hooks,
         metric,
         base_config,
+        base: base.to_vec(),
         grid,
         points,
         data_dir: data_dir.to_path_buf(),
         key,
     })
+}
+
+/// What [`prepare`] needs to find a recorded sweep again (its lab's base flags and its grid),
+/// so the app resumes a sweep it did not start in this session; `None` for a sweep recorded
+/// before the base flags were kept.
+pub fn resume_args(sweep: &SweepRow) -> Option<(Vec<String>, Vec<(String, Vec<String>)>)> {
+    let base = sweep.base_words.clone()?;
+    let vary = sweep
+        .grid
+        .iter()
+        .map(|a| (a.name.clone(), a.values.clone()))
+        .collect();
+    Some((base, vary))
 }
 
 /// The default `--jobs`: the cores, at most one per run to do, at least one.
@@ -386,6 +547,17 @@ struct Done {
     seconds: f64,
 }
 
+/// How far a sweep is, after each finished (or failed) run: what the CLI prints on stderr and
+/// the app's progress bar shows.
+pub struct Progress<'a> {
+    pub sweep_id: SweepId,
+    /// (point, seed) pairs answered, reused ones included.
+    pub done: usize,
+    pub total: usize,
+    /// The event in words.
+    pub line: &'a str,
+}
+
 /// What [`run`] did.
 pub struct Outcome {
     pub sweep_id: SweepId,
@@ -398,14 +570,16 @@ pub struct Outcome {
 }
 
 /// Runs the sweep `p` in the store at `runs_dir` with `jobs` runs at once (`None`: the cores),
-/// resuming it when the store has it. `progress` gets one line per event (the CLI prints them
-/// on stderr). Failed runs do not stop the others; they fail the sweep at the end, naming them.
+/// resuming it when the store has it. `progress` hears of each event (the CLI prints its line on
+/// stderr). Failed runs do not stop the others; they fail the sweep at the end, naming them.
+/// `stop` ends it early: runs in flight are stopped and not linked (a resume trains them).
 pub fn run(
     p: &Prepared<'_>,
     runs_dir: &Path,
     command: &str,
     jobs: Option<usize>,
-    progress: &mut dyn FnMut(&str),
+    stop: &StopFlag,
+    progress: &mut dyn FnMut(&Progress<'_>),
 ) -> anyhow::Result<Outcome> {
     let t0 = Instant::now();
     let store = RunStore::open(runs_dir)?;
@@ -414,6 +588,7 @@ pub fn run(
         lab: p.lab.id.to_string(),
         command: command.to_string(),
         base_config: p.base_config.clone(),
+        base_words: p.base.clone(),
         grid: p.grid.clone(),
         seeds: p.points[0].seeds.clone(),
         points: p.points.len(),
@@ -461,7 +636,7 @@ pub fn run(
     }
     let total = p.total();
     let jobs = jobs.unwrap_or_else(|| default_jobs(tasks.len())).max(1);
-    progress(&format!(
+    let start_line = format!(
         "sweep {id}{}: {} {} points x {} = {total} runs; {} done, {} reused from other runs, {} to train ({} at once)",
         if resumed { " (resumed)" } else { "" },
         p.lab.id,
@@ -471,11 +646,16 @@ pub fn run(
         reused_outside,
         tasks.len(),
         jobs.min(tasks.len().max(1)),
-    ));
+    );
+    progress(&Progress {
+        sweep_id: id,
+        done: already + reused_outside,
+        total: p.total(),
+        line: &start_line,
+    });
     let to_run = tasks.len();
     let queue = Mutex::new(tasks.into_iter());
     let (tx, rx) = mpsc::channel::<Done>();
-    let stop = StopFlag::new();
     let mut failures: Vec<String> = Vec::new();
     let mut recorded = 0;
     let mut run_seconds = 0.0;
@@ -484,7 +664,6 @@ pub fn run(
         for _ in 0..jobs.min(to_run) {
             let tx = tx.clone();
             let queue = &queue;
-            let stop = &stop;
             scope.spawn(move || {
                 // One connection per thread: a RunStore is used from one thread.
                 let store = match RunStore::open(runs_dir) {
@@ -502,6 +681,9 @@ pub fn run(
                     }
                 };
                 loop {
+                    if stop.is_stopped() {
+                        break;
+                    }
                     let next = queue.lock().ok().and_then(|mut q| q.next());
                     let Some(task) = next else { break };
                     let point = &p.points[task.point];
@@ -516,6 +698,8 @@ pub fn run(
                         stop,
                     )
                     .and_then(|run| {
+                        // A run cut short by the stop is not an answer: a resume trains it.
+                        anyhow::ensure!(!stop.is_stopped(), "stopped");
                         store.link_sweep_run(
                             id,
                             task.point,
@@ -542,6 +726,9 @@ pub fn run(
         drop(tx);
         let mut finished = 0;
         for d in rx {
+            if stop.is_stopped() && d.result.is_err() {
+                continue;
+            }
             finished += 1;
             let point = &p.points[d.task.point];
             let seed = point.seeds[d.task.slot];
@@ -557,9 +744,14 @@ pub fn run(
                     if let Ok(Some(k)) = store.config_key_of(run)
                         && planned[d.task.point].get(d.task.slot) != Some(&k)
                     {
-                        progress(&format!(
-                            "warning: run {run} ({what}) was recorded under config_key {k}, not the planned one; a later resume may train it again"
-                        ));
+                        progress(&Progress {
+                            sweep_id: id,
+                            done: already + reused_outside + finished,
+                            total,
+                            line: &format!(
+                                "warning: run {run} ({what}) was recorded under config_key {k}, not the planned one; a later resume may train it again"
+                            ),
+                        });
                     }
                     let value = store
                         .sweep_links(id, p.metric.key)
@@ -571,24 +763,37 @@ pub fn run(
                         .and_then(|l| l.value);
                     let elapsed = train_t0.elapsed().as_secs_f64();
                     let left = elapsed / finished as f64 * (to_run - finished) as f64;
-                    progress(&format!(
-                        "[{}/{total}] {what}: {} {} (run {run}, {:.1} s); about {} left",
-                        already + reused_outside + finished,
+                    let done = already + reused_outside + finished;
+                    let line = format!(
+                        "[{done}/{total}] {what}: {} {} (run {run}, {:.1} s); about {} left",
                         p.metric.key,
                         value.map_or("-".into(), |v| format!("{v:.4}")),
                         d.seconds,
                         duration_text(left),
-                    ));
+                    );
+                    progress(&Progress {
+                        sweep_id: id,
+                        done,
+                        total,
+                        line: &line,
+                    });
                 }
                 Err(e) => {
                     let line = format!("{what}: {e:#}");
-                    progress(&format!("failed: {line}"));
+                    progress(&Progress {
+                        sweep_id: id,
+                        done: already + reused_outside + recorded,
+                        total,
+                        line: &format!("failed: {line}"),
+                    });
                     failures.push(line);
                 }
             }
         }
     });
-    let status = if failures.is_empty() {
+    let status = if stop.is_stopped() {
+        "stopped"
+    } else if failures.is_empty() {
         "finished"
     } else {
         "incomplete"
@@ -746,6 +951,15 @@ pub fn verdicts(rows: &[PointRow], baseline: usize) -> Vec<Option<super::stats::
         .collect()
 }
 
+/// "+0.0123: beyond seed noise (> 0.0100)": a point against the baseline, in words.
+pub fn verdict_text(c: &super::stats::Comparison) -> String {
+    match c.exceeds_noise {
+        Some(true) => format!("{:+.4}: beyond seed noise (> {:.4})", c.diff, c.threshold),
+        Some(false) => format!("{:+.4}: within seed noise (<= {:.4})", c.diff, c.threshold),
+        None => format!("{:+.4}: too few seeds to tell", c.diff),
+    }
+}
+
 /// A table for people: one line per point, mean ± std (n) and the per-seed figures.
 pub fn table_text(sweep: &SweepRow, rows: &[PointRow], direction: Direction) -> String {
     let best = best(rows, direction);
@@ -783,7 +997,7 @@ pub fn table_text(sweep: &SweepRow, rows: &[PointRow], direction: Direction) -> 
 /// Metric versus the first numeric setting (else the first setting, by position), one line per
 /// combination of the other settings, mean ± std over seeds as error bars.
 pub fn figure(sweep: &SweepRow, rows: &[PointRow]) -> super::figures::Figure {
-    use super::figures::{Figure, PALETTE, Series};
+    use super::figures::{Figure, PALETTE, Series, Stroke};
     let numeric = |a: &GridAxis| a.values.iter().all(|v| v.parse::<f64>().is_ok());
     let xi = sweep.grid.iter().position(numeric).unwrap_or(0);
     let x_axis = sweep.grid.get(xi);
@@ -809,6 +1023,7 @@ pub fn figure(sweep: &SweepRow, rows: &[PointRow]) -> super::figures::Figure {
     );
     fig.error_bars = true;
     let mut lines: Vec<(String, Series)> = Vec::new();
+    let mut dots: Vec<(usize, Vec<[f64; 2]>)> = Vec::new();
     for r in rows {
         let (Some(m), Some(sd)) = (r.mean, r.std) else {
             continue;
@@ -858,8 +1073,45 @@ pub fn figure(sweep: &SweepRow, rows: &[PointRow]) -> super::figures::Figure {
             b.push([x, m - sd, m + sd]);
         }
         s.run_ids.extend(r.run_ids.iter().map(|i| i.to_string()));
+        dots.push((k, r.per_seed.iter().map(|&v| [x, v]).collect()));
     }
-    fig.series = lines.into_iter().map(|(_, s)| s).collect();
+    // Each seed's figure as a faint dot beside its mean: n and the spread at a glance.
+    let seeds: Vec<Series> = (0..lines.len())
+        .map(|k| Series {
+            name: format!("{} (each seed)", lines[k].0),
+            color: lines[k].1.color,
+            points: dots
+                .iter()
+                .filter(|(j, _)| *j == k)
+                .flat_map(|(_, p)| p.iter().copied())
+                .collect(),
+            stroke: Stroke::Dots,
+            hide_in_legend: true,
+            ..Default::default()
+        })
+        .collect();
+    // A line that is a known configuration ("skips=on", "model=gcn") keeps its colour of every
+    // other view, unless two lines would share one.
+    let slots: Vec<usize> = lines
+        .iter()
+        .map(|(name, _)| {
+            let words: Vec<String> = name
+                .split(' ')
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| format!("{k} {v} {}", v.to_uppercase()))
+                .collect();
+            super::figures::identity_slot(&words.join(" "), name)
+        })
+        .collect();
+    let distinct = slots.iter().collect::<BTreeSet<_>>().len() == slots.len();
+    let mut series: Vec<Series> = lines.into_iter().map(|(_, s)| s).chain(seeds).collect();
+    if distinct && slots.len() > 1 {
+        let n = slots.len();
+        for (k, s) in series.iter_mut().enumerate() {
+            s.color = PALETTE[slots[k % n]];
+        }
+    }
+    fig.series = series;
     fig
 }
 
@@ -929,18 +1181,7 @@ pub fn report_blocks(
             let verdict = if i == baseline {
                 "baseline".to_string()
             } else {
-                match &verdicts[i] {
-                    Some(c) => match c.exceeds_noise {
-                        Some(true) => {
-                            format!("{:+.4}: beyond seed noise (> {:.4})", c.diff, c.threshold)
-                        }
-                        Some(false) => {
-                            format!("{:+.4}: within seed noise (<= {:.4})", c.diff, c.threshold)
-                        }
-                        None => format!("{:+.4}: too few seeds to tell", c.diff),
-                    },
-                    None => "-".into(),
-                }
+                verdicts[i].as_ref().map_or("-".into(), verdict_text)
             };
             vec![
                 Cell {

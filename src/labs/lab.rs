@@ -29,6 +29,10 @@ pub trait Lab: Any {
         None
     }
     fn ui(&mut self, ui: &mut egui::Ui, cx: &mut TabCx<'_>);
+    /// Called every frame whether or not the tab is open, before the open tab draws: for a tab
+    /// that must notice something while hidden (the Sweeps tab asks to resume an interrupted
+    /// sweep on start). Must be cheap and never block.
+    fn background(&mut self, _ctx: &egui::Context, _cx: &mut TabCx<'_>) {}
     /// The settings that survive a restart, as RON; `None`: nothing to keep.
     fn save_state(&self) -> Option<String> {
         None

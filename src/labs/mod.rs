@@ -10,6 +10,7 @@ pub mod graphs;
 pub mod lab;
 pub mod runs;
 pub mod segmentation;
+pub mod sweeps;
 #[cfg(test)]
 pub mod test_world;
 pub mod theory;
@@ -24,6 +25,7 @@ pub fn labs() -> Vec<Box<dyn Lab>> {
         Box::new(segmentation::ui::SegmentationTab::default()),
         Box::new(datasets::ui::DatasetsTab::default()),
         Box::new(runs::RunsTab::default()),
+        Box::new(sweeps::SweepsTab::default()),
     ]
 }
 

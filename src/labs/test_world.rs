@@ -17,6 +17,8 @@ pub struct World<L> {
     pub jobs: Jobs,
     pub files: FileTasks,
     pub data_dir: PathBuf,
+    /// The labs' descriptors the tab sees (none unless a test sets them).
+    pub labs: Vec<&'static crate::core::descriptor::LabDescriptor>,
     _watchdog: Watchdog,
 }
 
@@ -30,6 +32,7 @@ impl<L: Lab> World<L> {
             jobs: Jobs::default(),
             files,
             data_dir,
+            labs: Vec::new(),
             _watchdog: Watchdog::new(
                 std::thread::current().name().unwrap_or("a lab test"),
                 TEST_LIMIT,
@@ -47,9 +50,10 @@ impl<L: Lab> World<L> {
             files: &mut self.files,
             data_dir: &self.data_dir,
             waker: crate::widgets::repaint_waker(ui.ctx()),
-            labs: &[],
+            labs: &self.labs,
         };
         let lab = &mut self.lab;
+        lab.background(ui.ctx(), &mut cx);
         egui::ScrollArea::vertical()
             .auto_shrink(false)
             .show(ui, |ui| lab.ui(ui, &mut cx));

@@ -10,5 +10,6 @@ pub mod plot;
 pub mod presence;
 pub mod reopen;
 pub mod results_table;
+pub mod sweep_request;
 
 pub use basics::*;

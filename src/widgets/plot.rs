@@ -423,6 +423,10 @@ pub fn figure_plot(
             }
             for s in shown.series.iter().filter(|s| visible(s)) {
                 let Some(band) = &s.band else { continue };
+                if shown.error_bars {
+                    error_bars(pui, s, band, log_x, log_y);
+                    continue;
+                }
                 let pts: Vec<[f64; 3]> = band
                     .iter()
                     .filter_map(|b| Some([tf(b[0], log_x)?, tf(b[1], log_y)?, tf(b[2], log_y)?]))
@@ -456,6 +460,11 @@ pub fn figure_plot(
                         .color(c)
                         .width(1.6)
                         .style(LineStyle::dashed_loose()),
+                    Stroke::Dots => {
+                        let c = egui::Color32::from_rgba_unmultiplied(c.r(), c.g(), c.b(), 120);
+                        pui.points(egui_plot::Points::new(name, pts).color(c).radius(2.0));
+                        continue;
+                    }
                     Stroke::Thin => Line::new(name, pts)
                         .color(egui::Color32::from_rgba_unmultiplied(
                             c.r(),
@@ -471,6 +480,52 @@ pub fn figure_plot(
         .response;
     legend_row(ui, &shown, hidden_id, hidden);
     response
+}
+
+/// A band as error bars: a vertical bar with caps at each x and the mean as a dot (a grid point
+/// is a measurement; the line only joins them).
+fn error_bars(
+    pui: &mut egui_plot::PlotUi<'_>,
+    s: &Series,
+    band: &[[f64; 3]],
+    log_x: bool,
+    log_y: bool,
+) {
+    let tf = |v: f64, log: bool| if log { to_log(v) } else { Some(v) };
+    let c = color(s.color);
+    // Caps as a fraction of the x span, so they read the same at any zoom of the data.
+    let xs: Vec<f64> = band.iter().filter_map(|b| tf(b[0], log_x)).collect();
+    let span = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+        - xs.iter().copied().fold(f64::INFINITY, f64::min);
+    let cap = if span.is_finite() && span > 0.0 {
+        span * 0.012
+    } else {
+        0.05
+    };
+    for b in band {
+        let (Some(x), Some(lo), Some(hi)) = (tf(b[0], log_x), tf(b[1], log_y), tf(b[2], log_y))
+        else {
+            continue;
+        };
+        for seg in [
+            [[x, lo], [x, hi]],
+            [[x - cap, lo], [x + cap, lo]],
+            [[x - cap, hi], [x + cap, hi]],
+        ] {
+            pui.line(
+                Line::new("", PlotPoints::from(seg.to_vec()))
+                    .color(c)
+                    .width(1.4)
+                    .allow_hover(false),
+            );
+        }
+    }
+    let means: PlotPoints<'_> = s
+        .points
+        .iter()
+        .filter_map(|[x, y]| Some([tf(*x, log_x)?, tf(*y, log_y)?]))
+        .collect();
+    pui.points(egui_plot::Points::new("", means).color(c).radius(3.5));
 }
 
 /// A tick label on a linear x axis; none at fractional positions of a whole-numbered axis.

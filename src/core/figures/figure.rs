@@ -31,6 +31,8 @@ pub enum Stroke {
     Dashed,
     /// A thin, faint line: one seed of a group drawn behind its mean.
     Thin,
+    /// Small faint dots, no line: each seed's figure at a grid point, beside its mean.
+    Dots,
 }
 
 /// A shaded band around a curve: (x, low, high) per point, e.g. mean ± std over seeds.

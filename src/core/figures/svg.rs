@@ -306,6 +306,7 @@ fn stroke_attrs(s: &Series) -> &'static str {
         Stroke::Solid => r#"stroke-width="1.8""#,
         Stroke::Dashed => r#"stroke-width="1.8" stroke-dasharray="6 4""#,
         Stroke::Thin => r#"stroke-width="0.8" stroke-opacity="0.35""#,
+        Stroke::Dots => r#"stroke="none""#,
     }
 }
 
@@ -412,6 +413,18 @@ pub fn to_svg(fig: &Figure, size: ExportSize) -> String {
         }
     }
     for s in &fig.series {
+        if s.stroke == Stroke::Dots {
+            for &p in s.points.iter().filter(|&&p| fig.drawable(p)) {
+                let (x, y) = lay.px(p);
+                let _ = writeln!(
+                    o,
+                    r#"<circle class="seed" data-series="{}" cx="{x:.2}" cy="{y:.2}" r="2" fill="{}" fill-opacity="0.45"/>"#,
+                    esc(&s.name),
+                    rgb(s.color)
+                );
+            }
+            continue;
+        }
         let _ = writeln!(
             o,
             r#"<path class="series" data-series="{}" d="{}" stroke="{}" {} stroke-linejoin="round"/>"#,

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use super::model::{ConfigGroup, Facets, Point, Purged, RunDetail, RunFilter, RunId, RunRow};
 use super::store::RunStore;
+use super::sweeps::{SweepId, SweepLink, SweepRow};
 
 /// How often the reader looks for commits of other connections.
 pub const WATCH_EVERY: Duration = Duration::from_millis(300);
@@ -35,6 +36,10 @@ pub enum Query {
     Delete(RunId),
     Restore(RunId),
     Purge,
+    /// Every sweep, newest first.
+    Sweeps,
+    /// One sweep with its finished runs (their figure read by the sweep's metric).
+    Sweep(SweepId),
 }
 
 #[derive(Debug)]
@@ -58,6 +63,9 @@ pub enum Reply {
     Error(String),
     /// Another connection committed: refresh what is shown.
     Changed,
+    Sweeps(Vec<SweepRow>),
+    /// The sweep (None: no sweep with that id) and its links.
+    Sweep(SweepId, Option<Box<SweepRow>>, Vec<SweepLink>),
 }
 
 /// The points of one series recorded after `from`, and the cursor to read on from. A reader of
@@ -184,6 +192,14 @@ fn answer(store: &mut RunStore, q: Query) -> Result<Reply, super::StoreError> {
             Reply::Series { run, series }
         }
         Query::Purge => Reply::Purged(store.purge()?),
+        Query::Sweeps => Reply::Sweeps(store.sweeps()?),
+        Query::Sweep(id) => match store.sweep(id)? {
+            Some(row) => {
+                let links = store.sweep_links(id, &row.metric)?;
+                Reply::Sweep(id, Some(Box::new(row)), links)
+            }
+            None => Reply::Sweep(id, None, Vec::new()),
+        },
         ref change => {
             match change {
                 Query::SetName(id, s) => store.set_name(*id, s)?,

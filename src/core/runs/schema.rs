@@ -96,6 +96,11 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX sweep_runs_run ON sweep_runs(run_id);
     ",
+    // 3: a sweep's base flags (JSON words), so the app can resume it without re-parsing the
+    // command line it was started with.
+    "
+    ALTER TABLE sweeps ADD COLUMN base_words TEXT;
+    ",
 ];
 
 /// The version this build writes and reads.

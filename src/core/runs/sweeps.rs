@@ -29,6 +29,8 @@ pub struct NewSweep {
     pub lab: String,
     pub command: String,
     pub base_config: Value,
+    /// The lab's flags every point starts from (what a resume passes to `prepare` again).
+    pub base_words: Vec<String>,
     pub grid: Vec<GridAxis>,
     pub seeds: Vec<Option<u64>>,
     pub points: usize,
@@ -44,6 +46,9 @@ pub struct SweepRow {
     pub lab: String,
     pub command: String,
     pub base_config: Value,
+    /// The lab's flags every point starts from; `None` for a sweep recorded before they were
+    /// kept (its command still reproduces it).
+    pub base_words: Option<Vec<String>>,
     pub grid: Vec<GridAxis>,
     pub seeds: Vec<Option<u64>>,
     pub points: usize,
@@ -70,7 +75,7 @@ pub struct SweepLink {
 }
 
 const SWEEP_COLUMNS: &str = "s.id, s.lab, s.command, s.base_config, s.grid, s.seeds, s.points,
-    s.total, s.metric, s.status, s.pid, s.pid_start, s.created_ms, s.updated_ms,
+    s.total, s.metric, s.status, s.pid, s.pid_start, s.created_ms, s.updated_ms, s.base_words,
     (SELECT count(*) FROM sweep_runs l JOIN runs r ON r.id = l.run_id
      WHERE l.sweep_id = s.id AND r.status = 'finished' AND r.deleted_ms IS NULL)";
 
@@ -99,7 +104,10 @@ fn sweep_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<SweepRow> {
         status,
         created_ms: r.get(12)?,
         updated_ms: r.get(13)?,
-        done: r.get::<_, i64>(14)? as usize,
+        base_words: r
+            .get::<_, Option<String>>(14)?
+            .and_then(|t| serde_json::from_str(&t).ok()),
+        done: r.get::<_, i64>(15)? as usize,
     })
 }
 
@@ -122,8 +130,15 @@ impl RunStore {
             self.conn
                 .execute(
                     "UPDATE sweeps SET status = 'running', pid = ?2, pid_start = ?3,
-                     updated_ms = ?4, command = ?5 WHERE id = ?1",
-                    params![id, pid, start.map(|s| s as i64), now, s.command],
+                     updated_ms = ?4, command = ?5, base_words = ?6 WHERE id = ?1",
+                    params![
+                        id,
+                        pid,
+                        start.map(|s| s as i64),
+                        now,
+                        s.command,
+                        json_text(&s.base_words)
+                    ],
                 )
                 .map_err(|e| self.err(e))?;
             return Ok((id, true));
@@ -131,8 +146,8 @@ impl RunStore {
         self.conn
             .execute(
                 "INSERT INTO sweeps (sweep_key, lab, command, base_config, grid, seeds, points,
-                   total, metric, status, pid, pid_start, created_ms, updated_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'running', ?10, ?11, ?12, ?12)",
+                   total, metric, status, pid, pid_start, created_ms, updated_ms, base_words)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'running', ?10, ?11, ?12, ?12, ?13)",
                 params![
                     s.key,
                     s.lab,
@@ -146,6 +161,7 @@ impl RunStore {
                     pid,
                     start.map(|s| s as i64),
                     now,
+                    json_text(&s.base_words),
                 ],
             )
             .map_err(|e| self.err(e))?;

@@ -352,14 +352,20 @@ pub fn run_seeds_recorded(
 /// The `gradlab graph` command of these GUI settings (the GUI's per-model configs may differ
 /// from the presets; the run's recorded config is the exact one).
 pub fn command_for(p: &super::GraphParams, model: super::ModelKind, seeds: usize) -> String {
+    let mut args = vec!["gradlab".to_string(), super::keys::ID.into()];
+    args.extend(flags_for(p, model, seeds));
+    crate::core::runs::quote_args(&args)
+}
+
+/// The lab's flags of these GUI settings: [`command_for`] without the program and subcommand
+/// (what the sweep editor starts from).
+pub fn flags_for(p: &super::GraphParams, model: super::ModelKind, seeds: usize) -> Vec<String> {
     use clap::ValueEnum;
     let v = |x: &dyn Fn() -> Option<clap::builder::PossibleValue>| {
         x().map(|p| p.get_name().to_string()).unwrap_or_default()
     };
     let mut args = vec![
-        "gradlab".to_string(),
-        super::keys::ID.into(),
-        "--model".into(),
+        "--model".to_string(),
         v(&|| model.to_possible_value()),
         "--dataset".into(),
         p.dataset.arg(),
@@ -384,7 +390,7 @@ pub fn command_for(p: &super::GraphParams, model: super::ModelKind, seeds: usize
             p.train_per_class.to_string(),
         ]);
     }
-    crate::core::runs::quote_args(&args)
+    args
 }
 
 /// What [`train_seeds`] trained: the seeds that finished (a stopped seed does not enter the

@@ -710,6 +710,13 @@ impl GraphsTab {
                     self.spawn(cx, ModelKind::Gat);
                 }
             });
+            let params = self
+                .resolved_params(cx)
+                .unwrap_or_else(|| self.params.clone());
+            let seeds = self.params.seeds.max(1) as usize;
+            crate::widgets::sweep_request::sweep_button(ui, super::keys::ID, || {
+                super::train::flags_for(&params, ModelKind::Gcn, seeds)
+            });
             if ui.button("Clear finished").clicked() {
                 cx.jobs.clear_finished(KIND);
                 let live: Vec<JobId> = cx.jobs.iter().map(|j| j.id).collect();

@@ -296,6 +296,7 @@ impl RunsTab {
                     self.refresh_list();
                 }
                 Reply::Error(e) => self.rt.message = Some(format!("Run store: {e}")),
+                Reply::Sweeps(_) | Reply::Sweep(..) => {}
                 Reply::Changed => {
                     // The reader re-lists by itself; the curves, the open run and what the
                     // filters offer grow here.

@@ -456,14 +456,20 @@ pub fn train_recorded(
 /// The `gradlab seg` command that trains `cfg` with `seeds` seeds from `cfg.seed` on, for runs
 /// started in the GUI: like a CLI run, each seed's run keeps the command of its whole group.
 pub fn command_for(cfg: &SegConfig, seeds: usize) -> String {
+    let mut args = vec!["gradlab".to_string(), super::keys::ID.into()];
+    args.extend(flags_for(cfg, seeds));
+    crate::core::runs::quote_args(&args)
+}
+
+/// The lab's flags of `cfg` with `seeds` seeds: [`command_for`] without the program and
+/// subcommand (what the sweep editor starts from).
+pub fn flags_for(cfg: &SegConfig, seeds: usize) -> Vec<String> {
     let (dataset, invert) = match &cfg.dataset {
         DatasetSpec::Folder { dir, invert } => (dir.display().to_string(), *invert),
         d => (d.name(), false),
     };
-    let args = [
-        "gradlab".to_string(),
-        super::keys::ID.into(),
-        "--dataset".into(),
+    let mut args = vec![
+        "--dataset".to_string(),
         dataset,
         "--skips".into(),
         (if cfg.unet.skips { "on" } else { "off" }).into(),
@@ -488,11 +494,10 @@ pub fn command_for(cfg: &SegConfig, seeds: usize) -> String {
         "--seeds".into(),
         seeds.to_string(),
     ];
-    let mut line = crate::core::runs::quote_args(&args);
     if invert {
-        line.push_str(" --invert");
+        args.push("--invert".into());
     }
-    line
+    args
 }
 
 /// One seed as [`run`] gives it (the GUI's "Train both"), recorded when `rec` has a store.

@@ -675,6 +675,12 @@ impl SegmentationTab {
                     cx.jobs.stop(id);
                 }
             }
+            let k = self.settings.params.seeds.max(1) as usize;
+            let flags = || match self.dataset(cx.data_dir) {
+                Ok(ds) => super::train::flags_for(&self.config(ds, true), k),
+                Err(_) => Vec::new(),
+            };
+            crate::widgets::sweep_request::sweep_button(ui, super::keys::ID, flags);
         });
         for (label, id) in [("skips on", self.rt.on), ("skips off", self.rt.off)] {
             if let Some(job) = id.and_then(|id| cx.jobs.get(id)) {

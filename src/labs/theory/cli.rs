@@ -46,6 +46,7 @@ pub const SWEEP: SweepHooks = SweepHooks {
         let (_, id) = run_suite_recorded(&sweep_config(words)?, rec, sink, stop)?;
         id.ok_or_else(|| anyhow::anyhow!("the checks were not recorded"))
     },
+    presets: &[],
 };
 
 /// The config of one sweep point, its check id checked.

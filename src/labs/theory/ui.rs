@@ -158,6 +158,10 @@ impl TheoryTab {
             {
                 self.spawn(cx, None);
             }
+            let check = self.selected.clone();
+            crate::widgets::sweep_request::sweep_button(ui, super::keys::ID, || {
+                vec!["--check".into(), check]
+            });
             if let Some(id) = running
                 && ui
                     .button("Stop check")
