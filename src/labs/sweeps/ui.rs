@@ -214,6 +214,13 @@ impl SweepsTab {
                 Reply::Unavailable(why) => self.rt.unavailable = Some(why),
                 Reply::Sweeps(list) => {
                     self.rt.listed = true;
+                    // The newest sweep is drawn until another is picked.
+                    if self.settings.open.is_none()
+                        && let Some(s) = list.first()
+                    {
+                        self.settings.open = Some(s.id);
+                        self.send(Query::Sweep(s.id));
+                    }
                     self.rt.sweeps = list;
                 }
                 Reply::Sweep(id, row, links) => {
