@@ -630,7 +630,7 @@ impl SweepsTab {
             ));
             ui.label(format!("· {}/{} runs · {}", s.done, s.total, s.status));
             let resumable = s.status != "running" && s.done < s.total && self.rt.job.is_none();
-            if resumable && ui.button("Resume").clicked() {
+            if resumable && ui.button("Resume this sweep").clicked() {
                 self.resume(&s, cx);
             }
             if ui
