@@ -120,6 +120,24 @@ pub struct SweepHooks {
     pub plan: PlanOf,
     /// Trains one seed of these flags as one recorded run in `store`; returns its id.
     pub run_one: RunOne,
+    /// The questions the lab ships as one-click sweeps.
+    pub presets: &'static [SweepPreset],
+}
+
+/// A question a lab ships as a one-click sweep.
+#[derive(Clone, Copy, Debug)]
+pub struct SweepPreset {
+    /// Stable id, for `gradlab sweep LAB --preset ID`.
+    pub id: &'static str,
+    /// The question, as a student asks it.
+    pub question: &'static str,
+    /// The lab's own flags at every grid point (seeds included, e.g. "--seeds", "3").
+    pub flags: &'static [&'static str],
+    /// The varied settings, (name as --vary takes it, values).
+    pub vary: &'static [(&'static str, &'static [&'static str])],
+    /// The summary figure each run is read by, when not the lab's main one (a key of the lab's
+    /// `summary` metrics, as `gradlab sweep --metric` takes it).
+    pub metric: Option<&'static str>,
 }
 
 /// [`SweepHooks::seeds`]: (flags, data folder) -> the seeds, in order.
