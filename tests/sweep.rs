@@ -272,8 +272,8 @@ fn a_bad_setting_fails_naming_it_before_anything_runs() {
     let runs = t.path();
     for (args, says) in [
         (
-            vec!["sweep", "graphs", "--vary", "heads=1,2"],
-            vec!["heads", "homophily", "model (gcn|gat|mlp)"],
+            vec!["sweep", "graphs", "--vary", "hidden=16,32"],
+            vec!["hidden", "homophily", "heads", "model (gcn|gat|mlp)"],
         ),
         (
             vec!["sweep", "graphs", "--vary", "model=gcn,transformer"],
@@ -303,6 +303,36 @@ fn a_bad_setting_fails_naming_it_before_anything_runs() {
             vec!["--model", "drop one"],
         ),
         (vec!["sweep", "graphs"], vec!["--vary"]),
+        (
+            vec!["sweep", "graphs", "--preset", "nope"],
+            vec!["nope", "homophily", "gat_heads"],
+        ),
+        (
+            vec!["sweep", "graphs", "--preset", "homophily", "--epochs", "5"],
+            vec![
+                "--preset homophily",
+                "gradlab sweep graphs --dataset synthetic",
+            ],
+        ),
+        (
+            vec!["sweep", "theory", "--vary", "rnn_sigmoid_bound.n_max=5,99"],
+            vec!["rnn_sigmoid_bound.n_max=99", "2..60"],
+        ),
+        (
+            vec![
+                "sweep",
+                "theory",
+                "--vary",
+                "check=relu_chain",
+                "--metric",
+                "nope",
+            ],
+            vec![
+                "--metric nope",
+                "checks_holding",
+                "jl_near_orthogonal.count",
+            ],
+        ),
     ] {
         let o = gradlab(runs, &args);
         let err = String::from_utf8_lossy(&o.stderr);

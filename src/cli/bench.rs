@@ -13,8 +13,8 @@ pub struct BenchArgs {
     /// Print exactly one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
-    /// Only these parts (comma-separated): theory, graph, seg, runstore, ui, scale (not run
-    /// unless named: it takes minutes).
+    /// Only these parts (comma-separated): theory, graph, seg, runstore, sweep, ui, scale (not
+    /// run unless named: it takes minutes).
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// Graph sizes of the scale part (nodes, comma-separated).
@@ -100,6 +100,12 @@ pub fn run(
         out.insert(
             "runstore".into(),
             part("runstore", || super::runs::bench(data_dir))?,
+        );
+    }
+    if want("sweep") {
+        out.insert(
+            "sweep".into(),
+            part("sweep", || super::sweep::bench(data_dir))?,
         );
     }
     if want("ui") {

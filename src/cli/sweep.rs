@@ -1,20 +1,23 @@
-//! `gradlab sweep`: a lab's runs over a grid of settings and seeds (`sweep LAB ...`), the sweeps
-//! in the store (`sweep list`) and one sweep's table (`sweep show ID`).
+//! `gradlab sweep`: a lab's runs over a grid of settings and seeds (`sweep LAB ...`), a question
+//! the lab ships as a preset (`sweep LAB --preset ID`, `sweep presets`), the sweeps in the store
+//! (`sweep list`) and one sweep's table (`sweep show ID`).
 
 use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
-use crate::core::descriptor::LabDescriptor;
-use crate::core::runs::{RunStore, SweepRow};
+use crate::core::descriptor::{LabDescriptor, SweepPreset};
+use crate::core::runs::{RunStore, SweepRow, quote_args};
 use crate::core::sweep::{self, duration_text};
 use crate::labs::lab::CliOutput as Output;
 
 #[derive(clap::Args, Debug)]
 pub struct SweepArgs {
-    /// `LAB [the lab's flags] --vary NAME=V1,V2,... [--vary ...] [--seeds K] [--jobs J] [--json]`
-    /// (NAME: a setting as --print-config names it, or its flag; several --vary make the full
-    /// grid; the same command again resumes the sweep); `list [--json]`; `show ID [--json]`.
+    /// `LAB [the lab's flags] --vary NAME=V1,V2,... [--vary ...] [--seeds K] [--metric KEY]
+    /// [--jobs J] [--json]` (NAME: a setting as --print-config names it, or its flag; several
+    /// --vary make the full grid; --metric: the summary figure to read, default the lab's main
+    /// one; the same command again resumes the sweep); `LAB --preset ID [--jobs J] [--json]` (a
+    /// question the lab ships); `presets [--json]`; `list [--json]`; `show ID [--json]`.
     #[arg(
         trailing_var_arg = true,
         allow_hyphen_values = true,
@@ -29,6 +32,8 @@ pub struct SweepArgs {
 struct Parsed {
     lab_words: Vec<String>,
     vary: Vec<String>,
+    preset: Option<String>,
+    metric: Option<String>,
     jobs: Option<usize>,
     json: bool,
     runs_dir: Option<PathBuf>,
@@ -56,6 +61,8 @@ fn split_words(words: &[String]) -> anyhow::Result<Parsed> {
         };
         match flag {
             "--vary" => p.vary.push(value("--vary")?),
+            "--preset" => p.preset = Some(value("--preset")?),
+            "--metric" => p.metric = Some(value("--metric")?),
             "--jobs" => {
                 let v = value("--jobs")?;
                 let j: usize = v
@@ -102,6 +109,13 @@ pub fn run(
             );
             list(&RunStore::open(&runs_dir)?)?
         }
+        "presets" => {
+            anyhow::ensure!(
+                rest.is_empty(),
+                "sweep presets takes no arguments besides --json"
+            );
+            presets(&labs)
+        }
         "show" => {
             let [id] = rest else {
                 anyhow::bail!("sweep show takes one sweep id (see `gradlab sweep list`)");
@@ -127,7 +141,7 @@ pub fn run(
                         .map(|d| d.id)
                         .collect();
                     anyhow::anyhow!(
-                        "sweep {name}: no such lab; labs: {} (or `list`, `show ID`)",
+                        "sweep {name}: no such lab; labs: {} (or `presets`, `list`, `show ID`)",
                         ids.join(", ")
                     )
                 })?;
@@ -144,17 +158,33 @@ fn sweep_lab(
     runs_dir: &std::path::Path,
     data_dir: &std::path::Path,
 ) -> anyhow::Result<Output> {
-    let vary = p
-        .vary
-        .iter()
-        .map(|v| sweep::parse_vary(v))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let prep = sweep::prepare(lab, words, &vary, data_dir)?;
+    let prep = match &p.preset {
+        // A preset is a whole sweep: the lab's flags, the grid and the figure are its own.
+        Some(id) => {
+            let preset = sweep::find_preset(lab, id)?;
+            anyhow::ensure!(
+                words.is_empty() && p.vary.is_empty() && p.metric.is_none(),
+                "--preset {id} is a whole sweep and takes no lab flags, --vary or --metric \
+                 besides --jobs and --json; to change it, run its command with your changes: {}",
+                preset_command(lab, preset)
+            );
+            sweep::prepare_preset(lab, preset, data_dir)?
+        }
+        None => {
+            let vary = p
+                .vary
+                .iter()
+                .map(|v| sweep::parse_vary(v))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let prep = sweep::prepare(lab, words, &vary, data_dir)?;
+            match &p.metric {
+                Some(m) => prep.with_metric(m)?,
+                None => prep,
+            }
+        }
+    };
     let command = prep.command();
-    let stop = crate::core::StopFlag::new();
-    let outcome = sweep::run(&prep, runs_dir, &command, p.jobs, &stop, &mut |p| {
-        eprintln!("{}", p.line);
-    })?;
+    let outcome = run_prepared(&prep, runs_dir, &command, p.jobs, false)?;
     let store = RunStore::open(runs_dir)?;
     let s = store
         .sweep(outcome.sweep_id)?
@@ -172,6 +202,157 @@ fn sweep_lab(
         duration_text(outcome.wall_seconds)
     ));
     Ok(out)
+}
+
+/// A preset's sweep as it would be typed by hand.
+fn preset_command(lab: &LabDescriptor, preset: &SweepPreset) -> String {
+    let mut cmd = vec!["gradlab".to_string(), "sweep".into(), lab.id.into()];
+    cmd.extend(preset.flags.iter().map(|w| w.to_string()));
+    for (name, values) in preset.vary {
+        cmd.push("--vary".into());
+        cmd.push(format!("{name}={}", values.join(",")));
+    }
+    if let Some(m) = preset.metric {
+        cmd.push("--metric".into());
+        cmd.push(m.into());
+    }
+    quote_args(&cmd)
+}
+
+/// Runs a prepared sweep, its progress on stderr unless `quiet`.
+pub(crate) fn run_prepared(
+    prep: &sweep::Prepared<'_>,
+    runs_dir: &std::path::Path,
+    command: &str,
+    jobs: Option<usize>,
+    quiet: bool,
+) -> anyhow::Result<sweep::Outcome> {
+    let stop = crate::core::StopFlag::new();
+    sweep::run(prep, runs_dir, command, jobs, &stop, &mut |p| {
+        if !quiet {
+            eprintln!("{}", p.line);
+        }
+    })
+}
+
+/// `gradlab bench --only sweep`: what a sweep adds over running the same runs one by one. 100
+/// tiny runs (GCN on the synthetic graph, 10 epochs: 10 homophilies x 10 seeds) as one sweep
+/// (`--jobs 1`, planning, look-ups, links, progress) and the same runs one after the other
+/// through the lab's own `run_one` in this process, each recorded in a fresh store; rounds
+/// alternate which goes first, so drift on a shared machine favours neither.
+pub(crate) fn bench(data_dir: &std::path::Path) -> anyhow::Result<Value> {
+    use std::time::Instant;
+    let lab = crate::labs::descriptors()
+        .into_iter()
+        .find(|d| d.id == crate::labs::graphs::keys::ID)
+        .ok_or_else(|| anyhow::anyhow!("no graphs lab"))?;
+    let hooks = lab
+        .sweep
+        .ok_or_else(|| anyhow::anyhow!("the graphs lab cannot be swept"))?;
+    let base: Vec<String> = ["--dataset", "synthetic", "--epochs", "10", "--seeds", "10"]
+        .iter()
+        .map(|w| w.to_string())
+        .collect();
+    let homophilies: Vec<String> = (1..=10)
+        .map(|k| format!("{:.2}", k as f64 * 0.09))
+        .collect();
+    let vary = vec![("homophily".to_string(), homophilies)];
+    let prep = sweep::prepare(lab, &base, &vary, data_dir)?;
+    let runs = prep.total();
+    let command = prep.command();
+    // (wall seconds, seconds inside the runs and their links).
+    let as_sweep = || -> anyhow::Result<(f64, f64)> {
+        let dir = tempfile::tempdir()?;
+        let t = Instant::now();
+        let out = run_prepared(&prep, dir.path(), &command, Some(1), true)?;
+        anyhow::ensure!(
+            out.recorded == runs,
+            "the sweep trained {} runs",
+            out.recorded
+        );
+        Ok((t.elapsed().as_secs_f64(), out.run_seconds))
+    };
+    let one_by_one = || -> anyhow::Result<f64> {
+        let dir = tempfile::tempdir()?;
+        let t = Instant::now();
+        let store = RunStore::open(dir.path())?;
+        let stop = crate::core::StopFlag::new();
+        for point in &prep.points {
+            for seed in &point.seeds {
+                (hooks.run_one)(
+                    &point.words,
+                    data_dir,
+                    *seed,
+                    &store,
+                    &mut crate::core::NullSink,
+                    &stop,
+                )?;
+            }
+        }
+        Ok(t.elapsed().as_secs_f64())
+    };
+    // Warm-up: the first runs of a process pay for allocations and page faults.
+    one_by_one()?;
+    let (mut swept, mut single, mut inside) = (Vec::new(), Vec::new(), 0.0);
+    for round in 0..2 {
+        let mut sweep_once = || -> anyhow::Result<()> {
+            let (wall, runs) = as_sweep()?;
+            swept.push(wall);
+            inside += runs;
+            Ok(())
+        };
+        if round % 2 == 0 {
+            sweep_once()?;
+            single.push(one_by_one()?);
+        } else {
+            single.push(one_by_one()?);
+            sweep_once()?;
+        }
+    }
+    let (s, o) = (swept.iter().sum::<f64>(), single.iter().sum::<f64>());
+    let r2 = |x: f64| (x * 100.0).round() / 100.0;
+    let r2s = |v: &[f64]| v.iter().map(|x| r2(*x)).collect::<Vec<_>>();
+    Ok(json!({
+        "sweep_runs": runs,
+        "sweep_rounds": 2,
+        "sweep_s": r2(s),
+        "one_by_one_s": r2(o),
+        // The sweep against the same runs one by one: within this machine's noise (see the
+        // rounds) when the sweep's own work is small.
+        "sweep_overhead_pct": r2((s - o) / o * 100.0),
+        "sweep_round_s": r2s(&swept),
+        "one_by_one_round_s": r2s(&single),
+        // The sweep's own work (opening it, planning each point, look-ups, progress), timed in
+        // the same process: its wall time outside the runs.
+        "sweep_outside_runs_pct": r2((s - inside) / inside * 100.0),
+        "sweep_command": command,
+    }))
+}
+
+/// Every lab's preset questions, each with its command.
+fn presets(labs: &[&LabDescriptor]) -> Output {
+    let mut human = String::new();
+    let mut json = Vec::new();
+    for lab in labs {
+        for p in lab.sweep.map_or(&[][..], |h| h.presets) {
+            let command = preset_command(lab, p);
+            human.push_str(&format!(
+                "{} --preset {}\n  {}\n  = {command}\n",
+                lab.id, p.id, p.question
+            ));
+            json.push(json!({
+                "lab": lab.id,
+                "id": p.id,
+                "question": p.question,
+                "command": command,
+                "metric": p.metric.or(lab.main_metric().map(|m| m.key)),
+            }));
+        }
+    }
+    Output {
+        json: json!({ "presets": json }),
+        human: human.trim_end().to_string(),
+    }
 }
 
 /// The descriptor of a sweep's lab (a lab this build does not know: its id alone).
@@ -267,5 +448,56 @@ mod tests {
         for bad in ["x --jobs 0", "x --jobs two", "x --vary", "x --print-config"] {
             assert!(split_words(&w(bad)).is_err(), "{bad}");
         }
+        let p = split_words(&w("theory --preset rnn_ratio_vs_n --metric=x --jobs 1")).unwrap();
+        assert_eq!(p.lab_words, w("theory"));
+        assert_eq!(p.preset.as_deref(), Some("rnn_ratio_vs_n"));
+        assert_eq!(p.metric.as_deref(), Some("x"));
+    }
+
+    /// Every preset of every lab is a valid sweep (names and values as the lab's parser takes
+    /// them, its figure a summary figure of the lab), with at least two points; nothing runs.
+    #[test]
+    fn every_preset_prepares() {
+        let data = tempfile::tempdir().unwrap();
+        let mut seen = 0;
+        for lab in crate::labs::descriptors() {
+            let presets = lab.sweep.map_or(&[][..], |h| h.presets);
+            let mut ids: Vec<&str> = presets.iter().map(|p| p.id).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            assert_eq!(
+                ids.len(),
+                presets.len(),
+                "{}: two presets share an id",
+                lab.id
+            );
+            for p in presets {
+                let prep = sweep::prepare_preset(lab, p, data.path())
+                    .unwrap_or_else(|e| panic!("{} --preset {}: {e:#}", lab.id, p.id));
+                assert!(prep.points.len() >= 2, "{}", p.id);
+                assert_eq!(prep.grid.len(), p.vary.len());
+                assert_eq!(
+                    prep.metric.key,
+                    p.metric.unwrap_or_else(|| lab.main_metric().unwrap().key),
+                    "{}",
+                    p.id
+                );
+                assert!(!p.question.is_empty());
+                // The command it prints reads the same sweep.
+                let cmd = preset_command(lab, p);
+                assert!(
+                    cmd.starts_with(&format!("gradlab sweep {} ", lab.id)),
+                    "{cmd}"
+                );
+                seen += 1;
+            }
+        }
+        assert!(seen >= 5, "{seen} presets");
+        let graphs = crate::labs::descriptors()
+            .into_iter()
+            .find(|d| d.id == "graphs")
+            .unwrap();
+        let e = sweep::find_preset(graphs, "nope").unwrap_err().to_string();
+        assert!(e.contains("homophily") && e.contains("gat_heads"), "{e}");
     }
 }

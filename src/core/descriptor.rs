@@ -135,6 +135,9 @@ pub struct SweepPreset {
     pub flags: &'static [&'static str],
     /// The varied settings, (name as --vary takes it, values).
     pub vary: &'static [(&'static str, &'static [&'static str])],
+    /// The summary figure each run is read by, when not the lab's main one (a key of the lab's
+    /// `summary` metrics, as `gradlab sweep --metric` takes it).
+    pub metric: Option<&'static str>,
 }
 
 /// [`SweepHooks::seeds`]: (flags, data folder) -> the seeds, in order.

@@ -20,7 +20,7 @@ use std::time::Instant;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::descriptor::{Direction, LabDescriptor, Metric, SweepHooks};
+use super::descriptor::{Direction, LabDescriptor, Metric, SweepHooks, SweepPreset};
 use super::runs::{GridAxis, NewSweep, RunId, RunStore, SweepId, SweepLink, SweepRow};
 use super::stats::{compare, mean_std};
 use super::{NullSink, StopFlag};
@@ -273,15 +273,23 @@ fn resolve_axis(
     let flags = sweepable(hooks);
     let last = name.rsplit('.').next().unwrap_or(name);
     let wanted = norm(last);
-    anyhow::ensure!(
-        !SEEDS.contains(&norm(last).as_str()),
-        "--vary {name}: seeds are not a setting; give the sweep --seeds K (each grid point runs every seed)"
-    );
+    // The whole name first (a dotted flag id such as a theory check's `check.knob`), then its
+    // last part (a config path such as `params.homophily`).
+    let whole = norm(name);
     let Some((id, flag, switch, allowed)) = flags
         .iter()
-        .find(|(id, long, _, _)| norm(id) == wanted || norm(long) == wanted)
+        .find(|(id, long, _, _)| norm(id) == whole || norm(long) == whole)
+        .or_else(|| {
+            flags
+                .iter()
+                .find(|(id, long, _, _)| norm(id) == wanted || norm(long) == wanted)
+        })
         .cloned()
     else {
+        anyhow::ensure!(
+            !SEEDS.contains(&wanted.as_str()),
+            "--vary {name}: seeds are not a setting; give the sweep --seeds K (each grid point runs every seed)"
+        );
         let names: Vec<String> = flags
             .iter()
             .map(|(id, _, _, vals)| {
@@ -402,7 +410,83 @@ impl Prepared<'_> {
             cmd.push("--vary".into());
             cmd.push(format!("{}={}", a.name, a.values.join(",")));
         }
+        if self.lab.main_metric().map(|m| m.key) != Some(self.metric.key) {
+            cmd.extend(["--metric".to_string(), self.metric.key.to_string()]);
+        }
         super::runs::quote_args(&cmd)
+    }
+
+    /// The same sweep read by the lab's summary figure `key` instead of its main one (a preset's
+    /// [`SweepPreset::metric`], `gradlab sweep --metric`). The figure is stored with the sweep, so
+    /// its table and report read it too; it is part of the sweep's identity.
+    pub fn with_metric(mut self, key: &str) -> anyhow::Result<Self> {
+        let metric = self
+            .lab
+            .summary
+            .iter()
+            .find(|m| m.key == key)
+            .ok_or_else(|| {
+                let keys: Vec<&str> = self.lab.summary.iter().map(|m| m.key).collect();
+                anyhow::anyhow!(
+                    "--metric {key}: {} records no summary figure {key}; figures: {}",
+                    self.lab.id,
+                    keys.join(", ")
+                )
+            })?;
+        if metric.key != self.metric.key {
+            let identity = format!("{} metric={}", self.key, metric.key);
+            self.key = super::digest::hex(&Sha256::digest(identity.as_bytes())[..8]);
+            self.metric = metric;
+        }
+        Ok(self)
+    }
+}
+
+/// A preset as [`prepare`] takes it: (the lab's flags, the varied settings).
+pub fn preset_words(p: &SweepPreset) -> (Vec<String>, Vec<(String, Vec<String>)>) {
+    let flags = p.flags.iter().map(|w| w.to_string()).collect();
+    let vary = p
+        .vary
+        .iter()
+        .map(|(name, values)| {
+            (
+                name.to_string(),
+                values.iter().map(|v| v.to_string()).collect(),
+            )
+        })
+        .collect();
+    (flags, vary)
+}
+
+/// The preset `id` of `lab`; an error lists the lab's presets.
+pub fn find_preset(lab: &LabDescriptor, id: &str) -> anyhow::Result<&'static SweepPreset> {
+    let presets = lab.sweep.map_or(&[][..], |h| h.presets);
+    presets.iter().find(|p| p.id == id).ok_or_else(|| {
+        let ids: Vec<&str> = presets.iter().map(|p| p.id).collect();
+        if ids.is_empty() {
+            anyhow::anyhow!("--preset {id}: {} ships no preset sweeps", lab.id)
+        } else {
+            anyhow::anyhow!(
+                "--preset {id}: {} has no preset {id}; its presets: {}",
+                lab.id,
+                ids.join(", ")
+            )
+        }
+    })
+}
+
+/// [`prepare`] of a preset, read by its figure.
+pub fn prepare_preset<'a>(
+    lab: &'a LabDescriptor,
+    preset: &SweepPreset,
+    data_dir: &Path,
+) -> anyhow::Result<Prepared<'a>> {
+    let (flags, vary) = preset_words(preset);
+    let p = prepare(lab, &flags, &vary, data_dir)
+        .map_err(|e| anyhow::anyhow!("preset {}: {e:#}", preset.id))?;
+    match preset.metric {
+        Some(m) => p.with_metric(m),
+        None => Ok(p),
     }
 }
 
@@ -1112,6 +1196,22 @@ pub fn figure(sweep: &SweepRow, rows: &[PointRow]) -> super::figures::Figure {
         }
     }
     fig.series = series;
+    // A figure over two decades or more (a count growing exponentially, a ratio decaying) on a
+    // log axis, when every mean and every error bar's low end is positive.
+    let (lo, hi) = fig
+        .series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p[1]))
+        .fold((f64::INFINITY, 0.0f64), |(lo, hi), y| {
+            (lo.min(y), hi.max(y))
+        });
+    let positive = lo > 0.0
+        && fig
+            .series
+            .iter()
+            .flat_map(|s| s.band.iter().flatten())
+            .all(|b| b[1] > 0.0);
+    fig.y.log = positive && hi / lo >= 100.0;
     fig
 }
 

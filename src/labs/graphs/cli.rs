@@ -55,7 +55,7 @@ pub const SWEEP: SweepHooks = SweepHooks {
     seeds: sweep_seeds,
     plan: sweep_plan,
     run_one: sweep_run_one,
-    presets: &[],
+    presets: super::presets::PRESETS,
 };
 
 /// The flags of one sweep point, checked as `gradlab graphs` checks them.

@@ -345,6 +345,10 @@ pub struct GraphParams {
     /// Homophily of the synthetic graph (fraction of edges inside a class).
     #[arg(long, default_value_t = GraphParams::default().homophily)]
     pub homophily: f64,
+    /// GAT's attention heads in the hidden layer (default: the preset's, 8); only GAT has heads.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heads: Option<usize>,
 }
 
 /// The defaults of both front ends, written once (clap's defaults above read them).
@@ -360,6 +364,7 @@ impl Default for GraphParams {
             seeds: 10,
             epochs: None,
             homophily: 0.8,
+            heads: None,
         }
     }
 }
@@ -391,6 +396,9 @@ impl GraphParams {
         cfg.snapshot_every = 0;
         if let Some(e) = self.epochs {
             cfg.epochs = e;
+        }
+        if let Some(h) = self.heads.filter(|_| cfg.model == ModelKind::Gat) {
+            cfg.heads = h;
         }
         cfg
     }

@@ -16,6 +16,7 @@ pub(crate) mod mlp;
 pub(crate) mod model;
 pub(crate) mod pca;
 pub(crate) mod prep;
+pub mod presets;
 pub(crate) mod restore;
 pub(crate) mod sparse;
 pub mod train;

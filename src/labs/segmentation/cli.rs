@@ -45,7 +45,7 @@ pub const SWEEP: SweepHooks = SweepHooks {
     seeds: sweep_seeds,
     plan: sweep_plan,
     run_one: sweep_run_one,
-    presets: &[],
+    presets: super::presets::PRESETS,
 };
 
 /// The run config of one sweep point and its seeds (`--seed S --seeds K`: S..S+K-1), checked as

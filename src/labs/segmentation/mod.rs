@@ -17,6 +17,7 @@ pub mod keys;
 pub mod metrics;
 pub(crate) mod ops;
 pub mod predict_cli;
+pub mod presets;
 pub(crate) mod render;
 pub(crate) mod restore;
 pub(crate) mod step;

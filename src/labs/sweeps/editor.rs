@@ -29,6 +29,8 @@ pub struct Editor {
     pub jobs: usize,
     /// The question of the preset it came from.
     pub question: Option<&'static str>,
+    /// The summary figure the sweep is read by, when not the lab's main one (a preset's).
+    pub metric: Option<String>,
 }
 
 /// What the editor asks for when its Start button is clicked.
@@ -37,6 +39,8 @@ pub struct Start {
     pub base: Vec<String>,
     pub vary: Vec<(String, Vec<String>)>,
     pub jobs: usize,
+    /// Read by this summary figure instead of the lab's main one.
+    pub metric: Option<String>,
 }
 
 impl Editor {
@@ -69,6 +73,7 @@ impl Editor {
             seeds,
             jobs: sweep::default_jobs(usize::MAX),
             question: None,
+            metric: None,
         }
     }
 
@@ -84,6 +89,7 @@ impl Editor {
             }
         }
         e.question = Some(p.question);
+        e.metric = p.metric.map(str::to_string);
         e
     }
 
@@ -122,6 +128,7 @@ impl Editor {
             base,
             vary,
             jobs: self.jobs.max(1),
+            metric: self.metric.clone(),
         })
     }
 
@@ -137,6 +144,9 @@ impl Editor {
         ui.strong(format!("New {} sweep", self.lab.title));
         if let Some(q) = self.question {
             ui.label(egui::RichText::new(q).italics());
+        }
+        if let Some(m) = &self.metric {
+            ui.weak(format!("read by {m}"));
         }
         ui.horizontal(|ui| {
             labeled(

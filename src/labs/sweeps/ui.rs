@@ -329,9 +329,14 @@ impl SweepsTab {
             ui.horizontal_wrapped(|ui| {
                 ui.label("Questions:");
                 for (d, p) in presets {
+                    // The question's first sentence on the button, all of it on hover.
+                    let short = p.question.split_inclusive('?').next().unwrap_or(p.question);
                     if ui
-                        .button(p.question)
-                        .on_hover_text(format!("{}: fills in the editor; Start runs it", d.title))
+                        .button(format!("{}: {short}", d.title))
+                        .on_hover_text(format!(
+                            "{}\n(fills in the editor; Start runs it)",
+                            p.question
+                        ))
                         .clicked()
                     {
                         self.rt.editor = Some(Editor::preset(d, p));
@@ -529,6 +534,8 @@ impl SweepsTab {
             base,
             vary,
             jobs: sweep::default_jobs(usize::MAX),
+            metric: (lab.main_metric().map(|m| m.key) != Some(s.metric.as_str()))
+                .then(|| s.metric.clone()),
         };
         self.start(start, cx);
     }
@@ -735,6 +742,10 @@ fn run_sweep(
     stop: &crate::core::StopFlag,
 ) -> anyhow::Result<SweepDone> {
     let p = sweep::prepare(s.lab, &s.base, &s.vary, data_dir)?;
+    let p = match &s.metric {
+        Some(m) => p.with_metric(m)?,
+        None => p,
+    };
     let command = p.command();
     let mut told = false;
     let out = sweep::run(&p, runs_dir, &command, Some(s.jobs), stop, &mut |pr| {

@@ -46,23 +46,33 @@ pub const SWEEP: SweepHooks = SweepHooks {
         let (_, id) = run_suite_recorded(&sweep_config(words)?, rec, sink, stop)?;
         id.ok_or_else(|| anyhow::anyhow!("the checks were not recorded"))
     },
-    presets: &[],
+    presets: super::presets::PRESETS,
 };
 
 /// The config of one sweep point, its check id checked.
 fn sweep_config(words: &[String]) -> anyhow::Result<TheoryConfig> {
     let args: TheoryArgs = parse_flags(super::keys::ID, words)?;
-    check_id(args.config.check.as_deref())?;
+    check_config(&args.config)?;
     Ok(args.config)
 }
 
-/// Refuses an unknown check id, naming the valid ones.
-fn check_id(check: Option<&str>) -> anyhow::Result<()> {
-    if let Some(id) = check {
+/// Refuses an unknown check id, naming the valid ones, and parameters of a check that `--check`
+/// does not run (they would change nothing but the run's config).
+fn check_config(config: &TheoryConfig) -> anyhow::Result<()> {
+    if let Some(id) = config.check.as_deref() {
         anyhow::ensure!(
             theory::info(id).is_some(),
             "unknown theory check '{id}'; valid ids: {}",
             theory::ids().join(", ")
+        );
+        let others: Vec<&str> = super::flags::changed_checks(&config.params)
+            .into_iter()
+            .filter(|c| *c != id)
+            .collect();
+        anyhow::ensure!(
+            others.is_empty(),
+            "--check {id} runs only {id}, but parameters of {} are given; drop them or run that check",
+            others.join(", ")
         );
     }
     Ok(())
@@ -90,7 +100,7 @@ pub fn run_recorded(args: &TheoryArgs, store: Option<&RunStore>) -> anyhow::Resu
         return Output::config(&args.config);
     }
     // Bad input is refused before a run is recorded.
-    check_id(args.config.check.as_deref())?;
+    check_config(&args.config)?;
     let mut sink = CliSink::new("theory");
     let rec = RecordTo { store, command: "" };
     let (results, run_id) = run_suite_recorded(&args.config, rec, &mut sink, &StopFlag::new())?;
@@ -125,6 +135,14 @@ pub fn run_suite_recorded(
             let mut s = theory::summary(r);
             s[super::keys::metric::CHECKS_HOLDING] =
                 serde_json::json!(r.iter().filter(|c| c.verdict == Verdict::Holds).count());
+            // Every check's numeric figures as `CHECK.FIGURE`, so a sweep can read one.
+            for c in r {
+                for (k, v) in c.figures.as_object().into_iter().flatten() {
+                    if v.is_number() {
+                        s[format!("{}.{k}", c.id).as_str()] = v.clone();
+                    }
+                }
+            }
             Ok(s)
         },
         |_| Ok(Vec::new()),
@@ -191,4 +209,72 @@ pub fn table(results: &[CheckResult]) -> String {
         results.len()
     ));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(s: &str) -> Vec<String> {
+        s.split_whitespace().map(str::to_string).collect()
+    }
+
+    /// A check's knob set on the command line is in the printed config and the run's key, and
+    /// the figures the presets read are in the recorded summary.
+    #[test]
+    fn knob_flags_reach_the_config_key_and_the_figures_the_summary() {
+        let base = words("--check rnn_sigmoid_bound --rnn-sigmoid-bound-trials-per-n 2");
+        let mut three = base.clone();
+        three.extend(words("--rnn-sigmoid-bound-n-max 3"));
+        let printed = print_config(&three, std::path::Path::new(".")).unwrap();
+        assert_eq!(printed["params"]["rnn_sigmoid_bound"]["n_max"], 3);
+        let key = |w: &[String]| new_run(&sweep_config(w).unwrap()).unwrap().config_key();
+        assert_ne!(key(&base), key(&three));
+        let e = sweep_config(&words("--check relu_chain --rnn-sigmoid-bound-n-max 3"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("rnn_sigmoid_bound") && e.contains("relu_chain"),
+            "{e}"
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let store = RunStore::open(dir.path()).unwrap();
+        let id = (SWEEP.run_one)(
+            &three,
+            dir.path(),
+            None,
+            &store,
+            &mut crate::core::NullSink,
+            &StopFlag::new(),
+        )
+        .unwrap();
+        let summary = store.get(id).unwrap().unwrap().summary.unwrap();
+        let ratio = summary[super::super::keys::metric::RNN_RATIO_AT_N_MAX]
+            .as_f64()
+            .unwrap();
+        assert!(ratio > 0.0 && ratio <= 1.0 + 1e-9, "{ratio}");
+
+        let jl = words(
+            "--check jl_near_orthogonal --jl-near-orthogonal-n 64 --jl-near-orthogonal-delta 0.5",
+        );
+        let id = (SWEEP.run_one)(
+            &jl,
+            dir.path(),
+            None,
+            &store,
+            &mut crate::core::NullSink,
+            &StopFlag::new(),
+        )
+        .unwrap();
+        let summary = store.get(id).unwrap().unwrap().summary.unwrap();
+        let count = summary[super::super::keys::metric::JL_COUNT]
+            .as_u64()
+            .unwrap();
+        assert!(count >= 2, "{summary}");
+        let checks = summary["checks"][0]["figures"]["counts"]
+            .as_array()
+            .unwrap();
+        assert_eq!(checks.len(), 1, "one (n, delta): {checks:?}");
+    }
 }

@@ -1,5 +1,6 @@
 //! The one config of the Theory lab: which check, with which parameters. The GUI edits the
-//! parameters with sliders; `gradlab theory` runs them at their defaults.
+//! parameters with sliders; `gradlab theory` sets them with one flag per knob
+//! (`--rnn-sigmoid-bound-n-max 10`, see `flags.rs`), at their defaults unless given.
 
 use serde::{Deserialize, Serialize};
 
@@ -12,7 +13,7 @@ pub struct TheoryConfig {
     /// lowrank_attention, attention_conv1d, attention_maxpool, jl_near_orthogonal).
     #[arg(long, value_name = "ID")]
     pub check: Option<String>,
-    /// The parameters of every check (not on the command line: the defaults the GUI starts at).
-    #[arg(skip)]
+    /// The parameters of every check: one flag per knob, `--CHECK-KNOB V` (see `--help`).
+    #[command(flatten)]
     pub params: TheoryParams,
 }

@@ -9,7 +9,11 @@ pub const DESCRIPTOR: LabDescriptor = LabDescriptor {
     title: "Theory",
     report_title: "Theory checks",
     cli_aliases: &[],
-    summary: &[Metric::higher(metric::CHECKS_HOLDING, XAxis::None)],
+    summary: &[
+        Metric::higher(metric::CHECKS_HOLDING, XAxis::None),
+        Metric::neither(metric::JL_COUNT, XAxis::None),
+        Metric::neither(metric::RNN_RATIO_AT_N_MAX, XAxis::None),
+    ],
     curves: &[],
     references: &[],
     report: Some(super::report::blocks),

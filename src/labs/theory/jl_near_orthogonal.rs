@@ -51,6 +51,46 @@ pub static CHECK: CheckDef<Params> = CheckDef {
             get: |p| knob::Value::Int(p.ns.iter().copied().max().unwrap_or(128)),
             set: |p, v| p.ns = super::timing::doublings(2, v.int()),
         },
+        Knob {
+            name: "n",
+            text: "one n only (0: n = 4, 8, ..., 4096)",
+            range: Range::Int {
+                lo: 0,
+                hi: 4096,
+                log: true,
+            },
+            get: |p| knob::Value::Int(if p.ns.len() == 1 { p.ns[0] } else { 0 }),
+            set: |p, v| {
+                p.ns = if v.int() > 0 {
+                    vec![v.int()]
+                } else {
+                    Params::default().ns
+                }
+            },
+        },
+        Knob {
+            name: "delta",
+            text: "one delta only (0: 0.3, 0.5, 0.7 and 0.9)",
+            range: Range::Float {
+                lo: 0.0,
+                hi: 0.95,
+                log: false,
+            },
+            get: |p| {
+                knob::Value::Float(if p.deltas.len() == 1 {
+                    p.deltas[0]
+                } else {
+                    0.0
+                })
+            },
+            set: |p, v| {
+                p.deltas = if v.float() > 0.0 {
+                    vec![v.float()]
+                } else {
+                    Params::default().deltas
+                }
+            },
+        },
         int!(cap, "count cap", 10, 5000, true),
         int!(repeats, "random streams per (n, delta)", 1, 10, false),
         seed!(),
@@ -350,6 +390,9 @@ fn describe(r: &mut CheckResult, p: &Params, all: &[Measured], fit: Option<(f64,
         "inconclusive_capped": unjudged,
         "not_measured_bound_above_cap": skipped,
         "non_vacuous_configs": non_vacuous,
+        // The configurations are measured in order of n delta^2: the last one measured is the
+        // largest (of a run at one n and one delta, its count).
+        "count": all.iter().rfind(|m| !m.skipped).map(|m| m.count),
         "claimed_at_least_100": over_100,
         "counts": all.iter().map(Measured::json).collect::<Vec<_>>(),
     });

@@ -9,4 +9,10 @@ pub const ID: &str = "theory";
 pub mod metric {
     /// How many of the run's checks hold as stated.
     pub const CHECKS_HOLDING: &str = "checks_holding";
+    /// A run records every check's numeric figures as `CHECK.FIGURE`; the ones a sweep reads:
+    /// jl_near_orthogonal's count at its largest n delta^2 (of a run at one n and one delta: the
+    /// vectors it found).
+    pub const JL_COUNT: &str = "jl_near_orthogonal.count";
+    /// rnn_sigmoid_bound's largest measured / bound ratio at n = n_max.
+    pub const RNN_RATIO_AT_N_MAX: &str = "rnn_sigmoid_bound.max_ratio_at_n_max";
 }

@@ -248,6 +248,7 @@ pub fn run(p: &Params, sink: &mut dyn Sink, stop: &StopFlag) -> anyhow::Result<C
         "median_ratio": all_ratios.get(all_ratios.len() / 2).copied(),
         "ratio_at_n2": at(2),
         "ratio_at_n10": at(10),
+        "max_ratio_at_n_max": ratio_at.last().map(|r| r.1),
         "autograd_checked": auto_checked,
         "autograd_max_rel_err": auto_err,
     });
