@@ -89,11 +89,28 @@ pub struct Reference {
     /// The lab's own name for what the figure is of (a model, "skips on"), for the lab's
     /// lookups; the report does not read it.
     pub tag: &'static str,
-    /// Shown when a run of the report used one of these datasets (empty: always).
+    /// Applies to a run on one of these datasets (empty: any).
     pub datasets: &'static [&'static str],
+    /// ...whose recorded config has these values (key, value as the config prints it, case
+    /// aside): a paper's figure is of its own split, not of every split of the same graph.
+    pub when: &'static [(&'static str, &'static str)],
     pub what: &'static str,
     pub value: &'static str,
     pub source: &'static str,
+}
+
+impl Reference {
+    /// Whether this figure is one a run on `dataset` with the recorded `config` can be compared
+    /// with: the one decision behind the app's "paper" column and the report's figures.
+    pub fn applies(&self, dataset: &str, config: &Value) -> bool {
+        (self.datasets.is_empty() || self.datasets.contains(&dataset))
+            && self.when.iter().all(|(key, want)| {
+                config
+                    .get(key)
+                    .and_then(Value::as_str)
+                    .is_some_and(|got| got.eq_ignore_ascii_case(want))
+            })
+    }
 }
 
 /// Draws a lab's runs in a report when the generic results table and curves do not fit (the

@@ -119,19 +119,70 @@ pub fn time_left(elapsed_s: f64, done: u64, total: u64, prior: Option<&Pace>) ->
     })
 }
 
-/// Draws the row; returns true when Stop was clicked (the caller stops the job).
+/// The name a row shows: the job's name with the store's ids of its runs ("GAT on cora (runs
+/// #12-#21)") while it runs or after; a reopened job says where it is from in its state text.
+pub fn row_name(job: &Job) -> String {
+    if job.restored.is_some() {
+        job.name.clone()
+    } else {
+        job.title()
+    }
+}
+
+/// A label cut to `max_w` points ("GCN on cora (runs #1…"), whole on hover.
+fn fitted(ui: &mut egui::Ui, text: egui::WidgetText, full: &str, max_w: f32) -> egui::Response {
+    ui.scope(|ui| {
+        ui.set_max_width(max_w.max(0.0));
+        ui.add(egui::Label::new(text).truncate())
+    })
+    .inner
+    .on_hover_text(full)
+}
+
+/// Draws the row within the width it is given (a side panel's): the name and the state cut
+/// with "…" (whole on hover), the bar narrower on a narrow panel, Stop always whole; the last
+/// log line only where room is left. Returns true when Stop was clicked (the caller stops the
+/// job).
 pub fn job_row(ui: &mut egui::Ui, job: &Job, opts: JobRow<'_>) -> bool {
     let mut stop = false;
+    let name = opts.label.map_or_else(|| row_name(job), str::to_owned);
     ui.horizontal(|ui| {
-        ui.label(opts.label.unwrap_or(&job.name));
+        let width = ui.available_width();
+        let gap = ui.spacing().item_spacing.x;
+        let text_w = |text: &str, style: egui::TextStyle| {
+            let font = style.resolve(ui.style());
+            ui.painter()
+                .layout_no_wrap(text.to_owned(), font, egui::Color32::WHITE)
+                .size()
+                .x
+        };
+        let stop_w = if matches!(job.state, JobState::Running) {
+            text_w("Stop", egui::TextStyle::Button) + 2.0 * ui.spacing().button_padding.x + gap
+        } else {
+            0.0
+        };
+        let bar_w = opts.bar_width.min((width * 0.22).max(40.0));
+        // What the bar and Stop leave goes to the name first, but the state keeps up to 110
+        // points (and the name at least 40 % when both are long).
+        let free = width - bar_w - stop_w - 2.0 * gap;
+        let shown = match job.state {
+            JobState::Running => elapsed_text(job),
+            _ => state_text(job),
+        };
+        let state_w = text_w(&shown, egui::TextStyle::Body).min(110.0);
+        let name_w = (free - state_w).max(free * 0.4).max(24.0);
+        fitted(ui, name.as_str().into(), &name, name_w);
         ui.add(
             egui::ProgressBar::new(job.fraction())
-                .desired_width(opts.bar_width)
+                .desired_width(bar_w)
                 .show_percentage(),
         );
+        let rest = |ui: &egui::Ui| ui.available_width() - stop_w;
         match &job.state {
             JobState::Failed(_) => {
-                ui.colored_label(ui.visuals().error_fg_color, state_text(job));
+                let text = state_text(job);
+                let rich = egui::RichText::new(&text).color(ui.visuals().error_fg_color);
+                fitted(ui, rich.into(), &text, rest(ui));
             }
             JobState::Running => {
                 let (done, total) = job.progress;
@@ -141,7 +192,9 @@ pub fn job_row(ui: &mut egui::Ui, job: &Job, opts: JobRow<'_>) -> bool {
                         "no earlier run of this configuration here, and not one unit done yet"
                             .into()
                     });
-                ui.label(elapsed_text(job)).on_hover_text(basis);
+                let text = elapsed_text(job);
+                let w = rest(ui);
+                fitted(ui, text.as_str().into(), &format!("{text}\n{basis}"), w);
                 stop = ui
                     .small_button("Stop")
                     .on_hover_text(format!("Stop {}", job.name))
@@ -151,20 +204,24 @@ pub fn job_row(ui: &mut egui::Ui, job: &Job, opts: JobRow<'_>) -> bool {
                 // A reopened job's origin is long ("from runs #1, #2, #4, recorded ..."): cut at
                 // the panel's edge, whole on hover.
                 let text = state_text(job);
-                ui.add(egui::Label::new(egui::RichText::new(&text).weak()).truncate())
-                    .on_hover_text(text);
+                let w = rest(ui);
+                fitted(ui, egui::RichText::new(&text).weak().into(), &text, w);
             }
         }
         if let Some(from) = job.restored.as_ref().filter(|f| !f.problems.is_empty()) {
-            ui.colored_label(ui.visuals().warn_fg_color, missing_text(&from.problems))
-                .on_hover_text(from.problems.join("\n"));
+            let text = missing_text(&from.problems);
+            let rich = egui::RichText::new(&text).color(ui.visuals().warn_fg_color);
+            let w = ui.available_width();
+            fitted(ui, rich.into(), &from.problems.join("\n"), w);
         }
+        // The last log line ("GCN seed 9: test acc ...") only where a few words fit: an ellipsis
+        // alone would still run past the edge.
         if opts.last_log
             && let Some(l) = job.log.last()
+            && ui.available_width() > 60.0
         {
-            // Cut at the window's edge, whole on hover ("GCN seed 9: test acc ..." was clipped).
-            ui.add(egui::Label::new(egui::RichText::new(l).weak()).truncate())
-                .on_hover_text(l);
+            let w = ui.available_width();
+            fitted(ui, egui::RichText::new(l).weak().into(), l, w);
         }
     });
     stop
@@ -223,5 +280,89 @@ mod tests {
             left(0.0, 0, 100, Some(&early)).as_deref(),
             Some("~25 s left")
         );
+    }
+
+    /// A running job with a long name, runs and log line in a panel 300 points wide (the
+    /// Graphs side panel at 1024 x 600 is about that): every part of its row stays inside, the
+    /// cut texts are whole in their tooltips, Stop is whole.
+    #[test]
+    fn a_row_is_cut_at_its_panels_edge() {
+        use crate::core::jobs::Jobs;
+        use crate::core::runs::RecordedRun;
+        use egui_kittest::kittest::{NodeT, Queryable};
+        use std::time::{Duration, Instant};
+
+        let mut jobs = Jobs::default();
+        let id = jobs.spawn(
+            "test",
+            "GAT on synthetic-h0.80-with-a-long-name",
+            std::sync::Arc::new(|| {}),
+            |sink, stop| {
+                for run in [8, 10, 11, 13, 15, 18] {
+                    sink.payload(Box::new(RecordedRun(run)));
+                }
+                sink.progress(3, 10);
+                sink.log("GAT seed 9: test accuracy 0.8123, validation accuracy 0.7990");
+                while !stop.is_stopped() {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Ok(serde_json::json!({}))
+            },
+        );
+        let t = Instant::now();
+        while jobs.get(id).unwrap().log.is_empty() {
+            assert!(t.elapsed() < Duration::from_secs(10));
+            jobs.poll();
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let title = jobs.get(id).unwrap().title();
+        assert!(title.contains("#18"), "{title}");
+        const PANEL: f32 = 300.0;
+        let mut h = egui_kittest::Harness::builder()
+            .with_size(egui::vec2(800.0, 80.0))
+            .build_ui_state(
+                move |ui, jobs: &mut Jobs| {
+                    ui.scope(|ui| {
+                        ui.set_max_width(PANEL);
+                        let opts = JobRow {
+                            last_log: true,
+                            ..JobRow::default()
+                        };
+                        job_row(ui, jobs.get(id).unwrap(), opts);
+                    });
+                },
+                jobs,
+            );
+        h.run_steps(2);
+        let left = h.get_by_role(egui::Role::ProgressIndicator).rect().left();
+        let stop = h.get_by_label("Stop").rect();
+        let mut parts = 0;
+        for n in h.query_all(egui_kittest::kittest::by()) {
+            let role = n.accesskit_node().role();
+            if matches!(
+                role,
+                egui::Role::Label | egui::Role::Button | egui::Role::ProgressIndicator
+            ) {
+                let r = n.rect();
+                parts += 1;
+                assert!(
+                    r.right() <= PANEL + 8.0,
+                    "{role:?} {:?} at {r:?} runs past the panel's edge",
+                    n.accesskit_node().label()
+                );
+            }
+        }
+        assert!(parts >= 4, "name, bar, time, Stop: {parts}");
+        assert!(stop.left() > left, "Stop is whole, after the bar: {stop:?}");
+        // Cut on screen, the name stays whole for screen readers (and in its tooltip).
+        let name = h.get_by_label_contains("GAT on");
+        // (egui gives a label's text to accesskit as its value.)
+        let node = name.accesskit_node();
+        assert_eq!(
+            node.value().or(node.label()).as_deref(),
+            Some(title.as_str())
+        );
+        assert!(name.rect().width() < 200.0, "cut: {:?}", name.rect());
+        h.state().stop(id);
     }
 }

@@ -105,25 +105,30 @@ impl<'a> PlotSpec<'a> {
 }
 
 /// The values a log axis marks within each decade, with the spacing their lines and labels are
-/// weighted by: decades strongest, then 2 and 5, then the rest. egui_plot labels a mark only when
-/// marks of its weight are far enough apart, so a plot spanning several decades reads
-/// "0.01 0.1 1", one spanning less than a decade (a loss from 1.4 to 2.0) still reads "1.5 2",
-/// and no label ever reads "1.5849".
+/// weighted by: decades strongest, then 2 and 5, then the rest at their distance (in decades) to
+/// the nearest other mark. egui_plot labels a mark only when marks of its weight are far enough
+/// apart (20 points), so a plot spanning several decades reads "0.01 0.1 1", one spanning less
+/// than a decade (a loss from 1.05 to 2.0) reads "1.5 2" (at a flat 0.04, 1.5 needed a plot 500
+/// points high per decade, and the Graphs loss plot read "2" alone), and no label ever reads
+/// "1.5849". Labelled marks are never closer than their weights: each weight is at most the
+/// distance to its neighbours, or (1, 2, 5) above it only where the neighbours weigh less.
 const LOG_MARKS: [(f64, f64); 11] = [
     (1.0, 1.0),
-    (1.5, 0.04),
+    (1.5, 0.12),
     (2.0, 0.3),
-    (2.5, 0.04),
-    (3.0, 0.04),
-    (4.0, 0.04),
+    (2.5, 0.079),
+    (3.0, 0.079),
+    (4.0, 0.096),
     (5.0, 0.3),
-    (6.0, 0.04),
-    (7.0, 0.04),
-    (8.0, 0.04),
-    (9.0, 0.04),
+    (6.0, 0.066),
+    (7.0, 0.057),
+    (8.0, 0.05),
+    (9.0, 0.045),
 ];
 
-/// Grid marks of a log axis (plotted as log10) over `input`'s bounds.
+/// Grid marks of a log axis (plotted as log10) over `input`'s bounds. Where fewer than two of
+/// [`LOG_MARKS`] are in view (a loss between 1.6 and 2.0), every tenth of the decade is marked
+/// too (1.6 1.7 1.8 1.9), weighted by its distance to the next.
 fn log_marks(input: egui_plot::GridInput) -> Vec<egui_plot::GridMark> {
     let (lo, hi) = input.bounds;
     if !(lo.is_finite() && hi.is_finite() && hi > lo) {
@@ -144,6 +149,21 @@ fn log_marks(input: egui_plot::GridInput) -> Vec<egui_plot::GridMark> {
             }
         }
     }
+    if out.len() < 2 {
+        for k in (lo.floor() as i64)..=(hi.ceil() as i64) {
+            for tenth in 11..100 {
+                let m = f64::from(tenth) / 10.0;
+                let value = m.log10() + k as f64;
+                if LOG_MARKS.iter().any(|(p, _)| *p == m) || !(lo..=hi).contains(&value) {
+                    continue;
+                }
+                out.push(egui_plot::GridMark {
+                    value,
+                    step_size: ((m + 0.1) / m).log10(),
+                });
+            }
+        }
+    }
     out
 }
 
@@ -160,18 +180,17 @@ fn decade_step(k: i64) -> f64 {
     best
 }
 
-/// A tick label on a log axis: the mark's value ("0.01", "1.5", "200"), empty between marks.
+/// A tick label on a log axis: the mark's value ("0.01", "1.5", "1.7", "200"), empty between
+/// marks (a mark is a tenth of its decade, see [`log_marks`]).
 fn log_label(log10: f64) -> String {
     let k = log10.floor();
-    LOG_MARKS
-        .iter()
-        .find(|(m, _)| (m.log10() + k - log10).abs() < 1e-9)
-        .map(|(m, _)| format_number(m * 10f64.powf(k)))
-        .or_else(|| {
-            // The top of a decade (log10 = k + 1 computed as k + 0.9999999999).
-            ((log10 - log10.round()).abs() < 1e-9).then(|| format_number(10f64.powf(log10.round())))
-        })
-        .unwrap_or_default()
+    let tenths = 10f64.powf(log10 - k) * 10.0;
+    if (tenths - tenths.round()).abs() < 1e-6 {
+        let m = tenths.round() / 10.0;
+        format_number(m * 10f64.powf(k))
+    } else {
+        String::new()
+    }
 }
 
 /// Grid steps of 1, 2 or 5 times a power of ten, the largest about 12 minimal line spacings
@@ -322,6 +341,19 @@ fn export_buttons(ui: &mut egui::Ui, id: &str, fig: &Figure, saver: &Saver) {
 
 /// Draws `fig` (bands, seed lines, means) with its toolbar. The legend sits in the corner the
 /// data leaves emptiest; seed lines stay out of it.
+/// The one heading over a plot: the y label ("loss"), or the title when it says more and names
+/// the y label itself ("log10 |f'(x)| of the non-vanished gradients vs depth" over a y label
+/// "log10 |f'(x)|", which read twice one above the other). A caller with a title that does not
+/// name the y label ("time vs n" over "seconds") shows it itself.
+pub fn plot_heading(fig: &Figure) -> &str {
+    let (title, y) = (fig.title.to_lowercase(), fig.y.label.to_lowercase());
+    if title.len() > y.len() && title.contains(&y) {
+        &fig.title
+    } else {
+        &fig.y.label
+    }
+}
+
 pub fn figure_plot(
     ui: &mut egui::Ui,
     id: &str,
@@ -337,9 +369,9 @@ pub fn figure_plot(
     if shown.title.is_empty() {
         shown.title = fig.y.label.clone();
     }
-    // The label on its own line: two plots side by side then have toolbars of the same
+    // The heading on its own line: two plots side by side then have toolbars of the same
     // content, which wrap alike, so the plots start at the same height.
-    ui.add(egui::Label::new(egui::RichText::new(&fig.y.label).strong()).truncate());
+    ui.add(egui::Label::new(egui::RichText::new(plot_heading(fig)).strong()).truncate());
     ui.horizontal_wrapped(|ui| {
         if ui.checkbox(&mut log_y, "log y").changed() {
             ui.data_mut(|d| d.insert_persisted(log_id, log_y));
@@ -559,10 +591,19 @@ fn legend_row(ui: &mut egui::Ui, fig: &Figure, hidden_id: egui::Id, mut hidden: 
                 )
                 .size()
                 .x;
-            let need = 26.0 + ui.spacing().icon_width + ui.spacing().icon_spacing + text_w + 12.0;
-            if need > ui.available_size_before_wrap().x {
+            let fixed = 26.0 + ui.spacing().icon_width + ui.spacing().icon_spacing + 12.0;
+            if fixed + text_w > ui.available_size_before_wrap().x {
                 ui.end_row();
             }
+            // An entry wider than a whole row is cut ("GCN val loss (mean ± std, n = 7, wh…"),
+            // whole on hover: wrapped, its checkbox fell to the next row and left the line
+            // sample alone above it.
+            let row_w = ui.max_rect().width();
+            let shown = if fixed + text_w > row_w {
+                elide(ui, &s.name, row_w - fixed)
+            } else {
+                s.name.clone()
+            };
             let (rect, _) = ui.allocate_exact_size(egui::vec2(26.0, 12.0), egui::Sense::hover());
             let c = color(s.color);
             if s.band.is_some() {
@@ -592,11 +633,18 @@ fn legend_row(ui: &mut egui::Ui, fig: &Figure, hidden_id: egui::Id, mut hidden: 
                 }
             }
             let mut on = !hidden.contains(&s.name);
-            if ui
-                .checkbox(&mut on, &s.name)
-                .on_hover_text("Show or hide this curve")
-                .changed()
-            {
+            let hint = if shown == s.name {
+                "Show or hide this curve".to_string()
+            } else {
+                format!("{}\nShow or hide this curve", s.name)
+            };
+            let response = ui.checkbox(&mut on, &shown);
+            // Named in full for screen readers and tests, whatever was cut on screen.
+            let enabled = ui.is_enabled();
+            response.widget_info(|| {
+                egui::WidgetInfo::selected(egui::Role::CheckBox, enabled, on, &s.name)
+            });
+            if response.on_hover_text(hint).changed() {
                 if on {
                     hidden.retain(|h| h != &s.name);
                 } else {
@@ -610,6 +658,35 @@ fn legend_row(ui: &mut egui::Ui, fig: &Figure, hidden_id: egui::Id, mut hidden: 
     if hidden.len() != before {
         ui.data_mut(|d| d.insert_temp(hidden_id, hidden));
     }
+}
+
+/// `text` cut to at most `max_w` points of body text, ending in "…" when cut.
+fn elide(ui: &egui::Ui, text: &str, max_w: f32) -> String {
+    let width = |t: &str| {
+        let font = egui::TextStyle::Body.resolve(ui.style());
+        ui.painter()
+            .layout_no_wrap(t.to_owned(), font, egui::Color32::WHITE)
+            .size()
+            .x
+    };
+    let chars: Vec<char> = text.chars().collect();
+    // The longest prefix that fits, by bisection (widths grow with the prefix).
+    let (mut lo, mut hi) = (0, chars.len());
+    while lo < hi {
+        let mid = (lo + hi).div_ceil(2);
+        let cand: String = chars[..mid].iter().collect::<String>() + "…";
+        if width(&cand) <= max_w {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    chars[..lo]
+        .iter()
+        .collect::<String>()
+        .trim_end()
+        .to_string()
+        + "…"
 }
 
 pub fn color_image_to_rgba(img: &egui::ColorImage) -> image::RgbaImage {
@@ -716,6 +793,47 @@ mod tests {
             .collect();
         assert_eq!(tens, ["1e-10", "1"]);
         assert!(wide.iter().all(|m| !log_label(m.value).is_empty()));
+    }
+
+    /// The labels egui_plot draws on a log axis of `px` points from `lo` to `hi`: those of marks
+    /// whose weight spans more than 20 points (its `label_spacing` on y).
+    fn shown(lo: f64, hi: f64, px: f64) -> Vec<String> {
+        let input = egui_plot::GridInput {
+            bounds: (lo.log10(), hi.log10()),
+            base_step_size: 0.001,
+        };
+        let per_decade = px / (hi.log10() - lo.log10());
+        let mut marks = log_marks(input);
+        marks.sort_by(|a, b| a.value.total_cmp(&b.value));
+        let labelled: Vec<_> = marks
+            .iter()
+            .filter(|m| m.step_size * per_decade > 20.0)
+            .collect();
+        // Never two labels closer than a label's height.
+        for w in labelled.windows(2) {
+            assert!(
+                (w[1].value - w[0].value) * per_decade > 14.0,
+                "{lo}..{hi} crowds"
+            );
+        }
+        labelled.iter().map(|m| log_label(m.value)).collect()
+    }
+
+    /// The Graphs loss plot at 1024 x 600 (140 points high) read "2" alone while the loss fell
+    /// from 2 to about 1; it reads several values at every stage of training.
+    #[test]
+    fn a_short_loss_plot_reads_several_values() {
+        assert_eq!(shown(1.05, 2.0, 140.0), ["1.5", "2"]);
+        assert_eq!(shown(1.6, 2.0, 140.0), ["1.6", "1.7", "1.8", "1.9", "2"]);
+        assert_eq!(shown(0.3, 2.0, 140.0), ["0.5", "1", "1.5", "2"]);
+        assert_eq!(shown(0.01, 2.0, 140.0), ["0.01", "0.1", "1"]);
+        for (lo, hi) in [(1.2, 1.95), (0.4, 0.9), (0.05, 1.9), (1.85, 2.0)] {
+            assert!(
+                shown(lo, hi, 140.0).len() >= 2,
+                "{lo}..{hi}: {:?}",
+                shown(lo, hi, 140.0)
+            );
+        }
     }
 
     #[test]

@@ -92,7 +92,7 @@ fn diff_dir() -> PathBuf {
 /// A `gradlab` command with nothing of the caller's environment but `PATH`: no real home,
 /// data or run folders, a fixed time zone.
 fn gradlab_in(dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gradlab"));
+    let mut cmd = Command::new(crate::gradlab_bin());
     cmd.current_dir(dir).env_clear().env("TZ", "UTC");
     if let Some(path) = std::env::var_os("PATH") {
         cmd.env("PATH", path);

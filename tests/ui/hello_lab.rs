@@ -27,6 +27,7 @@ pub static DESCRIPTOR: LabDescriptor = LabDescriptor {
     references: &[Reference {
         tag: "",
         datasets: &[],
+        when: &[],
         what: "a perfect score",
         value: "1.0",
         source: "this file",

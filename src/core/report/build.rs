@@ -431,17 +431,17 @@ fn lab_blocks(lab: &LabDescriptor, id: &str, runs: &[&ReportRun]) -> Vec<Block> 
         "Mean ± sample standard deviation over the runs of each configuration (n in brackets); the best mean of each score is in bold.".into(),
     ));
     out.push(results_table(lab, &groups, &fields));
-    // The references of the datasets the runs used; all of the lab's when none of them has one
-    // (a synthetic graph, a user's folder).
-    let used = |r: &&crate::core::descriptor::Reference| {
-        runs.iter()
-            .any(|x| r.datasets.contains(&x.dataset.as_str()))
+    // The figures that apply to a run of the report (its dataset and config, as the app's
+    // "paper" column decides); when none does (a synthetic graph, a user's folder, another
+    // split), all of the lab's, said to be for comparison only.
+    let applies = |r: &&crate::core::descriptor::Reference| {
+        runs.iter().any(|x| r.applies(&x.dataset, &x.config))
     };
-    let any_used = lab.references.iter().any(|r| used(&r));
+    let any_applies = lab.references.iter().any(|r| applies(&r));
     let refs: Vec<Vec<Cell>> = lab
         .references
         .iter()
-        .filter(|r| r.datasets.is_empty() || !any_used || used(r))
+        .filter(|r| !any_applies || applies(r))
         .map(|r| {
             vec![
                 Cell::text(r.what),
@@ -451,9 +451,11 @@ fn lab_blocks(lab: &LabDescriptor, id: &str, runs: &[&ReportRun]) -> Vec<Block> 
         })
         .collect();
     if !refs.is_empty() {
-        out.push(Block::Para(
-            "Published and homework figures for comparison:".into(),
-        ));
+        out.push(Block::Para(if any_applies {
+            "Published and homework figures for these runs' data and settings:".into()
+        } else {
+            "No published or homework figure is of these runs' data and settings (another dataset or split); the lab's figures, for comparison only:".into()
+        }));
         out.push(Block::Table {
             header: ["figure", "value", "source"].map(String::from).to_vec(),
             rows: refs,
@@ -637,6 +639,7 @@ mod tests {
             Reference {
                 tag: "a",
                 datasets: &["alpha", "alpha-2"],
+                when: &[],
                 what: "model A on Alpha",
                 value: "0.8",
                 source: "paper 1",
@@ -644,6 +647,7 @@ mod tests {
             Reference {
                 tag: "b",
                 datasets: &["beta"],
+                when: &[],
                 what: "model A on Beta",
                 value: "0.7",
                 source: "paper 1",
@@ -651,6 +655,7 @@ mod tests {
             Reference {
                 tag: "b",
                 datasets: &["beta"],
+                when: &[],
                 what: "model B on Beta",
                 value: "0.75",
                 source: "paper 2",
@@ -686,9 +691,14 @@ mod tests {
     }
 
     fn reference_rows(dataset: &str) -> Vec<String> {
+        reference_rows_with(dataset, Value::Null)
+    }
+
+    fn reference_rows_with(dataset: &str, config: Value) -> Vec<String> {
         let run = ReportRun {
             lab: "demo".into(),
             dataset: dataset.into(),
+            config,
             config_key: "k".into(),
             summary: serde_json::json!({ "test_acc": 0.7 }),
             ..Default::default()
@@ -714,6 +724,65 @@ mod tests {
         assert_eq!(alpha, ["model A on Alpha"]);
         // No reference for the data (a user's folder): all of the lab's, for comparison.
         assert_eq!(reference_rows("my-data").len(), 3);
+    }
+
+    /// A figure of one split is not printed beside runs of another split of the same data (the
+    /// Graphs lab's Planetoid figures were, beside Cora with pygcn's split).
+    #[test]
+    fn references_follow_the_runs_config() {
+        const SPLITS: LabDescriptor = LabDescriptor {
+            summary: &[Metric::higher("test_acc", XAxis::None)],
+            references: &[
+                Reference {
+                    tag: "a",
+                    datasets: &["alpha"],
+                    when: &[("split", "paper")],
+                    what: "model A, the paper's split",
+                    value: "0.8",
+                    source: "paper 1",
+                },
+                Reference {
+                    tag: "a",
+                    datasets: &["alpha"],
+                    when: &[("split", "homework")],
+                    what: "model A, the homework's split",
+                    value: "0.7",
+                    source: "the homework",
+                },
+            ],
+            ..LabDescriptor::unknown("splits")
+        };
+        let rows = |split: &str| -> Vec<String> {
+            let run = ReportRun {
+                lab: "splits".into(),
+                dataset: "alpha".into(),
+                config: serde_json::json!({ "split": split }),
+                config_key: "k".into(),
+                summary: serde_json::json!({ "test_acc": 0.7 }),
+                ..Default::default()
+            };
+            let mut out = Vec::new();
+            let mut said = String::new();
+            for b in lab_blocks(&SPLITS, "splits", &[&run]) {
+                match b {
+                    Block::Para(p) => said = p,
+                    Block::Table { header, rows } if header[0] == "figure" => {
+                        out.push(said.clone());
+                        out.extend(rows.into_iter().map(|r| r[0].text.clone()));
+                    }
+                    _ => {}
+                }
+            }
+            out
+        };
+        // As the config prints it, case aside (serde writes "Paper").
+        let paper = rows("Paper");
+        assert!(paper[0].contains("for these runs"), "{paper:?}");
+        assert_eq!(paper[1..], ["model A, the paper's split"]);
+        // Another split of the same data: no figure applies, and the report says so.
+        let other = rows("random");
+        assert!(other[0].contains("for comparison only"), "{other:?}");
+        assert_eq!(other.len(), 3, "{other:?}");
     }
 
     fn run(id: &str, name: &str, key: &str, summary: Value) -> ReportRun {

@@ -812,23 +812,12 @@ impl GraphsTab {
             ));
             return;
         }
+        // Legends name configurations ("GCN", "GCN, citeseer"); the run ids are in the job rows.
+        let names = config_names(&self.configs_shown(cx));
         let runs: Vec<(String, ModelKind, &MetricStore)> = jobs
             .iter()
-            .map(|(j, m)| {
-                let same = jobs.iter().filter(|(_, o)| o == m).count();
-                let label = if same > 1 {
-                    // Told apart by the store's run ids, the numbering of the Runs tab.
-                    format!(
-                        "{} {}",
-                        m.label(),
-                        crate::core::runs::runs_text(&j.run_ids)
-                            .unwrap_or_else(|| format!("job {}", j.id))
-                    )
-                } else {
-                    m.label().to_string()
-                };
-                (label, *m, &j.metrics)
-            })
+            .zip(names)
+            .map(|((j, m), name)| (name, *m, &j.metrics))
             .collect();
         let (loss, acc) = curve_figures(&runs);
         let saver = cx.saver();
@@ -841,6 +830,30 @@ impl GraphsTab {
                 figure_plot(ui, "graph_accuracy", &acc, height, &saver);
             },
         );
+    }
+
+    /// What tells the configurations of [`Self::my_jobs`] apart, in the same order.
+    fn configs_shown(&self, cx: &TabCx<'_>) -> Vec<ShownConfig> {
+        self.rt
+            .started
+            .iter()
+            .filter_map(|(id, m, cfg, dataset, preset)| {
+                let job = cx.jobs.get(*id)?;
+                Some(ShownConfig {
+                    model: *m,
+                    dataset: dataset.clone(),
+                    split: cfg.split.label(),
+                    preset: preset.label(),
+                    settings: serde_json::to_value(GraphConfig {
+                        seed: 0,
+                        snapshot_every: 0,
+                        ..cfg.clone()
+                    })
+                    .unwrap_or_default(),
+                    reopened: job.restored.is_some(),
+                })
+            })
+            .collect()
     }
 
     fn rows(&self, cx: &TabCx<'_>) -> Vec<ResultRow> {
@@ -863,7 +876,9 @@ impl GraphsTab {
                     s["n_test"]
                 ),
                 test_acc: format!("{:.4} ± {:.4}", f("test_acc_mean"), f("test_acc_std")),
-                paper: crate::labs::graphs::published(*m, dataset, cfg.split)
+                paper: serde_json::to_value(cfg)
+                    .ok()
+                    .and_then(|c| crate::labs::graphs::published(*m, dataset, &c))
                     .map(|(v, src)| format!("{v} ({src})"))
                     .unwrap_or_default(),
                 seeds: s["seeds"].as_u64().unwrap_or(0),
@@ -937,6 +952,90 @@ impl GraphsTab {
                 .default_open(true)
                 .show(ui, |ui| attention_view(ui, att, &mut self.node));
         }
+    }
+}
+
+/// What a legend may name a job's curves by.
+#[derive(Clone, Debug, Default)]
+struct ShownConfig {
+    model: ModelKind,
+    dataset: String,
+    split: &'static str,
+    preset: &'static str,
+    /// The whole config (seed aside), to tell other settings apart.
+    settings: serde_json::Value,
+    reopened: bool,
+}
+
+/// The legend name of each job's configuration: the model ("GCN"), then only what tells it
+/// from another job of the same name so far: the dataset, the split, the preset, the settings
+/// that differ ("hidden 64"), "reopened" for a job read back from the store; a number for the
+/// same configuration twice. Never run ids: they interleaved when two jobs recorded at once
+/// ("GCN runs #8, #10, #11, …") and wrapped the legend; the job rows carry them.
+fn config_names(configs: &[ShownConfig]) -> Vec<String> {
+    let mut names: Vec<String> = configs
+        .iter()
+        .map(|c| c.model.label().to_string())
+        .collect();
+    for feature in 0..5 {
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        for i in 0..configs.len() {
+            match groups.iter_mut().find(|g| names[g[0]] == names[i]) {
+                Some(g) => g.push(i),
+                None => groups.push(vec![i]),
+            }
+        }
+        for group in groups.into_iter().filter(|g| g.len() > 1) {
+            let texts: Vec<String> = group
+                .iter()
+                .map(|&i| feature_text(feature, &configs[i], &group, configs))
+                .collect();
+            if texts.iter().any(|t| *t != texts[0]) {
+                for (&i, t) in group.iter().zip(texts) {
+                    if !t.is_empty() {
+                        names[i] = format!("{}, {t}", names[i]);
+                    }
+                }
+            }
+        }
+    }
+    let all = names.clone();
+    let mut seen: std::collections::HashMap<String, usize> = Default::default();
+    for n in &mut names {
+        if all.iter().filter(|o| *o == n).count() > 1 {
+            let k = seen.entry(n.clone()).or_default();
+            *k += 1;
+            *n = format!("{n} ({k})");
+        }
+    }
+    names
+}
+
+/// One distinguishing feature of `c` among the configurations `group` (indices into `all`).
+fn feature_text(feature: usize, c: &ShownConfig, group: &[usize], all: &[ShownConfig]) -> String {
+    match feature {
+        0 => c.dataset.clone(),
+        1 => format!("{} split", c.split),
+        2 => format!("{} preset", c.preset),
+        3 => {
+            // The settings that differ within the group, at most two ("hidden 64, lr 0.01").
+            let Some(mine) = c.settings.as_object() else {
+                return String::new();
+            };
+            mine.iter()
+                .filter(|(k, v)| group.iter().any(|&j| all[j].settings.get(*k) != Some(*v)))
+                .take(2)
+                .map(|(k, v)| {
+                    format!(
+                        "{} {}",
+                        k.replace('_', " "),
+                        v.to_string().trim_matches('"')
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+        _ => if c.reopened { "reopened" } else { "" }.into(),
     }
 }
 
@@ -1313,9 +1412,14 @@ mod tests {
     /// A job that reports what a multi-seed run of `model` reports (curves per seed, an
     /// embedding and a confusion matrix), without training: the layout tests need its output.
     fn fake_run(tab: &mut GraphsTab, jobs: &mut Jobs, model: ModelKind, seeds: u64) -> JobId {
+        // The job's place among the tab's jobs, for its store ids.
+        let k = tab.rt.started.len() as i64;
         let id = jobs.spawn(KIND, model.label(), Arc::new(|| {}), move |sink, _| {
             let names: Arc<Vec<String>> = Arc::new((0..7).map(|k| format!("class {k}")).collect());
             for seed in 0..seeds {
+                // Store ids as two jobs recording at once get them: interleaved.
+                let run = 8 + k + 3 * seed as i64;
+                sink.payload(Box::new(crate::core::runs::RecordedRun(run)));
                 for e in 1..=20 {
                     let t = e as f64 + seed as f64 * 0.3;
                     sink.metric(&format!("s{seed}/train_loss"), e as f64, 2.0 / t);
@@ -1406,6 +1510,127 @@ mod tests {
             loss.series.iter().filter(|s| s.hide_in_legend).count(),
             2 * 2 * 3
         );
+    }
+
+    fn shown(model: ModelKind, dataset: &str, hidden: u64, reopened: bool) -> ShownConfig {
+        ShownConfig {
+            model,
+            dataset: dataset.into(),
+            split: "pygcn",
+            preset: "paper",
+            settings: serde_json::json!({ "hidden": hidden, "lr": 0.01 }),
+            reopened,
+        }
+    }
+
+    #[test]
+    fn legends_name_configurations_by_what_tells_them_apart() {
+        use ModelKind::{Gat, Gcn};
+        let names = |c: &[ShownConfig]| config_names(c);
+        assert_eq!(
+            names(&[shown(Gcn, "cora", 16, false), shown(Gat, "cora", 16, false)]),
+            ["GCN", "GAT"]
+        );
+        // A race beside the GCN reopened from the last session.
+        assert_eq!(
+            names(&[
+                shown(Gcn, "cora", 16, true),
+                shown(Gcn, "cora", 16, false),
+                shown(Gat, "cora", 16, false)
+            ]),
+            ["GCN, reopened", "GCN", "GAT"]
+        );
+        assert_eq!(
+            names(&[
+                shown(Gcn, "cora", 16, false),
+                shown(Gcn, "citeseer", 16, false)
+            ]),
+            ["GCN, cora", "GCN, citeseer"]
+        );
+        assert_eq!(
+            names(&[shown(Gcn, "cora", 16, false), shown(Gcn, "cora", 64, false)]),
+            ["GCN, hidden 16", "GCN, hidden 64"]
+        );
+        assert_eq!(
+            names(&[shown(Gcn, "cora", 16, false), shown(Gcn, "cora", 16, false)]),
+            ["GCN (1)", "GCN (2)"]
+        );
+    }
+
+    /// Two GCN jobs and a GAT recording at once (interleaved run ids): the legend names the
+    /// configurations, each entry on one row; the ids are in the job rows.
+    #[test]
+    fn legends_carry_no_run_ids_the_job_rows_do() {
+        let (world, _dir) = world_with_runs(&[ModelKind::Gcn, ModelKind::Gat, ModelKind::Gcn], 3);
+        let mut h = world.harness_sized(1366.0, 650.0);
+        h.run_steps(3);
+        let entries = legend_entries(&h);
+        assert_eq!(entries.len(), 12, "{entries:?}");
+        assert!(entries.iter().all(|e| !e.contains('#')), "{entries:?}");
+        assert!(
+            entries.iter().any(|e| e.starts_with("GCN (2) val loss")),
+            "{entries:?}"
+        );
+        // One text row per legend entry: as high as the shortest.
+        let rows: Vec<egui::Rect> = h
+            .query_all_by_role(egui::Role::CheckBox)
+            .filter(|n| {
+                n.accesskit_node()
+                    .label()
+                    .is_some_and(|l| l.contains("loss"))
+            })
+            .map(|n| n.rect())
+            .collect();
+        let lowest = rows
+            .iter()
+            .map(|r| r.height())
+            .fold(f32::INFINITY, f32::min);
+        for r in &rows {
+            assert!(r.height() < lowest * 1.5, "a legend entry wraps: {r:?}");
+        }
+        // Each job row names its runs by the store's ids (the first GCN's seeds 8, 11, 14; the
+        // GAT's 9, 12, 15; the second GCN's 10, 13, 16).
+        for ids in [
+            "runs #8, #11, #14",
+            "runs #9, #12, #15",
+            "runs #10, #13, #16",
+        ] {
+            h.get_by_label_contains(ids);
+        }
+    }
+
+    /// At 1024 x 600 (the tab's area under the tab bar and over a status bar with two job
+    /// rows) the results table's header and first row are in view without scrolling, with
+    /// three jobs' legends above it; no legend entry wraps.
+    #[test]
+    fn at_1024_x_600_the_results_table_is_above_the_fold() {
+        let (world, _dir) = world_with_runs(&[ModelKind::Gcn, ModelKind::Gat, ModelKind::Gcn], 10);
+        let (w, hgt) = (1024.0, 515.0);
+        let mut h = world.harness_sized(w, hgt);
+        h.run_steps(3);
+        let header = h.get_by_label_contains("test acc").rect();
+        assert!(
+            header.bottom() + 20.0 <= hgt,
+            "the results table's header at {header:?} leaves no room for a row above {hgt}"
+        );
+        let rows: Vec<egui::Rect> = h
+            .query_all_by_role(egui::Role::CheckBox)
+            .filter(|n| {
+                n.accesskit_node()
+                    .label()
+                    .is_some_and(|l| l.contains("loss"))
+            })
+            .map(|n| n.rect())
+            .collect();
+        assert_eq!(rows.len(), 6);
+        let lowest = rows
+            .iter()
+            .map(|r| r.height())
+            .fold(f32::INFINITY, f32::min);
+        for r in &rows {
+            assert!(r.height() < lowest * 1.5, "a legend entry wraps: {r:?}");
+            assert!(r.right() <= w, "a legend entry runs off: {r:?}");
+        }
     }
 
     #[test]

@@ -26,6 +26,7 @@ pub const DESCRIPTOR: LabDescriptor = LabDescriptor {
         Reference {
             tag: "skips on",
             datasets: &[],
+            when: &[],
             what: "U-Net validation mIoU with skip connections",
             value: "about 0.78",
             source: "the homework",
@@ -33,6 +34,7 @@ pub const DESCRIPTOR: LabDescriptor = LabDescriptor {
         Reference {
             tag: "skips off",
             datasets: &[],
+            when: &[],
             what: "U-Net validation mIoU without skip connections",
             value: "about 0.68",
             source: "the homework",

@@ -16,7 +16,7 @@ use crate::labs::theory::{
     Verdict,
 };
 use crate::widgets::TabCx;
-use crate::widgets::plot::{Curve, PlotSpec, curves_plot};
+use crate::widgets::plot::{Curve, PlotSpec, curves_plot, plot_heading};
 
 const KIND: &str = super::keys::ID;
 
@@ -262,7 +262,6 @@ impl TheoryTab {
         };
         let saver = cx.saver();
         for p in &plots {
-            ui.label(egui::RichText::new(&p.title).strong());
             let curves: Vec<Curve<'_>> = p
                 .curves
                 .iter()
@@ -274,9 +273,15 @@ impl TheoryTab {
                 .collect();
             let id = format!("theory_{}_{}", info.id, p.key);
             let spec = PlotSpec::new(&id, &p.x_label, &p.y_label)
+                .title(&p.title)
                 .log_x(p.log_x)
                 .log_y(p.log_y)
                 .height(230.0);
+            // One heading per plot: the plot heads itself with the title when the title names
+            // its y label; otherwise the title goes above the y label it does not repeat.
+            if plot_heading(&spec.figure(&[])) != p.title {
+                ui.label(egui::RichText::new(&p.title).strong());
+            }
             curves_plot(ui, &spec, &curves, &saver);
         }
         if let Some(r) = result {
@@ -752,6 +757,32 @@ mod tests {
         wait_jobs(&mut h);
         assert_eq!(h.state().tab.results.len(), 7);
         assert!(h.query_all_by_label_contains("holds").next().is_some());
+        // One heading per plot: a title that names its y label is not followed by the y label
+        // alone ("log10 |f'(x)| of the non-vanished gradients vs depth", then "log10 |f'(x)|").
+        for c in theory::CHECKS {
+            h.state_mut().tab.selected = c.info().id.into();
+            h.run_steps(2);
+            for p in c.info().plots {
+                let title = h.query_all_by_label(p.title).count();
+                assert_eq!(
+                    title,
+                    1,
+                    "{}: {:?} shown {title} times",
+                    c.info().id,
+                    p.title
+                );
+                if p.title != p.y_label {
+                    let both = title + h.query_all_by_label(p.y_label).count();
+                    let said_once = p.title.to_lowercase().contains(&p.y_label.to_lowercase());
+                    assert!(
+                        !said_once || both == 1,
+                        "{}: {:?} heads a plot whose title says it already",
+                        c.info().id,
+                        p.y_label
+                    );
+                }
+            }
+        }
         // A slider change on a quick check starts one job by itself once nothing runs.
         h.state_mut().tab.selected = "jl_near_orthogonal".into();
         h.state_mut().tab.params.jl_near_orthogonal.c = 1.0;
