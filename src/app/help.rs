@@ -28,7 +28,7 @@ pub const SHORTCUTS: [(&str, &str); 6] = [
 ];
 
 /// What each lab asks, for a student who has not read the README.
-pub const QUESTIONS: [(&str, &str); 3] = [
+pub const QUESTIONS: [(&str, &str); 4] = [
     (
         "Theory",
         "Do the homework's claims hold when checked with numbers? Pick a claim, move its sliders, and read the verdict: holds, fails (with the smallest counterexample) or inconclusive.",
@@ -40,6 +40,10 @@ pub const QUESTIONS: [(&str, &str); 3] = [
     (
         "Segmentation",
         "What do a U-Net's skip connections buy? Train both trains it with and without skips side by side; compare the validation IoU and the predicted masks of the same images.",
+    ),
+    (
+        "Sweeps",
+        "How does a result change with a setting? \"Sweep...\" in a lab (or a question in the Sweeps tab) runs it over a grid of values and seeds; read the mean ± std at each point and whether each differs from a baseline beyond seed noise.",
     ),
 ];
 
@@ -76,7 +80,7 @@ pub const TOUR: [TourStep; 6] = [
     TourStep {
         anchor: "tab:runs",
         title: "5 of 6: Runs",
-        text: "Every run is recorded as it trains. Tick runs to overlay their curves, and write a lab report of the ticked runs.",
+        text: "Every run is recorded as it trains. Tick runs to overlay their curves, and write a lab report of the ticked runs. Sweeps, the next tab, asks how a result changes with a setting: a grid of values and seeds, with error bars.",
     },
     TourStep {
         anchor: "help",

@@ -710,6 +710,11 @@ impl GraphsTab {
                     self.spawn(cx, ModelKind::Gat);
                 }
             });
+            if ui.button("Clear finished").clicked() {
+                cx.jobs.clear_finished(KIND);
+                let live: Vec<JobId> = cx.jobs.iter().map(|j| j.id).collect();
+                self.rt.started.retain(|s| live.contains(&s.0));
+            }
             let params = self
                 .resolved_params(cx)
                 .unwrap_or_else(|| self.params.clone());
@@ -717,11 +722,6 @@ impl GraphsTab {
             crate::widgets::sweep_request::sweep_button(ui, super::keys::ID, || {
                 super::train::flags_for(&params, ModelKind::Gcn, seeds)
             });
-            if ui.button("Clear finished").clicked() {
-                cx.jobs.clear_finished(KIND);
-                let live: Vec<JobId> = cx.jobs.iter().map(|j| j.id).collect();
-                self.rt.started.retain(|s| live.contains(&s.0));
-            }
         });
         if let Some(text) = self.estimate_text(cx) {
             ui.weak(text);

@@ -2,11 +2,6 @@
 //! lab's "Sweep..." button, a preset question) or `gradlab sweep`, drawn with error bars and
 //! Welch verdicts. The sweep itself (planning, resume, the table) is `core::sweep`.
 
-mod editor;
 pub mod ui;
-mod view;
 
 pub use ui::SweepsTab;
-
-#[cfg(test)]
-mod tests;

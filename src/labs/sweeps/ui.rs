@@ -12,8 +12,6 @@ use std::path::{Path, PathBuf};
 use eframe::egui;
 use serde::{Deserialize, Serialize};
 
-use super::editor::{Editor, Start};
-use super::view;
 use crate::core::Summary;
 use crate::core::descriptor::{Direction, LabDescriptor};
 use crate::core::figures::{Figure, identity_color, seed_group};
@@ -26,6 +24,13 @@ use crate::labs::lab::{Lab, load_ron, save_ron};
 use crate::widgets::TabCx;
 use crate::widgets::job_row::{JobRow, job_row};
 use crate::widgets::plot::figure_plot;
+
+mod editor;
+#[cfg(test)]
+mod tests;
+mod view;
+
+use editor::{Editor, Start};
 
 pub const KIND: &str = "sweeps";
 const PICK_REPORT: &str = "sweep-report";
@@ -330,7 +335,7 @@ impl SweepsTab {
                 ui.label("Questions:");
                 for (d, p) in presets {
                     // The question's first sentence on the button, all of it on hover.
-                    let short = p.question.split_inclusive('?').next().unwrap_or(p.question);
+                    let short = short_question(p.question);
                     if ui
                         .button(format!("{}: {short}", d.title))
                         .on_hover_text(format!(
@@ -730,6 +735,17 @@ impl SweepsTab {
         });
         figure_plot(ui, "sweep-point-curves", &fig, 220.0, &cx.saver());
     }
+}
+
+/// A question's first sentence, cut at a word near 60 characters.
+fn short_question(q: &str) -> String {
+    let first = q.split_inclusive('?').next().unwrap_or(q);
+    if first.chars().count() <= 64 {
+        return first.to_string();
+    }
+    let cut: String = first.chars().take(60).collect();
+    let cut = cut.rsplit_once(' ').map_or(cut.as_str(), |(a, _)| a);
+    format!("{cut}…?")
 }
 
 /// The job: checks the sweep with the lab's parser, then runs it (resuming it when the store

@@ -67,7 +67,7 @@ fn a_sweep_from_the_editor_shows_progress_then_error_bars_and_verdicts() {
     run_until(&mut h, "the sweep's first finished run", |w| {
         w.jobs
             .iter()
-            .any(|j| j.kind == super::ui::KIND && j.progress.0 >= 1)
+            .any(|j| j.kind == super::KIND && j.progress.0 >= 1)
     });
     run_until_within(
         &mut h,
