@@ -45,6 +45,9 @@ fn clean(e: &anyhow::Error) -> String {
     text.trim().replace('\n', " ")
 }
 
+/// The varied settings as `prepare` takes them: (name, values) per `--vary`.
+pub type Vary = Vec<(String, Vec<String>)>;
+
 /// `NAME=V1,V2,...` as `--vary` takes it.
 pub fn parse_vary(spec: &str) -> anyhow::Result<(String, Vec<String>)> {
     let (name, values) = spec
@@ -443,7 +446,7 @@ impl Prepared<'_> {
 }
 
 /// A preset as [`prepare`] takes it: (the lab's flags, the varied settings).
-pub fn preset_words(p: &SweepPreset) -> (Vec<String>, Vec<(String, Vec<String>)>) {
+pub fn preset_words(p: &SweepPreset) -> (Vec<String>, Vary) {
     let flags = p.flags.iter().map(|w| w.to_string()).collect();
     let vary = p
         .vary
@@ -599,7 +602,7 @@ pub fn prepare<'a>(
 /// What [`prepare`] needs to find a recorded sweep again (its lab's base flags and its grid),
 /// so the app resumes a sweep it did not start in this session; `None` for a sweep recorded
 /// before the base flags were kept.
-pub fn resume_args(sweep: &SweepRow) -> Option<(Vec<String>, Vec<(String, Vec<String>)>)> {
+pub fn resume_args(sweep: &SweepRow) -> Option<(Vec<String>, Vary)> {
     let base = sweep.base_words.clone()?;
     let vary = sweep
         .grid

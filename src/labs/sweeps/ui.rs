@@ -228,10 +228,8 @@ impl SweepsTab {
                     }
                     self.rt.sweeps = list;
                 }
-                Reply::Sweep(id, row, links) => {
-                    if self.settings.open == Some(id) {
-                        self.rt.open = row.map(|r| (*r, links));
-                    }
+                Reply::Sweep(id, row, links) if self.settings.open == Some(id) => {
+                    self.rt.open = row.map(|r| (*r, links));
                 }
                 Reply::List(rows) => self.take_pace(&rows),
                 Reply::Series { run, series } => {
