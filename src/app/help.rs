@@ -119,6 +119,12 @@ impl Help {
             .default_width(520.0)
             .max_height(ctx.content_rect().height() - 80.0)
             .show(ctx, |ui| {
+                // Above the scrolling text, so they are on screen in a short window too.
+                ui.horizontal(|ui| {
+                    start_tour = ui.button("Start the tour").clicked();
+                    about = ui.button("About gradlab").clicked();
+                });
+                ui.separator();
                 egui::ScrollArea::vertical().show(ui, |ui| {
                     ui.heading("What each lab asks");
                     for (lab, q) in QUESTIONS {
@@ -128,7 +134,7 @@ impl Help {
                         });
                     }
                     ui.label(
-                        "Datasets fetches the real data; Runs keeps every run and writes reports.",
+                        "Datasets fetches the real data; Runs keeps every run and writes reports; Sweeps runs a lab over a grid of settings.",
                     );
                     ui.separator();
                     ui.heading("Keyboard shortcuts");
@@ -138,11 +144,6 @@ impl Help {
                             ui.label(what);
                             ui.end_row();
                         }
-                    });
-                    ui.separator();
-                    ui.horizontal(|ui| {
-                        start_tour = ui.button("Start the tour").clicked();
-                        about = ui.button("About gradlab").clicked();
                     });
                 });
             });

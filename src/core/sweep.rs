@@ -115,6 +115,8 @@ pub struct Setting {
     pub allowed: Vec<String>,
     /// The flag's help line.
     pub help: String,
+    /// The value the lab takes when the flag is not given (clap's default), if it has one.
+    pub default: Option<String>,
 }
 
 /// The settings of `lab` a sweep can vary (none for a lab without sweep hooks).
@@ -122,24 +124,32 @@ pub fn settings(lab: &LabDescriptor) -> Vec<Setting> {
     let Some(hooks) = lab.sweep else {
         return Vec::new();
     };
-    let helps: Vec<(String, String)> = (hooks.flags)()
+    let helps: Vec<(String, String, Option<String>)> = (hooks.flags)()
         .get_arguments()
         .map(|a| {
             let help = a.get_help().map(|h| h.to_string()).unwrap_or_default();
-            (a.get_id().to_string(), help)
+            let default = a
+                .get_default_values()
+                .first()
+                .map(|v| v.to_string_lossy().into_owned());
+            (a.get_id().to_string(), help, default)
         })
         .collect();
     sweepable(&hooks)
         .into_iter()
-        .map(|(name, _, switch, allowed)| Setting {
-            help: helps
+        .map(|(name, _, switch, allowed)| {
+            let (help, default) = helps
                 .iter()
-                .find(|(id, _)| *id == name)
-                .map(|(_, h)| h.clone())
-                .unwrap_or_default(),
-            name,
-            switch,
-            allowed,
+                .find(|(id, _, _)| *id == name)
+                .map(|(_, h, d)| (h.clone(), d.clone()))
+                .unwrap_or_default();
+            Setting {
+                help,
+                default: default.filter(|_| !switch),
+                name,
+                switch,
+                allowed,
+            }
         })
         .collect()
 }
@@ -1332,4 +1342,92 @@ pub fn report_blocks(
     out.push(Block::Heading(2, "Reproduce".into()));
     out.push(Block::Code(sweep.command.clone()));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn setting(allowed: &[&str], switch: bool) -> Setting {
+        Setting {
+            name: "x".into(),
+            switch,
+            allowed: allowed.iter().map(|s| s.to_string()).collect(),
+            help: String::new(),
+            default: None,
+        }
+    }
+
+    #[test]
+    fn proposals_follow_what_the_setting_is() {
+        let number = setting(&[], false);
+        let p = |v: &str| propose(&number, Some(&typed(v)));
+        assert_eq!(p("0.6"), ["0.1", "0.3", "0.5", "0.7", "0.9"], "a fraction");
+        assert_eq!(
+            p("0.01"),
+            ["0.001", "0.003", "0.01", "0.03", "0.1"],
+            "a small rate, log"
+        );
+        assert_eq!(
+            p("16"),
+            ["4", "8", "16", "32", "64"],
+            "a count, halving and doubling"
+        );
+        assert_eq!(
+            p("3"),
+            ["1", "2", "3", "4", "5"],
+            "a small count, never below 1"
+        );
+        assert_eq!(
+            propose(&setting(&["gcn", "gat"], false), None),
+            ["gcn", "gat"]
+        );
+        assert_eq!(propose(&setting(&[], true), None), ["true", "false"]);
+        assert!(propose(&number, None).is_empty(), "nothing to start from");
+    }
+
+    #[test]
+    fn a_heat_map_needs_two_numeric_settings() {
+        let row = |x: &str, y: &str, m: f64| PointRow {
+            params: vec![("a".into(), x.into()), ("b".into(), y.into())],
+            per_seed: vec![m],
+            seeds: vec![Some(0)],
+            run_ids: vec![1],
+            mean: Some(m),
+            std: Some(0.0),
+        };
+        let mut s = SweepRow {
+            id: 1,
+            lab: "lab".into(),
+            command: String::new(),
+            base_config: Value::Null,
+            base_words: None,
+            grid: vec![
+                GridAxis {
+                    name: "a".into(),
+                    values: vec!["1".into(), "2".into()],
+                },
+                GridAxis {
+                    name: "b".into(),
+                    values: vec!["0.5".into()],
+                },
+            ],
+            seeds: vec![Some(0)],
+            points: 2,
+            total: 2,
+            done: 2,
+            metric: "m".into(),
+            status: "finished".into(),
+            created_ms: 0,
+            updated_ms: 0,
+        };
+        let rows = [row("1", "0.5", 0.25), row("2", "0.5", 0.75)];
+        let h = heat(&s, &rows).expect("two numeric settings");
+        assert_eq!(h.cells, vec![vec![Some((0.25, 1)), Some((0.75, 1))]]);
+        s.grid[1].values = vec!["on".into()];
+        assert!(
+            heat(&s, &rows).is_none(),
+            "a choice is not an axis of a heat map"
+        );
+    }
 }

@@ -57,7 +57,10 @@ impl Editor {
         let axes = settings
             .into_iter()
             .map(|setting| {
-                let current = flag_value(&flags, &setting.name).map(|v| sweep::typed(&v));
+                // The value the flags give, else the lab's default for it.
+                let current = flag_value(&flags, &setting.name)
+                    .or_else(|| setting.default.clone())
+                    .map(|v| sweep::typed(&v));
                 let values = sweep::propose(&setting, current.as_ref()).join(",");
                 AxisEdit {
                     setting,
