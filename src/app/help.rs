@@ -134,7 +134,7 @@ impl Help {
                         });
                     }
                     ui.label(
-                        "Datasets fetches the real data; Runs keeps every run and writes reports; Sweeps runs a lab over a grid of settings.",
+                        "Datasets fetches the real data; Runs keeps every run and writes reports.",
                     );
                     ui.separator();
                     ui.heading("Keyboard shortcuts");
