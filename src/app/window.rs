@@ -224,29 +224,21 @@ impl GradlabApp {
                 &mut self.dismissed,
             );
         });
-        {
-            let mut cx = TabCx {
-                jobs: &mut self.jobs,
-                files: &mut self.files,
-                data_dir: &self.data_dir,
-                waker: crate::widgets::repaint_waker(&ctx),
-                labs: &self.descriptors,
-            };
-            for lab in &mut self.labs {
-                lab.background(&ctx, &mut cx);
-            }
-        }
+        // A "Sweep..." clicked in the last frame opens the Sweeps tab before this one is drawn.
         if let Some(req) = crate::widgets::sweep_request::take_request(&ctx) {
             self.open_sweep_editor(&req);
         }
+        let mut cx = TabCx {
+            jobs: &mut self.jobs,
+            files: &mut self.files,
+            data_dir: &self.data_dir,
+            waker: crate::widgets::repaint_waker(&ctx),
+            labs: &self.descriptors,
+        };
+        for lab in &mut self.labs {
+            lab.background(&ctx, &mut cx);
+        }
         egui::CentralPanel::default().show(ui, |ui| {
-            let mut cx = TabCx {
-                jobs: &mut self.jobs,
-                files: &mut self.files,
-                data_dir: &self.data_dir,
-                waker: crate::widgets::repaint_waker(&ctx),
-                labs: &self.descriptors,
-            };
             let i = self
                 .labs
                 .iter()

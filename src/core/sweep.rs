@@ -100,8 +100,17 @@ impl Axis {
     }
 }
 
-fn norm(s: &str) -> String {
+/// A setting's or flag's name as the sweeps compare it: `--train_per_class`, `train-per-class`
+/// and `TRAIN_PER_CLASS` are one name.
+pub fn norm(s: &str) -> String {
     s.trim_start_matches('-').replace('_', "-").to_lowercase()
+}
+
+/// Whether the lab's flags have `--seeds` (a lab whose runs take seeds).
+pub fn has_seeds(hooks: &SweepHooks) -> bool {
+    (hooks.flags)()
+        .get_arguments()
+        .any(|a| a.get_long() == Some("seeds"))
 }
 
 /// A setting of a lab that a sweep can vary, as its flags declare it.
@@ -540,9 +549,7 @@ pub fn prepare<'a>(
         );
         axes.push(axis);
     }
-    let seeded = (hooks.flags)()
-        .get_arguments()
-        .any(|a| a.get_long() == Some("seeds"));
+    let seeded = has_seeds(&hooks);
     anyhow::ensure!(
         seeded || !sets_flag(base, "--seeds"),
         "--seeds: {} runs have no seed (each grid point is one run); drop --seeds",

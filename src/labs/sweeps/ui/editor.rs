@@ -6,7 +6,7 @@
 use eframe::egui;
 
 use crate::core::descriptor::{LabDescriptor, SweepPreset};
-use crate::core::sweep::{self, Setting, duration_text};
+use crate::core::sweep::{self, Setting, duration_text, norm};
 use crate::widgets::labeled;
 
 /// One setting in the editor: varied or not, over which values.
@@ -48,7 +48,7 @@ impl Editor {
     /// proposing values around each setting's current one.
     pub fn new(lab: &'static LabDescriptor, flags: &[String]) -> Self {
         let settings = sweep::settings(lab);
-        let seeds = settings_has_seeds(lab).then(|| {
+        let seeds = lab.sweep.is_some_and(|h| sweep::has_seeds(&h)).then(|| {
             flag_value(flags, "seeds")
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(3)
@@ -82,10 +82,10 @@ impl Editor {
 
     /// The editor filled in from one of the lab's preset questions.
     pub fn preset(lab: &'static LabDescriptor, p: &SweepPreset) -> Self {
-        let flags: Vec<String> = p.flags.iter().map(|s| s.to_string()).collect();
+        let (flags, vary) = sweep::preset_words(p);
         let mut e = Self::new(lab, &flags);
-        for (name, values) in p.vary {
-            let want = norm(name);
+        for (name, values) in vary {
+            let want = norm(&name);
             if let Some(a) = e.axes.iter_mut().find(|a| norm(&a.setting.name) == want) {
                 a.on = true;
                 a.values = values.join(",");
@@ -235,19 +235,6 @@ impl Editor {
 
 fn error_id() -> egui::Id {
     egui::Id::unique("sweep-editor-error")
-}
-
-fn norm(s: &str) -> String {
-    s.trim_start_matches('-').replace('_', "-").to_lowercase()
-}
-
-/// Whether the lab's flags have `--seeds`.
-fn settings_has_seeds(lab: &LabDescriptor) -> bool {
-    lab.sweep.is_some_and(|h| {
-        (h.flags)()
-            .get_arguments()
-            .any(|a| a.get_long() == Some("seeds"))
-    })
 }
 
 /// The value given to `--name` (or its flag spelling) in `flags`.
